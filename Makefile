@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make run     build what is missing, boot a VM with the module, run the demo
+#   make check   build what is missing, run every test on the debug kernel
+#
+# Kernels are built once and cached outside the repo (scripts/kernel.sh);
+# everything else is built under build/.
+
+SHELL := /bin/bash
+ROOT := $(abspath .)
+BUILD := $(ROOT)/build
+FLAVOUR ?= debug
+
+# The module's sources, copied into a build directory per kernel flavour
+# (an M= build writes its objects next to its sources).
+MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs) layout_check.c uapi/linux/kevent.h
+
+SELFTESTS := $(patsubst selftests/%.c,$(BUILD)/selftests/%,$(wildcard selftests/*_test.c))
+SELFTEST_HDRS := $(wildcard selftests/*.h) uapi/linux/kevent.h include/kevent.h
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+CFLAGS_TEST := -O2 -g -Wall -Werror -static -pthread -I uapi -I include -I selftests
+
+RUST_TARGET := x86_64-unknown-linux-gnu
+RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
+
+.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check run clean
+
+all: vm-inputs
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel.sh $(FLAVOUR) >/dev/null
+
+# kernel.sh prints the build directory; it only builds when the cache misses.
+KDIR = $(shell scripts/kernel.sh $(FLAVOUR))
+KMAKE = $(MAKE) -s -C $(KDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(KEVENT_BINDGEN)
+KEVENT_BINDGEN = $(shell . scripts/common.sh && echo $$KBINDGEN)
+
+module: kernel
+	@mkdir -p $(BUILD)/$(FLAVOUR)/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(FLAVOUR)/module/
+	@echo "  MODULE  $(FLAVOUR)/kevent.ko"
+	@$(KMAKE) M=$(BUILD)/$(FLAVOUR)/module KRUSTFLAGS=-Dwarnings modules
+
+# The kernel's own Rust lints (CLIPPY=1) and rustfmt: both must be clean.
+lint: kernel
+	@mkdir -p $(BUILD)/lint/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/lint/module/
+	@echo "  CLIPPY  kevent.ko"
+	@touch $(BUILD)/lint/module/kevent.rs
+	@$(KMAKE) M=$(BUILD)/lint/module CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver \
+		KRUSTFLAGS=-Dwarnings modules
+	@echo "  RUSTFMT module"
+	@rustfmt --check --edition 2021 kevent.rs
+	@echo "  RUSTFMT userspace"
+	@cd userspace && cargo fmt --check
+
+# Formats the module's and the userspace crates' Rust in place.
+fmt:
+	rustfmt --edition 2021 kevent.rs
+	cd userspace && cargo fmt
+
+$(BUILD)/selftests/%: selftests/%.c $(SELFTEST_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -o $@ $<
+
+$(BUILD)/examples/%: examples/%.c uapi/linux/kevent.h include/kevent.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -o $@ $<
+
+selftests: $(SELFTESTS)
+examples: $(EXAMPLES)
+
+userspace:
+	@echo "  CARGO   userspace (static, $(RUST_TARGET))"
+	@cd userspace && RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build --quiet --release --target $(RUST_TARGET)
+
+# Everything qemu-test.sh puts into the VM.
+vm-inputs: module selftests examples userspace
+
+check: deps lint vm-inputs
+	@cd userspace && cargo test --quiet
+	@./qemu-test.sh --kernel debug
+
+run: deps
+	@./qemu-test.sh --kernel debug --demo
+
+clean:
+	rm -rf $(BUILD) userspace/target

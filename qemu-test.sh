@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots our Rust-enabled 6.12 kernel in QEMU with the kevent module loaded.
+#
+#   ./qemu-test.sh                      run every test (debug kernel)
+#   ./qemu-test.sh --run PROG [ARGS]    run a static program, exit with its status
+#   ./qemu-test.sh --demo               run the demo
+#   ./qemu-test.sh --shell              an interactive shell in the VM
+#
+# Options (before the mode): --kernel debug|release (default debug),
+# --timeout SECONDS (default 1800 for the tests, 600 otherwise),
+# --no-build (use what is built).
+#
+# The test run passes only when the guest writes its verdict on a serial
+# channel of its own (written only when everything passed) and the console
+# shows no kernel splat; a hang ends at the timeout and fails.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/common.sh
+
+flavour=debug mode=test timeout= build=1
+run_args=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) flavour=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--no-build) build=0; shift ;;
+	--demo) mode=demo; shift ;;
+	--shell) mode=shell; shift ;;
+	--run)
+		[ $# -ge 2 ] || die "--run needs a program"
+		mode=run
+		shift
+		run_args=("$@")
+		run_args[0]=$(realpath "$1")
+		break
+		;;
+	-h | --help) sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown option $1 (try --help)" ;;
+	esac
+done
+case $flavour in debug | release) ;; *) die "--kernel takes debug or release" ;; esac
+[ -n "$timeout" ] || { [ $mode = test ] && timeout=1800 || timeout=600; }
+
+if [ $build = 1 ]; then
+	make --no-print-directory FLAVOUR="$flavour" vm-inputs
+fi
+kdir=$(scripts/kernel.sh "$flavour")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ $mode = run ]; then
+	scripts/initramfs.sh "$work/initramfs.gz" "$flavour" --run "${run_args[@]}"
+else
+	scripts/initramfs.sh "$work/initramfs.gz" "$flavour"
+fi
+
+# KVM only where it really works: /dev/kvm can exist on a CPU without
+# vmx/svm, where QEMU then spins in the firmware.
+accel=(-accel tcg)
+if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	accel=(-accel kvm -cpu host)
+fi
+
+cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode"
+qemu=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1G -smp 2,sockets=2,cores=1 "${accel[@]}"
+	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" -append "$cmdline")
+
+# The console is the first serial port (ttyS0), the verdict channel the
+# second (ttyS1).
+if [ $mode = shell ]; then
+	"${qemu[@]}" -serial mon:stdio -serial file:"$work/verdict"
+	exit 0
+fi
+
+log "booting the $flavour kernel (${accel[1]}) in mode $mode, timeout ${timeout}s"
+set +e
+timeout -k 10 "$timeout" "${qemu[@]}" -serial stdio -serial file:"$work/verdict" </dev/null |
+	tee "$work/console"
+status=${PIPESTATUS[0]}
+set -e
+mkdir -p build
+cp "$work/console" build/vm-console.log
+
+if [ $status = 124 ] || [ $status = 137 ]; then
+	echo "# the VM did not finish within ${timeout}s" >&2
+fi
+
+# The guest's tty turns each newline into CR LF.
+tr -d '\r' <"$work/verdict" >"$work/verdict.txt" 2>/dev/null || true
+if [ $mode != test ]; then
+	exit_line=$(grep -a '^KEVENT-EXIT ' "$work/verdict.txt" | tail -n 1 || true)
+	[ -n "$exit_line" ] || die "the VM ended without reporting the program's exit status"
+	exit "${exit_line#KEVENT-EXIT }"
+fi
+
+# Console splats count even if the guest missed them.
+splat=0
+if grep -aqE 'BUG:|WARNING:|Oops|Kernel panic|KASAN:|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU usage' "$work/console"; then
+	echo "# the kernel console shows a splat (see build/vm-console.log)" >&2
+	splat=1
+fi
+result=$(grep -a '^KEVENT-RESULT ' "$work/verdict.txt" | tail -n 1 || true)
+passed=0 failed=1
+if [ -n "$result" ]; then
+	passed=$(sed -n 's/.*passed=\([0-9]*\).*/\1/p' <<<"$result")
+	failed=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$result")
+fi
+if ! grep -aqx 'KEVENT-VERDICT PASS' "$work/verdict.txt" || [ $splat = 1 ] || [ $status != 0 ]; then
+	[ "$failed" -gt 0 ] || failed=1
+	echo "$passed passed, $failed failed"
+	exit 1
+fi
+echo "$passed passed, $failed failed"

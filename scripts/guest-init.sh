@@ -1,0 +1,152 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# PID 1 of the test VM (busybox). The mode comes from the kernel command
+# line (kevent.mode=test|run|demo|shell). Results go to the console; the
+# verdict goes to /dev/ttyS1, a channel of its own that console noise can
+# never reach, and is written only when everything passed.
+
+export PATH=/bin:/sbin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+ip link set lo up 2>/dev/null
+echo 1 >/proc/sys/kernel/printk_ratelimit_burst 2>/dev/null
+
+mode=test
+for arg in $(cat /proc/cmdline); do
+	case $arg in kevent.mode=*) mode=${arg#kevent.mode=} ;; esac
+done
+
+verdict() { echo "$*" >/dev/ttyS1; }
+finish() { sync; reboot -f; }
+
+# Splats the kernel may print; any one of them fails the run.
+SPLATS='BUG:|WARNING:|Oops|KASAN:|UBSAN:|kernel BUG|possible recursive locking|possible circular locking|inconsistent lock state|INFO: lockdep|suspicious RCU usage|unreferenced object|ODEBUG:|list_add corruption|list_del corruption|refcount_t:|general protection fault|Call Trace:'
+
+load_module() {
+	if ! insmod /kevent.ko; then
+		echo "# insmod kevent.ko failed"
+		return 1
+	fi
+	[ -c /dev/kevent ] || { echo "# /dev/kevent is missing after insmod"; return 1; }
+}
+
+case $mode in
+shell)
+	load_module
+	echo "kevent VM: the module is loaded. /examples and /tests hold the programs; 'exit' powers off."
+	setsid cttyhack sh
+	finish
+	;;
+run | demo)
+	load_module || { verdict "KEVENT-EXIT 125"; finish; }
+	cd /tmp
+	if [ $mode = demo ]; then
+		/examples/demo.sh
+	else
+		# One argument per line, the program first.
+		set --
+		while IFS= read -r a; do set -- "$@" "$a"; done </run/argv
+		"$@"
+	fi
+	status=$?
+	verdict "KEVENT-EXIT $status"
+	finish
+	;;
+esac
+
+# mode=test: the whole suite, as KTAP.
+passed=0
+failed=0
+skipped=0
+n=0
+fail_reason=""
+echo "TAP version 13"
+echo "# $(uname -r), $(nproc) CPUs online"
+
+top() { # top-level test result: $1 = 0 for ok, $2 = description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fi
+}
+
+# kmemleak must be live, or a leak could pass unnoticed.
+if [ ! -w /sys/kernel/debug/kmemleak ] || ! echo clear >/sys/kernel/debug/kmemleak; then
+	fail_reason="kmemleak is not available"
+fi
+
+load_module
+st=$?
+top $st "load kevent.ko"
+[ $st = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+
+# Each program prints KTAP; subtest lines are counted here.
+run_suite() { # $1 = program
+	name=${1#/}
+	out=/tmp/out.$$
+	echo "# running $name"
+	timeout 900 "$1" >$out 2>&1
+	status=$?
+	sed 's/^/    /' $out
+	p=$(grep -E '^ok [0-9]+ ' $out | grep -vc '# SKIP')
+	s=$(grep -E '^ok [0-9]+ .*# SKIP' -c $out)
+	f=$(grep -cE '^not ok [0-9]+ ' $out)
+	if [ $status != 0 ] && [ $f = 0 ]; then
+		# A crash, a timeout or a failure outside any subtest.
+		echo "    # $name exited with status $status"
+		f=1
+	fi
+	if [ $((p + f + s)) = 0 ]; then
+		# Not KTAP (the examples): the exit status is the one result.
+		[ $status = 0 ] && p=1 || f=1
+	fi
+	passed=$((passed + p))
+	skipped=$((skipped + s))
+	failed=$((failed + f))
+	[ $f = 0 ]
+	top $? "$name ($p passed, $f failed, $s skipped)"
+	rm -f $out
+}
+
+for t in /tests/c/* /tests/rust/* /examples/*; do
+	case $t in *.sh) continue ;; esac
+	[ -x "$t" ] && run_suite "$t"
+done
+
+rmmod kevent
+st=$?
+top $st "unload kevent.ko"
+[ $st = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+
+# kmemleak only reports objects older than 5 s, after two scans.
+if [ -z "$fail_reason" ]; then
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(cat /sys/kernel/debug/kmemleak)
+	if [ -n "$leaks" ]; then
+		echo "$leaks"
+		fail_reason="kmemleak found leaks"
+	fi
+fi
+[ -z "$fail_reason" ]
+top $? "kmemleak: no leaks"
+
+if dmesg | grep -qE "$SPLATS"; then
+	echo "# the kernel log has a splat:"
+	dmesg | grep -E -B2 -A20 "$SPLATS" | head -n 80
+	fail_reason="${fail_reason:+$fail_reason; }kernel splat"
+fi
+[ -z "$fail_reason" ]
+top $? "kernel log is clean"
+
+echo "1..$n"
+echo "# guest: $passed passed, $failed failed, $skipped skipped${fail_reason:+ ($fail_reason)}"
+verdict "KEVENT-RESULT passed=$passed failed=$failed skipped=$skipped"
+if [ $failed = 0 ] && [ -z "$fail_reason" ]; then
+	verdict "KEVENT-VERDICT PASS"
+fi
+finish

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Packs the VM's initramfs: static busybox, scripts/guest-init.sh as /init,
+# the module, every test program and example, and optionally a program to
+# run (--run PROGRAM ARGS...).
+#
+#   scripts/initramfs.sh OUTPUT FLAVOUR [--run PROGRAM [ARGS...]]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+out=$1 flavour=$2
+shift 2
+build=$KEVENT_ROOT/build
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,examples}
+cp /bin/busybox "$stage/bin/busybox"
+cp "$KEVENT_ROOT/scripts/guest-init.sh" "$stage/init"
+cp "$build/$flavour/module/kevent.ko" "$stage/kevent.ko"
+cp "$build"/selftests/* "$stage/tests/c/" 2>/dev/null || true
+for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent-harness; do
+	[ -x "$t" ] && cp "$t" "$stage/tests/rust/"
+done
+cp "$build"/examples/* "$stage/examples/" 2>/dev/null || true
+cp "$KEVENT_ROOT"/examples/*.sh "$stage/examples/" 2>/dev/null || true
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+
+if [ "${1:-}" = --run ]; then
+	shift
+	prog=$1
+	shift
+	[ -f "$prog" ] || die "--run: no such program: $prog"
+	if ! file -L "$prog" 2>/dev/null | grep -q "statically linked" && command -v file >/dev/null; then
+		echo "warning: $prog may not be static; the VM has no shared libraries" >&2
+	fi
+	# Keep the program's name: argv[0] matters to some (busybox).
+	name=$(basename "$prog")
+	cp "$prog" "$stage/run/$name"
+	chmod +x "$stage/run/$name"
+	printf '%s\n' "/run/$name" "$@" >"$stage/run/argv"
+fi
+
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio --quiet -o -H newc -R 0:0 | gzip -1) >"$out"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Builds (or finds in the cache) a Rust-enabled 6.12 kernel of one flavour
+# and prints its build directory on stdout.
+#
+#   scripts/kernel.sh debug|release
+#
+# The tree is tinyconfig plus kernel/base.config plus kernel/FLAVOUR.config,
+# built out of the source tree under $KEVENT_CACHE/kernel/, keyed by the
+# source version, the fragments and the toolchain (see common.sh).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+flavour=${1:-}
+case $flavour in
+debug | release) ;;
+*) die "usage: $0 debug|release" ;;
+esac
+
+src=$KEVENT_CACHE/src/linux-source-6.12
+out=$(kernel_build_dir "$flavour")
+
+if [ -f "$out/.kevent-built" ]; then
+	echo "$out"
+	exit 0
+fi
+
+# The source tree is shared by both flavours (they build with O=).
+srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+if [ "$(cat "$src/.kevent-source" 2>/dev/null)" != "$srcver" ]; then
+	log "unpacking linux-source-6.12 $srcver"
+	rm -rf "$src"
+	mkdir -p "$KEVENT_CACHE/src"
+	tar -xf "$LINUX_SOURCE_TARBALL" -C "$KEVENT_CACHE/src"
+	echo "$srcver" >"$src/.kevent-source"
+fi
+
+rm -rf "$out"
+mkdir -p "$out"
+kmake() { make -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
+
+log "configuring the $flavour kernel in $out"
+kmake -s tinyconfig >/dev/null
+"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
+	"$KEVENT_ROOT/kernel/base.config" "$KEVENT_ROOT/kernel/$flavour.config" >/dev/null
+kmake -s olddefconfig >/dev/null
+
+if ! kmake -s rustavailable >"$out/rustavailable.log" 2>&1; then
+	cat "$out/rustavailable.log" >&2
+	die "the kernel says Rust is not available: is scripts/deps.sh complete?"
+fi
+
+# Every option a fragment asks for must have survived olddefconfig: a
+# dependency that silently turned one off would leave the kernel without
+# the checker the tests rely on.
+bad=0
+for frag in "$KEVENT_ROOT/kernel/base.config" "$KEVENT_ROOT/kernel/$flavour.config"; do
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  missing: $line" >&2; bad=1; } ;;
+		"# CONFIG_"*" is not set")
+			opt=${line#\# }
+			opt=${opt%% *}
+			! grep -q "^$opt=" "$out/.config" || { echo "  still set: $opt" >&2; bad=1; }
+			;;
+		esac
+	done <"$frag"
+done
+[ $bad = 0 ] || die "kernel config for $flavour lacks options its fragment asks for (see above)"
+
+# The build takes minutes: report how many objects are done every 20 s.
+log "building the $flavour kernel with $(nproc_build) jobs (5 to 10 minutes on 2 cores)"
+start=$SECONDS
+kmake -j"$(nproc_build)" bzImage modules >"$out/build.log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null; do
+	sleep 20
+	kill -0 $pid 2>/dev/null || break
+	n=$(grep -cE '^  (CC|RUSTC|AS|LD)' "$out/build.log" || true)
+	printf '    %s kernel: %d objects built, %d s\n' "$flavour" "$n" $((SECONDS - start)) >&2
+done
+if ! wait $pid; then
+	tail -n 40 "$out/build.log" >&2
+	die "building the $flavour kernel failed; the full log is $out/build.log"
+fi
+log "the $flavour kernel is built in $((SECONDS - start)) s"
+touch "$out/.kevent-built"
+echo "$out"
