@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The ABI of `uapi/linux/kevent.h`, in Rust.
+//!
+//! The structs are declared by hand and checked at build time against the
+//! layouts `layout_check.c` reads from the header, so the two cannot drift.
+
+use crate::layout;
+use core::mem::{offset_of, size_of};
+use kernel::{
+    error::Error,
+    types::{AsBytes, FromBytes},
+};
+
+/// Event types.
+pub(crate) const KEVENT_TIMER: u32 = 2;
+pub(crate) const KEVENT_POLL: u32 = 3;
+pub(crate) const KEVENT_USER: u32 = 9;
+
+/// Request flags.
+pub(crate) const KEVENT_REQ_ONESHOT: u32 = 0x1;
+pub(crate) const KEVENT_REQ_ET: u32 = 0x4;
+pub(crate) const KEVENT_REQ_ALL: u32 = KEVENT_REQ_ONESHOT | KEVENT_REQ_ET;
+
+/// Result flags.
+pub(crate) const KEVENT_RET_BROKEN: u32 = 0x1;
+pub(crate) const KEVENT_RET_DONE: u32 = 0x2;
+
+/// Timer events: take12's "fired" bit and the unit.
+pub(crate) const KEVENT_TIMER_FIRED: u32 = 0x1;
+pub(crate) const KEVENT_TIMER_UNIT_US: u32 = 0x10;
+pub(crate) const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
+pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
+
+/// ctl commands.
+pub(crate) const KEVENT_CTL_ADD: u32 = 0;
+pub(crate) const KEVENT_CTL_REMOVE: u32 = 1;
+pub(crate) const KEVENT_CTL_MODIFY: u32 = 2;
+pub(crate) const KEVENT_CTL_INIT: u32 = 3;
+pub(crate) const KEVENT_CTL_READY: u32 = 4;
+
+/// The most entries one ctl call takes.
+pub(crate) const KEVENT_CTL_MAX_NUM: u32 = 4096;
+
+/// The ioctl commands, as the header computes them.
+pub(crate) const KEVENT_IOC_CTL: u32 = layout::IOC_CTL as u32;
+pub(crate) const KEVENT_IOC_GET_EVENTS: u32 = layout::IOC_GET_EVENTS as u32;
+
+/// Errnos that 6.12's `kernel::error::code` does not name.
+pub(crate) fn eopnotsupp() -> Error {
+    Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
+}
+
+/// `struct ukevent`: a request as registered, an event as delivered.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct Ukevent {
+    pub(crate) id: [u32; 2],
+    pub(crate) type_: u32,
+    pub(crate) event: u32,
+    pub(crate) req_flags: u32,
+    pub(crate) ret_flags: u32,
+    pub(crate) ret_data: [u32; 2],
+    pub(crate) user: u64,
+}
+
+/// `struct kevent_ctl_arg`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CtlArg {
+    pub(crate) cmd: u32,
+    pub(crate) num: u32,
+    pub(crate) events: u64,
+    pub(crate) flags: u32,
+    pub(crate) reserved: u32,
+}
+
+/// `struct kevent_get_events_arg`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct GetEventsArg {
+    pub(crate) min_nr: u32,
+    pub(crate) max_nr: u32,
+    pub(crate) timeout_ns: i64,
+    pub(crate) events: u64,
+    pub(crate) flags: u32,
+    pub(crate) reserved: u32,
+}
+
+// SAFETY: The three structs are `repr(C)` with only integer fields and no
+// padding (their sizes are checked below against the header, whose fields
+// are naturally aligned), so every bit pattern is valid and all bytes are
+// initialised.
+unsafe impl FromBytes for Ukevent {}
+// SAFETY: See `FromBytes` above.
+unsafe impl AsBytes for Ukevent {}
+// SAFETY: See `FromBytes` above.
+unsafe impl FromBytes for CtlArg {}
+// SAFETY: See `FromBytes` above.
+unsafe impl FromBytes for GetEventsArg {}
+
+const _: () = {
+    assert!(size_of::<Ukevent>() == layout::UKEVENT_SIZE);
+    assert!(offset_of!(Ukevent, id) == layout::UKEVENT_ID);
+    assert!(offset_of!(Ukevent, type_) == layout::UKEVENT_TYPE);
+    assert!(offset_of!(Ukevent, event) == layout::UKEVENT_EVENT);
+    assert!(offset_of!(Ukevent, req_flags) == layout::UKEVENT_REQ_FLAGS);
+    assert!(offset_of!(Ukevent, ret_flags) == layout::UKEVENT_RET_FLAGS);
+    assert!(offset_of!(Ukevent, ret_data) == layout::UKEVENT_RET_DATA);
+    assert!(offset_of!(Ukevent, user) == layout::UKEVENT_USER);
+
+    assert!(size_of::<CtlArg>() == layout::CTL_ARG_SIZE);
+    assert!(offset_of!(CtlArg, cmd) == layout::CTL_ARG_CMD);
+    assert!(offset_of!(CtlArg, num) == layout::CTL_ARG_NUM);
+    assert!(offset_of!(CtlArg, events) == layout::CTL_ARG_EVENTS);
+    assert!(offset_of!(CtlArg, flags) == layout::CTL_ARG_FLAGS);
+    assert!(offset_of!(CtlArg, reserved) == layout::CTL_ARG_RESERVED);
+
+    assert!(size_of::<GetEventsArg>() == layout::GET_EVENTS_ARG_SIZE);
+    assert!(offset_of!(GetEventsArg, min_nr) == layout::GET_EVENTS_ARG_MIN_NR);
+    assert!(offset_of!(GetEventsArg, max_nr) == layout::GET_EVENTS_ARG_MAX_NR);
+    assert!(offset_of!(GetEventsArg, timeout_ns) == layout::GET_EVENTS_ARG_TIMEOUT_NS);
+    assert!(offset_of!(GetEventsArg, events) == layout::GET_EVENTS_ARG_EVENTS);
+    assert!(offset_of!(GetEventsArg, flags) == layout::GET_EVENTS_ARG_FLAGS);
+    assert!(offset_of!(GetEventsArg, reserved) == layout::GET_EVENTS_ARG_RESERVED);
+};

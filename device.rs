@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The file operations of `/dev/kevent`: decoding and validating ioctls.
+//!
+//! Everything a caller passes is checked here before the queue sees it:
+//! unknown commands are `ENOTTY`, unknown flags and non-zero reserved
+//! fields `EINVAL`, unreadable arguments `EFAULT`.
+
+use crate::defs::*;
+use crate::queue::Queue;
+use crate::sys::{
+    file::File,
+    miscdevice::{self, MiscDevice},
+    poll::PollTable,
+    seq_file::SeqFile,
+};
+use core::mem::size_of;
+use kernel::{
+    c_str,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    time::Ktime,
+    uaccess::UserSlice,
+};
+
+/// The device: each open file is one queue.
+pub(crate) struct KeventDevice;
+
+#[vtable]
+impl MiscDevice for KeventDevice {
+    type Ptr = Arc<Queue>;
+
+    fn open(_file: &File) -> Result<Arc<Queue>> {
+        Queue::new()
+    }
+
+    fn release(queue: Arc<Queue>, _file: &File) {
+        queue.release();
+    }
+
+    fn ioctl(queue: ArcBorrow<'_, Queue>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            KEVENT_IOC_CTL => ctl(queue, file, arg),
+            KEVENT_IOC_GET_EVENTS => get_events(queue, file, arg),
+            _ => Err(ENOTTY),
+        }
+    }
+
+    fn poll(queue: ArcBorrow<'_, Queue>, file: &File, table: &PollTable<'_>) -> u32 {
+        table.register_wait(file, queue.pollers());
+        queue.poll_mask()
+    }
+
+    fn show_fdinfo(queue: ArcBorrow<'_, Queue>, m: &mut SeqFile) {
+        queue.show_fdinfo(m);
+    }
+}
+
+/// `KEVENT_IOC_CTL`: runs `cmd` on each entry in order and writes it back.
+fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
+    let a: CtlArg = UserSlice::new(arg, size_of::<CtlArg>()).reader().read()?;
+    if a.flags != 0 || a.reserved != 0 || a.num > KEVENT_CTL_MAX_NUM {
+        return Err(EINVAL);
+    }
+    match a.cmd {
+        KEVENT_CTL_INIT => return init(file, &a),
+        KEVENT_CTL_ADD | KEVENT_CTL_REMOVE | KEVENT_CTL_MODIFY | KEVENT_CTL_READY => {}
+        _ => return Err(EINVAL),
+    }
+    if a.num == 0 {
+        return Ok(0);
+    }
+    let len = a.num as usize * size_of::<Ukevent>();
+    let (mut reader, mut writer) = UserSlice::new(a.events as usize, len).reader_writer();
+    let mut done: isize = 0;
+    for _ in 0..a.num {
+        let Ok(mut uk) = reader.read::<Ukevent>() else {
+            break;
+        };
+        let result = queue.ctl_one(a.cmd, &uk);
+        uk.ret_flags = KEVENT_RET_DONE;
+        uk.ret_data[1] = 0;
+        if let Err(e) = result {
+            uk.ret_flags |= KEVENT_RET_BROKEN;
+            uk.ret_data[1] = e.to_errno().unsigned_abs();
+        }
+        // The entry took effect even if its result cannot be written back,
+        // so it counts as processed.
+        done += 1;
+        if writer.write(&uk).is_err() {
+            break;
+        }
+    }
+    if done == 0 {
+        return Err(EFAULT);
+    }
+    Ok(done)
+}
+
+/// `KEVENT_CTL_INIT`: a new, independent queue; returns its fd.
+fn init(file: &File, a: &CtlArg) -> Result<isize> {
+    if a.num != 0 || a.events != 0 {
+        return Err(EINVAL);
+    }
+    let fd = miscdevice::new_file::<KeventDevice>(file, c_str!("[kevent]"), Queue::new()?)?;
+    Ok(fd as isize)
+}
+
+/// `KEVENT_IOC_GET_EVENTS`.
+fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
+    let a: GetEventsArg = UserSlice::new(arg, size_of::<GetEventsArg>())
+        .reader()
+        .read()?;
+    if a.flags != 0 || a.reserved != 0 || a.max_nr == 0 || a.min_nr > a.max_nr {
+        return Err(EINVAL);
+    }
+    let deadline = match a.timeout_ns {
+        t if t < 0 => None,
+        t => Some(Ktime::from_raw(
+            Ktime::ktime_get().to_ns().saturating_add(t),
+        )),
+    };
+    let len = a.max_nr as usize * size_of::<Ukevent>();
+    let mut out = UserSlice::new(a.events as usize, len).writer();
+    let n = queue.get_events(
+        a.min_nr as usize,
+        a.max_nr as usize,
+        deadline,
+        file.is_nonblocking(),
+        &mut out,
+    )?;
+    Ok(n as isize)
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! kevent: a unified event queue for Linux.
+//!
+//! `/dev/kevent` is a misc device; every open is an event queue. Two
+//! ioctls carry the calls of the 2006 kevent patch series: `kevent_ctl`
+//! (add, modify, remove requests) and `kevent_get_events` (wait for at
+//! least `min_nr` events). `docs/kevent.7.md` is the reference.
+
+use kernel::{c_str, prelude::*};
+
+mod defs;
+mod device;
+mod queue;
+mod request;
+mod sys;
+
+/// The layouts of hand-declared C structs, generated from `layout_check.c`.
+mod layout {
+    include!("layout_generated.rs");
+}
+
+module! {
+    type: KeventModule,
+    name: "kevent",
+    author: "The kevent developers",
+    description: "A unified event queue: /dev/kevent",
+    license: "GPL",
+}
+
+sys::param::module_param_uint!(
+    max_requests,
+    queue::MAX_REQUESTS,
+    0o644,
+    "Most requests one queue may hold (default 65536)"
+);
+
+struct KeventModule {
+    _dev: Pin<KBox<sys::miscdevice::MiscDeviceRegistration<device::KeventDevice>>>,
+}
+
+impl kernel::Module for KeventModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let opts = sys::miscdevice::MiscDeviceOptions {
+            name: c_str!("kevent"),
+            // Every user may create queues: a queue only ever sees the
+            // files its owner could already access.
+            mode: 0o666,
+        };
+        let dev = KBox::pin_init(
+            sys::miscdevice::MiscDeviceRegistration::register(opts, module),
+            GFP_KERNEL,
+        )?;
+        pr_info!("/dev/kevent registered\n");
+        Ok(Self { _dev: dev })
+    }
+}

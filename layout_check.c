@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The layouts of the C structs that the Rust code declares by hand, read
+ * from the real headers at build time.
+ *
+ * Like the kernel's asm-offsets.c, this file is compiled to assembly only
+ * (never linked); Kbuild turns each DEFINE below into a constant of
+ * layout_generated.rs, and the Rust declarations assert at compile time
+ * that their sizes and offsets equal these.
+ */
+#include <linux/kbuild.h>
+#include <linux/miscdevice.h>
+#include <linux/poll.h>
+#include <linux/kevent.h>
+
+#define SIZE(sym, type) DEFINE(sym, sizeof(type))
+
+void kevent_layout(void);
+void kevent_layout(void)
+{
+	SIZE(MISCDEVICE_SIZE, struct miscdevice);
+	OFFSET(MISCDEVICE_MINOR, miscdevice, minor);
+	OFFSET(MISCDEVICE_NAME, miscdevice, name);
+	OFFSET(MISCDEVICE_FOPS, miscdevice, fops);
+	OFFSET(MISCDEVICE_MODE, miscdevice, mode);
+	DEFINE(MISC_DYNAMIC_MINOR_VALUE, MISC_DYNAMIC_MINOR);
+
+	SIZE(POLL_TABLE_SIZE, struct poll_table_struct);
+	OFFSET(POLL_TABLE_QPROC, poll_table_struct, _qproc);
+	OFFSET(POLL_TABLE_KEY, poll_table_struct, _key);
+
+	DEFINE(EPOLLIN_BITS, (__force unsigned int)EPOLLIN);
+	DEFINE(EPOLLRDNORM_BITS, (__force unsigned int)EPOLLRDNORM);
+
+	SIZE(UKEVENT_SIZE, struct ukevent);
+	OFFSET(UKEVENT_ID, ukevent, id);
+	OFFSET(UKEVENT_TYPE, ukevent, type);
+	OFFSET(UKEVENT_EVENT, ukevent, event);
+	OFFSET(UKEVENT_REQ_FLAGS, ukevent, req_flags);
+	OFFSET(UKEVENT_RET_FLAGS, ukevent, ret_flags);
+	OFFSET(UKEVENT_RET_DATA, ukevent, ret_data);
+	OFFSET(UKEVENT_USER, ukevent, user);
+
+	SIZE(CTL_ARG_SIZE, struct kevent_ctl_arg);
+	OFFSET(CTL_ARG_CMD, kevent_ctl_arg, cmd);
+	OFFSET(CTL_ARG_NUM, kevent_ctl_arg, num);
+	OFFSET(CTL_ARG_EVENTS, kevent_ctl_arg, events);
+	OFFSET(CTL_ARG_FLAGS, kevent_ctl_arg, flags);
+	OFFSET(CTL_ARG_RESERVED, kevent_ctl_arg, __reserved);
+
+	SIZE(GET_EVENTS_ARG_SIZE, struct kevent_get_events_arg);
+	OFFSET(GET_EVENTS_ARG_MIN_NR, kevent_get_events_arg, min_nr);
+	OFFSET(GET_EVENTS_ARG_MAX_NR, kevent_get_events_arg, max_nr);
+	OFFSET(GET_EVENTS_ARG_TIMEOUT_NS, kevent_get_events_arg, timeout_ns);
+	OFFSET(GET_EVENTS_ARG_EVENTS, kevent_get_events_arg, events);
+	OFFSET(GET_EVENTS_ARG_FLAGS, kevent_get_events_arg, flags);
+	OFFSET(GET_EVENTS_ARG_RESERVED, kevent_get_events_arg, __reserved);
+
+	DEFINE(IOC_CTL, KEVENT_IOC_CTL);
+	DEFINE(IOC_GET_EVENTS, KEVENT_IOC_GET_EVENTS);
+}

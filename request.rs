@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A request: one registered `struct ukevent` and the source behind it.
+
+use crate::defs::*;
+use crate::queue::Queue;
+use crate::sys::{
+    hrtimer::{impl_has_hr_timer, Expiry, HrTimer, Restart},
+    list::ListOwner,
+};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::{
+    list::{
+        impl_has_list_links, impl_list_arc_safe, impl_list_item, AtomicTracker, ListLinks,
+        TryNewListArc,
+    },
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+
+/// What names a request within its queue: `(id, type, user)`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Identity {
+    pub(crate) type_: u32,
+    pub(crate) id: [u32; 2],
+    pub(crate) user: u64,
+}
+
+impl Identity {
+    pub(crate) fn of(uk: &Ukevent) -> Self {
+        Self {
+            type_: uk.type_,
+            id: uk.id,
+            user: uk.user,
+        }
+    }
+}
+
+/// The schedule of a `KEVENT_TIMER` request, in nanoseconds.
+#[derive(Clone, Copy)]
+pub(crate) struct TimerSpec {
+    pub(crate) period_ns: i64,
+    pub(crate) first_ns: i64,
+}
+
+impl TimerSpec {
+    /// Decodes `id` and `event` of a timer request (see the uapi header).
+    pub(crate) fn decode(id: [u32; 2], event: u32) -> Result<Self> {
+        if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
+            return Err(EINVAL);
+        }
+        let unit_ns: i64 = match event & KEVENT_TIMER_UNIT_MASK {
+            0 => 1_000_000,
+            KEVENT_TIMER_UNIT_US => 1_000,
+            KEVENT_TIMER_UNIT_NS => 1,
+            _ => return Err(EINVAL),
+        };
+        if id[0] == 0 {
+            return Err(EINVAL);
+        }
+        let period_ns = i64::from(id[0]) * unit_ns;
+        let first_ns = match id[1] {
+            0 => period_ns,
+            first => i64::from(first) * unit_ns,
+        };
+        Ok(Self {
+            period_ns,
+            first_ns,
+        })
+    }
+}
+
+/// Checks the per-type fields of an ADD or MODIFY entry.
+pub(crate) fn validate(uk: &Ukevent) -> Result {
+    if uk.req_flags & !KEVENT_REQ_ALL != 0 {
+        return Err(EINVAL);
+    }
+    match uk.type_ {
+        KEVENT_TIMER => TimerSpec::decode(uk.id, uk.event).map(|_| ()),
+        // A user event has no mask; `event` is reserved.
+        KEVENT_USER if uk.event != 0 => Err(EINVAL),
+        KEVENT_USER => Ok(()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// Checks that `type_` is a type this module knows and implements.
+pub(crate) fn check_type(type_: u32) -> Result {
+    match type_ {
+        KEVENT_TIMER | KEVENT_USER => Ok(()),
+        // POLL until it lands, and take12's socket, inode and AIO types.
+        KEVENT_POLL | 0..=5 => Err(eopnotsupp()),
+        _ => Err(EINVAL),
+    }
+}
+
+/// A registered request.
+///
+/// Locking: `event` and `req_flags` change only under the queue's registry
+/// mutex. `pending`, `payload` and `dead` change only under the queue's
+/// ready lock (atomics, because the registry side reads them without it).
+#[pin_data]
+pub(crate) struct Request {
+    pub(crate) ident: Identity,
+    pub(crate) queue: Arc<Queue>,
+    event: AtomicU32,
+    req_flags: AtomicU32,
+    /// Timers: expirations since the last delivery. User events: non-zero
+    /// while triggered.
+    pending: AtomicU64,
+    /// The payload of the last `KEVENT_CTL_READY` (user events).
+    payload: [AtomicU32; 2],
+    /// Set once the request has left its queue: it is never queued again.
+    dead: AtomicBool,
+    #[pin]
+    links: ListLinks,
+    #[pin]
+    tracker: AtomicTracker,
+    #[pin]
+    timer: HrTimer<Request>,
+}
+
+impl_list_arc_safe! {
+    impl ListArcSafe<0> for Request { tracked_by tracker: AtomicTracker; }
+}
+impl_has_list_links! {
+    impl HasListLinks<0> for Request { self.links }
+}
+impl_list_item! {
+    impl ListItem<0> for Request { using ListLinks; }
+}
+impl_has_hr_timer!(Request, timer, Request::timer_fired);
+
+impl ListOwner for Request {
+    fn list_id(&self) -> u64 {
+        self.queue.list_id()
+    }
+}
+
+impl Request {
+    /// Allocates a request for `uk` (validated) in `queue`.
+    pub(crate) fn new(queue: Arc<Queue>, uk: &Ukevent) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                ident: Identity::of(uk),
+                queue,
+                event: AtomicU32::new(uk.event),
+                req_flags: AtomicU32::new(uk.req_flags),
+                pending: AtomicU64::new(0),
+                payload: [AtomicU32::new(0), AtomicU32::new(0)],
+                dead: AtomicBool::new(false),
+                links <- ListLinks::new(),
+                tracker <- AtomicTracker::new(),
+                timer <- HrTimer::new(),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    pub(crate) fn event(&self) -> u32 {
+        self.event.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn req_flags(&self) -> u32 {
+        self.req_flags.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_oneshot(&self) -> bool {
+        self.req_flags() & KEVENT_REQ_ONESHOT != 0
+    }
+
+    /// Level-triggered user events stay ready after delivery.
+    pub(crate) fn stays_ready(&self) -> bool {
+        self.ident.type_ == KEVENT_USER && self.req_flags() & KEVENT_REQ_ET == 0
+    }
+
+    /// Replaces the settings (MODIFY). Call with the registry mutex held.
+    pub(crate) fn set(&self, event: u32, req_flags: u32) {
+        self.event.store(event, Ordering::Relaxed);
+        self.req_flags.store(req_flags, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timer_spec(&self) -> Result<TimerSpec> {
+        TimerSpec::decode(self.ident.id, self.event())
+    }
+
+    pub(crate) fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+    }
+
+    /// The following take `&mut ReadyList` as proof that the queue's ready
+    /// lock is held.
+    pub(crate) fn add_pending(&self, _ready: &mut crate::queue::ReadyList, n: u64) {
+        let old = self.pending.load(Ordering::Relaxed);
+        self.pending.store(old.saturating_add(n), Ordering::Relaxed);
+    }
+
+    pub(crate) fn take_pending(&self, _ready: &mut crate::queue::ReadyList) -> u64 {
+        if self.stays_ready() {
+            self.pending()
+        } else {
+            self.pending.swap(0, Ordering::Relaxed)
+        }
+    }
+
+    pub(crate) fn clear_pending(&self, _ready: &mut crate::queue::ReadyList) {
+        self.pending.store(0, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_payload(&self, _ready: &mut crate::queue::ReadyList, data: [u32; 2]) {
+        self.payload[0].store(data[0], Ordering::Relaxed);
+        self.payload[1].store(data[1], Ordering::Relaxed);
+    }
+
+    pub(crate) fn kill(&self, _ready: &mut crate::queue::ReadyList) {
+        self.dead.store(true, Ordering::Relaxed);
+    }
+
+    /// The event as delivered: the request as registered, with `ret_data`
+    /// filled from `taken` (what `take_pending` returned).
+    pub(crate) fn to_event(&self, taken: u64) -> Ukevent {
+        let ret_data = match self.ident.type_ {
+            KEVENT_TIMER => [u32::try_from(taken).unwrap_or(u32::MAX), 0],
+            _ => [
+                self.payload[0].load(Ordering::Relaxed),
+                self.payload[1].load(Ordering::Relaxed),
+            ],
+        };
+        Ukevent {
+            id: self.ident.id,
+            type_: self.ident.type_,
+            event: self.event(),
+            req_flags: self.req_flags(),
+            ret_flags: KEVENT_RET_DONE,
+            ret_data,
+            user: self.ident.user,
+        }
+    }
+
+    /// The hrtimer callback (hard-irq context).
+    fn timer_fired(this: ArcBorrow<'_, Self>, expiry: &mut Expiry<'_>) -> Restart {
+        // The spec was valid when the timer was started, and MODIFY cancels
+        // the timer before changing it.
+        let Ok(spec) = this.timer_spec() else {
+            return Restart::No;
+        };
+        let (n, restart) = if this.is_oneshot() {
+            (1, Restart::No)
+        } else {
+            (expiry.forward(spec.period_ns), Restart::Yes)
+        };
+        this.queue.make_ready(this, n);
+        restart
+    }
+}

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The unsafe layer: what the `kernel` crate of Linux 6.12 lacks.
+//!
+//! Every module here wraps a C interface of the kernel in a safe API shaped
+//! like the abstraction upstream merged later (named in each module's
+//! documentation), so that moving to a newer kernel means deleting a module
+//! here and renaming a path. The rest of the crate holds no `unsafe` code.
+
+pub(crate) mod file;
+pub(crate) mod hrtimer;
+pub(crate) mod list;
+pub(crate) mod lock_class;
+pub(crate) mod miscdevice;
+pub(crate) mod param;
+pub(crate) mod poll;
+pub(crate) mod seq_file;
+pub(crate) mod spinlock_irq;
+pub(crate) mod wait;

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! High-resolution timers embedded in a reference-counted owner.
+//!
+//! Shaped like upstream's `kernel::time::hrtimer` (Linux 6.15): the timer
+//! is a field of its owner, the C callback finds the owner with the field's
+//! offset, and starting the timer returns a handle that holds a reference
+//! to the owner and cancels the timer when dropped. So the callback can
+//! never run on a freed owner, and dropping the handle is the one way to
+//! stop it (waiting for a running callback to finish).
+
+use core::{marker::PhantomData, ptr};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    types::Opaque,
+};
+
+/// What a timer callback asks for.
+pub(crate) enum Restart {
+    /// Stop; the timer is inactive until started again.
+    No,
+    /// Run again at the expiry set with [`Expiry::forward`].
+    Yes,
+}
+
+/// A timer of type `T`'s owner.
+///
+/// # Invariants
+///
+/// `timer` was initialised by `hrtimer_init` with `T`'s callback.
+#[pin_data]
+pub(crate) struct HrTimer<T> {
+    #[pin]
+    timer: Opaque<bindings::hrtimer>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: hrtimer functions may be called from any thread; the callback
+// only gets shared access to the owner, which is `Sync`.
+unsafe impl<T: Sync> Send for HrTimer<T> {}
+// SAFETY: See `Send`.
+unsafe impl<T: Sync> Sync for HrTimer<T> {}
+
+/// Types that embed an [`HrTimer`] and run a callback when it fires.
+///
+/// # Safety
+///
+/// `OFFSET` must be the offset of an `HrTimer<Self>` field in `Self`.
+/// Use [`impl_has_hr_timer!`] to implement it.
+pub(crate) unsafe trait HasHrTimer: Sized + Send + Sync {
+    /// The byte offset of the timer within `Self`.
+    const OFFSET: usize;
+
+    /// Runs in hard-irq context when the timer fires: no sleeping, and any
+    /// lock taken must be irq-safe.
+    fn run(this: ArcBorrow<'_, Self>, expiry: &mut Expiry<'_>) -> Restart;
+}
+
+/// Implements [`HasHrTimer`] for a type with an `HrTimer<Self>` field.
+macro_rules! impl_has_hr_timer {
+    ($type:ty, $field:ident, $run:path) => {
+        // SAFETY: `OFFSET` is the offset of the `HrTimer<Self>` field
+        // `$field`, as the type annotation checks.
+        unsafe impl $crate::sys::hrtimer::HasHrTimer for $type {
+            const OFFSET: usize = {
+                fn _check(t: &$type) -> &$crate::sys::hrtimer::HrTimer<$type> {
+                    &t.$field
+                }
+                core::mem::offset_of!($type, $field)
+            };
+            fn run(
+                this: kernel::sync::ArcBorrow<'_, Self>,
+                expiry: &mut $crate::sys::hrtimer::Expiry<'_>,
+            ) -> $crate::sys::hrtimer::Restart {
+                $run(this, expiry)
+            }
+        }
+    };
+}
+pub(crate) use impl_has_hr_timer;
+
+impl<T: HasHrTimer> HrTimer<T> {
+    /// Initialises a timer on `CLOCK_MONOTONIC` with absolute expiries.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // INVARIANT: initialised with `T`'s callback here.
+            timer <- Opaque::ffi_init(|slot: *mut bindings::hrtimer| {
+                // SAFETY: `slot` is valid for writes and pinned.
+                unsafe {
+                    bindings::hrtimer_init(
+                        slot,
+                        bindings::CLOCK_MONOTONIC as i32,
+                        bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                    );
+                    (*slot).function = Some(Self::run);
+                }
+            }),
+            _t: PhantomData,
+        })
+    }
+
+    /// Starts `owner`'s timer to fire at `expires_ns` (`CLOCK_MONOTONIC`).
+    /// The handle keeps `owner` alive; dropping it cancels the timer.
+    pub(crate) fn start(owner: Arc<T>, expires_ns: i64) -> TimerHandle<T> {
+        let timer = Self::raw(&owner);
+        // SAFETY: The timer is initialised (type invariant) and lives in
+        // `owner`, which the returned handle keeps alive until it has
+        // cancelled the timer.
+        unsafe {
+            bindings::hrtimer_start_range_ns(
+                timer,
+                expires_ns,
+                0,
+                bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+            )
+        };
+        TimerHandle { owner }
+    }
+
+    fn raw(owner: &T) -> *mut bindings::hrtimer {
+        let base = ptr::from_ref(owner).cast::<u8>();
+        // SAFETY: By the `HasHrTimer` contract, `OFFSET` is the offset of
+        // an `HrTimer<T>` within `*owner`.
+        let timer = unsafe { base.add(T::OFFSET) }.cast::<HrTimer<T>>();
+        // SAFETY: `timer` points to a live `HrTimer<T>`.
+        unsafe { (*timer).timer.get() }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the hrtimer core with a timer embedded in a `T` that a
+    /// [`TimerHandle`] keeps alive (only handles start timers, and they
+    /// cancel before releasing their reference).
+    unsafe extern "C" fn run(timer: *mut bindings::hrtimer) -> bindings::hrtimer_restart {
+        // SAFETY: `timer` is at `OFFSET` within a live `T` (see above).
+        let owner = unsafe { timer.cast::<u8>().sub(T::OFFSET).cast::<T>() };
+        // SAFETY: `owner` is inside an `Arc<T>` that the handle holds for at
+        // least as long as this callback runs.
+        let this = unsafe { ArcBorrow::from_raw(owner) };
+        let mut expiry = Expiry {
+            timer,
+            _p: PhantomData,
+        };
+        match T::run(this, &mut expiry) {
+            Restart::No => bindings::hrtimer_restart_HRTIMER_NORESTART,
+            Restart::Yes => bindings::hrtimer_restart_HRTIMER_RESTART,
+        }
+    }
+}
+
+/// The expiry of a timer whose callback is running.
+pub(crate) struct Expiry<'a> {
+    timer: *mut bindings::hrtimer,
+    _p: PhantomData<&'a ()>,
+}
+
+impl Expiry<'_> {
+    /// Moves the expiry forward by whole periods until it is in the future
+    /// (`hrtimer_forward_now`), and returns how many periods that took: the
+    /// expirations since the last call, at least 1.
+    pub(crate) fn forward(&mut self, period_ns: i64) -> u64 {
+        // SAFETY: The callback of `self.timer` is running, which is when
+        // `hrtimer_forward` may be called without the base lock. The timer
+        // is on CLOCK_MONOTONIC, whose clock `ktime_get` reads.
+        unsafe { bindings::hrtimer_forward(self.timer, bindings::ktime_get(), period_ns) }
+    }
+}
+
+/// A started timer; dropping it cancels the timer and waits for a running
+/// callback to finish.
+pub(crate) struct TimerHandle<T: HasHrTimer> {
+    owner: Arc<T>,
+}
+
+impl<T: HasHrTimer> Drop for TimerHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: The timer is initialised and `owner` keeps it alive; this
+        // runs in process context (handles are dropped by ctl, collection
+        // and release, never by a timer callback).
+        unsafe { bindings::hrtimer_cancel(HrTimer::<T>::raw(&self.owner)) };
+    }
+}

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Misc devices: a character device node with a dynamic minor.
+//!
+//! Shaped like upstream's `kernel::miscdevice` (Linux 6.13): a `#[vtable]`
+//! trait for the driver, one `file_operations` built from it, and
+//! `extern "C"` trampolines that turn errors into errnos at the edge. Two
+//! differences: 6.12's bindings lack `struct miscdevice`, so it is declared
+//! here and checked against the C header at build time; and the
+//! `file_operations` live in the pinned registration, so that their `owner`
+//! can be this module and the VFS pins the module while a file is open.
+
+use super::file::File;
+use crate::layout;
+use core::{ffi::c_int, ffi::c_uint, marker::PhantomData, mem::offset_of, ptr};
+use kernel::{
+    bindings,
+    error::{from_result, to_result},
+    prelude::*,
+    str::CStr,
+    types::{ForeignOwnable, Opaque},
+    ThisModule,
+};
+
+/// `struct miscdevice` of `include/linux/miscdevice.h`.
+#[repr(C)]
+struct RawMiscDevice {
+    minor: c_int,
+    name: *const kernel::ffi::c_char,
+    fops: *const bindings::file_operations,
+    list: bindings::list_head,
+    // Pointers to structs this module never touches, kept opaque.
+    parent: *mut core::ffi::c_void,
+    this_device: *mut core::ffi::c_void,
+    groups: *mut core::ffi::c_void,
+    nodename: *const kernel::ffi::c_char,
+    mode: bindings::umode_t,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RawMiscDevice>() == layout::MISCDEVICE_SIZE);
+    assert!(offset_of!(RawMiscDevice, minor) == layout::MISCDEVICE_MINOR);
+    assert!(offset_of!(RawMiscDevice, name) == layout::MISCDEVICE_NAME);
+    assert!(offset_of!(RawMiscDevice, fops) == layout::MISCDEVICE_FOPS);
+    assert!(offset_of!(RawMiscDevice, mode) == layout::MISCDEVICE_MODE);
+};
+
+extern "C" {
+    fn misc_register(misc: *mut RawMiscDevice) -> c_int;
+    fn misc_deregister(misc: *mut RawMiscDevice);
+}
+
+/// Options of a misc device.
+pub(crate) struct MiscDeviceOptions {
+    /// The device's name, and so the name of its node in `/dev`.
+    pub(crate) name: &'static CStr,
+    /// The permissions of the node.
+    pub(crate) mode: u16,
+}
+
+/// The file operations a misc device implements.
+#[vtable]
+pub(crate) trait MiscDevice: Sized {
+    /// What `open` creates and the other operations borrow: the per-file
+    /// state, kept in the file's `private_data`.
+    type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Called when the device node is opened.
+    fn open(file: &File) -> Result<Self::Ptr>;
+
+    /// Called when the last reference to the file is dropped.
+    fn release(device: Self::Ptr, _file: &File) {
+        drop(device);
+    }
+
+    /// Handles an ioctl. Unknown commands must return `ENOTTY`.
+    fn ioctl(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _cmd: u32,
+        _arg: usize,
+    ) -> Result<isize> {
+        Err(ENOTTY)
+    }
+
+    /// Reports readiness (`POLL*` bits) and registers with `table`.
+    fn poll(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _table: &super::poll::PollTable<'_>,
+    ) -> u32 {
+        0
+    }
+
+    /// Writes this file's lines of `/proc/<pid>/fdinfo/<fd>`.
+    fn show_fdinfo(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _m: &mut super::seq_file::SeqFile,
+    ) {
+    }
+}
+
+/// A registered misc device; dropping it deregisters the device.
+///
+/// # Invariants
+///
+/// `inner` is registered with `misc_register` and points to `fops`; both
+/// stay at this address until `drop` deregisters them.
+#[pin_data(PinnedDrop)]
+#[repr(C)]
+pub(crate) struct MiscDeviceRegistration<T: MiscDevice> {
+    #[pin]
+    inner: Opaque<RawMiscDevice>,
+    #[pin]
+    fops: Opaque<bindings::file_operations>,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The registration is only touched by `misc_register` and
+// `misc_deregister`, which serialise on the misc device lock; the fops are
+// read-only once registered.
+unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> {}
+// SAFETY: See `Send`; a shared reference gives access to nothing mutable.
+unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
+
+impl<T: MiscDevice> MiscDeviceRegistration<T> {
+    /// Registers a misc device whose files are pinned to `module`.
+    pub(crate) fn register(
+        opts: MiscDeviceOptions,
+        module: &'static ThisModule,
+    ) -> impl PinInit<Self, Error> {
+        let init = move |slot: *mut Self| {
+            // SAFETY: `slot` is valid for writes and pinned (the contract of
+            // `pin_init_from_closure`), so the addresses of `fops` and
+            // `inner` stay valid until `drop` deregisters the device.
+            unsafe {
+                let fops = Opaque::raw_get(ptr::addr_of!((*slot).fops));
+                fops.write(file_operations::<T>(module));
+                let misc = Opaque::raw_get(ptr::addr_of!((*slot).inner));
+                // All-zero is a valid `struct miscdevice` before registration.
+                misc.write_bytes(0, 1);
+                (*misc).minor = layout::MISC_DYNAMIC_MINOR_VALUE as c_int;
+                (*misc).name = opts.name.as_char_ptr();
+                (*misc).mode = opts.mode;
+                (*misc).fops = fops;
+                // INVARIANT: on success the device is registered with fops
+                // that live next to it.
+                to_result(misc_register(misc))
+            }
+        };
+        // SAFETY: `init` either initialises every field and registers the
+        // device, or fails having registered nothing (the fops and the
+        // zeroed miscdevice need no cleanup).
+        unsafe { kernel::init::pin_init_from_closure(init) }
+    }
+}
+
+#[pinned_drop]
+impl<T: MiscDevice> PinnedDrop for MiscDeviceRegistration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: By the type invariant the device is registered.
+        unsafe { misc_deregister(self.inner.get()) };
+    }
+}
+
+/// Builds the `file_operations` of `T`.
+fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file_operations {
+    bindings::file_operations {
+        owner: module.as_ptr(),
+        open: Some(fops_open::<T>),
+        release: Some(fops_release::<T>),
+        unlocked_ioctl: if T::HAS_IOCTL {
+            Some(fops_ioctl::<T>)
+        } else {
+            None
+        },
+        // The ABI uses fixed-width fields and 64-bit pointers only, so a
+        // 32-bit caller's argument needs no translation.
+        compat_ioctl: if T::HAS_IOCTL {
+            Some(fops_ioctl::<T>)
+        } else {
+            None
+        },
+        poll: if T::HAS_POLL {
+            Some(fops_poll::<T>)
+        } else {
+            None
+        },
+        show_fdinfo: if T::HAS_SHOW_FDINFO {
+            Some(fops_show_fdinfo::<T>)
+        } else {
+            None
+        },
+        // SAFETY: All-zero is a valid `file_operations`: every other member
+        // is a nullable function pointer or a flag word.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    }
+}
+
+extern "C" {
+    fn anon_inode_getfd(
+        name: *const kernel::ffi::c_char,
+        fops: *const bindings::file_operations,
+        private: *mut core::ffi::c_void,
+        flags: c_int,
+    ) -> c_int;
+}
+
+/// Creates a file with the operations of `file` (a file of `T`) and
+/// `ptr` as its private data, not backed by the device node, and installs
+/// it in a new close-on-exec descriptor, which is returned.
+pub(crate) fn new_file<T: MiscDevice>(
+    file: &File,
+    name: &'static CStr,
+    ptr: T::Ptr,
+) -> Result<i32> {
+    // SAFETY: `f_op` of an open file is set and never changes.
+    let fops = unsafe { (*file.as_ptr()).f_op };
+    // SAFETY: `fops` points to the live operations of an open file.
+    let release = unsafe { (*fops).release };
+    // The new file's `release` takes `ptr` back as a `T::Ptr`: only
+    // files of `T` may be cloned this way. (Kbuild compiles a crate as one
+    // codegen unit, so `fops_release::<T>` has a single address.)
+    let ours = fops_release::<T> as unsafe extern "C" fn(_, _) -> _ as *const ();
+    let of_t = release.is_some_and(|f| f as *const () == ours);
+    if !of_t {
+        return Err(EINVAL);
+    }
+    let private = ptr.into_foreign();
+    // SAFETY: `name` lives forever; `fops` are `T`'s, which the module
+    // keeps alive while any file has them (their owner is the module,
+    // which `anon_inode_getfd` pins); `private` is owned by the new file
+    // from here on, and `release` gives it back.
+    let fd = unsafe {
+        anon_inode_getfd(
+            name.as_char_ptr(),
+            fops,
+            private.cast_mut(),
+            (bindings::O_RDWR | bindings::O_CLOEXEC) as c_int,
+        )
+    };
+    if fd < 0 {
+        // SAFETY: No file was created, so `private` is still ours.
+        drop(unsafe { T::Ptr::from_foreign(private) });
+        return Err(Error::from_errno(fd));
+    }
+    Ok(fd)
+}
+
+/// # Safety
+///
+/// Called by the VFS with a valid inode and a file being opened through the
+/// device node, whose `private_data` is the miscdevice.
+unsafe extern "C" fn fops_open<T: MiscDevice>(
+    _inode: *mut bindings::inode,
+    raw: *mut bindings::file,
+) -> c_int {
+    // SAFETY: The VFS holds a reference to the file during `open`.
+    let file = unsafe { File::from_raw(raw) };
+    match T::open(file) {
+        Ok(ptr) => {
+            // SAFETY: The file is being opened, so nothing else reads
+            // `private_data` yet; `release` takes ownership back.
+            unsafe { (*raw).private_data = ptr.into_foreign().cast_mut() };
+            0
+        }
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS once, when the last reference to a file of `T`'s
+/// operations is dropped.
+unsafe extern "C" fn fops_release<T: MiscDevice>(
+    _inode: *mut bindings::inode,
+    raw: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `private_data` was set by `into_foreign` in `fops_open` or
+    // `into_private_data`, and this is the last use of it.
+    let ptr = unsafe { T::Ptr::from_foreign((*raw).private_data) };
+    // SAFETY: The VFS holds the file alive during `release`.
+    T::release(ptr, unsafe { File::from_raw(raw) });
+    0
+}
+
+/// # Safety
+///
+/// Called by the VFS with a file of `T`'s operations that is open.
+unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
+    raw: *mut bindings::file,
+    cmd: c_uint,
+    arg: usize,
+) -> isize {
+    // SAFETY: `release` has not run while an ioctl holds the file, so
+    // `private_data` is still owned by the file.
+    let device = unsafe { T::Ptr::borrow((*raw).private_data) };
+    // SAFETY: The ioctl holds a reference to the file.
+    let file = unsafe { File::from_raw(raw) };
+    from_result(|| T::ioctl(device, file, cmd, arg))
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open file of `T`'s operations and a poll table
+/// that is null or valid for the duration of the call.
+unsafe extern "C" fn fops_poll<T: MiscDevice>(
+    raw: *mut bindings::file,
+    table: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: As in `fops_ioctl`.
+    let device = unsafe { T::Ptr::borrow((*raw).private_data) };
+    // SAFETY: The caller holds a reference to the file.
+    let file = unsafe { File::from_raw(raw) };
+    // SAFETY: `table` is null or valid for the call.
+    let table = unsafe { super::poll::PollTable::from_raw(table) };
+    T::poll(device, file, &table)
+}
+
+/// # Safety
+///
+/// Called by procfs with a valid seq_file and an open file of `T`'s
+/// operations.
+unsafe extern "C" fn fops_show_fdinfo<T: MiscDevice>(
+    m: *mut bindings::seq_file,
+    raw: *mut bindings::file,
+) {
+    // SAFETY: As in `fops_ioctl`.
+    let device = unsafe { T::Ptr::borrow((*raw).private_data) };
+    // SAFETY: `m` is valid and exclusively ours for the call.
+    let m = unsafe { super::seq_file::SeqFile::from_raw(m) };
+    T::show_fdinfo(device, m);
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kevent: a unified event queue for Linux.
+ *
+ * The user-kernel ABI of /dev/kevent. The values of the 2006 kevent patch
+ * series (take12) are kept unchanged, so programs written for it compile;
+ * everything added since has a new name and a value take12 never used.
+ * docs/kevent.7.md is the reference for every rule stated here in brief.
+ */
+#ifndef _UAPI_LINUX_KEVENT_H
+#define _UAPI_LINUX_KEVENT_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* Event types (struct ukevent.type). */
+#define KEVENT_SOCKET		0	/* not implemented: EOPNOTSUPP */
+#define KEVENT_INODE		1	/* not implemented: EOPNOTSUPP */
+#define KEVENT_TIMER		2	/* an hrtimer */
+#define KEVENT_POLL		3	/* readiness of any file with a poll method */
+#define KEVENT_NAIO		4	/* not implemented: EOPNOTSUPP */
+#define KEVENT_AIO		5	/* not implemented: EOPNOTSUPP */
+#define KEVENT_USER		9	/* made ready by KEVENT_CTL_READY */
+#define KEVENT_MAX		10	/* types are below this value */
+
+/* Request flags (struct ukevent.req_flags). */
+#define KEVENT_REQ_ONESHOT	0x1	/* remove the request after one delivery */
+#define KEVENT_REQ_ET		0x4	/* edge-triggered: once per new readiness */
+
+/* Result flags (struct ukevent.ret_flags), written by the kernel. */
+#define KEVENT_RET_BROKEN	0x1	/* failed: positive errno in ret_data[1] */
+#define KEVENT_RET_DONE		0x2	/* the entry was processed */
+
+/* KEVENT_SOCKET events (take12 names; the type is not implemented). */
+#define KEVENT_SOCKET_RECV	0x1
+#define KEVENT_SOCKET_ACCEPT	0x2
+#define KEVENT_SOCKET_SEND	0x4
+
+/* KEVENT_INODE events (take12 names; the type is not implemented). */
+#define KEVENT_INODE_CREATE	0x1
+#define KEVENT_INODE_REMOVE	0x2
+
+/*
+ * KEVENT_TIMER events. take12 programs pass 0 or KEVENT_TIMER_FIRED: both
+ * mean "id.raw[0] milliseconds, periodic unless KEVENT_REQ_ONESHOT". A unit
+ * may be or'ed in; id.raw[1] is then the first expiry in the same unit
+ * (0: one period).
+ */
+#define KEVENT_TIMER_FIRED	0x1
+#define KEVENT_TIMER_UNIT_MS	0x00
+#define KEVENT_TIMER_UNIT_US	0x10
+#define KEVENT_TIMER_UNIT_NS	0x20
+#define KEVENT_TIMER_UNIT_MASK	0x30
+
+/* KEVENT_POLL events: the same values as the kernel's POLL* bits. */
+#define KEVENT_POLL_POLLIN	0x0001
+#define KEVENT_POLL_POLLPRI	0x0002
+#define KEVENT_POLL_POLLOUT	0x0004
+#define KEVENT_POLL_POLLERR	0x0008
+#define KEVENT_POLL_POLLHUP	0x0010
+#define KEVENT_POLL_POLLNVAL	0x0020
+#define KEVENT_POLL_POLLRDNORM	0x0040
+#define KEVENT_POLL_POLLRDBAND	0x0080
+#define KEVENT_POLL_POLLWRNORM	0x0100
+#define KEVENT_POLL_POLLWRBAND	0x0200
+#define KEVENT_POLL_POLLMSG	0x0400
+#define KEVENT_POLL_POLLREMOVE	0x1000
+
+/* KEVENT_AIO events (take12 name; the type is not implemented). */
+#define KEVENT_AIO_BIO		0x1
+
+/* ctl commands (struct kevent_ctl_arg.cmd). */
+#define KEVENT_CTL_ADD		0
+#define KEVENT_CTL_REMOVE	1
+#define KEVENT_CTL_MODIFY	2
+#define KEVENT_CTL_INIT		3	/* returns the fd of a new queue */
+#define KEVENT_CTL_READY	4	/* marks KEVENT_USER requests ready */
+
+/* The most entries one ctl call takes; more is EINVAL. */
+#define KEVENT_CTL_MAX_NUM	4096
+
+struct kevent_id {
+	__u32 raw[2];
+};
+
+/* One request as the program registers it and one event as it comes back. */
+struct ukevent {
+	struct kevent_id id;	/* POLL: raw[0] = fd. TIMER: period, first expiry */
+	__u32 type;		/* KEVENT_* type */
+	__u32 event;		/* per-type mask */
+	__u32 req_flags;	/* KEVENT_REQ_* */
+	__u32 ret_flags;	/* KEVENT_RET_*, written by the kernel */
+	__u32 ret_data[2];	/* written by the kernel */
+	union {
+		__u32 user[2];	/* the caller's cookie, never read */
+		__u64 ptr;	/* a __u64, so 32-bit callers share the layout */
+	};
+};
+
+/* Argument of KEVENT_IOC_CTL. */
+struct kevent_ctl_arg {
+	__u32 cmd;		/* KEVENT_CTL_* */
+	__u32 num;		/* entries at events, at most KEVENT_CTL_MAX_NUM */
+	__u64 events;		/* user pointer to struct ukevent[num] */
+	__u32 flags;		/* must be 0 */
+	__u32 __reserved;	/* must be 0 */
+};
+
+/* Argument of KEVENT_IOC_GET_EVENTS. */
+struct kevent_get_events_arg {
+	__u32 min_nr;		/* wait until this many are ready */
+	__u32 max_nr;		/* copy at most this many, at least 1 */
+	__s64 timeout_ns;	/* < 0: forever, 0: never block */
+	__u64 events;		/* user pointer to struct ukevent[max_nr] */
+	__u32 flags;		/* must be 0 */
+	__u32 __reserved;	/* must be 0 */
+};
+
+/* 0xB9: unused in Documentation/userspace-api/ioctl/ioctl-number.rst. */
+#define KEVENT_IOC_MAGIC	0xB9
+#define KEVENT_IOC_CTL		_IOW(KEVENT_IOC_MAGIC, 0x01, struct kevent_ctl_arg)
+#define KEVENT_IOC_GET_EVENTS	_IOW(KEVENT_IOC_MAGIC, 0x02, struct kevent_get_events_arg)
+
+#ifndef __KERNEL__
+_Static_assert(sizeof(struct ukevent) == 40, "struct ukevent is 40 bytes on every ABI");
+_Static_assert(sizeof(struct kevent_ctl_arg) == 24, "kevent_ctl_arg layout");
+_Static_assert(sizeof(struct kevent_get_events_arg) == 32, "kevent_get_events_arg layout");
+#endif
+
+#endif /* _UAPI_LINUX_KEVENT_H */
