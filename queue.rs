@@ -272,13 +272,10 @@ impl Queue {
         loop {
             let ready = self.ready.lock();
             let avail = ready.len();
-            if avail >= min_nr {
-                break;
+            if nonblock && avail == 0 {
+                return Err(EAGAIN);
             }
-            if nonblock {
-                if avail == 0 {
-                    return Err(EAGAIN);
-                }
+            if avail >= min_nr || nonblock {
                 break;
             }
             if deadline.is_some_and(|d| Ktime::ktime_get().to_ns() >= d.to_ns()) {
@@ -325,7 +322,10 @@ impl Queue {
                 let mut ready = self.ready.lock();
                 while n < BATCH && n < budget {
                     let Some(item) = ready.pop_front() else { break };
-                    let taken = item.take_pending(&mut ready);
+                    let mut taken = item.take_pending(&mut ready);
+                    if item.is_periodic_timer() {
+                        taken = taken.saturating_add(Self::restart_timer(&mut reg, &item));
+                    }
                     events[n] = item.to_event(taken);
                     batch[n] = Some((item, taken));
                     n += 1;
@@ -349,6 +349,16 @@ impl Queue {
             }
         }
         Ok(done)
+    }
+
+    /// Restarts the periodic timer of a request being delivered; returns
+    /// the expirations it missed since it fired.
+    fn restart_timer(reg: &mut Registry, req: &Request) -> u64 {
+        let Ok(spec) = req.timer_spec() else { return 0 };
+        reg.requests
+            .get_mut(&req.ident)
+            .and_then(|entry| entry.timer.as_mut())
+            .map_or(0, |timer| timer.restart_periodic(spec.period_ns))
     }
 
     /// Puts collected but undelivered events back at the front.

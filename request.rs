@@ -5,7 +5,7 @@
 use crate::defs::*;
 use crate::queue::Queue;
 use crate::sys::{
-    hrtimer::{impl_has_hr_timer, Expiry, HrTimer, Restart},
+    hrtimer::{impl_has_hr_timer, HrTimer},
     list::ListOwner,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -241,19 +241,14 @@ impl Request {
         }
     }
 
-    /// The hrtimer callback (hard-irq context).
-    fn timer_fired(this: ArcBorrow<'_, Self>, expiry: &mut Expiry<'_>) -> Restart {
-        // The spec was valid when the timer was started, and MODIFY cancels
-        // the timer before changing it.
-        let Ok(spec) = this.timer_spec() else {
-            return Restart::No;
-        };
-        let (n, restart) = if this.is_oneshot() {
-            (1, Restart::No)
-        } else {
-            (expiry.forward(spec.period_ns), Restart::Yes)
-        };
-        this.queue.make_ready(this, n);
-        restart
+    /// Periodic timers are restarted when their event is collected.
+    pub(crate) fn is_periodic_timer(&self) -> bool {
+        self.ident.type_ == KEVENT_TIMER && !self.is_oneshot()
+    }
+
+    /// The hrtimer callback (hard-irq context): one expiration. A periodic
+    /// timer counts the ones it missed when it is restarted at collection.
+    fn timer_fired(this: ArcBorrow<'_, Self>) {
+        this.queue.make_ready(this, 1);
     }
 }

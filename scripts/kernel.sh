@@ -25,6 +25,18 @@ if [ -f "$out/.kevent-built" ]; then
 	exit 0
 fi
 
+# One build per flavour at a time: a second caller waits, then finds it built.
+mkdir -p "$KEVENT_CACHE/kernel"
+exec 9>"$KEVENT_CACHE/kernel/.lock-$flavour"
+if ! flock -n 9; then
+	log "waiting for another build of the $flavour kernel to finish"
+	flock 9
+fi
+if [ -f "$out/.kevent-built" ]; then
+	echo "$out"
+	exit 0
+fi
+
 # The source tree is shared by both flavours (they build with O=).
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 if [ "$(cat "$src/.kevent-source" 2>/dev/null)" != "$srcver" ]; then

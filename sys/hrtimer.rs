@@ -8,6 +8,11 @@
 //! to the owner and cancels the timer when dropped. So the callback can
 //! never run on a freed owner, and dropping the handle is the one way to
 //! stop it (waiting for a running callback to finish).
+//!
+//! Callbacks never restart their timer. A periodic timer is restarted by
+//! its consumer through the handle, as timerfd does on read: an idle
+//! periodic timer costs no interrupts, and no period is short enough to
+//! keep a CPU in interrupts, whatever an unprivileged caller asks for.
 
 use core::{marker::PhantomData, ptr};
 use kernel::{
@@ -16,14 +21,6 @@ use kernel::{
     sync::{Arc, ArcBorrow},
     types::Opaque,
 };
-
-/// What a timer callback asks for.
-pub(crate) enum Restart {
-    /// Stop; the timer is inactive until started again.
-    No,
-    /// Run again at the expiry set with [`Expiry::forward`].
-    Yes,
-}
 
 /// A timer of type `T`'s owner.
 ///
@@ -54,8 +51,8 @@ pub(crate) unsafe trait HasHrTimer: Sized + Send + Sync {
     const OFFSET: usize;
 
     /// Runs in hard-irq context when the timer fires: no sleeping, and any
-    /// lock taken must be irq-safe.
-    fn run(this: ArcBorrow<'_, Self>, expiry: &mut Expiry<'_>) -> Restart;
+    /// lock taken must be irq-safe. The timer is then inactive.
+    fn run(this: ArcBorrow<'_, Self>);
 }
 
 /// Implements [`HasHrTimer`] for a type with an `HrTimer<Self>` field.
@@ -70,11 +67,8 @@ macro_rules! impl_has_hr_timer {
                 }
                 core::mem::offset_of!($type, $field)
             };
-            fn run(
-                this: kernel::sync::ArcBorrow<'_, Self>,
-                expiry: &mut $crate::sys::hrtimer::Expiry<'_>,
-            ) -> $crate::sys::hrtimer::Restart {
-                $run(this, expiry)
+            fn run(this: kernel::sync::ArcBorrow<'_, Self>) {
+                $run(this)
             }
         }
     };
@@ -139,32 +133,8 @@ impl<T: HasHrTimer> HrTimer<T> {
         // SAFETY: `owner` is inside an `Arc<T>` that the handle holds for at
         // least as long as this callback runs.
         let this = unsafe { ArcBorrow::from_raw(owner) };
-        let mut expiry = Expiry {
-            timer,
-            _p: PhantomData,
-        };
-        match T::run(this, &mut expiry) {
-            Restart::No => bindings::hrtimer_restart_HRTIMER_NORESTART,
-            Restart::Yes => bindings::hrtimer_restart_HRTIMER_RESTART,
-        }
-    }
-}
-
-/// The expiry of a timer whose callback is running.
-pub(crate) struct Expiry<'a> {
-    timer: *mut bindings::hrtimer,
-    _p: PhantomData<&'a ()>,
-}
-
-impl Expiry<'_> {
-    /// Moves the expiry forward by whole periods until it is in the future
-    /// (`hrtimer_forward_now`), and returns how many periods that took: the
-    /// expirations since the last call, at least 1.
-    pub(crate) fn forward(&mut self, period_ns: i64) -> u64 {
-        // SAFETY: The callback of `self.timer` is running, which is when
-        // `hrtimer_forward` may be called without the base lock. The timer
-        // is on CLOCK_MONOTONIC, whose clock `ktime_get` reads.
-        unsafe { bindings::hrtimer_forward(self.timer, bindings::ktime_get(), period_ns) }
+        T::run(this);
+        bindings::hrtimer_restart_HRTIMER_NORESTART
     }
 }
 
@@ -172,6 +142,54 @@ impl Expiry<'_> {
 /// callback to finish.
 pub(crate) struct TimerHandle<T: HasHrTimer> {
     owner: Arc<T>,
+}
+
+impl<T: HasHrTimer> TimerHandle<T> {
+    /// Restarts a periodic timer that has fired, at the first expiry of
+    /// its schedule (its last expiry plus whole periods) that is in the
+    /// future, as timerfd's read does. Returns how many expiries of the
+    /// schedule were missed in between, or 0 if the timer had not fired (it
+    /// is still queued, and is left alone).
+    ///
+    /// The count is computed here rather than by `hrtimer_forward`, which
+    /// rounds periods up to the clock's resolution.
+    pub(crate) fn restart_periodic(&mut self, period_ns: i64) -> u64 {
+        let timer = HrTimer::<T>::raw(&self.owner);
+        // SAFETY: The timer is initialised and alive (the handle holds its
+        // owner). Only holders of a handle start it, and `&mut self` makes
+        // this the only one acting now, so an unqueued timer stays unqueued
+        // until it is started below. `state` is read as `hrtimer_is_queued`
+        // reads it.
+        let queued = unsafe { ptr::addr_of!((*timer).state).read_volatile() } as u32
+            & bindings::HRTIMER_STATE_ENQUEUED
+            != 0;
+        if queued || period_ns <= 0 {
+            return 0;
+        }
+        // SAFETY: The timer is not queued; its expiry is only written by
+        // starting it, which only this handle does now.
+        let last = unsafe { (*timer).node.expires };
+        // SAFETY: Reads the monotonic clock.
+        let now = unsafe { bindings::ktime_get() };
+        let missed = if now > last {
+            (now - last) / period_ns
+        } else {
+            0
+        };
+        let next = last.saturating_add((missed + 1).saturating_mul(period_ns));
+        // SAFETY: The timer is initialised, not queued (its callback may
+        // still be returning, which does not touch it once it said
+        // `HRTIMER_NORESTART`), and kept alive by this handle.
+        unsafe {
+            bindings::hrtimer_start_range_ns(
+                timer,
+                next,
+                0,
+                bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+            )
+        };
+        missed as u64
+    }
 }
 
 impl<T: HasHrTimer> Drop for TimerHandle<T> {

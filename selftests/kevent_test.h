@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Helpers shared by the kevent selftests. */
+#ifndef KEVENT_TEST_H
+#define KEVENT_TEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kevent.h>
+
+#define NSEC_PER_MSEC 1000000LL
+#define NSEC_PER_SEC 1000000000LL
+
+static inline int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static inline struct ukevent uk_make(__u32 type, __u32 id0, __u32 id1, __u32 event,
+				     __u32 req_flags, __u64 user)
+{
+	struct ukevent uk;
+
+	memset(&uk, 0, sizeof(uk));
+	uk.type = type;
+	uk.id.raw[0] = id0;
+	uk.id.raw[1] = id1;
+	uk.event = event;
+	uk.req_flags = req_flags;
+	uk.ptr = user;
+	return uk;
+}
+
+static inline struct ukevent uk_user(__u32 id, __u32 req_flags)
+{
+	return uk_make(KEVENT_USER, id, 0, 0, req_flags, id);
+}
+
+static inline struct ukevent uk_timer_ms(__u32 ms, __u32 req_flags)
+{
+	return uk_make(KEVENT_TIMER, ms, 0, 0, req_flags, ms);
+}
+
+/*
+ * Runs one ctl command on one entry. Returns 0 on success, the entry's
+ * positive errno if it is BROKEN, or -errno if the call itself failed.
+ */
+static inline int ctl1(int fd, unsigned int cmd, struct ukevent *uk)
+{
+	int r = kevent_ctl(fd, cmd, 1, uk);
+
+	if (r < 0)
+		return -errno;
+	if (r != 1 || !(uk->ret_flags & KEVENT_RET_DONE))
+		return -1000;	/* no such result: a test failure */
+	if (uk->ret_flags & KEVENT_RET_BROKEN)
+		return uk->ret_data[1];
+	return 0;
+}
+
+/* Makes user request `id` (added with uk_user) ready with a payload. */
+static inline int user_ready(int fd, __u32 id, __u32 payload)
+{
+	struct ukevent uk = uk_user(id, 0);
+
+	uk.ret_data[0] = payload;
+	return ctl1(fd, KEVENT_CTL_READY, &uk);
+}
+
+/* get-events with a nanosecond timeout; -errno on failure. */
+static inline int get_ns(int fd, unsigned int min_nr, unsigned int max_nr, int64_t timeout_ns,
+			 struct ukevent *buf)
+{
+	int r = kevent_get_events_ns(fd, min_nr, max_nr, timeout_ns, buf, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+static inline int open_queue(void)
+{
+	return open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+#endif
