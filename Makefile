@@ -56,6 +56,8 @@ lint: kernel
 	@rustfmt --check --edition 2021 kevent.rs
 	@echo "  RUSTFMT userspace"
 	@cd userspace && cargo fmt --check
+	@echo "  CLIPPY  userspace"
+	@cd userspace && cargo clippy --quiet --all-targets -- -D warnings
 
 # Formats the module's and the userspace crates' Rust in place.
 fmt:

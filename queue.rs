@@ -140,13 +140,15 @@ impl Queue {
         let mut reg = self.registry.lock();
         let entry = reg.requests.remove(ident).ok_or(ENOENT)?;
         reg.count -= 1;
-        drop(reg);
+        // Under the registry lock, so no collector can deliver it once it
+        // has left the registry.
         self.retire(entry);
         Ok(())
     }
 
     /// Takes a request out for good: its source first (a timer is cancelled
-    /// and its callback finished), then its place on the ready list.
+    /// and its callback finished), then its place on the ready list. Call
+    /// with the registry locked.
     fn retire(&self, entry: Entry) {
         drop(entry.timer);
         let mut ready = self.ready.lock();

@@ -29,6 +29,18 @@ pub const TESTS: &[Test] = &[
     },
 ];
 
+/// A kevent ioctl with a raw argument, for the tests that hand the kernel
+/// bad pointers on purpose.
+pub fn ioctl(
+    fd: std::os::fd::BorrowedFd<'_>,
+    cmd: u32,
+    arg: *const libc::c_void,
+) -> std::io::Result<i32> {
+    // SAFETY: The tests pass null, argument structs whose arrays are their
+    // own live locals, or pointers the kernel must reject with EFAULT.
+    unsafe { sys::ioctl_ptr(fd, cmd, arg) }
+}
+
 fn errno(r: std::io::Result<i32>) -> Option<i32> {
     r.err().and_then(|e| e.raw_os_error())
 }
@@ -37,7 +49,7 @@ fn unknown_ioctl_is_enotty() -> TestResult {
     let q = Queue::new().map_err(|e| format!("open {}: {e}", kevent::DEVICE))?;
     let bad = sys::iow(sys::KEVENT_IOC_MAGIC, 0x7f, 8);
     check_eq!(
-        errno(sys::ioctl_ptr(q.as_fd(), bad, std::ptr::null())),
+        errno(ioctl(q.as_fd(), bad, std::ptr::null())),
         Some(libc::ENOTTY)
     );
     Ok(())
@@ -47,7 +59,7 @@ fn null_argument_is_efault() -> TestResult {
     let q = Queue::new().map_err(|e| e.to_string())?;
     for cmd in [sys::KEVENT_IOC_CTL, sys::KEVENT_IOC_GET_EVENTS] {
         check_eq!(
-            errno(sys::ioctl_ptr(q.as_fd(), cmd, std::ptr::null())),
+            errno(ioctl(q.as_fd(), cmd, std::ptr::null())),
             Some(libc::EFAULT)
         );
     }
@@ -73,7 +85,7 @@ fn ctl_flags_and_reserved_are_einval() -> TestResult {
             ..base
         },
     ] {
-        let r = sys::ioctl_ptr(
+        let r = ioctl(
             q.as_fd(),
             sys::KEVENT_IOC_CTL,
             (&arg as *const CtlArg).cast(),
@@ -96,7 +108,7 @@ fn ctl_num_limits() -> TestResult {
         num: sys::KEVENT_CTL_MAX_NUM + 1,
         ..Default::default()
     };
-    let r = sys::ioctl_ptr(
+    let r = ioctl(
         q.as_fd(),
         sys::KEVENT_IOC_CTL,
         (&arg as *const CtlArg).cast(),
@@ -123,7 +135,7 @@ fn get_events_validation() -> TestResult {
             ..base
         },
     ] {
-        let r = sys::ioctl_ptr(
+        let r = ioctl(
             q.as_fd(),
             sys::KEVENT_IOC_GET_EVENTS,
             (&arg as *const GetEventsArg).cast(),

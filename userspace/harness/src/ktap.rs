@@ -40,7 +40,7 @@ macro_rules! check_eq {
 }
 
 /// Runs every test, prints KTAP, and returns how many failed.
-pub fn run(tests: &[Test]) -> usize {
+pub fn run(tests: &[&Test]) -> usize {
     println!("TAP version 13");
     println!("1..{}", tests.len());
     let mut failed = 0;

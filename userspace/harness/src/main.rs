@@ -4,6 +4,7 @@
 
 mod abi;
 mod ktap;
+mod queue;
 
 fn main() {
     if !std::path::Path::new(kevent::DEVICE).exists() {
@@ -13,6 +14,7 @@ fn main() {
         );
         return;
     }
-    let failed = ktap::run(abi::TESTS);
+    let tests: Vec<&ktap::Test> = abi::TESTS.iter().chain(queue::TESTS).collect();
+    let failed = ktap::run(&tests);
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }

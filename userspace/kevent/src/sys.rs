@@ -83,12 +83,17 @@ pub const KEVENT_IOC_CTL: u32 = iow(KEVENT_IOC_MAGIC, 1, std::mem::size_of::<Ctl
 pub const KEVENT_IOC_GET_EVENTS: u32 =
     iow(KEVENT_IOC_MAGIC, 2, std::mem::size_of::<GetEventsArg>());
 
-/// Issues an ioctl whose argument is a pointer (possibly a bad one: the
-/// kernel checks it, which is what some tests want).
-pub fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, arg: *const libc::c_void) -> io::Result<i32> {
-    // SAFETY: The kernel validates `arg` and never writes through it for
-    // the kevent commands (the argument structs are read-only); a bad
-    // pointer is EFAULT, not undefined behaviour in this process.
+/// Issues an ioctl whose argument is a pointer, possibly a bad one: the
+/// kernel checks every pointer it is given and fails with `EFAULT`.
+///
+/// # Safety
+///
+/// For the kevent commands the kernel writes the `struct ukevent` arrays
+/// that the argument points to: they must be memory this program lets the
+/// kernel write (or memory it cannot write at all, which is `EFAULT`).
+pub unsafe fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, arg: *const libc::c_void) -> io::Result<i32> {
+    // SAFETY: What the kernel reads and writes through `arg` is the
+    // caller's promise; the kernel never writes outside those arrays.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, arg) };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -105,7 +110,8 @@ pub fn ctl(fd: BorrowedFd<'_>, cmd: u32, events: &mut [Ukevent]) -> io::Result<u
         events: events.as_mut_ptr() as u64,
         ..Default::default()
     };
-    ioctl_ptr(fd, KEVENT_IOC_CTL, (&arg as *const CtlArg).cast()).map(|n| n as usize)
+    // SAFETY: `events` is an exclusively borrowed array of `num` entries.
+    unsafe { ioctl_ptr(fd, KEVENT_IOC_CTL, (&arg as *const CtlArg).cast()) }.map(|n| n as usize)
 }
 
 /// `KEVENT_IOC_GET_EVENTS` into `buf`: returns how many events were copied.
@@ -122,10 +128,14 @@ pub fn get_events(
         events: buf.as_mut_ptr() as u64,
         ..Default::default()
     };
-    ioctl_ptr(
-        fd,
-        KEVENT_IOC_GET_EVENTS,
-        (&arg as *const GetEventsArg).cast(),
-    )
+    // SAFETY: `buf` is an exclusively borrowed array of at least `max_nr`
+    // entries.
+    unsafe {
+        ioctl_ptr(
+            fd,
+            KEVENT_IOC_GET_EVENTS,
+            (&arg as *const GetEventsArg).cast(),
+        )
+    }
     .map(|n| n as usize)
 }
