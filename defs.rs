@@ -32,6 +32,9 @@ pub(crate) const KEVENT_TIMER_UNIT_US: u32 = 0x10;
 pub(crate) const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
 pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
 
+/// `KEVENT_POLL` events: take12's POLL* bits, the kernel's values.
+pub(crate) const KEVENT_POLL_VALID: u32 = 0x07ff | 0x1000;
+
 /// ctl commands.
 pub(crate) const KEVENT_CTL_ADD: u32 = 0;
 pub(crate) const KEVENT_CTL_REMOVE: u32 = 1;
@@ -49,6 +52,10 @@ pub(crate) const KEVENT_IOC_GET_EVENTS: u32 = layout::IOC_GET_EVENTS as u32;
 /// Errnos that 6.12's `kernel::error::code` does not name.
 pub(crate) fn eopnotsupp() -> Error {
     Error::from_errno(-(kernel::bindings::EOPNOTSUPP as i32))
+}
+
+pub(crate) fn eloop() -> Error {
+    Error::from_errno(-(kernel::bindings::ELOOP as i32))
 }
 
 /// `struct ukevent`: a request as registered, an event as delivered.

@@ -7,7 +7,7 @@
 //! fields `EINVAL`, unreadable arguments `EFAULT`.
 
 use crate::defs::*;
-use crate::queue::Queue;
+use crate::queue::{Queue, Shared};
 use crate::sys::{
     file::File,
     miscdevice::{self, MiscDevice},
@@ -29,9 +29,10 @@ pub(crate) struct KeventDevice;
 #[vtable]
 impl MiscDevice for KeventDevice {
     type Ptr = Arc<Queue>;
+    type Context = Arc<Shared>;
 
-    fn open(_file: &File) -> Result<Arc<Queue>> {
-        Queue::new()
+    fn open(_file: &File, shared: &Arc<Shared>) -> Result<Arc<Queue>> {
+        Queue::new(shared.clone())
     }
 
     fn release(queue: Arc<Queue>, _file: &File) {
@@ -63,7 +64,7 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     match a.cmd {
-        KEVENT_CTL_INIT => return init(file, &a),
+        KEVENT_CTL_INIT => return init(&queue, file, &a),
         KEVENT_CTL_ADD | KEVENT_CTL_REMOVE | KEVENT_CTL_MODIFY | KEVENT_CTL_READY => {}
         _ => return Err(EINVAL),
     }
@@ -98,11 +99,12 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
 }
 
 /// `KEVENT_CTL_INIT`: a new, independent queue; returns its fd.
-fn init(file: &File, a: &CtlArg) -> Result<isize> {
+fn init(queue: &Queue, file: &File, a: &CtlArg) -> Result<isize> {
     if a.num != 0 || a.events != 0 {
         return Err(EINVAL);
     }
-    let fd = miscdevice::new_file::<KeventDevice>(file, c_str!("[kevent]"), Queue::new()?)?;
+    let new = Queue::new(queue.shared().clone())?;
+    let fd = miscdevice::new_file::<KeventDevice>(file, c_str!("[kevent]"), new)?;
     Ok(fd as isize)
 }
 

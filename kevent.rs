@@ -48,7 +48,7 @@ impl kernel::Module for KeventModule {
             mode: 0o666,
         };
         let dev = KBox::pin_init(
-            sys::miscdevice::MiscDeviceRegistration::register(opts, module),
+            sys::miscdevice::MiscDeviceRegistration::register(opts, module, queue::Shared::new()?),
             GFP_KERNEL,
         )?;
         pr_info!("/dev/kevent registered\n");

@@ -31,6 +31,9 @@ void kevent_layout(void)
 
 	DEFINE(EPOLLIN_BITS, (__force unsigned int)EPOLLIN);
 	DEFINE(EPOLLRDNORM_BITS, (__force unsigned int)EPOLLRDNORM);
+	DEFINE(EPOLLERR_BITS, (__force unsigned int)EPOLLERR);
+	DEFINE(EPOLLHUP_BITS, (__force unsigned int)EPOLLHUP);
+	DEFINE(EPOLLFREE_BITS, (__force unsigned int)POLLFREE);
 
 	SIZE(UKEVENT_SIZE, struct ukevent);
 	OFFSET(UKEVENT_ID, ukevent, id);

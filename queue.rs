@@ -14,24 +14,31 @@
 //!   queues watching each other never nests two queues' locks.
 
 use crate::defs::*;
+use crate::device::KeventDevice;
 use crate::request::{self, Identity, Request, TimerSpec};
 use crate::sys::{
+    file::FileRef,
     hrtimer::{HrTimer, TimerHandle},
     list::OwnedList,
+    miscdevice,
+    poll::{self, PollHooks, POLL_ALWAYS},
     seq_file::SeqFile,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
     wait::{new_wait_queue_head, WaitQueueHead, Wake},
+    work,
 };
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
+    impl_has_work,
     list::ListArc,
-    new_mutex,
+    new_mutex, new_work,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, ArcBorrow, Mutex},
     time::Ktime,
     uaccess::UserSliceWriter,
+    workqueue::{self, Work, WorkItem},
 };
 
 /// The most requests one queue holds (module parameter `max_requests`).
@@ -46,11 +53,48 @@ const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRD
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
 
+/// The longest chain of queues watching queues (epoll's `EP_MAX_NESTS`).
+pub(crate) const MAX_NEST: usize = 4;
+
+/// What every queue of the device shares.
+#[pin_data]
+pub(crate) struct Shared {
+    /// Serialises the loop checks of requests that watch queues, so two
+    /// ADDs cannot close a loop between them (epoll's `epnested_mutex`).
+    #[pin]
+    nest: Mutex<()>,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self { nest <- new_mutex!((), "kevent_nest") }),
+            GFP_KERNEL,
+        )
+    }
+}
+
 /// A registered request and what keeps its source running.
 struct Entry {
     req: Arc<Request>,
     /// The armed timer of a `KEVENT_TIMER` request; dropping it cancels.
     timer: Option<TimerHandle<Request>>,
+    /// The wait queue entries of a `KEVENT_POLL` request; dropping them
+    /// unhooks them.
+    hooks: Option<PollHooks<Request>>,
+}
+
+/// What collecting a ready request comes to.
+enum Outcome {
+    /// Not ready after all (a level-triggered file that was drained).
+    Skip,
+    /// Deliver `event`; then keep the request ready (`keep`, level-
+    /// triggered files) or remove it (`remove`: one-shot, or a closed fd).
+    Deliver {
+        event: Ukevent,
+        keep: bool,
+        remove: bool,
+    },
 }
 
 struct Registry {
@@ -61,6 +105,7 @@ struct Registry {
 /// An event queue: one open file of `/dev/kevent`.
 #[pin_data]
 pub(crate) struct Queue {
+    shared: Arc<Shared>,
     #[pin]
     registry: Mutex<Registry>,
     #[pin]
@@ -71,23 +116,45 @@ pub(crate) struct Queue {
     /// `poll()`, `select()`, epoll and kevent watching this queue's fd.
     #[pin]
     pollers: WaitQueueHead,
+    /// Wakes `pollers` on behalf of wake-ups that arrive under another
+    /// wait queue's lock (see `make_ready_nested`).
+    #[pin]
+    poll_work: Work<Queue>,
     list_id: u64,
 }
 
+impl_has_work! {
+    impl HasWork<Self> for Queue { self.poll_work }
+}
+
+impl WorkItem for Queue {
+    type Pointer = Arc<Queue>;
+
+    fn run(this: Arc<Queue>) {
+        this.pollers.wake_up_poll(POLL_READABLE);
+    }
+}
+
 impl Queue {
-    pub(crate) fn new() -> Result<Arc<Self>> {
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
         let list = ReadyList::new();
         let list_id = list.id();
         Arc::pin_init(
             pin_init!(Self {
+                shared,
                 registry <- new_mutex!(Registry { requests: RBTree::new(), count: 0 }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
+                poll_work <- new_work!("kevent_poll_work"),
                 list_id,
             }),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The id of this queue's ready list, which its requests report.
@@ -109,8 +176,23 @@ impl Queue {
 
     fn add(self: ArcBorrow<'_, Self>, uk: &Ukevent) -> Result {
         request::validate(uk)?;
+        let file = match uk.type_ {
+            KEVENT_POLL => Some(FileRef::from_fd(uk.id[0])?),
+            _ => None,
+        };
+        // Watching a queue: refuse loops and deep chains, holding the
+        // device-wide lock until the request is in place.
+        let target = file.as_ref().and_then(Self::queue_of);
+        let _nest = match &target {
+            Some(target) => {
+                let guard = self.shared.nest.lock();
+                self.check_nesting(target)?;
+                Some(guard)
+            }
+            None => None,
+        };
         // Allocate before taking the lock; a duplicate wastes them.
-        let req = Request::new(self.into(), uk)?;
+        let req = Request::new(self.into(), uk, file)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let mut reg = self.registry.lock();
         if reg.requests.get(&req.ident).is_some() {
@@ -120,10 +202,63 @@ impl Queue {
             return Err(ENOSPC);
         }
         let timer = Self::arm(&req)?;
-        reg.requests
-            .insert(node.into_node(req.ident, Entry { req, timer }));
+        let (hooks, ready_now) = match &req.file {
+            Some(file) => {
+                let (hooks, mask) = PollHooks::register(req.clone(), file.file())?;
+                (Some(hooks), mask & (req.event() | POLL_ALWAYS) != 0)
+            }
+            None => (None, false),
+        };
+        let entry = Entry {
+            req: req.clone(),
+            timer,
+            hooks,
+        };
+        reg.requests.insert(node.into_node(req.ident, entry));
         reg.count += 1;
+        drop(reg);
+        // Ready already: queued as usual, for the next collection.
+        if ready_now {
+            self.make_ready(req.as_arc_borrow(), 1);
+        }
         Ok(())
+    }
+
+    /// The queue behind `file`, if it is a kevent queue.
+    fn queue_of(file: &FileRef) -> Option<Arc<Queue>> {
+        miscdevice::private_of::<KeventDevice>(file.file()).map(Arc::from)
+    }
+
+    /// Checks that this queue may watch `target` (`ep_loop_check`): not
+    /// itself, not a queue from which this one can be reached, and no
+    /// chain longer than `MAX_NEST`. Call with `shared.nest` held.
+    fn check_nesting(&self, target: &Queue) -> Result {
+        if 1 + Self::depth_below(target, self, 1)? > MAX_NEST {
+            return Err(eloop());
+        }
+        Ok(())
+    }
+
+    /// The longest chain of queues that `queue` watches, failing with
+    /// `ELOOP` if `origin` is on one or the chain is too long.
+    fn depth_below(queue: &Queue, origin: &Queue, level: usize) -> Result<usize> {
+        if core::ptr::eq(queue, origin) || level > MAX_NEST {
+            return Err(eloop());
+        }
+        let mut watched = KVec::new();
+        {
+            let reg = queue.registry.lock();
+            for (_, entry) in reg.requests.iter() {
+                if let Some(q) = entry.req.file.as_ref().and_then(Self::queue_of) {
+                    watched.push(q, GFP_KERNEL)?;
+                }
+            }
+        }
+        let mut depth = 0;
+        for q in watched.iter() {
+            depth = depth.max(1 + Self::depth_below(q, origin, level + 1)?);
+        }
+        Ok(depth)
     }
 
     /// Starts the source of a request that has none running.
@@ -151,6 +286,7 @@ impl Queue {
     /// with the registry locked.
     fn retire(&self, entry: Entry) {
         drop(entry.timer);
+        drop(entry.hooks);
         let mut ready = self.ready.lock();
         entry.req.kill(&mut ready);
         let queued = ready.remove(&entry.req);
@@ -166,11 +302,19 @@ impl Queue {
         // restarts on its new schedule with no expiration of the old one.
         drop(entry.timer.take());
         let req = entry.req.clone();
+        req.set(uk.event, uk.req_flags);
+        // A watched file is asked again, with the new mask.
+        let file_ready = match &req.file {
+            Some(file) => Some(poll::poll_now(file.file())? & (req.event() | POLL_ALWAYS) != 0),
+            None => None,
+        };
         let mut ready = self.ready.lock();
         let queued = ready.remove(&req);
-        req.set(uk.event, uk.req_flags);
-        if req.ident.type_ == KEVENT_TIMER {
-            req.clear_pending(&mut ready);
+        match file_ready {
+            Some(true) => req.keep_pending(&mut ready),
+            Some(false) => req.clear_pending(&mut ready),
+            None if req.ident.type_ == KEVENT_TIMER => req.clear_pending(&mut ready),
+            None => {}
         }
         let count = self.requeue_if_pending(&mut ready, &req, queued);
         drop(ready);
@@ -240,11 +384,34 @@ impl Queue {
         self.wake(count);
     }
 
+    /// A wake-up of a watched file, under the lock of that file's wait
+    /// queue: queue the request and wake a waiter. The pollers of this
+    /// queue are woken from a work item instead: their wait queues may
+    /// belong to a queue watching this one, and waking them here would
+    /// nest two queues' poller locks (lockdep rightly objects).
+    pub(crate) fn make_ready_nested(self: &Arc<Self>, req: ArcBorrow<'_, Request>) {
+        let count = {
+            let mut ready = self.ready.lock();
+            if req.is_dead() {
+                return;
+            }
+            req.keep_pending(&mut ready);
+            Self::queue_locked(&mut ready, req)
+        };
+        self.waiters.wake_up_count(count);
+        if self.pollers.is_active() {
+            // Already queued: that run will see this readiness too.
+            let _ = workqueue::system().enqueue(self.clone());
+        }
+    }
+
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
     fn wake(&self, count: usize) {
         if count > 0 {
             self.waiters.wake_up_count(count);
-            self.pollers.wake_up_poll(POLL_READABLE);
+            if self.pollers.is_active() {
+                self.pollers.wake_up_poll(POLL_READABLE);
+            }
         }
     }
 
@@ -272,16 +439,33 @@ impl Queue {
         out: &mut UserSliceWriter,
     ) -> Result<usize> {
         loop {
+            let timed_out = self.wait_for(min_nr, deadline, nonblock)?;
+            let n = self.collect(max_nr, out);
+            self.pass_on();
+            match n {
+                // What looked ready was not (a level-triggered file that
+                // was drained meanwhile): wait again if there is time.
+                Ok(0) if min_nr > 0 && !timed_out && !nonblock => continue,
+                Ok(0) if nonblock => return Err(EAGAIN),
+                n => return n,
+            }
+        }
+    }
+
+    /// Sleeps until `min_nr` events are ready, the deadline passes (then
+    /// returns `true`) or a signal arrives (`EINTR`).
+    fn wait_for(&self, min_nr: usize, deadline: Option<Ktime>, nonblock: bool) -> Result<bool> {
+        loop {
             let ready = self.ready.lock();
             let avail = ready.len();
             if nonblock && avail == 0 {
                 return Err(EAGAIN);
             }
             if avail >= min_nr || nonblock {
-                break;
+                return Ok(false);
             }
             if deadline.is_some_and(|d| Ktime::ktime_get().to_ns() >= d.to_ns()) {
-                break;
+                return Ok(true);
             }
             if kernel::current!().signal_pending() {
                 drop(ready);
@@ -289,14 +473,9 @@ impl Queue {
                 self.pass_on();
                 return Err(EINTR);
             }
-            if self.waiters.wait_exclusive(ready, min_nr, deadline) == Wake::TimedOut {
-                // Loop once more: return what is ready now.
-                continue;
-            }
+            // Woken or timed out, the loop checks again.
+            let _: Wake = self.waiters.wait_exclusive(ready, min_nr, deadline);
         }
-        let n = self.collect(max_nr, out);
-        self.pass_on();
-        n
     }
 
     /// Wakes another waiter if events are left (an exclusive wake-up is
@@ -318,39 +497,95 @@ impl Queue {
         let mut done = 0;
         while budget > 0 {
             let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
-            let mut events = [Ukevent::default(); BATCH];
-            let mut n = 0;
-            {
-                let mut ready = self.ready.lock();
-                while n < BATCH && n < budget {
-                    let Some(item) = ready.pop_front() else { break };
-                    let mut taken = item.take_pending(&mut ready);
-                    if item.is_periodic_timer() {
-                        taken = taken.saturating_add(Self::restart_timer(&mut reg, &item));
-                    }
-                    events[n] = item.to_event(taken);
-                    batch[n] = Some((item, taken));
-                    n += 1;
-                }
-            }
+            let n = self.pop_batch(&mut reg, &mut batch, budget.min(BATCH));
             if n == 0 {
                 break;
             }
             budget -= n;
             for i in 0..n {
-                if out.write(&events[i]).is_err() {
+                let Some((item, taken)) = batch[i].take() else {
+                    continue;
+                };
+                let (event, keep, remove) = match Self::outcome(&item, taken) {
+                    Outcome::Skip => {
+                        self.finish(item, false);
+                        continue;
+                    }
+                    Outcome::Deliver {
+                        event,
+                        keep,
+                        remove,
+                    } => (event, keep, remove),
+                };
+                if out.write(&event).is_err() {
                     // Undelivered events go back to the front, in order,
                     // with what they had pending.
+                    batch[i] = Some((item, taken));
                     self.unpop(&mut batch[i..n]);
                     return if done > 0 { Ok(done) } else { Err(EFAULT) };
                 }
-                if let Some((item, _)) = batch[i].take() {
-                    self.delivered(&mut reg, item);
-                }
                 done += 1;
+                if remove {
+                    self.remove_delivered(&mut reg, item);
+                } else {
+                    self.finish(item, keep);
+                }
             }
         }
         Ok(done)
+    }
+
+    /// Takes up to `max` requests off the front of the ready list, with
+    /// what they had pending.
+    fn pop_batch(
+        &self,
+        reg: &mut Registry,
+        batch: &mut [Option<(ListArc<Request>, u64)>],
+        max: usize,
+    ) -> usize {
+        let mut ready = self.ready.lock();
+        let mut n = 0;
+        while n < max {
+            let Some(item) = ready.pop_front() else { break };
+            let mut taken = item.take_pending(&mut ready);
+            if item.is_periodic_timer() {
+                taken = taken.saturating_add(Self::restart_timer(reg, &item));
+            }
+            batch[n] = Some((item, taken));
+            n += 1;
+        }
+        n
+    }
+
+    /// Decides what collecting `req` delivers. A watched file is asked for
+    /// its readiness now, in the collecting task, whose fd must still name
+    /// the same file.
+    fn outcome(req: &Request, taken: u64) -> Outcome {
+        let Some(file) = &req.file else {
+            return Outcome::Deliver {
+                event: req.to_event(taken),
+                keep: false,
+                remove: req.is_oneshot(),
+            };
+        };
+        if !file.is_fd(req.fd()) {
+            // epoll's "events for a closed fd" trap, made visible.
+            let ebadf = EBADF.to_errno().unsigned_abs();
+            return Outcome::Deliver {
+                event: req.event_with(KEVENT_RET_DONE | KEVENT_RET_BROKEN, [0, ebadf]),
+                keep: false,
+                remove: true,
+            };
+        }
+        let wanted = req.event() | POLL_ALWAYS;
+        match poll::poll_now(file.file()).map(|mask| mask & wanted) {
+            Ok(0) | Err(_) => Outcome::Skip,
+            Ok(mask) => Outcome::Deliver {
+                event: req.event_with(KEVENT_RET_DONE, [mask, 0]),
+                keep: !req.is_edge_triggered(),
+                remove: req.is_oneshot(),
+            },
+        }
     }
 
     /// Restarts the periodic timer of a request being delivered; returns
@@ -376,21 +611,34 @@ impl Queue {
         }
     }
 
-    /// After delivery: a ONESHOT request leaves the queue; a request still
-    /// (or again) ready goes to the back of the line.
-    fn delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
-        if item.is_oneshot() {
-            if let Some(entry) = reg.requests.remove(&item.ident) {
+    /// A delivered request that leaves the queue (one-shot, closed fd).
+    fn remove_delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
+        let ident = item.ident;
+        let same = reg
+            .requests
+            .get(&ident)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.req, item.as_arc()));
+        drop(item);
+        if same {
+            if let Some(entry) = reg.requests.remove(&ident) {
                 reg.count -= 1;
-                drop(item);
                 self.retire(entry);
             }
-            return;
         }
+    }
+
+    /// After collection: a request still (`keep`) or again pending goes to
+    /// the back of the line.
+    fn finish(&self, item: ListArc<Request>, keep: bool) {
         let count = {
             let mut ready = self.ready.lock();
-            if item.pending() > 0 && !item.is_dead() {
-                let _ = ready.push_back(item);
+            if !item.is_dead() {
+                if keep {
+                    item.keep_pending(&mut ready);
+                }
+                if item.pending() > 0 {
+                    let _ = ready.push_back(item);
+                }
             }
             ready.len()
         };
@@ -407,6 +655,10 @@ impl Queue {
             let (_, entry) = node.to_key_value();
             self.retire(entry);
         }
+        drop(reg);
+        // Nothing can queue the poll work any more; let a pending run
+        // finish before the module can go away.
+        work::flush(&self.poll_work);
     }
 
     /// `/proc/<pid>/fdinfo/<fd>`: one line per request.

@@ -5,8 +5,10 @@
 use crate::defs::*;
 use crate::queue::Queue;
 use crate::sys::{
+    file::FileRef,
     hrtimer::{impl_has_hr_timer, HrTimer},
     list::ListOwner,
+    poll::PollCallback,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
@@ -77,6 +79,8 @@ pub(crate) fn validate(uk: &Ukevent) -> Result {
     }
     match uk.type_ {
         KEVENT_TIMER => TimerSpec::decode(uk.id, uk.event).map(|_| ()),
+        KEVENT_POLL if uk.id[1] != 0 || uk.event & !KEVENT_POLL_VALID != 0 => Err(EINVAL),
+        KEVENT_POLL => Ok(()),
         // A user event has no mask; `event` is reserved.
         KEVENT_USER if uk.event != 0 => Err(EINVAL),
         KEVENT_USER => Ok(()),
@@ -87,9 +91,9 @@ pub(crate) fn validate(uk: &Ukevent) -> Result {
 /// Checks that `type_` is a type this module knows and implements.
 pub(crate) fn check_type(type_: u32) -> Result {
     match type_ {
-        KEVENT_TIMER | KEVENT_USER => Ok(()),
-        // POLL until it lands, and take12's socket, inode and AIO types.
-        KEVENT_POLL | 0..=5 => Err(eopnotsupp()),
+        KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
+        // take12's socket, inode and AIO types.
+        0..=5 => Err(eopnotsupp()),
         _ => Err(EINVAL),
     }
 }
@@ -103,6 +107,8 @@ pub(crate) fn check_type(type_: u32) -> Result {
 pub(crate) struct Request {
     pub(crate) ident: Identity,
     pub(crate) queue: Arc<Queue>,
+    /// The watched file of a `KEVENT_POLL` request.
+    pub(crate) file: Option<FileRef>,
     event: AtomicU32,
     req_flags: AtomicU32,
     /// Timers: expirations since the last delivery. User events: non-zero
@@ -139,11 +145,12 @@ impl ListOwner for Request {
 
 impl Request {
     /// Allocates a request for `uk` (validated) in `queue`.
-    pub(crate) fn new(queue: Arc<Queue>, uk: &Ukevent) -> Result<Arc<Self>> {
+    pub(crate) fn new(queue: Arc<Queue>, uk: &Ukevent, file: Option<FileRef>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 ident: Identity::of(uk),
                 queue,
+                file,
                 event: AtomicU32::new(uk.event),
                 req_flags: AtomicU32::new(uk.req_flags),
                 pending: AtomicU64::new(0),
@@ -167,6 +174,10 @@ impl Request {
 
     pub(crate) fn is_oneshot(&self) -> bool {
         self.req_flags() & KEVENT_REQ_ONESHOT != 0
+    }
+
+    pub(crate) fn is_edge_triggered(&self) -> bool {
+        self.req_flags() & KEVENT_REQ_ET != 0
     }
 
     /// Level-triggered user events stay ready after delivery.
@@ -207,6 +218,14 @@ impl Request {
         }
     }
 
+    /// Marks the request pending if it is not (level-triggered readiness
+    /// that outlived a delivery).
+    pub(crate) fn keep_pending(&self, _ready: &mut crate::queue::ReadyList) {
+        if self.pending() == 0 {
+            self.pending.store(1, Ordering::Relaxed);
+        }
+    }
+
     pub(crate) fn clear_pending(&self, _ready: &mut crate::queue::ReadyList) {
         self.pending.store(0, Ordering::Relaxed);
     }
@@ -220,8 +239,9 @@ impl Request {
         self.dead.store(true, Ordering::Relaxed);
     }
 
-    /// The event as delivered: the request as registered, with `ret_data`
-    /// filled from `taken` (what `take_pending` returned).
+    /// The event of a timer or user request as delivered: the request as
+    /// registered, with `ret_data` filled from `taken` (what
+    /// `take_pending` returned).
     pub(crate) fn to_event(&self, taken: u64) -> Ukevent {
         let ret_data = match self.ident.type_ {
             KEVENT_TIMER => [u32::try_from(taken).unwrap_or(u32::MAX), 0],
@@ -230,15 +250,25 @@ impl Request {
                 self.payload[1].load(Ordering::Relaxed),
             ],
         };
+        self.event_with(KEVENT_RET_DONE, ret_data)
+    }
+
+    /// The request as registered, with these results.
+    pub(crate) fn event_with(&self, ret_flags: u32, ret_data: [u32; 2]) -> Ukevent {
         Ukevent {
             id: self.ident.id,
             type_: self.ident.type_,
             event: self.event(),
             req_flags: self.req_flags(),
-            ret_flags: KEVENT_RET_DONE,
+            ret_flags,
             ret_data,
             user: self.ident.user,
         }
+    }
+
+    /// The fd a `KEVENT_POLL` request watches.
+    pub(crate) fn fd(&self) -> u32 {
+        self.ident.id[0]
     }
 
     /// Periodic timers are restarted when their event is collected.
@@ -250,5 +280,18 @@ impl Request {
     /// timer counts the ones it missed when it is restarted at collection.
     fn timer_fired(this: ArcBorrow<'_, Self>) {
         this.queue.make_ready(this, 1);
+    }
+}
+
+impl PollCallback for Request {
+    fn wanted(&self) -> u32 {
+        self.event()
+    }
+
+    /// A wake-up of the watched file (any context, under the lock of the
+    /// file's wait queue): queue the request; its readiness is re-checked
+    /// with the file's poll method when it is collected.
+    fn wake(this: ArcBorrow<'_, Self>, _mask: u32) {
+        this.queue.make_ready_nested(this);
     }
 }

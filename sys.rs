@@ -17,3 +17,4 @@ pub(crate) mod poll;
 pub(crate) mod seq_file;
 pub(crate) mod spinlock_irq;
 pub(crate) mod wait;
+pub(crate) mod work;

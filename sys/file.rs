@@ -50,3 +50,50 @@ impl File {
         self.flags() & bindings::O_NONBLOCK != 0
     }
 }
+
+/// A reference to a `struct file` that this module owns: the file cannot
+/// go away while it lives. Dropping it is `fput`.
+///
+/// # Invariants
+///
+/// `0` points to a file whose refcount this value holds one of.
+pub(crate) struct FileRef(core::ptr::NonNull<bindings::file>);
+
+// SAFETY: A file reference may be used and dropped from any thread; `fput`
+// defers the final release to a safe context.
+unsafe impl Send for FileRef {}
+// SAFETY: Shared access only reads the file through the VFS.
+unsafe impl Sync for FileRef {}
+
+impl FileRef {
+    /// Takes a reference to the file `fd` refers to in the calling task.
+    pub(crate) fn from_fd(fd: u32) -> kernel::error::Result<Self> {
+        // SAFETY: `fget` looks `fd` up in the current task's table and
+        // returns a new reference, or null.
+        let file = unsafe { bindings::fget(fd) };
+        // INVARIANT: the reference `fget` took is now ours.
+        core::ptr::NonNull::new(file)
+            .map(Self)
+            .ok_or(kernel::error::code::EBADF)
+    }
+
+    /// Returns `true` if `fd` still refers to this file in the calling task.
+    pub(crate) fn is_fd(&self, fd: u32) -> bool {
+        match Self::from_fd(fd) {
+            Ok(other) => other.0 == self.0,
+            Err(_) => false,
+        }
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        // SAFETY: The reference this value holds keeps the file alive.
+        unsafe { File::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant this value holds a reference.
+        unsafe { bindings::fput(self.0.as_ptr()) };
+    }
+}

@@ -65,8 +65,11 @@ pub(crate) trait MiscDevice: Sized {
     /// state, kept in the file's `private_data`.
     type Ptr: ForeignOwnable + Send + Sync;
 
+    /// State shared by the whole device, given to `open`.
+    type Context: Send + Sync;
+
     /// Called when the device node is opened.
-    fn open(file: &File) -> Result<Self::Ptr>;
+    fn open(file: &File, ctx: &Self::Context) -> Result<Self::Ptr>;
 
     /// Called when the last reference to the file is dropped.
     fn release(device: Self::Ptr, _file: &File) {
@@ -113,6 +116,7 @@ pub(crate) struct MiscDeviceRegistration<T: MiscDevice> {
     inner: Opaque<RawMiscDevice>,
     #[pin]
     fops: Opaque<bindings::file_operations>,
+    ctx: T::Context,
     _t: PhantomData<T>,
 }
 
@@ -128,6 +132,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     pub(crate) fn register(
         opts: MiscDeviceOptions,
         module: &'static ThisModule,
+        ctx: T::Context,
     ) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
             // SAFETY: `slot` is valid for writes and pinned (the contract of
@@ -143,14 +148,19 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
                 (*misc).name = opts.name.as_char_ptr();
                 (*misc).mode = opts.mode;
                 (*misc).fops = fops;
+                ptr::addr_of_mut!((*slot).ctx).write(ctx);
                 // INVARIANT: on success the device is registered with fops
-                // that live next to it.
-                to_result(misc_register(misc))
+                // and a context that live next to it.
+                let r = to_result(misc_register(misc));
+                if r.is_err() {
+                    ptr::drop_in_place(ptr::addr_of_mut!((*slot).ctx));
+                }
+                r
             }
         };
         // SAFETY: `init` either initialises every field and registers the
-        // device, or fails having registered nothing (the fops and the
-        // zeroed miscdevice need no cleanup).
+        // device, or fails having registered nothing and dropped the
+        // context (the fops and the zeroed miscdevice need no cleanup).
         unsafe { kernel::init::pin_init_from_closure(init) }
     }
 }
@@ -214,18 +224,13 @@ pub(crate) fn new_file<T: MiscDevice>(
     name: &'static CStr,
     ptr: T::Ptr,
 ) -> Result<i32> {
-    // SAFETY: `f_op` of an open file is set and never changes.
-    let fops = unsafe { (*file.as_ptr()).f_op };
-    // SAFETY: `fops` points to the live operations of an open file.
-    let release = unsafe { (*fops).release };
     // The new file's `release` takes `ptr` back as a `T::Ptr`: only
-    // files of `T` may be cloned this way. (Kbuild compiles a crate as one
-    // codegen unit, so `fops_release::<T>` has a single address.)
-    let ours = fops_release::<T> as unsafe extern "C" fn(_, _) -> _ as *const ();
-    let of_t = release.is_some_and(|f| f as *const () == ours);
-    if !of_t {
+    // files of `T` may be cloned this way.
+    if !is_file_of::<T>(file) {
         return Err(EINVAL);
     }
+    // SAFETY: `f_op` of an open file is set and never changes.
+    let fops = unsafe { (*file.as_ptr()).f_op };
     let private = ptr.into_foreign();
     // SAFETY: `name` lives forever; `fops` are `T`'s, which the module
     // keeps alive while any file has them (their owner is the module,
@@ -247,6 +252,30 @@ pub(crate) fn new_file<T: MiscDevice>(
     Ok(fd)
 }
 
+/// Returns `true` if `file` has `T`'s file operations, so its private data
+/// is a `T::Ptr`. (Kbuild compiles a crate as one codegen unit, so
+/// `fops_release::<T>` has a single address.)
+fn is_file_of<T: MiscDevice>(file: &File) -> bool {
+    // SAFETY: `f_op` of an open file is set and never changes, and points
+    // to operations that live while the file is open.
+    let release = unsafe { (*(*file.as_ptr()).f_op).release };
+    let ours = fops_release::<T> as unsafe extern "C" fn(_, _) -> _ as *const ();
+    release.is_some_and(|f| f as *const () == ours)
+}
+
+/// Borrows the private data of `file` if it is a file of `T`.
+pub(crate) fn private_of<T: MiscDevice>(
+    file: &File,
+) -> Option<<T::Ptr as ForeignOwnable>::Borrowed<'_>> {
+    if !is_file_of::<T>(file) {
+        return None;
+    }
+    // SAFETY: A file of `T` has a `T::Ptr` as private data from `open` (or
+    // `new_file`) until `release`, which does not run while `file` is
+    // borrowed.
+    Some(unsafe { T::Ptr::borrow((*file.as_ptr()).private_data) })
+}
+
 /// # Safety
 ///
 /// Called by the VFS with a valid inode and a file being opened through the
@@ -257,7 +286,11 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
 ) -> c_int {
     // SAFETY: The VFS holds a reference to the file during `open`.
     let file = unsafe { File::from_raw(raw) };
-    match T::open(file) {
+    // SAFETY: `misc_open` sets `private_data` to the miscdevice, which is
+    // the first field of the `repr(C)` registration; the registration
+    // outlives the open (the device cannot be deregistered meanwhile).
+    let ctx = unsafe { &(*(*raw).private_data.cast::<MiscDeviceRegistration<T>>()).ctx };
+    match T::open(file, ctx) {
         Ok(ptr) => {
             // SAFETY: The file is being opened, so nothing else reads
             // `private_data` yet; `release` takes ownership back.

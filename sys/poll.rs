@@ -9,8 +9,17 @@
 
 use super::{file::File, wait::WaitQueueHead};
 use crate::layout;
-use core::{marker::PhantomData, mem::offset_of};
-use kernel::bindings;
+use core::{
+    marker::PhantomData,
+    mem::offset_of,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
 
 /// `struct poll_table_struct` of `include/linux/poll.h`.
 #[repr(C)]
@@ -70,6 +79,211 @@ impl<'a> PollTable<'a> {
             // SAFETY: This is `poll_wait()`: the arguments are the file being
             // polled, a live wait queue head and the table it came with.
             unsafe { qproc(file.as_ptr(), head.as_ptr(), self.ptr) };
+        }
+    }
+}
+
+/// The readiness bits `poll` always reports, wanted or not.
+pub(crate) const POLL_ALWAYS: u32 = (layout::EPOLLERR_BITS | layout::EPOLLHUP_BITS) as u32;
+/// The wake-up key of a wait queue head that is about to be freed.
+const POLLFREE: u32 = layout::EPOLLFREE_BITS as u32;
+
+/// Asks `file` for its readiness now, without registering (`vfs_poll`
+/// with no table). `EINVAL` for a file with no poll method.
+pub(crate) fn poll_now(file: &File) -> Result<u32> {
+    // SAFETY: A null table is how `vfs_poll` asks without waiting.
+    unsafe { call_poll(file, ptr::null_mut()) }
+}
+
+/// # Safety
+///
+/// `table` must be null or a poll table valid for the call.
+unsafe fn call_poll(file: &File, table: *mut bindings::poll_table_struct) -> Result<u32> {
+    // SAFETY: `f_op` of an open file is set and never changes.
+    let poll = unsafe { (*(*file.as_ptr()).f_op).poll }.ok_or(EINVAL)?;
+    // SAFETY: The file is open (the caller holds it); `table` is valid or
+    // null by the caller's contract.
+    Ok(unsafe { poll(file.as_ptr(), table) })
+}
+
+/// Owners of wait queue entries hooked into other files' wait queues.
+pub(crate) trait PollCallback: Send + Sync + Sized {
+    /// The readiness bits the owner waits for (`POLL_ALWAYS` is added).
+    fn wanted(&self) -> u32;
+
+    /// Called by a wake-up of a hooked wait queue, in any context and
+    /// under that queue's lock: no sleeping, irq-safe locks only. `mask`
+    /// is the readiness announced, or 0 when the waker did not say.
+    fn wake(this: ArcBorrow<'_, Self>, mask: u32);
+}
+
+/// One wait queue entry of a [`PollHooks`].
+///
+/// `whead` is the head it is on, set to null (release) by the wake-up
+/// that announces the head is being freed (`POLLFREE`), as epoll does.
+#[repr(C)]
+struct Hook<T> {
+    wait: bindings::wait_queue_entry,
+    whead: AtomicPtr<bindings::wait_queue_head>,
+    owner: *const T,
+}
+
+/// The wait queue entries `owner` has in a file's wait queues; dropping
+/// it unhooks them all, after which no callback runs for them.
+///
+/// # Invariants
+///
+/// Every hook is allocated on its own (its address never changes), its
+/// `owner` is `owner`, and it is on the wait queue `whead` unless `whead`
+/// is null, in which case it is on no list.
+pub(crate) struct PollHooks<T: PollCallback> {
+    owner: Arc<T>,
+    hooks: KVec<KBox<Hook<T>>>,
+}
+
+// SAFETY: The hooks are only touched by their owner (under its locks) and
+// by wake-ups, which only read `owner` and clear `whead`.
+unsafe impl<T: PollCallback> Send for PollHooks<T> {}
+// SAFETY: Shared references give access to nothing.
+unsafe impl<T: PollCallback> Sync for PollHooks<T> {}
+
+/// The poll table `register` passes, with what `queue_proc` needs.
+#[repr(C)]
+struct RegisterTable<T: PollCallback> {
+    raw: RawPollTable,
+    hooks: *mut PollHooks<T>,
+    failed: bool,
+}
+
+impl<T: PollCallback> PollHooks<T> {
+    /// Calls `file`'s poll method with a table that hooks an entry of
+    /// `owner` into each wait queue the file names (`ep_ptable_queue_proc`).
+    /// Returns the hooks and the readiness the file reported.
+    pub(crate) fn register(owner: Arc<T>, file: &File) -> Result<(Self, u32)> {
+        let wanted = owner.wanted() | POLL_ALWAYS;
+        let mut this = PollHooks {
+            owner,
+            hooks: KVec::new(),
+        };
+        let mut table = RegisterTable::<T> {
+            raw: RawPollTable {
+                qproc: Some(queue_proc::<T>),
+                key: wanted,
+            },
+            hooks: &mut this,
+            failed: false,
+        };
+        // SAFETY: `table` outlives the call, and `queue_proc` only uses
+        // it during the call.
+        let mask = unsafe { call_poll(file, ptr::addr_of_mut!(table.raw).cast())? };
+        if table.failed {
+            // Dropping `this` unhooks what was hooked.
+            return Err(ENOMEM);
+        }
+        Ok((this, mask))
+    }
+}
+
+/// The poll table's queue callback: hooks one entry into `whead`.
+///
+/// # Safety
+///
+/// Called by a poll method with the `RegisterTable` that `register` made.
+unsafe extern "C" fn queue_proc<T: PollCallback>(
+    _file: *mut bindings::file,
+    whead: *mut bindings::wait_queue_head,
+    pt: *mut bindings::poll_table_struct,
+) {
+    // SAFETY: `raw` is the first field of the `repr(C)` `RegisterTable`.
+    let table = unsafe { &mut *pt.cast::<RegisterTable<T>>() };
+    if table.failed {
+        return;
+    }
+    // SAFETY: `hooks` points to the `PollHooks` that `register` is filling.
+    let this = unsafe { &mut *table.hooks };
+    let hook = Hook {
+        // SAFETY: All-zero is a valid unlinked entry, set up below.
+        wait: unsafe { core::mem::zeroed() },
+        whead: AtomicPtr::new(whead),
+        owner: core::ptr::from_ref::<T>(&this.owner),
+    };
+    let Ok(mut hook) = KBox::new(hook, GFP_KERNEL_ACCOUNT) else {
+        table.failed = true;
+        return;
+    };
+    let wait = ptr::addr_of_mut!(hook.wait);
+    // SAFETY: `wait` is valid; this is `init_waitqueue_func_entry()`, with
+    // the list head pointing to itself as `INIT_LIST_HEAD` makes it.
+    unsafe {
+        (*wait).func = Some(hook_wake::<T>);
+        let list = ptr::addr_of_mut!((*wait).entry);
+        (*list).next = list;
+        (*list).prev = list;
+    }
+    if this.hooks.push(hook, GFP_KERNEL_ACCOUNT).is_err() {
+        table.failed = true;
+        return;
+    }
+    // INVARIANT: the hook is in `hooks` (boxed, so it stays where it is)
+    // before it goes on `whead`.
+    // SAFETY: `whead` is a live wait queue head of the file being polled,
+    // and `wait` an initialised entry that `Drop` removes.
+    unsafe { bindings::add_wait_queue(whead, wait) };
+}
+
+/// The wake function of a hook (`ep_poll_callback`).
+///
+/// # Safety
+///
+/// Called by `__wake_up` under the head's lock with an entry of a `Hook<T>`
+/// whose owner is alive (the hooks hold it until they are unhooked).
+unsafe extern "C" fn hook_wake<T: PollCallback>(
+    wait: *mut bindings::wait_queue_entry,
+    _mode: core::ffi::c_uint,
+    _flags: core::ffi::c_int,
+    key: *mut core::ffi::c_void,
+) -> core::ffi::c_int {
+    let hook = wait.cast::<Hook<T>>();
+    let mask = key as usize as u32;
+    // SAFETY: `wait` is the first field of a live `repr(C)` `Hook<T>`,
+    // whose owner the hooks keep alive while the hook is on a queue.
+    let owner = unsafe { ArcBorrow::from_raw((*hook).owner) };
+    if mask == 0 || mask & (owner.wanted() | POLL_ALWAYS) != 0 {
+        T::wake(owner, mask);
+    }
+    if mask & POLLFREE != 0 {
+        // The head is being freed once an RCU grace period has passed. We
+        // hold its lock: unlink now, then say so; `Drop` reads `whead`
+        // (acquire), so this release is the hook's last access here.
+        // SAFETY: The entry is on this head's list, whose lock we hold;
+        // this is `list_del_init()`.
+        unsafe {
+            let entry = ptr::addr_of_mut!((*wait).entry);
+            (*(*entry).next).prev = (*entry).prev;
+            (*(*entry).prev).next = (*entry).next;
+            (*entry).next = entry;
+            (*entry).prev = entry;
+            (*hook).whead.store(ptr::null_mut(), Ordering::Release);
+        }
+    }
+    0
+}
+
+impl<T: PollCallback> Drop for PollHooks<T> {
+    fn drop(&mut self) {
+        for hook in self.hooks.iter_mut() {
+            // SAFETY: A head that announced POLLFREE is freed only after an
+            // RCU grace period, so inside this read-side section a head
+            // read as non-null is still valid (as `ep_remove_wait_queue`).
+            unsafe { bindings::__rcu_read_lock() };
+            let whead = hook.whead.load(Ordering::Acquire);
+            if !whead.is_null() {
+                // SAFETY: By the type invariant the hook is on `whead`;
+                // once this returns, no wake-up runs for it.
+                unsafe { bindings::remove_wait_queue(whead, ptr::addr_of_mut!(hook.wait)) };
+            }
+            // SAFETY: Ends the section begun above.
+            unsafe { bindings::__rcu_read_unlock() };
         }
     }
 }

@@ -80,6 +80,22 @@ impl WaitQueueHead {
         self.inner.get()
     }
 
+    /// Returns `true` if anything waits on the head (`waitqueue_active()`).
+    ///
+    /// Only meaningful when the caller made its change under a lock that
+    /// every sleeper takes after queueing itself and before sleeping (the
+    /// queue's ready lock, which `poll` takes after `poll_wait`): then a
+    /// sleeper is either seen here or sees the change.
+    pub(crate) fn is_active(&self) -> bool {
+        let head = self.as_ptr();
+        // SAFETY: The head is initialised; this is `waitqueue_active()`,
+        // a READ_ONCE of the list's first pointer compared with the list.
+        unsafe {
+            let list = ptr::addr_of_mut!((*head).head);
+            ptr::addr_of!((*list).next).read_volatile() != list
+        }
+    }
+
     /// Wakes every poller (`poll`, `select`, epoll, kevent) with `mask` as
     /// the key, so that callbacks can filter on it.
     pub(crate) fn wake_up_poll(&self, mask: u32) {
