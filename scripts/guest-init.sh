@@ -17,8 +17,12 @@ ip link set lo up 2>/dev/null
 echo 1 >/proc/sys/kernel/printk_ratelimit_burst 2>/dev/null
 
 mode=test
+only=
 for arg in $(cat /proc/cmdline); do
-	case $arg in kevent.mode=*) mode=${arg#kevent.mode=} ;; esac
+	case $arg in
+	kevent.mode=*) mode=${arg#kevent.mode=} ;;
+	kevent.only=*) only=${arg#kevent.only=} ;;
+	esac
 done
 
 verdict() { echo "$*" >/dev/ttyS1; }
@@ -88,9 +92,12 @@ run_suite() { # $1 = program
 	name=${1#/}
 	out=/tmp/out.$$
 	echo "# running $name"
-	timeout 900 "$1" >$out 2>&1
-	status=$?
-	sed 's/^/    /' $out
+	# Output is shown as it comes, so a hang shows where it hangs.
+	{
+		timeout 900 "$1" 2>&1
+		echo $? >/tmp/status.$$
+	} | tee $out | sed 's/^/    /'
+	status=$(cat /tmp/status.$$)
 	p=$(grep -E '^ok [0-9]+ ' $out | grep -vc '# SKIP')
 	s=$(grep -E '^ok [0-9]+ .*# SKIP' -c $out)
 	f=$(grep -cE '^not ok [0-9]+ ' $out)
@@ -113,6 +120,7 @@ run_suite() { # $1 = program
 
 for t in /tests/c/* /tests/rust/* /examples/*; do
 	case $t in *.sh) continue ;; esac
+	case ${t##*/} in *$only*) ;; *) continue ;; esac
 	[ -x "$t" ] && run_suite "$t"
 done
 
