@@ -85,9 +85,10 @@ userspace:
 # Everything qemu-test.sh puts into the VM.
 vm-inputs: module selftests examples userspace
 
+# QEMU_TEST_FLAGS passes options to qemu-test.sh (e.g. --only poll, --timeout 300).
 check: deps lint vm-inputs
 	@cd userspace && cargo test --quiet
-	@./qemu-test.sh --kernel debug
+	@./qemu-test.sh --kernel debug $(QEMU_TEST_FLAGS)
 
 run: deps
 	@./qemu-test.sh --kernel debug --demo
