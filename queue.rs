@@ -10,8 +10,9 @@
 //!   requests. Event sources (hrtimer callbacks in hard-irq context, wait
 //!   queue callbacks) take only this lock.
 //! - the wait queue heads' own locks, inside `ready` when a waiter queues
-//!   itself; wake-ups are issued after `ready` is released, so a chain of
-//!   queues watching each other never nests two queues' locks.
+//!   itself. Wake-ups are issued after `ready` is released; a wake-up that
+//!   arrives under a watched queue's poller lock wakes this queue's pollers
+//!   from a work item, so a chain of queues never nests two queues' locks.
 
 use crate::defs::*;
 use crate::device::KeventDevice;
@@ -373,15 +374,9 @@ impl Queue {
     /// An event source fired `n` times: queue the request and wake one
     /// waiter that can use it. Any context; never sleeps.
     pub(crate) fn make_ready(&self, req: ArcBorrow<'_, Request>, n: u64) {
-        let count = {
-            let mut ready = self.ready.lock();
-            if req.is_dead() {
-                return;
-            }
-            req.add_pending(&mut ready, n);
-            Self::queue_locked(&mut ready, req)
-        };
-        self.wake(count);
+        if let Some(count) = self.mark_ready(req, |req, ready| req.add_pending(ready, n)) {
+            self.wake(count);
+        }
     }
 
     /// A wake-up of a watched file, under the lock of that file's wait
@@ -390,19 +385,29 @@ impl Queue {
     /// belong to a queue watching this one, and waking them here would
     /// nest two queues' poller locks (lockdep rightly objects).
     pub(crate) fn make_ready_nested(self: &Arc<Self>, req: ArcBorrow<'_, Request>) {
-        let count = {
-            let mut ready = self.ready.lock();
-            if req.is_dead() {
-                return;
-            }
-            req.keep_pending(&mut ready);
-            Self::queue_locked(&mut ready, req)
+        let Some(count) = self.mark_ready(req, Request::keep_pending) else {
+            return;
         };
         self.waiters.wake_up_count(count);
         if self.pollers.is_active() {
             // Already queued: that run will see this readiness too.
             let _ = workqueue::system().enqueue(self.clone());
         }
+    }
+
+    /// Marks a live request pending with `mark` and queues it; returns the
+    /// number of ready requests, or `None` for a removed request.
+    fn mark_ready(
+        &self,
+        req: ArcBorrow<'_, Request>,
+        mark: impl FnOnce(&Request, &mut ReadyList),
+    ) -> Option<usize> {
+        let mut ready = self.ready.lock();
+        if req.is_dead() {
+            return None;
+        }
+        mark(&req, &mut ready);
+        Some(Self::queue_locked(&mut ready, req))
     }
 
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.

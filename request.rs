@@ -112,7 +112,8 @@ pub(crate) struct Request {
     event: AtomicU32,
     req_flags: AtomicU32,
     /// Timers: expirations since the last delivery. User events: non-zero
-    /// while triggered.
+    /// while triggered. Files: non-zero while possibly ready (the file's
+    /// poll method decides at collection).
     pending: AtomicU64,
     /// The payload of the last `KEVENT_CTL_READY` (user events).
     payload: [AtomicU32; 2],

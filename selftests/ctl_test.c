@@ -9,27 +9,10 @@
 
 #include "kevent_test.h"
 #include "kselftest_harness.h"
+#include "queue_fixture.h"
 
 #define PARAM "/sys/module/kevent/parameters/max_requests"
 
-FIXTURE(q)
-{
-	int fd;
-};
-
-FIXTURE_SETUP(q)
-{
-	self->fd = open_queue();
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(self->fd, 0);
-}
-
-FIXTURE_TEARDOWN(q)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
 
 TEST_F(q, add_writes_back_done_and_keeps_the_entry)
 {

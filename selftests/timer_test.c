@@ -10,25 +10,7 @@
 
 #include "kevent_test.h"
 #include "kselftest_harness.h"
-
-FIXTURE(q)
-{
-	int fd;
-};
-
-FIXTURE_SETUP(q)
-{
-	self->fd = open_queue();
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(self->fd, 0);
-}
-
-FIXTURE_TEARDOWN(q)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
+#include "queue_fixture.h"
 
 struct unit_case {
 	__u32 unit;

@@ -15,25 +15,7 @@
 
 #include "kevent_test.h"
 #include "kselftest_harness.h"
-
-FIXTURE(q)
-{
-	int fd;
-};
-
-FIXTURE_SETUP(q)
-{
-	self->fd = open_queue();
-	if (self->fd < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(self->fd, 0);
-}
-
-FIXTURE_TEARDOWN(q)
-{
-	if (self->fd >= 0)
-		close(self->fd);
-}
+#include "queue_fixture.h"
 
 /* Adds user requests first..first+n-1 with the given flags. */
 static void add_users(struct __test_metadata *_metadata, int fd, __u32 first, int n, __u32 flags)
