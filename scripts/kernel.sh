@@ -81,7 +81,7 @@ done
 [ $bad = 0 ] || die "kernel config for $flavour lacks options its fragment asks for (see above)"
 
 # The build takes minutes: report how many objects are done every 20 s.
-log "building the $flavour kernel with $(nproc_build) jobs (5 to 10 minutes on 2 cores)"
+log "building the $flavour kernel with $(nproc_build) jobs (10 to 15 minutes on 2 cores)"
 start=$SECONDS
 kmake -j"$(nproc_build)" bzImage modules >"$out/build.log" 2>&1 &
 pid=$!
