@@ -37,6 +37,10 @@ pub const TESTS: &[Test] = &[
         name: "timer_periodic_counts_expirations",
         run: timer_periodic_counts_expirations,
     },
+    Test {
+        name: "poll_pipe_level_edge_and_closed_fd",
+        run: poll_pipe_level_edge_and_closed_fd,
+    },
 ];
 
 fn queue() -> Result<Queue, String> {
@@ -260,5 +264,67 @@ fn timer_periodic_counts_expirations() -> TestResult {
         sum + 1 >= least,
         "{sum} expirations: fewer than {least} periods before the last read"
     );
+    Ok(())
+}
+
+fn poll_request(fd: i32, flags: u32) -> Ukevent {
+    Ukevent {
+        id: [fd as u32, 0],
+        type_: sys::KEVENT_POLL,
+        event: libc::POLLIN as u32,
+        req_flags: flags,
+        user: 7,
+        ..Default::default()
+    }
+}
+
+fn poll_pipe_level_edge_and_closed_fd() -> TestResult {
+    let q = queue()?;
+    let (reader, mut writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let rfd = std::os::fd::AsRawFd::as_raw_fd(&reader);
+    check_eq!(
+        ctl1(&q, sys::KEVENT_CTL_ADD, &mut poll_request(rfd, 0))?,
+        Ok(())
+    );
+    let mut ev = [Ukevent::default(); 4];
+    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
+    std::io::Write::write_all(&mut writer, b"x").map_err(|e| e.to_string())?;
+    // Level-triggered: reported at every collection while readable.
+    for _ in 0..3 {
+        check_eq!(
+            q.get_events(1, &mut ev, 1_000_000_000)
+                .map_err(|e| e.to_string())?,
+            1
+        );
+        check_eq!(ev[0].ret_data[0], libc::POLLIN as u32);
+    }
+    // Edge-triggered: once.
+    check_eq!(
+        ctl1(
+            &q,
+            sys::KEVENT_CTL_MODIFY,
+            &mut poll_request(rfd, sys::KEVENT_REQ_ET)
+        )?,
+        Ok(())
+    );
+    check_eq!(q.get_events(1, &mut ev, 0).map_err(|e| e.to_string())?, 1);
+    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
+    // Closed while watched: delivered once as broken, then gone.
+    check_eq!(
+        ctl1(&q, sys::KEVENT_CTL_MODIFY, &mut poll_request(rfd, 0))?,
+        Ok(())
+    );
+    drop(reader);
+    check_eq!(
+        q.get_events(1, &mut ev, 1_000_000_000)
+            .map_err(|e| e.to_string())?,
+        1
+    );
+    check_eq!(
+        ev[0].ret_flags,
+        sys::KEVENT_RET_DONE | sys::KEVENT_RET_BROKEN
+    );
+    check_eq!(ev[0].ret_data[1], libc::EBADF as u32);
+    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
     Ok(())
 }
