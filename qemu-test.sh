@@ -63,7 +63,7 @@ fi
 # event (seen as a sleeper that an hrtimer never wakes, about one boot in
 # three); the HPET, which the kernel then uses for every CPU, does not.
 accel=(-accel tcg)
-cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode"
+cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
 if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
 	accel=(-accel kvm -cpu host)
 else

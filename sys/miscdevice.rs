@@ -27,7 +27,9 @@ use kernel::{
 struct RawMiscDevice {
     minor: c_int,
     name: *const kernel::ffi::c_char,
-    fops: *const bindings::file_operations,
+    // `const struct file_operations *`, opaque here: on some configs the
+    // bindings of what it points to are not FFI-safe (empty structs).
+    fops: *const core::ffi::c_void,
     list: bindings::list_head,
     // Pointers to structs this module never touches, kept opaque.
     parent: *mut core::ffi::c_void,
@@ -147,7 +149,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
                 (*misc).minor = layout::MISC_DYNAMIC_MINOR_VALUE as c_int;
                 (*misc).name = opts.name.as_char_ptr();
                 (*misc).mode = opts.mode;
-                (*misc).fops = fops;
+                (*misc).fops = fops.cast();
                 ptr::addr_of_mut!((*slot).ctx).write(ctx);
                 // INVARIANT: on success the device is registered with fops
                 // and a context that live next to it.
@@ -210,7 +212,7 @@ fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file
 extern "C" {
     fn anon_inode_getfd(
         name: *const kernel::ffi::c_char,
-        fops: *const bindings::file_operations,
+        fops: *const core::ffi::c_void,
         private: *mut core::ffi::c_void,
         flags: c_int,
     ) -> c_int;
@@ -239,7 +241,7 @@ pub(crate) fn new_file<T: MiscDevice>(
     let fd = unsafe {
         anon_inode_getfd(
             name.as_char_ptr(),
-            fops,
+            fops.cast(),
             private.cast_mut(),
             (bindings::O_RDWR | bindings::O_CLOEXEC) as c_int,
         )

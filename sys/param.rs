@@ -19,6 +19,9 @@ pub(crate) struct KernelParam(pub(crate) bindings::kernel_param);
 // code never touches it after its constant initialisation.
 unsafe impl Sync for KernelParam {}
 
+// Only the address of `__this_module` is taken; on some configs its
+// bindings contain empty structs, which the lint calls not FFI-safe.
+#[allow(improper_ctypes)]
 extern "C" {
     /// This module, as the `module!` macro refers to it.
     pub(crate) static __this_module: Opaque<bindings::module>;
