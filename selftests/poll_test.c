@@ -107,6 +107,49 @@ TEST_F(q, pipe_edge_triggered_once_per_new_readiness)
 	ASSERT_EQ(1, get_ns(self->fd, 1, 4, NSEC_PER_SEC, ev));
 }
 
+struct pipe_waiter {
+	int q;
+	atomic_int *got;
+};
+
+static void *wait_once(void *arg)
+{
+	struct pipe_waiter *w = arg;
+	struct ukevent ev;
+
+	if (kevent_get_events_ns(w->q, 1, 1, 500 * NSEC_PER_MSEC, &ev, 0) == 1)
+		atomic_fetch_add(w->got, 1);
+	return NULL;
+}
+
+/* epoll_wakeup_test's epoll3/epoll4: two threads wait on one file. */
+static int two_waiters_one_write(struct __test_metadata *_metadata, int q, int wfd)
+{
+	atomic_int got = 0;
+	struct pipe_waiter w = { .q = q, .got = &got };
+	pthread_t t[2];
+
+	ASSERT_EQ(0, pthread_create(&t[0], NULL, wait_once, &w));
+	ASSERT_EQ(0, pthread_create(&t[1], NULL, wait_once, &w));
+	usleep(100000);		/* both asleep */
+	ASSERT_EQ(1, write(wfd, "x", 1));
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	return atomic_load(&got);
+}
+
+TEST_F(q, two_waiters_level_triggered_both_see_a_file_that_stays_ready)
+{
+	ASSERT_EQ(0, add_poll(self->fd, self->p[0], POLLIN, 0));
+	EXPECT_EQ(2, two_waiters_one_write(_metadata, self->fd, self->p[1]));
+}
+
+TEST_F(q, two_waiters_edge_triggered_only_one_wakes)
+{
+	ASSERT_EQ(0, add_poll(self->fd, self->p[0], POLLIN, KEVENT_REQ_ET));
+	EXPECT_EQ(1, two_waiters_one_write(_metadata, self->fd, self->p[1]));
+}
+
 TEST_F(q, oneshot_then_add_again_rearms)
 {
 	struct ukevent ev[4];
