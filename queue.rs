@@ -342,18 +342,19 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues `req` at the back unless it is queued or dead. Returns the
-    /// number of ready requests. Call with `ready` locked.
-    fn queue_locked(ready: &mut ReadyList, req: ArcBorrow<'_, Request>) -> usize {
-        if !req.is_dead() {
-            // `None`: it is on the list already, or held by a collector,
-            // which re-queues it when it sees it pending.
-            if let Some(item) = ListArc::try_from_arc_borrow(req) {
-                // Only this queue's requests are ever made ready here.
-                let _ = ready.push_back(item);
-            }
+    /// Queues `req` at the back unless it is queued or dead. Returns `true`
+    /// if it was queued now. Call with `ready` locked.
+    fn queue_locked(ready: &mut ReadyList, req: ArcBorrow<'_, Request>) -> bool {
+        if req.is_dead() {
+            return false;
         }
-        ready.len()
+        // `None`: it is on the list already, or held by a collector, which
+        // re-queues it (and wakes) when it sees it pending.
+        let Some(item) = ListArc::try_from_arc_borrow(req) else {
+            return false;
+        };
+        // Only this queue's requests are ever made ready here.
+        ready.push_back(item).is_ok()
     }
 
     /// Re-queues `req` (whose list item is `queued`, if any) if it is
@@ -374,7 +375,7 @@ impl Queue {
     /// An event source fired `n` times: queue the request and wake one
     /// waiter that can use it. Any context; never sleeps.
     pub(crate) fn make_ready(&self, req: ArcBorrow<'_, Request>, n: u64) {
-        if let Some(count) = self.mark_ready(req, |req, ready| req.add_pending(ready, n)) {
+        if let Some((count, _)) = self.mark_ready(req, |req, ready| req.add_pending(ready, n)) {
             self.wake(count);
         }
     }
@@ -384,8 +385,14 @@ impl Queue {
     /// queue are woken from a work item instead: their wait queues may
     /// belong to a queue watching this one, and waking them here would
     /// nest two queues' poller locks (lockdep rightly objects).
+    ///
+    /// Nobody is woken for a request that was queued already: they were
+    /// when it was. Besides saving work, this ends the ping-pong of a
+    /// queue and an epoll instance that watch each other (each wake-up of
+    /// one waking the other), which no loop check can refuse since epoll
+    /// does not know kevent queues.
     pub(crate) fn make_ready_nested(self: &Arc<Self>, req: ArcBorrow<'_, Request>) {
-        let Some(count) = self.mark_ready(req, Request::keep_pending) else {
+        let Some((count, true)) = self.mark_ready(req, Request::keep_pending) else {
             return;
         };
         self.waiters.wake_up_count(count);
@@ -396,18 +403,20 @@ impl Queue {
     }
 
     /// Marks a live request pending with `mark` and queues it; returns the
-    /// number of ready requests, or `None` for a removed request.
+    /// number of ready requests and whether this queued it, or `None` for
+    /// a removed request.
     fn mark_ready(
         &self,
         req: ArcBorrow<'_, Request>,
         mark: impl FnOnce(&Request, &mut ReadyList),
-    ) -> Option<usize> {
+    ) -> Option<(usize, bool)> {
         let mut ready = self.ready.lock();
         if req.is_dead() {
             return None;
         }
         mark(&req, &mut ready);
-        Some(Self::queue_locked(&mut ready, req))
+        let queued = Self::queue_locked(&mut ready, req);
+        Some((ready.len(), queued))
     }
 
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
