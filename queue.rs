@@ -349,7 +349,8 @@ impl Queue {
             return false;
         }
         // `None`: it is on the list already, or held by a collector, which
-        // re-queues it (and wakes) when it sees it pending.
+        // re-queues it (and wakes) when it sees it pending; collectors let
+        // go of requests only under this lock (`finish`).
         let Some(item) = ListArc::try_from_arc_borrow(req) else {
             return false;
         };
@@ -646,13 +647,16 @@ impl Queue {
     fn finish(&self, item: ListArc<Request>, keep: bool) {
         let count = {
             let mut ready = self.ready.lock();
-            if !item.is_dead() {
-                if keep {
-                    item.keep_pending(&mut ready);
-                }
-                if item.pending() > 0 {
-                    let _ = ready.push_back(item);
-                }
+            if keep && !item.is_dead() {
+                item.keep_pending(&mut ready);
+            }
+            if item.pending() > 0 && !item.is_dead() {
+                let _ = ready.push_back(item);
+            } else {
+                // Let go of the request under the lock: a source that found
+                // it held by this collector (and so did not queue it) must
+                // see it pending here, or be able to queue it itself.
+                drop(item);
             }
             ready.len()
         };
