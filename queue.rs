@@ -317,7 +317,12 @@ impl Queue {
             None if req.ident.type_ == KEVENT_TIMER => req.clear_pending(&mut ready),
             None => {}
         }
-        let count = self.requeue_if_pending(&mut ready, &req, queued);
+        // Its old place in line is given up; still pending, it goes to the back.
+        drop(queued);
+        if req.pending() > 0 {
+            Self::queue_locked(&mut ready, req.as_arc_borrow());
+        }
+        let count = ready.len();
         drop(ready);
         entry.timer = Self::arm(&req)?;
         drop(reg);
@@ -356,21 +361,6 @@ impl Queue {
         };
         // Only this queue's requests are ever made ready here.
         ready.push_back(item).is_ok()
-    }
-
-    /// Re-queues `req` (whose list item is `queued`, if any) if it is
-    /// pending. Returns the number of ready requests.
-    fn requeue_if_pending(
-        &self,
-        ready: &mut ReadyList,
-        req: &Arc<Request>,
-        queued: Option<ListArc<Request>>,
-    ) -> usize {
-        drop(queued);
-        if req.pending() > 0 {
-            Self::queue_locked(ready, req.as_arc_borrow());
-        }
-        ready.len()
     }
 
     /// An event source fired `n` times: queue the request and wake one
