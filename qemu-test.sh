@@ -9,7 +9,7 @@
 #
 # Options (before the mode): --kernel debug|release (default debug),
 # --timeout SECONDS (default 1800 for the tests, 600 otherwise),
-# --only WORD (run only the test programs whose name contains WORD),
+# --only WORD[,WORD] (run only the test programs whose name contains a WORD),
 # --no-build (use what is built).
 #
 # The test run passes only when the guest writes its verdict on a serial
