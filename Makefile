@@ -2,6 +2,7 @@
 #
 #   make run     build what is missing, boot a VM with the module, run the demo
 #   make check   build what is missing, run every test on the debug kernel
+#   make fuzz    the fuzzer and the accounting stress, DURATION=600 seconds
 #
 # Kernels are built once and cached outside the repo (scripts/kernel.sh);
 # everything else is built under build/.
@@ -23,7 +24,7 @@ CFLAGS_TEST := -O2 -g -Wall -Werror -static -pthread -I uapi -I include -I selft
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check run clean
+.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check fuzz run clean
 
 all: vm-inputs
 
@@ -89,6 +90,16 @@ vm-inputs: module selftests examples userspace
 check: deps lint vm-inputs
 	@cd userspace && cargo test --quiet
 	@./qemu-test.sh --kernel debug $(QEMU_TEST_FLAGS)
+
+# The fuzzer for DURATION seconds and the accounting stress for a fifth of
+# it, on the debug kernel; SEED=N replays a fuzzer run, THREADS=N sets its
+# threads (selftests/fuzz_test.c).
+DURATION ?= 600
+fuzz: deps vm-inputs
+	@KEVENT_CMDLINE="KEVENT_FUZZ_DURATION=$(DURATION) KEVENT_STRESS_DURATION=$$(($(DURATION) / 5)) \
+		$(if $(SEED),KEVENT_FUZZ_SEED=$(SEED)) $(if $(THREADS),KEVENT_FUZZ_THREADS=$(THREADS))" \
+		./qemu-test.sh --kernel debug --no-build --only fuzz,accounting \
+		--timeout $$(($(DURATION) * 2 + 900))
 
 run: deps
 	@./qemu-test.sh --kernel debug --demo

@@ -1,0 +1,800 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A seeded random-ioctl fuzzer for /dev/kevent, in the spirit of syzkaller:
+ * several threads throw random and hostile ctl and get-events calls at a
+ * shared pool of file descriptors (queues, pipes, eventfds, timerfds,
+ * sockets, epoll instances, plain files, closed and recycled numbers) while
+ * other operations close, replace and re-open those descriptors underneath
+ * them. Argument arrays point at good memory, NULL, unmapped, read-only and
+ * PROT_NONE pages, kernel addresses, and arrays that run into an unmapped
+ * page. A ticker interrupts blocked calls with a signal.
+ *
+ * What is checked here: every call returns a value and an errno the ABI
+ * allows, and every event that comes back is well formed. What is checked
+ * by the VM around it: no oops, no KASAN or lockdep report, and (after
+ * rmmod) no kmemleak report.
+ *
+ *   fuzz_test [-s SEED] [-d SECONDS] [-t THREADS]
+ *
+ * The environment (KEVENT_FUZZ_SEED, KEVENT_FUZZ_DURATION,
+ * KEVENT_FUZZ_THREADS) gives the same settings; the kernel passes unknown
+ * `NAME=value` words of its command line to init as environment variables,
+ * which is how `make fuzz` reaches this program. Each thread draws its
+ * operations from its own generator seeded from SEED, so a seed replays the
+ * same operations; with -t 1 it replays the same run exactly.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kevent.h>
+
+#define NSLOTS		64
+#define MAX_THREADS	32
+#define LOG_DEPTH	16
+#define PAGE		4096
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* What a slot holds, as a hint for choosing arguments (it may be stale). */
+enum kind { K_NONE, K_QUEUE, K_PIPE_R, K_PIPE_W, K_EVENTFD, K_TIMERFD, K_SOCKET,
+	    K_EPOLL, K_DEVNULL, K_FILE, K_NKINDS };
+
+static const char *const kind_name[K_NKINDS] = {
+	"none", "queue", "pipe-r", "pipe-w", "eventfd", "timerfd", "socket",
+	"epoll", "devnull", "file",
+};
+
+static _Atomic int slot_fd[NSLOTS];
+static _Atomic int slot_kind[NSLOTS];
+static atomic_bool stop;
+static atomic_bool failed;
+
+/* Memory the argument pointers are drawn from (set up once in main). */
+static struct {
+	char *ro;		/* a read-only page of plausible entries */
+	char *none;		/* a PROT_NONE page */
+	char *unmapped;		/* a page that is not mapped */
+	char *edge;		/* a writable page followed by an unmapped one */
+} mem;
+
+struct rng {
+	uint64_t s;
+};
+
+/* splitmix64: small, fast, and good enough to drive a fuzzer. */
+static uint64_t next(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint32_t below(struct rng *r, uint32_t n)
+{
+	return (uint32_t)(next(r) % n);
+}
+
+static int chance(struct rng *r, int percent)
+{
+	return below(r, 100) < (uint32_t)percent;
+}
+
+struct worker {
+	pthread_t thread;
+	int index;
+	struct rng rng;
+	uint64_t ops;
+	uint64_t calls_ok;		/* ioctls that succeeded */
+	uint64_t events;		/* events collected */
+	uint64_t entry_errors;		/* ctl entries answered BROKEN */
+	struct ukevent buf[65];		/* 64, and room for a misaligned start */
+	char log[LOG_DEPTH][96];	/* the last operations, for a failure report */
+	unsigned int log_pos;
+};
+
+static struct worker workers[MAX_THREADS];
+static int nthreads = 4;
+
+static void note(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->log[w->log_pos++ % LOG_DEPTH], sizeof(w->log[0]), fmt, ap);
+	va_end(ap);
+}
+
+static void fail(struct worker *w, const char *fmt, ...)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	va_list ap;
+
+	pthread_mutex_lock(&lock);
+	printf("# thread %d: ", w->index);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n# its last operations, oldest first:\n");
+	for (unsigned int i = 0; i < LOG_DEPTH; i++) {
+		const char *line = w->log[(w->log_pos + i) % LOG_DEPTH];
+
+		if (line[0])
+			printf("#   %s\n", line);
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&lock);
+	atomic_store(&failed, true);
+}
+
+/* ---- descriptors ------------------------------------------------------ */
+
+static int pick_slot(struct rng *r)
+{
+	return below(r, NSLOTS);
+}
+
+/* A descriptor number to act on: mostly a slot's, sometimes anything. */
+static int pick_fd(struct rng *r)
+{
+	switch (below(r, 10)) {
+	case 0:
+		/* Never 0-2: a read of the console would block. */
+		return below(r, 3) == 0 ? -1 : 3 + (int)below(r, 509);
+	default:
+		return atomic_load(&slot_fd[pick_slot(r)]);
+	}
+}
+
+/* A descriptor that is probably a queue (a slot's hint says so). */
+static int pick_queue(struct rng *r)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		int i = pick_slot(r);
+
+		if (atomic_load(&slot_kind[i]) == K_QUEUE)
+			return atomic_load(&slot_fd[i]);
+	}
+	return pick_fd(r);
+}
+
+/* Puts `fd` in slot `i`, closing what was there. */
+static void install(int i, int fd, enum kind kind)
+{
+	int old;
+
+	if (fd < 0)
+		return;
+	atomic_store(&slot_kind[i], K_NONE);
+	old = atomic_exchange(&slot_fd[i], fd);
+	atomic_store(&slot_kind[i], kind);
+	if (old >= 0)
+		close(old);
+}
+
+static void op_open(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int i = pick_slot(r), fds[2];
+	/* Queues are what is fuzzed: a third of what is opened. */
+	enum kind kind = chance(r, 30) ? K_QUEUE : 1 + below(r, K_NKINDS - 1);
+
+	note(w, "open %s into slot %d", kind_name[kind], i);
+	switch (kind) {
+	case K_QUEUE:
+		if (chance(r, 50)) {
+			install(i, open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC |
+					(chance(r, 30) ? O_NONBLOCK : 0)), kind);
+		} else {
+			int fd = kevent_ctl(pick_queue(r), KEVENT_CTL_INIT, 0, NULL);
+
+			/* A number from a recycled slot may not be a queue. */
+			if (fd >= 0)
+				install(i, fd, kind);
+		}
+		break;
+	case K_PIPE_R:
+	case K_PIPE_W:
+		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+			install(i, fds[0], K_PIPE_R);
+			install(pick_slot(r), fds[1], K_PIPE_W);
+		}
+		break;
+	case K_EVENTFD:
+		install(i, eventfd(below(r, 2), EFD_CLOEXEC | EFD_NONBLOCK), kind);
+		break;
+	case K_TIMERFD: {
+		struct itimerspec its = { .it_interval.tv_nsec = 1000000 * below(r, 3),
+					  .it_value.tv_nsec = 1000000 };
+		int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+		if (fd >= 0)
+			timerfd_settime(fd, 0, &its, NULL);
+		install(i, fd, kind);
+		break;
+	}
+	case K_SOCKET:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) == 0) {
+			install(i, fds[0], kind);
+			install(pick_slot(r), fds[1], kind);
+		}
+		break;
+	case K_EPOLL: {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+
+		/* epoll watching queues and queues watching epoll: both ways. */
+		for (int n = 0; ep >= 0 && n < 3; n++) {
+			struct epoll_event ev = { .events = EPOLLIN | (chance(r, 50) ? EPOLLET : 0) };
+
+			epoll_ctl(ep, EPOLL_CTL_ADD, pick_queue(r), &ev);
+		}
+		install(i, ep, kind);
+		break;
+	}
+	case K_DEVNULL:
+		install(i, open("/dev/null", O_RDWR | O_CLOEXEC), kind);
+		break;
+	case K_FILE: {
+		char name[64];
+
+		snprintf(name, sizeof(name), "/tmp/kevent-fuzz-%d", w->index);
+		install(i, open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600), kind);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void op_close(struct worker *w)
+{
+	int i = pick_slot(&w->rng);
+	int fd = atomic_exchange(&slot_fd[i], -1);
+
+	note(w, "close slot %d (fd %d)", i, fd);
+	atomic_store(&slot_kind[i], K_NONE);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Replaces the file behind a number other requests may watch. */
+static void op_dup2(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int i = pick_slot(r), j = pick_slot(r);
+	int dst = atomic_exchange(&slot_fd[i], -1);
+	int src = atomic_load(&slot_fd[j]);
+
+	note(w, "dup2 slot %d (fd %d) onto slot %d (fd %d)", j, src, i, dst);
+	if (dst < 0)
+		return;
+	if (src < 0 || dup2(src, dst) < 0) {
+		close(dst);
+		atomic_store(&slot_kind[i], K_NONE);
+		return;
+	}
+	atomic_store(&slot_kind[i], atomic_load(&slot_kind[j]));
+	atomic_store(&slot_fd[i], dst);
+}
+
+/* Makes files ready and not ready: writes and reads. */
+static void op_io(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	uint64_t one = 1, sink[64];
+	int fd = atomic_load(&slot_fd[pick_slot(r)]);
+
+	note(w, "io on fd %d", fd);
+	if (chance(r, 60)) {
+		if (write(fd, &one, sizeof(one)) < 0)
+			return;
+	} else {
+		if (read(fd, sink, sizeof(sink)) < 0)
+			return;
+	}
+}
+
+/* ---- arguments -------------------------------------------------------- */
+
+/*
+ * A pointer for an array of `n` entries: mostly good, sometimes hostile.
+ * Never memory of ours the kernel could write past (w->buf holds 64).
+ */
+static void *pick_array(struct worker *w, uint32_t n)
+{
+	struct rng *r = &w->rng;
+	uint32_t crossing = 1 + below(r, n < PAGE / sizeof(struct ukevent) ? n + 1 : 100);
+
+	if (n > 64)
+		return below(r, 4) ? mem.edge : mem.unmapped;
+	switch (below(r, 20)) {
+	case 0:
+		return NULL;
+	case 1:
+		return mem.unmapped;
+	case 2:
+		return mem.none;
+	case 3:
+		return mem.ro;
+	case 4: /* the last entries run into an unmapped page */
+		return mem.edge + PAGE - sizeof(struct ukevent) * crossing;
+	case 5:
+		return (void *)0xffffffff81000000ULL;
+	case 6:
+		return (char *)w->buf + 1 + below(r, 7);	/* misaligned */
+	default:
+		return w->buf;
+	}
+}
+
+static uint32_t pick_count(struct rng *r, uint32_t cap)
+{
+	switch (below(r, 16)) {
+	case 0:
+		return 0;
+	case 1:
+		return cap;
+	case 2:
+		return cap + 1;
+	case 3:
+		return UINT32_MAX - below(r, 2);
+	case 4:
+		return 1u << below(r, 32);
+	default:
+		return 1 + below(r, 8);
+	}
+}
+
+static uint32_t pick_bits(struct rng *r, uint32_t likely)
+{
+	switch (below(r, 8)) {
+	case 0:
+		return (uint32_t)next(r);
+	case 1:
+		return 1u << below(r, 32);
+	default:
+		return likely;
+	}
+}
+
+static void fill_entry(struct rng *r, struct ukevent *uk)
+{
+	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER };
+	static const uint32_t flags[] = { 0, KEVENT_REQ_ONESHOT, KEVENT_REQ_ET,
+					  KEVENT_REQ_ET | KEVENT_REQ_ONESHOT };
+
+	memset(uk, 0, sizeof(*uk));
+	uk->type = below(r, 10) ? types[below(r, 3)] : below(r, 12);
+	uk->req_flags = pick_bits(r, flags[below(r, 4)]);
+	uk->ptr = below(r, 4);		/* few cookies: duplicates and matches */
+	switch (uk->type) {
+	case KEVENT_POLL:
+		uk->id.raw[0] = pick_fd(r);
+		uk->event = pick_bits(r, KEVENT_POLL_POLLIN | (chance(r, 30) ? KEVENT_POLL_POLLOUT : 0));
+		break;
+	case KEVENT_TIMER:
+		uk->id.raw[0] = below(r, 8) ? 1 + below(r, 2000) : (uint32_t)next(r);
+		uk->id.raw[1] = chance(r, 50) ? below(r, 2000) : 0;
+		uk->event = pick_bits(r, (uint32_t[]){ KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_US,
+						       KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_FIRED }[below(r, 4)]);
+		break;
+	default:
+		uk->id.raw[0] = below(r, 8);
+		uk->id.raw[1] = chance(r, 90) ? 0 : (uint32_t)next(r);
+		uk->event = chance(r, 90) ? 0 : (uint32_t)next(r);
+		break;
+	}
+	if (chance(r, 10)) {
+		uk->ret_flags = (uint32_t)next(r);
+		uk->ret_data[0] = (uint32_t)next(r);
+		uk->ret_data[1] = (uint32_t)next(r);
+	}
+}
+
+/* ---- the calls -------------------------------------------------------- */
+
+static int errno_in(int e, const int *allowed, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (allowed[i] == e)
+			return 1;
+	return 0;
+}
+
+/*
+ * Errors a kevent call may fail with: ENOTTY and EBADF when the number is
+ * not a queue (any more), EINTR when the ticker's signal interrupts a wait,
+ * EMFILE/ENFILE for INIT, EAGAIN for a non-blocking queue with nothing ready.
+ */
+static const int call_errnos[] = { EINVAL, EFAULT, ENOTTY, EBADF, EINTR, ENOMEM,
+				   EMFILE, ENFILE, EAGAIN };
+
+/* What a ctl entry may be answered with, in ret_data[1]. */
+static const int entry_errnos[] = { EINVAL, ENOENT, EEXIST, ENOSPC, EOPNOTSUPP, ENOMEM,
+				    EBADF, ELOOP };
+
+static void check_entries(struct worker *w, const struct ukevent *uk, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!(uk[i].ret_flags & KEVENT_RET_DONE) || (uk[i].ret_flags & ~3u)) {
+			fail(w, "ctl entry %d: ret_flags %#x", i, uk[i].ret_flags);
+			return;
+		}
+		if (uk[i].ret_flags & KEVENT_RET_BROKEN) {
+			w->entry_errors++;
+			if (!errno_in(uk[i].ret_data[1], entry_errnos, ARRAY_SIZE(entry_errnos))) {
+				fail(w, "ctl entry %d: unexpected errno %u", i, uk[i].ret_data[1]);
+				return;
+			}
+		}
+	}
+}
+
+static void op_ctl(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct kevent_ctl_arg a = { 0 };
+	int fd = pick_queue(r), ret;
+
+	a.cmd = below(r, 12) ? below(r, 5) : (uint32_t)next(r);
+	a.num = below(r, 4) ? 1 + below(r, 8) : pick_count(r, KEVENT_CTL_MAX_NUM);
+	for (unsigned int i = 0; i < 64; i++)
+		fill_entry(r, &w->buf[i]);
+	a.events = (uintptr_t)pick_array(w, a.num);
+	if (chance(r, 5))
+		a.flags = pick_bits(r, 0);
+	if (chance(r, 5))
+		a.__reserved = pick_bits(r, 0);
+	note(w, "ctl fd %d cmd %u num %u events %#llx flags %#x",
+	     fd, a.cmd, a.num, (unsigned long long)a.events, a.flags);
+	ret = ioctl(fd, KEVENT_IOC_CTL, chance(r, 3) ? (void *)mem.none : &a);
+	if (ret < 0) {
+		if (!errno_in(errno, call_errnos, ARRAY_SIZE(call_errnos)))
+			fail(w, "ctl failed with unexpected %s", strerror(errno));
+		return;
+	}
+	w->calls_ok++;
+	if (a.cmd == KEVENT_CTL_INIT) {
+		install(pick_slot(r), ret, K_QUEUE);
+		return;
+	}
+	if ((uint32_t)ret > a.num || a.num > KEVENT_CTL_MAX_NUM) {
+		fail(w, "ctl returned %d for num %u", ret, a.num);
+		return;
+	}
+	if (a.events == (uintptr_t)w->buf)
+		check_entries(w, w->buf, ret < 64 ? ret : 64);
+}
+
+static int64_t pick_timeout(struct rng *r)
+{
+	switch (below(r, 8)) {
+	case 0:
+		return -1 - below(r, 1000);	/* forever: the ticker ends it */
+	case 1:
+		return INT64_MAX - below(r, 2);	/* as good as forever */
+	case 2:
+		return INT64_MIN;
+	case 3:
+		return 1 + below(r, 2000000);
+	default:
+		return 0;
+	}
+}
+
+static void check_events(struct worker *w, const struct ukevent *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (!(ev[i].ret_flags & KEVENT_RET_DONE) ||
+		    (ev[i].type != KEVENT_POLL && ev[i].type != KEVENT_TIMER &&
+		     ev[i].type != KEVENT_USER)) {
+			fail(w, "event %d malformed: type %u ret_flags %#x", i, ev[i].type,
+			     ev[i].ret_flags);
+			return;
+		}
+	}
+}
+
+static void op_get(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct kevent_get_events_arg a = { 0 };
+	int fd = pick_queue(r), ret;
+
+	a.max_nr = below(r, 4) ? 1 + below(r, 64) : pick_count(r, 64);
+	a.min_nr = below(r, 3) ? below(r, a.max_nr < 64 ? a.max_nr + 1 : 65)
+			       : pick_count(r, a.max_nr);
+	a.timeout_ns = pick_timeout(r);
+	a.events = (uintptr_t)pick_array(w, a.max_nr);
+	if (chance(r, 5))
+		a.flags = pick_bits(r, 0);
+	if (chance(r, 5))
+		a.__reserved = pick_bits(r, 0);
+	note(w, "get fd %d min %u max %u timeout %lld events %#llx", fd, a.min_nr, a.max_nr,
+	     (long long)a.timeout_ns, (unsigned long long)a.events);
+	ret = ioctl(fd, KEVENT_IOC_GET_EVENTS, chance(r, 3) ? (void *)mem.unmapped : &a);
+	if (ret < 0) {
+		if (!errno_in(errno, call_errnos, ARRAY_SIZE(call_errnos)))
+			fail(w, "get-events failed with unexpected %s", strerror(errno));
+		return;
+	}
+	w->calls_ok++;
+	w->events += ret;
+	if ((uint32_t)ret > a.max_nr) {
+		fail(w, "get-events returned %d for max_nr %u", ret, a.max_nr);
+		return;
+	}
+	if (a.events == (uintptr_t)w->buf)
+		check_events(w, w->buf, ret < 64 ? ret : 64);
+}
+
+/* Whether `fd` is a queue now: /dev/kevent or one INIT made. */
+static bool is_queue(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = 0;
+	return !strcmp(target, KEVENT_DEVICE) || !strcmp(target, "anon_inode:[kevent]");
+}
+
+/*
+ * Commands of our magic the module does not know, and wrong sizes: ENOTTY
+ * from a queue. Other files answer as they do (epoll says EINVAL), and the
+ * number may be recycled while the call runs, so only a number that is a
+ * queue before and after the call is held to it.
+ */
+static void op_raw_ioctl(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	unsigned int cmd = _IOC(below(r, 4), KEVENT_IOC_MAGIC, below(r, 8), below(r, 64));
+	int fd = pick_queue(r), ret, err;
+	bool queue_before = is_queue(fd);
+
+	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS)
+		return;
+	note(w, "ioctl fd %d cmd %#x", fd, cmd);
+	ret = ioctl(fd, cmd, pick_array(w, 1));
+	err = errno;
+	if (!queue_before || !is_queue(fd))
+		return;
+	if (ret >= 0)
+		fail(w, "unknown ioctl %#x succeeded", cmd);
+	else if (err != ENOTTY)
+		fail(w, "unknown ioctl %#x: %s, not ENOTTY", cmd, strerror(err));
+}
+
+/* The queue's own file operations: poll, fdinfo, read and write. */
+static void op_file(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int fd = pick_queue(r);
+	char path[64], text[512];
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+	note(w, "file ops on fd %d", fd);
+	switch (below(r, 4)) {
+	case 0:
+		poll(&p, 1, below(r, 2));
+		break;
+	case 1: {
+		int f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f >= 0) {
+			if (read(f, text, sizeof(text)) < 0)
+				text[0] = 0;
+			close(f);
+		}
+		break;
+	}
+	case 2:
+		if (read(fd, text, sizeof(text)) >= 0 && write(fd, text, 1) >= 0)
+			text[0] = 0;
+		break;
+	default:
+		fcntl(fd, F_SETFL, chance(r, 50) ? O_NONBLOCK : 0);
+		break;
+	}
+}
+
+/* A child inherits every descriptor, uses a few and exits: the last close
+ * of a queue can then happen in another process. */
+static void op_fork(struct worker *w)
+{
+	pid_t pid;
+
+	note(w, "fork");
+	pid = fork();
+	if (pid == 0) {
+		struct ukevent ev[4];
+
+		for (int i = 0; i < 4; i++)
+			kevent_get_events_ns(pick_queue(&w->rng), 0, 4, 0, ev, 0);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static void one_op(struct worker *w)
+{
+	uint32_t dice = below(&w->rng, 1000);
+
+	if (dice < 300)
+		op_ctl(w);
+	else if (dice < 500)
+		op_get(w);
+	else if (dice < 620)
+		op_io(w);
+	else if (dice < 720)
+		op_open(w);
+	else if (dice < 800)
+		op_close(w);
+	else if (dice < 840)
+		op_dup2(w);
+	else if (dice < 900)
+		op_raw_ioctl(w);
+	else if (dice < 998)
+		op_file(w);
+	else
+		op_fork(w);
+	w->ops++;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	while (!atomic_load(&stop) && !atomic_load(&failed))
+		one_op(w);
+	return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static void setup_memory(void)
+{
+	struct ukevent uk = { .type = KEVENT_USER, .id.raw[0] = 1 };
+	char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	for (size_t off = 0; off + sizeof(uk) <= PAGE; off += sizeof(uk))
+		memcpy(p + off, &uk, sizeof(uk));
+	mprotect(p, PAGE, PROT_READ);
+	mem.ro = p;
+	mem.none = p + PAGE;
+	mprotect(mem.none, PAGE, PROT_NONE);
+	mem.edge = p + 2 * PAGE;
+	mem.unmapped = p + 3 * PAGE;
+	munmap(mem.unmapped, PAGE);
+}
+
+static long setting(const char *env, const char *arg, long fallback)
+{
+	const char *v = arg ? arg : getenv(env);
+
+	return v && *v ? strtol(v, NULL, 0) : fallback;
+}
+
+int main(int argc, char **argv)
+{
+	const char *seed_arg = NULL, *dur_arg = NULL, *thr_arg = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
+	uint64_t seed, ops = 0, calls = 0, events = 0, entry_errors = 0;
+	long duration;
+	int64_t start, end;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "s:d:t:")) != -1) {
+		switch (opt) {
+		case 's': seed_arg = optarg; break;
+		case 'd': dur_arg = optarg; break;
+		case 't': thr_arg = optarg; break;
+		default:
+			fprintf(stderr, "usage: %s [-s SEED] [-d SECONDS] [-t THREADS]\n", argv[0]);
+			return 2;
+		}
+	}
+	seed = (uint64_t)setting("KEVENT_FUZZ_SEED", seed_arg, 0);
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)time(NULL);
+	duration = setting("KEVENT_FUZZ_DURATION", dur_arg, 60);
+	nthreads = (int)setting("KEVENT_FUZZ_THREADS", thr_arg, 4);
+	if (nthreads < 1 || nthreads > MAX_THREADS || duration < 1) {
+		fprintf(stderr, "fuzz_test: threads must be 1..%d and the duration >= 1 s\n",
+			MAX_THREADS);
+		return 2;
+	}
+
+	printf("TAP version 13\n1..1\n");
+	printf("# fuzz: seed %" PRIu64 " (replay: KEVENT_FUZZ_SEED=%" PRIu64 "), %d threads, %ld s\n",
+	       seed, seed, nthreads, duration);
+	fflush(stdout);
+	if (access(KEVENT_DEVICE, R_OK | W_OK)) {
+		printf("ok 1 fuzz # SKIP %s is missing\n", KEVENT_DEVICE);
+		return 0;
+	}
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	setup_memory();
+	for (int i = 0; i < NSLOTS; i++)
+		atomic_store(&slot_fd[i], -1);
+
+	start = time(NULL);
+	for (int i = 0; i < nthreads; i++) {
+		workers[i].index = i;
+		workers[i].rng.s = seed + 0x1000003ULL * (uint64_t)i;
+		pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+	}
+	/* The ticker: ends blocked waits, and the run. */
+	for (end = start + duration; time(NULL) < end && !atomic_load(&failed);) {
+		struct timespec tick = { .tv_nsec = 20 * 1000 * 1000 };
+
+		nanosleep(&tick, NULL);
+		for (int i = 0; i < nthreads; i++)
+			pthread_kill(workers[i].thread, SIGUSR1);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < nthreads; i++) {
+		/* A worker may be blocked in a wait: keep interrupting it. */
+		while (pthread_tryjoin_np(workers[i].thread, NULL) == EBUSY) {
+			pthread_kill(workers[i].thread, SIGUSR1);
+			usleep(1000);
+		}
+		ops += workers[i].ops;
+		calls += workers[i].calls_ok;
+		events += workers[i].events;
+		entry_errors += workers[i].entry_errors;
+	}
+	for (int i = 0; i < NSLOTS; i++) {
+		int fd = atomic_exchange(&slot_fd[i], -1);
+
+		if (fd >= 0)
+			close(fd);
+	}
+
+	printf("# fuzz: %" PRIu64 " operations in %ld s (%" PRIu64 " kevent calls succeeded, %"
+	       PRIu64 " entries refused, %" PRIu64 " events collected)\n",
+	       ops, (long)(time(NULL) - start), calls, entry_errors, events);
+	if (atomic_load(&failed)) {
+		printf("not ok 1 fuzz (seed %" PRIu64 ")\n", seed);
+		return 1;
+	}
+	printf("ok 1 fuzz (seed %" PRIu64 ")\n", seed);
+	return 0;
+}
