@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event accounting under concurrency: producer threads add, modify, make
+ * ready and remove one-shot timers, user events and pipe watches on one
+ * queue while collector threads take events off it, for a fixed time.
+ * Every request gets a cookie of its own, and at the end each one must have
+ * been delivered exactly once if it fired and was not removed, and never
+ * if its REMOVE succeeded (a one-shot request that was delivered is gone,
+ * so its REMOVE answers ENOENT).
+ *
+ *   accounting_test [SECONDS]       (or KEVENT_STRESS_DURATION; default 20)
+ *
+ * This is exact because the module delivers and removes a one-shot request
+ * under the same lock REMOVE takes: a REMOVE either finds the request
+ * undelivered or not at all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kevent_test.h"
+
+#define PRODUCERS	3
+#define COLLECTORS	2
+#define WINDOW		48		/* live requests per producer */
+#define PIPES		16		/* pipes per producer */
+#define MAX_SEQ		(1u << 21)	/* requests per producer */
+
+enum kind { USER, TIMER, PIPE };
+static const char *const kind_name[] = { "user", "timer", "pipe" };
+
+/* What a request's cookie must have seen by the end. */
+enum expect { IN_FLIGHT, ONCE, NEVER };
+
+/* The cookie: kind, producer, sequence number. */
+#define COOKIE(kind, p, seq) (((uint64_t)(kind) << 60) | ((uint64_t)(p) << 52) | (seq))
+#define COOKIE_KIND(c)	((unsigned int)((c) >> 60))
+#define COOKIE_PROD(c)	((unsigned int)(((c) >> 52) & 0xff))
+#define COOKIE_SEQ(c)	((uint32_t)((c) & 0xfffffffffffffULL))
+
+struct live {
+	bool used;
+	enum kind kind;
+	uint32_t seq;
+	bool fired;		/* made ready (user), written (pipe), armed (timer) */
+	int pipe;		/* PIPE: index into the producer's pipes */
+};
+
+struct producer {
+	pthread_t thread;
+	int index;
+	uint64_t rng;
+	uint32_t next_seq;
+	struct live window[WINDOW];
+	int pipes[PIPES][2];
+	bool pipe_busy[PIPES];
+	bool pipe_delivering[PIPES];	/* fired and left to the collectors */
+	uint32_t pipe_seq[PIPES];
+	_Atomic uint8_t *delivered;	/* [MAX_SEQ], written by collectors */
+	uint8_t *expect;		/* [MAX_SEQ], written by this producer */
+	uint64_t added, removed, modified;
+};
+
+static int qfd;
+static struct producer producers[PRODUCERS];
+static atomic_bool stop_producing, stop_collecting;
+static atomic_bool failed;
+static _Atomic uint64_t collected, bad_events;
+
+#define FAIL(...) do { printf("# " __VA_ARGS__); printf("\n"); atomic_store(&failed, true); } while (0)
+
+static uint32_t rnd(struct producer *p, uint32_t n)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return (uint32_t)(p->rng % n);
+}
+
+static struct ukevent request_of(struct producer *p, struct live *l)
+{
+	uint64_t cookie = COOKIE(l->kind, p->index, l->seq);
+
+	switch (l->kind) {
+	case USER:
+		return uk_make(KEVENT_USER, l->seq, 0, 0, KEVENT_REQ_ONESHOT, cookie);
+	case TIMER:	/* first expiry 20 us to 2 ms */
+		return uk_make(KEVENT_TIMER, 1000, 20 + rnd(p, 2000), KEVENT_TIMER_UNIT_US,
+			       KEVENT_REQ_ONESHOT, cookie);
+	default:
+		return uk_make(KEVENT_POLL, p->pipes[l->pipe][0], 0, KEVENT_POLL_POLLIN,
+			       KEVENT_REQ_ONESHOT, cookie);
+	}
+}
+
+static int free_pipe(struct producer *p)
+{
+	for (int i = 0; i < PIPES; i++)
+		if (!p->pipe_busy[i])
+			return i;
+	return -1;
+}
+
+/* Makes a live request fire: READY for a user event, a byte for a pipe. */
+static void fire(struct producer *p, struct live *l)
+{
+	if (l->fired)
+		return;
+	if (l->kind == USER) {
+		struct ukevent uk = request_of(p, l);
+		int r;
+
+		uk.ret_data[0] = l->seq;	/* the payload */
+		r = ctl1(qfd, KEVENT_CTL_READY, &uk);
+
+		if (r)
+			FAIL("READY of user %u failed: %d", l->seq, r);
+	} else if (l->kind == PIPE) {
+		if (write(p->pipes[l->pipe][1], "x", 1) != 1)
+			FAIL("pipe write failed: %s", strerror(errno));
+	}
+	l->fired = true;
+}
+
+static void add_one(struct producer *p, struct live *l)
+{
+	struct ukevent uk;
+	int r;
+
+	if (p->next_seq >= MAX_SEQ)
+		return;
+	memset(l, 0, sizeof(*l));
+	l->kind = rnd(p, 3);
+	l->pipe = -1;
+	if (l->kind == PIPE) {
+		l->pipe = free_pipe(p);
+		if (l->pipe < 0)
+			l->kind = USER;
+	}
+	l->seq = p->next_seq++;
+	l->fired = l->kind == TIMER;
+	uk = request_of(p, l);
+	r = ctl1(qfd, KEVENT_CTL_ADD, &uk);
+	if (r) {
+		FAIL("ADD of %s %u failed: %d", kind_name[l->kind], l->seq, r);
+		return;
+	}
+	if (l->kind == PIPE)
+		p->pipe_busy[l->pipe] = true;
+	l->used = true;
+	p->added++;
+}
+
+/* MODIFY keeps a request (a timer restarts); ENOENT once it was delivered. */
+static void modify_one(struct producer *p, struct live *l)
+{
+	struct ukevent uk = request_of(p, l);
+	int r = ctl1(qfd, KEVENT_CTL_MODIFY, &uk);
+
+	if (r == ENOENT && l->fired)
+		return;
+	if (r)
+		FAIL("MODIFY of %s %u: %d", kind_name[l->kind], l->seq, r);
+	p->modified++;
+}
+
+/* Ends a live request: REMOVE it, or let it fire and be delivered. */
+static void retire(struct producer *p, struct live *l)
+{
+	struct ukevent uk;
+	int r;
+
+	if (rnd(p, 2)) {
+		fire(p, l);
+		p->expect[l->seq] = ONCE;
+		if (l->kind == PIPE) {
+			p->pipe_delivering[l->pipe] = true;
+			p->pipe_seq[l->pipe] = l->seq;
+		}
+	} else {
+		uk = request_of(p, l);
+		r = ctl1(qfd, KEVENT_CTL_REMOVE, &uk);
+		if (r == 0) {
+			p->expect[l->seq] = NEVER;
+			p->removed++;
+		} else if (r == ENOENT && l->fired) {
+			p->expect[l->seq] = ONCE;
+		} else {
+			FAIL("REMOVE of %s %u (fired %d): %d", kind_name[l->kind], l->seq,
+			     l->fired, r);
+		}
+		if (l->kind == PIPE) {
+			char c;
+
+			/* The watch is gone either way: the pipe can be reused. */
+			if (l->fired && read(p->pipes[l->pipe][0], &c, 1) != 1)
+				FAIL("pipe read failed");
+			p->pipe_busy[l->pipe] = false;
+		}
+	}
+	l->used = false;
+}
+
+/*
+ * A pipe left to fire must stay readable until its event is delivered;
+ * then its one-shot watch is gone and the pipe can be drained and reused.
+ */
+static void reclaim_pipes(struct producer *p)
+{
+	char c;
+
+	for (int i = 0; i < PIPES; i++) {
+		if (!p->pipe_delivering[i] || !atomic_load(&p->delivered[p->pipe_seq[i]]))
+			continue;
+		if (read(p->pipes[i][0], &c, 1) != 1)
+			FAIL("pipe read failed");
+		p->pipe_delivering[i] = false;
+		p->pipe_busy[i] = false;
+	}
+}
+
+static void *producer_main(void *arg)
+{
+	struct producer *p = arg;
+
+	while (!atomic_load(&stop_producing) && !atomic_load(&failed)) {
+		struct live *l = &p->window[rnd(p, WINDOW)];
+
+		reclaim_pipes(p);
+		if (!l->used) {
+			add_one(p, l);
+			continue;
+		}
+		switch (rnd(p, 4)) {
+		case 0:
+			fire(p, l);
+			break;
+		case 1:
+			modify_one(p, l);
+			break;
+		default:
+			retire(p, l);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void account(const struct ukevent *ev)
+{
+	uint64_t c = ev->ptr;
+	unsigned int kind = COOKIE_KIND(c), prod = COOKIE_PROD(c);
+	uint32_t seq = COOKIE_SEQ(c);
+	bool ok;
+
+	atomic_fetch_add(&collected, 1);
+	if (kind > PIPE || prod >= PRODUCERS || seq >= MAX_SEQ) {
+		FAIL("an event with a cookie never used: %#" PRIx64, c);
+		return;
+	}
+	switch (kind) {
+	case USER:
+		ok = ev->type == KEVENT_USER && ev->ret_data[0] == seq;
+		break;
+	case TIMER:
+		ok = ev->type == KEVENT_TIMER && ev->ret_data[0] == 1;
+		break;
+	default:
+		ok = ev->type == KEVENT_POLL && (ev->ret_data[0] & KEVENT_POLL_POLLIN);
+		break;
+	}
+	if (!ok || ev->ret_flags != KEVENT_RET_DONE) {
+		atomic_fetch_add(&bad_events, 1);
+		FAIL("%s %u delivered as type %u flags %#x data %u %u", kind_name[kind], seq,
+		     ev->type, ev->ret_flags, ev->ret_data[0], ev->ret_data[1]);
+	}
+	atomic_fetch_add(&producers[prod].delivered[seq], 1);
+}
+
+static void *collector_main(void *arg)
+{
+	uint64_t rng = (uintptr_t)arg * 0x9e3779b97f4a7c15ULL + 1;
+	struct ukevent ev[64];
+
+	while (!atomic_load(&stop_collecting)) {
+		unsigned int max_nr, min_nr;
+		int n;
+
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		max_nr = 1 + rng % 64;
+		min_nr = 1 + (rng >> 8) % (max_nr < 8 ? max_nr : 8);
+		n = get_ns(qfd, min_nr, max_nr, 5 * NSEC_PER_MSEC, ev);
+		if (n < 0) {
+			FAIL("get-events failed: %d", n);
+			return NULL;
+		}
+		for (int i = 0; i < n; i++)
+			account(&ev[i]);
+	}
+	return NULL;
+}
+
+/* Fires what is left, then collects until the queue stays empty. */
+static void settle(void)
+{
+	for (int i = 0; i < PRODUCERS; i++) {
+		struct producer *p = &producers[i];
+
+		for (int j = 0; j < WINDOW; j++) {
+			if (p->window[j].used) {
+				fire(p, &p->window[j]);
+				p->expect[p->window[j].seq] = ONCE;
+			}
+		}
+	}
+	/* The latest timer fires 2 ms after its ADD; give it a good margin. */
+	for (uint64_t last = UINT64_MAX; last != atomic_load(&collected);) {
+		last = atomic_load(&collected);
+		usleep(300 * 1000);
+	}
+	atomic_store(&stop_collecting, true);
+}
+
+static uint64_t check(void)
+{
+	uint64_t checked = 0;
+
+	for (int i = 0; i < PRODUCERS; i++) {
+		struct producer *p = &producers[i];
+
+		for (uint32_t s = 0; s < p->next_seq; s++) {
+			unsigned int got = atomic_load(&p->delivered[s]);
+			unsigned int want = p->expect[s] == ONCE ? 1 : 0;
+
+			if (p->expect[s] == IN_FLIGHT)
+				FAIL("producer %d request %u has no outcome", i, s);
+			else if (got != want)
+				FAIL("producer %d request %u: delivered %u times, expected %u%s", i, s,
+				     got, want, p->expect[s] == NEVER ? " (its REMOVE succeeded)" : "");
+			checked++;
+		}
+	}
+	return checked;
+}
+
+int main(int argc, char **argv)
+{
+	const char *env = getenv("KEVENT_STRESS_DURATION");
+	long duration = argc > 1 ? atol(argv[1]) : env ? atol(env) : 20;
+	pthread_t collectors[COLLECTORS];
+	uint64_t added = 0, removed = 0, modified = 0, checked;
+	struct ukevent ev[64];
+
+	printf("TAP version 13\n1..1\n");
+	qfd = open_queue();
+	if (qfd < 0) {
+		printf("ok 1 accounting # SKIP %s: %s\n", KEVENT_DEVICE, strerror(errno));
+		return 0;
+	}
+	for (int i = 0; i < PRODUCERS; i++) {
+		struct producer *p = &producers[i];
+
+		p->index = i;
+		p->rng = 0x2545f4914f6cdd1dULL * (i + 1);
+		p->delivered = calloc(MAX_SEQ, sizeof(*p->delivered));
+		p->expect = calloc(MAX_SEQ, 1);
+		for (int j = 0; j < PIPES; j++)
+			if (pipe(p->pipes[j]))
+				return perror("pipe"), 1;
+	}
+	for (int i = 0; i < COLLECTORS; i++)
+		pthread_create(&collectors[i], NULL, collector_main, (void *)(uintptr_t)(i + 1));
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_create(&producers[i].thread, NULL, producer_main, &producers[i]);
+	sleep(duration);
+	atomic_store(&stop_producing, true);
+	for (int i = 0; i < PRODUCERS; i++) {
+		pthread_join(producers[i].thread, NULL);
+		added += producers[i].added;
+		removed += producers[i].removed;
+		modified += producers[i].modified;
+	}
+	settle();
+	for (int i = 0; i < COLLECTORS; i++)
+		pthread_join(collectors[i], NULL);
+	if (get_ns(qfd, 0, 64, 0, ev) != 0)
+		FAIL("events are left after the queue settled");
+	checked = check();
+	printf("# accounting: %ld s, %d producers, %d collectors: %" PRIu64 " added, %" PRIu64
+	       " modified, %" PRIu64 " removed, %" PRIu64 " delivered, %" PRIu64
+	       " requests checked\n", duration, PRODUCERS, COLLECTORS, added, modified, removed,
+	       atomic_load(&collected), checked);
+	close(qfd);
+	printf("%s 1 accounting: every event delivered exactly once, none after its REMOVE\n",
+	       atomic_load(&failed) ? "not ok" : "ok");
+	return atomic_load(&failed);
+}
