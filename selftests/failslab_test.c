@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocation failures, injected one by one. For each operation, the test
+ * makes its 1st, 2nd, 3rd... allocation fail (failslab and fail_page_alloc
+ * driven by /proc/thread-self/fail-nth, the kernel's systematic fault
+ * injection, as syzkaller uses it) until the operation runs without
+ * reaching the failure. Each time, the operation must succeed or fail with
+ * ENOMEM (for the call, or for its entry), and leave the queue as if it had
+ * not been tried: a failed ADD leaves nothing behind, a successful one
+ * works, and the queue keeps working. kmemleak, after rmmod, sees every
+ * path's cleanup.
+ *
+ * Documentation/fault-injection/fault-injection.rst, "fail-nth".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kevent_test.h"
+#include "kselftest_harness.h"
+
+#define DEBUGFS "/sys/kernel/debug/"
+#define MAX_STEPS 200		/* far more allocations than any operation makes */
+
+static int nth_fd = -1;	/* /proc/thread-self/fail-nth */
+static int hit;			/* the armed failure was reached */
+
+/* Settings that let GFP_KERNEL allocations fail, and quietly. */
+static const char *const knobs[][2] = {
+	{ DEBUGFS "failslab/ignore-gfp-wait", "N" },
+	{ DEBUGFS "failslab/verbose", "0" },
+	{ DEBUGFS "fail_page_alloc/ignore-gfp-wait", "N" },
+	{ DEBUGFS "fail_page_alloc/ignore-gfp-highmem", "N" },
+	{ DEBUGFS "fail_page_alloc/min-order", "0" },
+	{ DEBUGFS "fail_page_alloc/verbose", "0" },
+};
+
+static int write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n = -1;
+
+	if (fd >= 0) {
+		n = write(fd, value, strlen(value));
+		close(fd);
+	}
+	return n < 0 ? -1 : 0;
+}
+
+FIXTURE(inject)
+{
+	int q;
+	int steps;	/* allocations made to fail, in all */
+};
+
+FIXTURE_SETUP(inject)
+{
+	self->q = -1;
+	nth_fd = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (nth_fd < 0)
+		SKIP(return, "no /proc/thread-self/fail-nth: CONFIG_FAULT_INJECTION is off");
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (write_file(knobs[i][0], knobs[i][1]))
+			SKIP(return, "cannot set %s: needs FAILSLAB, FAIL_PAGE_ALLOC and debugfs",
+			     knobs[i][0]);
+	self->q = open_queue();
+	ASSERT_GE(self->q, 0);
+}
+
+FIXTURE_TEARDOWN(inject)
+{
+	if (self->q >= 0)
+		close(self->q);
+	if (nth_fd >= 0)
+		close(nth_fd);
+	TH_LOG("%d allocations made to fail", self->steps);
+}
+
+/* Makes the n-th fault-injection point this thread reaches fail. */
+static void arm(int n)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", n);
+
+	if (pwrite(nth_fd, buf, len, 0) != len)
+		abort();
+}
+
+/*
+ * Called right after the system call under test, so that the checks after
+ * it run with every allocation working: notes whether the armed failure
+ * was reached, and disarms.
+ */
+static void disarm(void)
+{
+	char buf[16] = { 0 };
+
+	if (pread(nth_fd, buf, sizeof(buf) - 1, 0) <= 0)
+		abort();
+	arm(0);
+	hit = atoi(buf) == 0;
+}
+
+/* A user event, ready and collected: the queue works. */
+static int queue_works(int q, __u32 id)
+{
+	struct ukevent uk = uk_user(id, KEVENT_REQ_ONESHOT), ev;
+
+	if (ctl1(q, KEVENT_CTL_ADD, &uk) || user_ready(q, id, 7))
+		return 0;
+	return get_ns(q, 1, 1, NSEC_PER_SEC, &ev) == 1 && ev.id.raw[0] == id &&
+	       ev.ret_data[0] == 7;
+}
+
+/*
+ * Runs `op` with its 1st, 2nd, ... allocation failing, until it completes
+ * without reaching the failure. `op` calls disarm() right after the call
+ * under test, returns 0, ENOMEM, or anything else for "wrong", and checks
+ * the queue's state itself.
+ */
+#define FAIL_EACH_ALLOCATION(op)						\
+	do {									\
+		int n, r;							\
+		for (n = 1; n <= MAX_STEPS; n++) {				\
+			arm(n);							\
+			r = (op);						\
+			ASSERT_TRUE(r == 0 || (hit && r == ENOMEM))		\
+				TH_LOG("%s, allocation %d: %s", #op, n,	\
+				       strerror(r));				\
+			if (!hit)						\
+				break;						\
+			self->steps++;						\
+		}								\
+		ASSERT_LE(n, MAX_STEPS);					\
+		ASSERT_GT(n, 1) TH_LOG("%s allocates nothing?", #op);		\
+	} while (0)
+
+/* An open of /dev/kevent; a new queue must work. */
+static int op_open(void)
+{
+	int fd = open_queue();
+	int ok;
+
+	disarm();
+	if (fd < 0)
+		return errno;
+	ok = queue_works(fd, 1);
+	close(fd);
+	return ok ? 0 : EIO;
+}
+
+TEST_F(inject, open)
+{
+	FAIL_EACH_ALLOCATION(op_open());
+}
+
+static int op_init(int q)
+{
+	int fd = kevent_ctl(q, KEVENT_CTL_INIT, 0, NULL);
+	int ok;
+
+	disarm();
+	if (fd < 0)
+		return errno;
+	ok = queue_works(fd, 1);
+	close(fd);
+	return ok ? 0 : EIO;
+}
+
+TEST_F(inject, init)
+{
+	FAIL_EACH_ALLOCATION(op_init(self->q));
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+/*
+ * ADD of one entry. On ENOMEM nothing may be left: REMOVE finds nothing
+ * and the same ADD then succeeds. On success the request works. Either way
+ * it is removed again, so the next round starts from the same state.
+ */
+static int op_add(int q, struct ukevent proto, int (*trigger)(int q, struct ukevent *uk))
+{
+	struct ukevent uk = proto;
+	int r = ctl1(q, KEVENT_CTL_ADD, &uk);
+
+	disarm();
+	if (r == ENOMEM) {
+		uk = proto;
+		if (ctl1(q, KEVENT_CTL_REMOVE, &uk) != ENOENT)
+			return EEXIST;
+		uk = proto;
+		if (ctl1(q, KEVENT_CTL_ADD, &uk))
+			return EIO;
+	} else if (r) {
+		return r;
+	}
+	if (!trigger(q, &uk))
+		return EIO;
+	uk = proto;
+	ctl1(q, KEVENT_CTL_REMOVE, &uk);	/* one-shot ones are gone already */
+	return r;
+}
+
+/* Waits for the event of `uk` (added as one-shot): it must come. */
+static int delivered(int q, const struct ukevent *uk)
+{
+	struct ukevent ev;
+
+	return get_ns(q, 1, 1, NSEC_PER_SEC, &ev) == 1 && ev.ptr == uk->ptr &&
+	       ev.type == uk->type;
+}
+
+static int trigger_user(int q, struct ukevent *uk)
+{
+	return user_ready(q, uk->id.raw[0], 0) == 0 && delivered(q, uk);
+}
+
+static int trigger_timer(int q, struct ukevent *uk)
+{
+	return delivered(q, uk);
+}
+
+static int pipe_fds[2];
+
+static int trigger_pipe(int q, struct ukevent *uk)
+{
+	char c = 'x';
+	int ok;
+
+	if (write(pipe_fds[1], &c, 1) != 1)
+		return 0;
+	ok = delivered(q, uk);
+	return read(pipe_fds[0], &c, 1) == 1 && ok;
+}
+
+static int nested_queue;
+
+static int trigger_queue(int q, struct ukevent *uk)
+{
+	struct ukevent inner = uk_user(5, KEVENT_REQ_ONESHOT), ev;
+	int ok;
+
+	if (ctl1(nested_queue, KEVENT_CTL_ADD, &inner) || user_ready(nested_queue, 5, 0))
+		return 0;
+	ok = delivered(q, uk);
+	return get_ns(nested_queue, 1, 1, 0, &ev) == 1 && ok;
+}
+
+TEST_F(inject, add_user)
+{
+	FAIL_EACH_ALLOCATION(op_add(self->q, uk_user(3, KEVENT_REQ_ONESHOT), trigger_user));
+}
+
+TEST_F(inject, add_timer)
+{
+	struct ukevent t = uk_make(KEVENT_TIMER, 1, 0, KEVENT_TIMER_UNIT_MS, KEVENT_REQ_ONESHOT, 4);
+
+	FAIL_EACH_ALLOCATION(op_add(self->q, t, trigger_timer));
+}
+
+TEST_F(inject, add_poll_pipe)
+{
+	struct ukevent p;
+
+	ASSERT_EQ(0, pipe(pipe_fds));
+	p = uk_make(KEVENT_POLL, pipe_fds[0], 0, KEVENT_POLL_POLLIN, KEVENT_REQ_ONESHOT, 5);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_pipe));
+}
+
+TEST_F(inject, add_poll_queue)
+{
+	struct ukevent p;
+
+	nested_queue = open_queue();
+	ASSERT_GE(nested_queue, 0);
+	p = uk_make(KEVENT_POLL, nested_queue, 0, KEVENT_POLL_POLLIN, KEVENT_REQ_ONESHOT, 6);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_queue));
+}
+
+/*
+ * A batch: each entry fails or succeeds on its own; the entries that
+ * failed are absent, the others present, and all are processed.
+ */
+static int op_batch(int q)
+{
+	struct ukevent uk[8], probe;
+	int n, i;
+
+	for (i = 0; i < 8; i++)
+		uk[i] = uk_user(100 + i, 0);
+	n = kevent_ctl(q, KEVENT_CTL_ADD, 8, uk);
+	disarm();
+	if (n < 0)
+		return errno;
+	if (n != 8)
+		return EIO;
+	for (i = 0; i < 8; i++) {
+		int want = uk[i].ret_flags & KEVENT_RET_BROKEN ? ENOENT : 0;
+
+		if (want && uk[i].ret_data[1] != ENOMEM)
+			return uk[i].ret_data[1];
+		probe = uk_user(100 + i, 0);
+		if (ctl1(q, KEVENT_CTL_REMOVE, &probe) != want)
+			return EEXIST;
+	}
+	return 0;
+}
+
+TEST_F(inject, add_batch)
+{
+	FAIL_EACH_ALLOCATION(op_batch(self->q));
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+/* MODIFY, READY, get-events and REMOVE of existing requests. */
+static int op_others(int q)
+{
+	struct ukevent uk = uk_user(200, 0), ev[4];
+	struct ukevent t = uk_make(KEVENT_TIMER, 1, 0, KEVENT_TIMER_UNIT_MS, 0, 201);
+	int r;
+
+	r = ctl1(q, KEVENT_CTL_MODIFY, &t);
+	if (!r)
+		r = user_ready(q, 200, 1);
+	if (!r) {
+		r = get_ns(q, 2, 4, NSEC_PER_SEC, ev);
+		r = r >= 2 ? 0 : r < 0 ? -r : EIO;
+	}
+	if (!r)
+		r = ctl1(q, KEVENT_CTL_REMOVE, &uk);
+	t = uk_make(KEVENT_TIMER, 1, 0, KEVENT_TIMER_UNIT_MS, 0, 201);
+	if (!r)
+		r = ctl1(q, KEVENT_CTL_REMOVE, &t);
+	disarm();
+	return r;
+}
+
+TEST_F(inject, modify_ready_get_remove)
+{
+	int n, r;
+
+	/* These need no memory: each must succeed whatever allocation fails. */
+	for (n = 1; n <= 20; n++) {
+		struct ukevent uk = uk_user(200, 0);
+		struct ukevent t = uk_make(KEVENT_TIMER, 1, 0, KEVENT_TIMER_UNIT_MS, 0, 201);
+
+		ASSERT_EQ(0, ctl1(self->q, KEVENT_CTL_ADD, &uk));
+		ASSERT_EQ(0, ctl1(self->q, KEVENT_CTL_ADD, &t));
+		arm(n);
+		r = op_others(self->q);
+		ASSERT_EQ(0, r) TH_LOG("allocation %d: %s", n, strerror(r));
+	}
+}
+
+TEST_HARNESS_MAIN
