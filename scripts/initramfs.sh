@@ -17,6 +17,7 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,examples}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$KEVENT_ROOT/scripts/guest-init.sh" "$stage/init"
+cp "$KEVENT_ROOT/scripts/expected-oom.awk" "$stage/expected-oom.awk"
 cp "$build/$flavour/module/kevent.ko" "$stage/kevent.ko"
 cp "$build"/selftests/* "$stage/tests/c/" 2>/dev/null || true
 for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent-harness; do
