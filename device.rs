@@ -13,6 +13,7 @@ use crate::sys::{
     miscdevice::{self, MiscDevice},
     poll::PollTable,
     seq_file::SeqFile,
+    signal,
 };
 use core::mem::size_of;
 use kernel::{
@@ -75,6 +76,12 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(a.events as usize, len).reader_writer();
     let mut done: isize = 0;
     for _ in 0..a.num {
+        // A task being killed stops here: the rest would only delay its
+        // exit (under a memory cgroup's OOM kill, every failing allocation
+        // first retries reclaim).
+        if signal::fatal_signal_pending() {
+            return if done > 0 { Ok(done) } else { Err(EINTR) };
+        }
         let Ok(mut uk) = reader.read::<Ukevent>() else {
             break;
         };

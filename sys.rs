@@ -15,6 +15,7 @@ pub(crate) mod miscdevice;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod seq_file;
+pub(crate) mod signal;
 pub(crate) mod spinlock_irq;
 pub(crate) mod wait;
 pub(crate) mod work;
