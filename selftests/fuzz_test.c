@@ -54,6 +54,7 @@
 #define LOG_DEPTH	16
 #define PAGE		4096
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAX_ERRNO	64
 
 /* What a slot holds, as a hint for choosing arguments (it may be stale). */
 enum kind { K_NONE, K_QUEUE, K_PIPE_R, K_PIPE_W, K_EVENTFD, K_TIMERFD, K_SOCKET,
@@ -105,10 +106,12 @@ struct worker {
 	pthread_t thread;
 	int index;
 	struct rng rng;
+	int own_queue;			/* never in a slot: nobody closes it */
 	uint64_t ops;
 	uint64_t calls_ok;		/* ioctls that succeeded */
 	uint64_t events;		/* events collected */
 	uint64_t entry_errors;		/* ctl entries answered BROKEN */
+	uint64_t call_errors[MAX_ERRNO];	/* kevent calls that failed, by errno */
 	struct ukevent buf[65];		/* 64, and room for a misaligned start */
 	char log[LOG_DEPTH][96];	/* the last operations, for a failure report */
 	unsigned int log_pos;
@@ -168,8 +171,12 @@ static int pick_fd(struct rng *r)
 }
 
 /* A descriptor that is probably a queue (a slot's hint says so). */
-static int pick_queue(struct rng *r)
+static int pick_queue(struct worker *w)
 {
+	struct rng *r = &w->rng;
+
+	if (chance(r, 20))
+		return w->own_queue;
 	for (int tries = 0; tries < 16; tries++) {
 		int i = pick_slot(r);
 
@@ -207,7 +214,7 @@ static void op_open(struct worker *w)
 			install(i, open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC |
 					(chance(r, 30) ? O_NONBLOCK : 0)), kind);
 		} else {
-			int fd = kevent_ctl(pick_queue(r), KEVENT_CTL_INIT, 0, NULL);
+			int fd = kevent_ctl(pick_queue(w), KEVENT_CTL_INIT, 0, NULL);
 
 			/* A number from a recycled slot may not be a queue. */
 			if (fd >= 0)
@@ -247,7 +254,7 @@ static void op_open(struct worker *w)
 		for (int n = 0; ep >= 0 && n < 3; n++) {
 			struct epoll_event ev = { .events = EPOLLIN | (chance(r, 50) ? EPOLLET : 0) };
 
-			epoll_ctl(ep, EPOLL_CTL_ADD, pick_queue(r), &ev);
+			epoll_ctl(ep, EPOLL_CTL_ADD, pick_queue(w), &ev);
 		}
 		install(i, ep, kind);
 		break;
@@ -455,7 +462,7 @@ static void op_ctl(struct worker *w)
 {
 	struct rng *r = &w->rng;
 	struct kevent_ctl_arg a = { 0 };
-	int fd = pick_queue(r), ret;
+	int fd = pick_queue(w), ret;
 
 	a.cmd = below(r, 12) ? below(r, 5) : (uint32_t)next(r);
 	a.num = below(r, 4) ? 1 + below(r, 8) : pick_count(r, KEVENT_CTL_MAX_NUM);
@@ -470,6 +477,7 @@ static void op_ctl(struct worker *w)
 	     fd, a.cmd, a.num, (unsigned long long)a.events, a.flags);
 	ret = ioctl(fd, KEVENT_IOC_CTL, chance(r, 3) ? (void *)mem.none : &a);
 	if (ret < 0) {
+		w->call_errors[errno % MAX_ERRNO]++;
 		if (!errno_in(errno, call_errnos, ARRAY_SIZE(call_errnos)))
 			fail(w, "ctl failed with unexpected %s", strerror(errno));
 		return;
@@ -520,7 +528,7 @@ static void op_get(struct worker *w)
 {
 	struct rng *r = &w->rng;
 	struct kevent_get_events_arg a = { 0 };
-	int fd = pick_queue(r), ret;
+	int fd = pick_queue(w), ret;
 
 	a.max_nr = below(r, 4) ? 1 + below(r, 64) : pick_count(r, 64);
 	a.min_nr = below(r, 3) ? below(r, a.max_nr < 64 ? a.max_nr + 1 : 65)
@@ -535,6 +543,7 @@ static void op_get(struct worker *w)
 	     (long long)a.timeout_ns, (unsigned long long)a.events);
 	ret = ioctl(fd, KEVENT_IOC_GET_EVENTS, chance(r, 3) ? (void *)mem.unmapped : &a);
 	if (ret < 0) {
+		w->call_errors[errno % MAX_ERRNO]++;
 		if (!errno_in(errno, call_errnos, ARRAY_SIZE(call_errnos)))
 			fail(w, "get-events failed with unexpected %s", strerror(errno));
 		return;
@@ -549,51 +558,36 @@ static void op_get(struct worker *w)
 		check_events(w, w->buf, ret < 64 ? ret : 64);
 }
 
-/* Whether `fd` is a queue now: /dev/kevent or one INIT made. */
-static bool is_queue(int fd)
-{
-	char path[64], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = 0;
-	return !strcmp(target, KEVENT_DEVICE) || !strcmp(target, "anon_inode:[kevent]");
-}
-
 /*
- * Commands of our magic the module does not know, and wrong sizes: ENOTTY
- * from a queue. Other files answer as they do (epoll says EINVAL), and the
- * number may be recycled while the call runs, so only a number that is a
- * queue before and after the call is held to it.
+ * Commands of our magic the module does not know, and wrong sizes. The
+ * worker's own queue must answer ENOTTY; any other number may be another
+ * kind of file, or be closed and replaced while the call runs, and answer
+ * as that file does (epoll says EINVAL), so only the call is made.
  */
 static void op_raw_ioctl(struct worker *w)
 {
 	struct rng *r = &w->rng;
 	unsigned int cmd = _IOC(below(r, 4), KEVENT_IOC_MAGIC, below(r, 8), below(r, 64));
-	int fd = pick_queue(r), ret, err;
-	bool queue_before = is_queue(fd);
+	bool own = chance(r, 50);
+	int fd = own ? w->own_queue : pick_queue(w), ret;
 
 	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS)
 		return;
 	note(w, "ioctl fd %d cmd %#x", fd, cmd);
 	ret = ioctl(fd, cmd, pick_array(w, 1));
-	err = errno;
-	if (!queue_before || !is_queue(fd))
+	if (!own)
 		return;
 	if (ret >= 0)
 		fail(w, "unknown ioctl %#x succeeded", cmd);
-	else if (err != ENOTTY)
-		fail(w, "unknown ioctl %#x: %s, not ENOTTY", cmd, strerror(err));
+	else if (errno != ENOTTY)
+		fail(w, "unknown ioctl %#x: %s, not ENOTTY", cmd, strerror(errno));
 }
 
 /* The queue's own file operations: poll, fdinfo, read and write. */
 static void op_file(struct worker *w)
 {
 	struct rng *r = &w->rng;
-	int fd = pick_queue(r);
+	int fd = pick_queue(w);
 	char path[64], text[512];
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
 
@@ -636,7 +630,7 @@ static void op_fork(struct worker *w)
 		struct ukevent ev[4];
 
 		for (int i = 0; i < 4; i++)
-			kevent_get_events_ns(pick_queue(&w->rng), 0, 4, 0, ev, 0);
+			kevent_get_events_ns(pick_queue(w), 0, 4, 0, ev, 0);
 		_exit(0);
 	}
 	if (pid > 0)
@@ -711,6 +705,21 @@ static long setting(const char *env, const char *arg, long fallback)
 	return v && *v ? strtol(v, NULL, 0) : fallback;
 }
 
+/* The kevent calls that failed, by errno, over all threads. */
+static void print_errors(void)
+{
+	printf("# fuzz: kevent calls that failed:");
+	for (int e = 1; e < MAX_ERRNO; e++) {
+		uint64_t n = 0;
+
+		for (int i = 0; i < nthreads; i++)
+			n += workers[i].call_errors[e];
+		if (n)
+			printf(" %s %" PRIu64, strerrorname_np(e), n);
+	}
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *seed_arg = NULL, *dur_arg = NULL, *thr_arg = NULL;
@@ -759,6 +768,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nthreads; i++) {
 		workers[i].index = i;
 		workers[i].rng.s = seed + 0x1000003ULL * (uint64_t)i;
+		workers[i].own_queue = open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
 		pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
 	}
 	/* The ticker: ends blocked waits, and the run. */
@@ -776,6 +786,7 @@ int main(int argc, char **argv)
 			pthread_kill(workers[i].thread, SIGUSR1);
 			usleep(1000);
 		}
+		close(workers[i].own_queue);
 		ops += workers[i].ops;
 		calls += workers[i].calls_ok;
 		events += workers[i].events;
@@ -791,6 +802,7 @@ int main(int argc, char **argv)
 	printf("# fuzz: %" PRIu64 " operations in %ld s (%" PRIu64 " kevent calls succeeded, %"
 	       PRIu64 " entries refused, %" PRIu64 " events collected)\n",
 	       ops, (long)(time(NULL) - start), calls, entry_errors, events);
+	print_errors();
 	if (atomic_load(&failed)) {
 		printf("not ok 1 fuzz (seed %" PRIu64 ")\n", seed);
 		return 1;

@@ -506,7 +506,8 @@ static void *make_readable(void *arg)
 	return NULL;
 }
 
-TEST_F(q, remove_racing_with_readiness)
+/* 3000 rounds against a spinning writer: slow under emulation on a busy host. */
+TEST_F_TIMEOUT(q, remove_racing_with_readiness, 180)
 {
 	struct racer r = { .q = self->fd, .wfd = self->p[1] };
 	struct ukevent ev[4];
