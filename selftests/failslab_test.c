@@ -98,11 +98,13 @@ static void arm(int n)
 static void disarm(void)
 {
 	char buf[16] = { 0 };
+	int err = errno;	/* the call under test's */
 
 	if (pread(nth_fd, buf, sizeof(buf) - 1, 0) <= 0)
 		abort();
 	arm(0);
 	hit = atoi(buf) == 0;
+	errno = err;
 }
 
 /* A user event, ready and collected: the queue works. */
@@ -139,10 +141,9 @@ static int queue_works(int q, __u32 id)
 		ASSERT_GT(n, 1) TH_LOG("%s allocates nothing?", #op);		\
 	} while (0)
 
-/* An open of /dev/kevent; a new queue must work. */
-static int op_open(void)
+/* What a call that makes a queue returned: ENOMEM, or a queue that works. */
+static int new_queue(int fd)
 {
-	int fd = open_queue();
 	int ok;
 
 	disarm();
@@ -155,25 +156,12 @@ static int op_open(void)
 
 TEST_F(inject, open)
 {
-	FAIL_EACH_ALLOCATION(op_open());
-}
-
-static int op_init(int q)
-{
-	int fd = kevent_ctl(q, KEVENT_CTL_INIT, 0, NULL);
-	int ok;
-
-	disarm();
-	if (fd < 0)
-		return errno;
-	ok = queue_works(fd, 1);
-	close(fd);
-	return ok ? 0 : EIO;
+	FAIL_EACH_ALLOCATION(new_queue(open_queue()));
 }
 
 TEST_F(inject, init)
 {
-	FAIL_EACH_ALLOCATION(op_init(self->q));
+	FAIL_EACH_ALLOCATION(new_queue(kevent_ctl(self->q, KEVENT_CTL_INIT, 0, NULL)));
 	ASSERT_TRUE(queue_works(self->q, 99));
 }
 
