@@ -149,7 +149,7 @@ impl fmt::Display for Entry {
         if self.event != 0 {
             write!(
                 f,
-                " event={:?}",
+                " event={}",
                 kevent::Interest::from_bits(self.event)
                     .map_or(format!("{:#x}", self.event), |i| format!("{i:?}"))
             )?;
@@ -687,20 +687,40 @@ fn timer_entry(t: &TimerEntry) -> Ukevent {
 
 fn show(r: &Result<Vec<Ukevent>, i32>) -> String {
     match r {
-        Err(e) => format!("errno {e}"),
+        Err(e) => format!("errno {e} ({})", std::io::Error::from_raw_os_error(*e)),
         Ok(v) => {
-            let items: Vec<String> = v
-                .iter()
-                .map(|u| {
-                    format!(
-                        "{{type {} id {:?} ev {:#x} fl {:#x} ret {:#x} data {:?} user {}}}",
-                        u.type_, u.id, u.event, u.req_flags, u.ret_flags, u.ret_data, u.user
-                    )
-                })
-                .collect();
+            let items: Vec<String> = v.iter().map(show_one).collect();
             format!("[{}]", items.join(", "))
         }
     }
+}
+
+/// One entry or event, for people: `user#4 ET cookie=0 -> DONE [228, 0]`.
+fn show_one(u: &Ukevent) -> String {
+    let what = match u.type_ {
+        KEVENT_USER => format!("user#{}", u.id[0]),
+        KEVENT_POLL => format!("fd{}", u.id[0]),
+        KEVENT_TIMER => format!("timer#{}", u.user),
+        t => format!("type{t}"),
+    };
+    let ret = match u.ret_flags {
+        0 => "-".to_string(),
+        KEVENT_RET_DONE => "DONE".to_string(),
+        f if f == KEVENT_RET_DONE | KEVENT_RET_BROKEN => "DONE|BROKEN".to_string(),
+        f => format!("{f:#x}"),
+    };
+    format!(
+        "{what}{} {} event={:#x} cookie={} -> {ret} {:?}",
+        if u.id[1] != 0 {
+            format!(",{}", u.id[1])
+        } else {
+            String::new()
+        },
+        flags_name(u.req_flags),
+        u.event,
+        u.user,
+        u.ret_data
+    )
 }
 
 /// Shrinks a failing sequence: drops chunks of operations, then single
@@ -1074,6 +1094,7 @@ mod tests {
             }
         }
         let report = found.expect("the mutation survived 50 seeds");
+        println!("{report}");
         assert!(report.contains("KEVENT_MODEL_SEED="), "{report}");
         // ADD an ET user event, READY it, collect twice: three operations.
         let n: usize = report
