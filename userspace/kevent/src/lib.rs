@@ -42,10 +42,11 @@
 //! milliseconds, is `InvalidInput`.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 // The raw ABI keeps the header's names; the header documents them.
-#[allow(missing_docs)]
+#[allow(missing_docs, unsafe_code)]
 pub mod sys;
 
 use std::fmt;
@@ -129,6 +130,18 @@ impl Queue {
     /// One entry failing does not stop the others; the call as a whole
     /// fails only for what concerns all entries (for example more than
     /// `KEVENT_CTL_MAX_NUM` of them, `EINVAL`).
+    ///
+    /// ```no_run
+    /// use kevent::{Ctl, Queue, Request};
+    ///
+    /// let queue = Queue::new()?;
+    /// let mut batch = [Request::user(1), Request::user(2).oneshot(), Request::user(1)];
+    /// let results = queue.submit(Ctl::Add, &mut batch)?;
+    /// assert!(results[0].is_ok() && results[1].is_ok());
+    /// // The same identity twice: EEXIST for the second.
+    /// assert_eq!(results[2].as_ref().unwrap_err().raw_os_error(), Some(libc::EEXIST));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn submit(&self, cmd: Ctl, batch: &mut [Request]) -> io::Result<Vec<io::Result<()>>> {
         let n = sys::ctl(self.fd.as_fd(), cmd.raw(), batch)?;
         Ok(batch[..n.min(batch.len())]
@@ -187,6 +200,23 @@ impl Queue {
     /// `min` above the capacity of `events`, or a capacity of 0, is
     /// `InvalidInput`. A signal while waiting is `Interrupted` and consumes
     /// no event; a non-blocking queue with nothing ready is `WouldBlock`.
+    ///
+    /// ```no_run
+    /// use kevent::{Events, Queue, Request};
+    /// use std::time::Duration;
+    ///
+    /// let queue = Queue::new()?;
+    /// let wake = Request::user(1).edge_triggered();
+    /// queue.add(&wake)?;
+    /// queue.trigger(&wake, [42, 0])?;
+    /// let mut events = Events::with_capacity(32); // allocated once
+    /// while queue.wait(1, &mut events, Some(Duration::ZERO))? > 0 {
+    ///     for ev in &events {
+    ///         assert_eq!(ev.payload(), [42, 0]);
+    ///     }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn wait(
         &self,
         min: usize,
@@ -415,7 +445,7 @@ const TIMER_UNITS: [(u32, u128); 3] = [
 ///
 /// let u = Request::user(7).edge_triggered().with_cookie(42);
 /// assert_eq!((u.kind(), u.cookie()), (Kind::User, 42));
-/// assert_eq!(u.result().is_none(), true); // not submitted yet
+/// assert!(u.result().is_none()); // not submitted yet
 ///
 /// assert!(Request::timer(Duration::ZERO, None).is_err());
 /// # Ok::<(), std::io::Error>(())
