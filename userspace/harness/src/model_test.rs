@@ -518,9 +518,32 @@ fn end_ix(end: End) -> usize {
     }
 }
 
+/// What a run compared.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Operations run on both sides (those with nothing to do are skipped).
+    pub ops: usize,
+    /// ctl entries compared, and how many of them failed (same errno).
+    pub entries: usize,
+    pub entry_errors: usize,
+    /// Events compared exactly.
+    pub events: usize,
+    /// Timer events checked with tolerances.
+    pub timer_events: usize,
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, o: Stats) {
+        self.ops += o.ops;
+        self.entries += o.entries;
+        self.entry_errors += o.entry_errors;
+        self.events += o.events;
+        self.timer_events += o.timer_events;
+    }
+}
+
 /// Runs `ops` on `sut` and on a fresh model; the first difference fails.
-/// Returns how many operations were compared.
-pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<usize, Failure> {
+pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
     let mut m = Model::new();
     let mut tm = TimerModel::default();
     let mut slots = [Slot::default(); SLOTS];
@@ -530,7 +553,7 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<usize, Failure> {
         slot.fds = [r, w];
         slot.open = [true, true];
     }
-    let mut compared = 0;
+    let mut st = Stats::default();
     for (index, op) in ops.iter().enumerate() {
         let fail = |why: String| Failure { index, why };
         match op {
@@ -545,6 +568,10 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<usize, Failure> {
                         show(&got),
                         show(&want)
                     )));
+                }
+                for e in want.iter().flatten() {
+                    st.entries += 1;
+                    st.entry_errors += usize::from(e.ret_flags & KEVENT_RET_BROKEN != 0);
                 }
             }
             Op::Wait {
@@ -561,6 +588,7 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<usize, Failure> {
                         show(&want)
                     )));
                 }
+                st.events += want.map_or(0, |v| v.len());
             }
             Op::Nonblock(on) => {
                 m.set_nonblock(*on);
@@ -649,11 +677,12 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<usize, Failure> {
                     )));
                 }
                 tm.check_events(&evs, after).map_err(fail)?;
+                st.timer_events += evs.len();
             }
         }
-        compared += 1;
+        st.ops += 1;
     }
-    Ok(compared)
+    Ok(st)
 }
 
 fn resolve(e: &Entry, slots: &[Slot; SLOTS]) -> Ukevent {
@@ -861,14 +890,16 @@ pub fn nth_seed(seed: u64, i: u64) -> u64 {
 /// report. Prints progress as KTAP comments.
 pub fn check(cfg: &Config, mut new_sut: impl FnMut() -> Box<dyn Sut>) -> Result<String, String> {
     let start = Instant::now();
-    let mut total = 0usize;
+    let mut total = Stats::default();
     let mut seqs = 0u64;
     loop {
         let seed = nth_seed(cfg.seed, seqs);
         let ops = generate(seed, cfg.ops);
         seqs += 1;
-        match run(&ops, &mut *new_sut()) {
-            Ok(n) => total += n,
+        // The system is dropped before a failure is shrunk.
+        let result = run(&ops, &mut *new_sut());
+        match result {
+            Ok(st) => total += st,
             Err(f) => {
                 let mut report = format!(
                     "model mismatch with KEVENT_MODEL_SEED={seed:#x} KEVENT_MODEL_OPS={} at operation {}: {}\n",
@@ -894,10 +925,16 @@ pub fn check(cfg: &Config, mut new_sut: impl FnMut() -> Box<dyn Sut>) -> Result<
         }
     }
     Ok(format!(
-        "{total} operations model-checked in {seqs} sequences ({} ops each) in {:.1} s, seeds from {:#x}",
+        "{} operations model-checked in {seqs} sequences of {} in {:.1} s (seeds from {:#x}): \
+         {} ctl entries ({} failing), {} events compared exactly, {} timer events within tolerances",
+        total.ops,
         cfg.ops,
         start.elapsed().as_secs_f64(),
-        cfg.seed
+        cfg.seed,
+        total.entries,
+        total.entry_errors,
+        total.events,
+        total.timer_events
     ))
 }
 
@@ -1017,7 +1054,9 @@ mod tests {
         for seed in 0..200 {
             let ops = generate(seed, 500);
             let mut sut = Mutant::new(None);
-            let n = run(&ops, &mut sut).unwrap_or_else(|f| panic!("seed {seed}: {f:?}"));
+            let n = run(&ops, &mut sut)
+                .unwrap_or_else(|f| panic!("seed {seed}: {f:?}"))
+                .ops;
             assert!(n > 300, "seed {seed}: only {n} operations compared");
         }
     }
