@@ -99,8 +99,9 @@ fn ctl_flags_and_reserved_are_einval() -> TestResult {
 fn ctl_num_limits() -> TestResult {
     let q = Queue::new().map_err(|e| e.to_string())?;
     check_eq!(
-        q.ctl(sys::KEVENT_CTL_ADD, &mut [])
-            .map_err(|e| e.to_string())?,
+        q.submit(kevent::Ctl::Add, &mut [])
+            .map_err(|e| e.to_string())?
+            .len(),
         0
     );
     let arg = CtlArg {

@@ -49,7 +49,9 @@ pub fn run(tests: &[&Test]) -> usize {
             Ok(Ok(())) => println!("ok {} {}", i + 1, t.name),
             Ok(Err(why)) => {
                 failed += 1;
-                println!("# {}", why);
+                for line in why.lines() {
+                    println!("# {line}");
+                }
                 println!("not ok {} {}", i + 1, t.name);
             }
             Err(_) => {

@@ -4,8 +4,8 @@
 use crate::ktap::{Test, TestResult};
 use crate::{check, check_eq};
 use kevent::sys::{self, Ukevent};
-use kevent::Queue;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use kevent::{Ctl, Events, Interest, Kind, Queue, Request};
+use std::io;
 use std::time::{Duration, Instant};
 
 pub const TESTS: &[Test] = &[
@@ -43,196 +43,160 @@ pub const TESTS: &[Test] = &[
     },
 ];
 
-fn queue() -> Result<Queue, String> {
+pub fn queue() -> Result<Queue, String> {
     Queue::new().map_err(|e| format!("open {}: {e}", kevent::DEVICE))
 }
 
-fn user(id: u32, flags: u32) -> Ukevent {
-    Ukevent {
-        id: [id, 0],
-        type_: sys::KEVENT_USER,
-        req_flags: flags,
-        user: u64::from(id),
-        ..Default::default()
-    }
+/// A user event whose cookie is its id.
+pub fn user(id: u32) -> Request {
+    Request::user(id).with_cookie(u64::from(id))
 }
 
-fn timer(period: u32, first: u32, unit: u32, flags: u32) -> Ukevent {
-    Ukevent {
-        id: [period, first],
-        type_: sys::KEVENT_TIMER,
-        event: unit,
-        req_flags: flags,
-        ..Default::default()
-    }
+pub fn errno<T>(r: io::Result<T>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
 }
 
-/// Runs one entry; `Ok(())` or the entry's errno.
-fn ctl1(q: &Queue, cmd: u32, uk: &mut Ukevent) -> Result<Result<(), u32>, String> {
-    let n = q
-        .ctl(cmd, std::slice::from_mut(uk))
-        .map_err(|e| format!("ctl: {e}"))?;
-    check_eq!(n, 1);
-    check!(
-        uk.ret_flags & sys::KEVENT_RET_DONE != 0,
-        "entry not marked done"
-    );
-    Ok(if uk.ret_flags & sys::KEVENT_RET_BROKEN != 0 {
-        Err(uk.ret_data[1])
-    } else {
-        Ok(())
-    })
+/// `wait` with a test's error message.
+pub fn wait(q: &Queue, min: usize, ev: &mut Events, t: Option<Duration>) -> Result<usize, String> {
+    q.wait(min, ev, t).map_err(|e| format!("wait({min}): {e}"))
 }
 
-fn ready(q: &Queue, id: u32, payload: u32) -> TestResult {
-    let mut uk = user(id, 0);
-    uk.ret_data[0] = payload;
-    check_eq!(ctl1(q, sys::KEVENT_CTL_READY, &mut uk)?, Ok(()));
-    Ok(())
+fn ms(n: u64) -> Option<Duration> {
+    Some(Duration::from_millis(n))
 }
 
 fn ctl_results_per_entry() -> TestResult {
     let q = queue()?;
     let mut batch = [
-        user(1, 0),
-        user(1, 0),
-        Ukevent {
+        user(1),
+        user(1),
+        Request::from_raw(Ukevent {
             type_: 7,
-            ..user(2, 0)
-        },
-        user(3, 0x2),
+            ..*user(2).raw()
+        }),
+        Request::from_raw(Ukevent {
+            req_flags: 0x2,
+            ..*user(3).raw()
+        }),
     ];
+    let results = q.submit(Ctl::Add, &mut batch).map_err(|e| e.to_string())?;
+    let errnos: Vec<Option<i32>> = results
+        .into_iter()
+        .map(|r| r.err().and_then(|e| e.raw_os_error()))
+        .collect();
     check_eq!(
-        q.ctl(sys::KEVENT_CTL_ADD, &mut batch)
-            .map_err(|e| e.to_string())?,
-        4
-    );
-    let results: Vec<(u32, u32)> = batch.iter().map(|u| (u.ret_flags, u.ret_data[1])).collect();
-    let broken = sys::KEVENT_RET_DONE | sys::KEVENT_RET_BROKEN;
-    check_eq!(
-        results,
+        errnos,
         vec![
-            (sys::KEVENT_RET_DONE, 0),
-            (broken, libc::EEXIST as u32),
-            (broken, libc::EINVAL as u32),
-            (broken, libc::EINVAL as u32)
+            None,
+            Some(libc::EEXIST),
+            Some(libc::EINVAL),
+            Some(libc::EINVAL)
         ]
     );
-    let mut uk = user(1, sys::KEVENT_REQ_ET);
-    check_eq!(ctl1(&q, sys::KEVENT_CTL_MODIFY, &mut uk)?, Ok(()));
-    check_eq!(ctl1(&q, sys::KEVENT_CTL_REMOVE, &mut uk)?, Ok(()));
-    check_eq!(
-        ctl1(&q, sys::KEVENT_CTL_REMOVE, &mut uk)?,
-        Err(libc::ENOENT as u32)
+    // Written back in place, too.
+    check!(
+        batch[0].result().is_some_and(|r| r.is_ok()),
+        "first entry not marked done"
     );
-    check_eq!(
-        ctl1(&q, sys::KEVENT_CTL_MODIFY, &mut uk)?,
-        Err(libc::ENOENT as u32)
-    );
+    let et = user(1).edge_triggered();
+    check_eq!(q.modify(&et).map_err(|e| e.to_string())?, ());
+    check_eq!(q.remove(&et).map_err(|e| e.to_string())?, ());
+    check_eq!(errno(q.remove(&et)), Some(libc::ENOENT));
+    check_eq!(errno(q.modify(&et)), Some(libc::ENOENT));
     Ok(())
 }
 
 fn user_events_fifo_et_oneshot() -> TestResult {
     let q = queue()?;
     for id in 1..=5 {
-        let flags = if id == 5 {
-            sys::KEVENT_REQ_ONESHOT
+        let r = if id == 5 {
+            user(id).oneshot()
         } else {
-            sys::KEVENT_REQ_ET
+            user(id).edge_triggered()
         };
-        check_eq!(ctl1(&q, sys::KEVENT_CTL_ADD, &mut user(id, flags))?, Ok(()));
+        q.add(&r).map_err(|e| e.to_string())?;
     }
     for id in [4, 2, 5, 1] {
-        ready(&q, id, id * 10)?;
+        q.trigger(&user(id), [id * 10, id])
+            .map_err(|e| e.to_string())?;
     }
-    let mut ev = [Ukevent::default(); 8];
-    let n = q.get_events(4, &mut ev, 0).map_err(|e| e.to_string())?;
-    check_eq!(n, 4);
-    let got: Vec<(u32, u32)> = ev[..n].iter().map(|e| (e.id[0], e.ret_data[0])).collect();
-    check_eq!(got, vec![(4, 40), (2, 20), (5, 50), (1, 10)]);
-    // Edge-triggered: nothing more until the next READY; one-shot: gone.
-    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
+    let mut ev = Events::with_capacity(8);
+    check_eq!(wait(&q, 4, &mut ev, ms(0))?, 4);
+    let got: Vec<(u64, [u32; 2], Kind)> = ev
+        .iter()
+        .map(|e| (e.cookie(), e.payload(), e.kind()))
+        .collect();
     check_eq!(
-        ctl1(&q, sys::KEVENT_CTL_REMOVE, &mut user(5, 0))?,
-        Err(libc::ENOENT as u32)
+        got,
+        vec![
+            (4, [40, 4], Kind::User),
+            (2, [20, 2], Kind::User),
+            (5, [50, 5], Kind::User),
+            (1, [10, 1], Kind::User)
+        ]
     );
+    // Edge-triggered: nothing more until the next READY; one-shot: gone.
+    check_eq!(wait(&q, 0, &mut ev, ms(0))?, 0);
+    check_eq!(errno(q.remove(&user(5))), Some(libc::ENOENT));
     Ok(())
 }
 
 fn timeout_returns_what_is_ready() -> TestResult {
     let q = queue()?;
-    check_eq!(ctl1(&q, sys::KEVENT_CTL_ADD, &mut user(1, 0))?, Ok(()));
-    ready(&q, 1, 0)?;
-    let mut ev = [Ukevent::default(); 4];
+    q.add(&user(1)).map_err(|e| e.to_string())?;
+    q.trigger(&user(1), [0, 0]).map_err(|e| e.to_string())?;
+    let mut ev = Events::with_capacity(4);
     let start = Instant::now();
-    check_eq!(
-        q.get_events(3, &mut ev, 40_000_000)
-            .map_err(|e| e.to_string())?,
-        1
-    );
+    check_eq!(wait(&q, 3, &mut ev, ms(40))?, 1);
     check!(
         start.elapsed() >= Duration::from_millis(40),
         "returned early: {:?}",
         start.elapsed()
     );
+    // Asking for more than the buffer holds is refused before the kernel.
+    let e = q.wait(5, &mut ev, ms(0)).unwrap_err();
+    check_eq!(e.kind(), io::ErrorKind::InvalidInput);
     Ok(())
 }
 
 fn nonblocking_is_eagain() -> TestResult {
     let q = queue()?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&q);
-    // SAFETY: F_SETFL on a descriptor this function owns.
-    check_eq!(
-        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK) },
-        0
-    );
-    let mut ev = [Ukevent::default(); 4];
-    let err = q
-        .get_events(1, &mut ev, -1)
-        .err()
-        .and_then(|e| e.raw_os_error());
-    check_eq!(err, Some(libc::EAGAIN));
+    q.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut ev = Events::with_capacity(4);
+    let e = q.wait(1, &mut ev, None).unwrap_err();
+    check_eq!(e.raw_os_error(), Some(libc::EAGAIN));
+    check_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    q.set_nonblocking(false).map_err(|e| e.to_string())?;
+    check_eq!(wait(&q, 0, &mut ev, None)?, 0);
     Ok(())
 }
 
 fn init_makes_an_independent_queue() -> TestResult {
     let q = queue()?;
-    let arg = sys::CtlArg {
-        cmd: sys::KEVENT_CTL_INIT,
-        ..Default::default()
-    };
-    let fd = crate::abi::ioctl(
-        q.as_fd(),
-        sys::KEVENT_IOC_CTL,
-        (&arg as *const sys::CtlArg).cast(),
-    )
-    .map_err(|e| format!("KEVENT_CTL_INIT: {e}"))?;
-    // SAFETY: the kernel just returned this new descriptor to us.
-    let q2 = Queue::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    check_eq!(ctl1(&q, sys::KEVENT_CTL_ADD, &mut user(1, 0))?, Ok(()));
-    check_eq!(ctl1(&q2, sys::KEVENT_CTL_ADD, &mut user(1, 0))?, Ok(()));
-    ready(&q2, 1, 7)?;
-    let mut ev = [Ukevent::default(); 2];
-    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
-    check_eq!(q2.get_events(1, &mut ev, 0).map_err(|e| e.to_string())?, 1);
-    check_eq!(ev[0].ret_data[0], 7);
+    let q2 = q.new_queue().map_err(|e| format!("KEVENT_CTL_INIT: {e}"))?;
+    q.add(&user(1)).map_err(|e| e.to_string())?;
+    q2.add(&user(1)).map_err(|e| e.to_string())?;
+    q2.trigger(&user(1), [7, 0]).map_err(|e| e.to_string())?;
+    let mut ev = Events::with_capacity(2);
+    check_eq!(wait(&q, 0, &mut ev, ms(0))?, 0);
+    check_eq!(wait(&q2, 1, &mut ev, ms(0))?, 1);
+    check_eq!(ev.get(0).map(|e| e.payload()), Some([7, 0]));
     Ok(())
 }
 
 fn timer_never_early_in_nanoseconds() -> TestResult {
     let q = queue()?;
-    let mut ev = [Ukevent::default(); 2];
-    for ns in [1u32, 1_000, 77_777, 1_000_000, 3_000_000] {
+    let mut ev = Events::with_capacity(2);
+    for ns in [1u64, 1_000, 77_777, 1_000_000, 3_000_000] {
         let start = Instant::now();
-        let mut uk = timer(ns, 0, sys::KEVENT_TIMER_UNIT_NS, sys::KEVENT_REQ_ONESHOT);
-        check_eq!(ctl1(&q, sys::KEVENT_CTL_ADD, &mut uk)?, Ok(()));
-        check_eq!(q.get_events(1, &mut ev, -1).map_err(|e| e.to_string())?, 1);
+        let d = Duration::from_nanos(ns);
+        let t = Request::timer(d, None).map_err(|e| e.to_string())?;
+        check_eq!(t.raw().event, sys::KEVENT_TIMER_UNIT_NS);
+        q.add(&t.oneshot()).map_err(|e| e.to_string())?;
+        check_eq!(wait(&q, 1, &mut ev, None)?, 1);
         let took = start.elapsed();
-        check!(
-            took >= Duration::from_nanos(u64::from(ns)),
-            "{ns} ns timer fired after {took:?}"
-        );
-        check_eq!(ev[0].ret_data[0], 1);
+        check!(took >= d, "{ns} ns timer fired after {took:?}");
+        check_eq!(ev.get(0).map(|e| e.expirations()), Some(1));
     }
     Ok(())
 }
@@ -241,17 +205,17 @@ fn timer_periodic_counts_expirations() -> TestResult {
     let q = queue()?;
     let period = Duration::from_micros(500);
     let start = Instant::now();
-    let mut uk = timer(500, 0, sys::KEVENT_TIMER_UNIT_US, 0);
-    check_eq!(ctl1(&q, sys::KEVENT_CTL_ADD, &mut uk)?, Ok(()));
+    let t = Request::timer(period, None).map_err(|e| e.to_string())?;
+    q.add(&t).map_err(|e| e.to_string())?;
     let added = start.elapsed();
-    let mut ev = [Ukevent::default(); 2];
+    let mut ev = Events::with_capacity(2);
     let mut sum = 0u64;
     let mut before = Duration::ZERO;
     while start.elapsed() < Duration::from_millis(150) {
         std::thread::sleep(Duration::from_millis(7));
         before = start.elapsed();
-        check_eq!(q.get_events(1, &mut ev, -1).map_err(|e| e.to_string())?, 1);
-        sum += u64::from(ev[0].ret_data[0]);
+        check_eq!(wait(&q, 1, &mut ev, None)?, 1);
+        sum += ev.get(0).map_or(0, |e| u64::from(e.expirations()));
     }
     let end = start.elapsed();
     let most = (end.as_nanos() / period.as_nanos()) as u64;
@@ -267,64 +231,40 @@ fn timer_periodic_counts_expirations() -> TestResult {
     Ok(())
 }
 
-fn poll_request(fd: i32, flags: u32) -> Ukevent {
-    Ukevent {
-        id: [fd as u32, 0],
-        type_: sys::KEVENT_POLL,
-        event: libc::POLLIN as u32,
-        req_flags: flags,
-        user: 7,
-        ..Default::default()
-    }
-}
-
 fn poll_pipe_level_edge_and_closed_fd() -> TestResult {
     let q = queue()?;
-    let (reader, mut writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let rfd = std::os::fd::AsRawFd::as_raw_fd(&reader);
-    check_eq!(
-        ctl1(&q, sys::KEVENT_CTL_ADD, &mut poll_request(rfd, 0))?,
-        Ok(())
-    );
-    let mut ev = [Ukevent::default(); 4];
-    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
-    std::io::Write::write_all(&mut writer, b"x").map_err(|e| e.to_string())?;
+    let (reader, mut writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let level = Request::poll(&reader, Interest::IN).with_cookie(7);
+    q.add(&level).map_err(|e| e.to_string())?;
+    let mut ev = Events::with_capacity(4);
+    check_eq!(wait(&q, 0, &mut ev, ms(0))?, 0);
+    io::Write::write_all(&mut writer, b"x").map_err(|e| e.to_string())?;
     // Level-triggered: reported at every collection while readable.
     for _ in 0..3 {
+        check_eq!(wait(&q, 1, &mut ev, ms(1000))?, 1);
+        let e = ev.get(0).ok_or("no event")?;
         check_eq!(
-            q.get_events(1, &mut ev, 1_000_000_000)
-                .map_err(|e| e.to_string())?,
-            1
+            (e.fired(), e.cookie(), e.kind()),
+            (Interest::IN, 7, Kind::Poll)
         );
-        check_eq!(ev[0].ret_data[0], libc::POLLIN as u32);
+        check_eq!(e.fd(), Some(std::os::fd::AsRawFd::as_raw_fd(&reader)));
     }
     // Edge-triggered: once.
-    check_eq!(
-        ctl1(
-            &q,
-            sys::KEVENT_CTL_MODIFY,
-            &mut poll_request(rfd, sys::KEVENT_REQ_ET)
-        )?,
-        Ok(())
-    );
-    check_eq!(q.get_events(1, &mut ev, 0).map_err(|e| e.to_string())?, 1);
-    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
+    q.modify(&level.edge_triggered())
+        .map_err(|e| e.to_string())?;
+    check_eq!(wait(&q, 1, &mut ev, ms(0))?, 1);
+    check_eq!(wait(&q, 0, &mut ev, ms(0))?, 0);
     // Closed while watched: delivered once as broken, then gone.
-    check_eq!(
-        ctl1(&q, sys::KEVENT_CTL_MODIFY, &mut poll_request(rfd, 0))?,
-        Ok(())
-    );
+    q.modify(&level).map_err(|e| e.to_string())?;
     drop(reader);
+    check_eq!(wait(&q, 1, &mut ev, ms(1000))?, 1);
+    let e = ev.get(0).ok_or("no event")?;
     check_eq!(
-        q.get_events(1, &mut ev, 1_000_000_000)
-            .map_err(|e| e.to_string())?,
-        1
-    );
-    check_eq!(
-        ev[0].ret_flags,
+        e.raw().ret_flags,
         sys::KEVENT_RET_DONE | sys::KEVENT_RET_BROKEN
     );
-    check_eq!(ev[0].ret_data[1], libc::EBADF as u32);
-    check_eq!(q.get_events(0, &mut ev, 0).map_err(|e| e.to_string())?, 0);
+    check_eq!(e.error().and_then(|e| e.raw_os_error()), Some(libc::EBADF));
+    check_eq!(wait(&q, 0, &mut ev, ms(0))?, 0);
+    check_eq!(errno(q.remove(&level)), Some(libc::ENOENT));
     Ok(())
 }

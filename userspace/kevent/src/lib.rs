@@ -1,26 +1,102 @@
 //! Safe bindings to `/dev/kevent`, the unified event queue.
 //!
-//! Each [`Queue`] is one open of the device. Requests go in with
-//! [`Queue::ctl`], events come out with [`Queue::get_events`].
+//! A [`Queue`] is one open of the device. [`Request`]s go in (readiness of
+//! any file, timers, user events), one at a time or in batches with a
+//! result per entry; events come out with [`Queue::wait`] into a reusable
+//! [`Events`] buffer that the kernel writes into directly, so waiting
+//! allocates nothing and copies nothing beyond the ioctl's own copy.
+//!
+//! Errors are [`std::io::Error`]s carrying the kernel's errno; the rules
+//! behind every errno are in `docs/kevent.7.md`.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use kevent::{Events, Interest, Queue, Request};
+//! use std::time::Duration;
+//!
+//! let queue = Queue::new()?;
+//! let (reader, _writer) = std::io::pipe()?;
+//! // Every 100 ms, the first time after 10 ms; and the pipe's readability.
+//! let tick = Request::timer(Duration::from_millis(100), Some(Duration::from_millis(10)))?;
+//! queue.add(&tick.with_cookie(1))?;
+//! queue.add(&Request::poll(&reader, Interest::IN).with_cookie(2))?;
+//!
+//! let mut events = Events::with_capacity(16);
+//! queue.wait(1, &mut events, Some(Duration::from_secs(1)))?;
+//! for ev in &events {
+//!     match ev.cookie() {
+//!         1 => println!("{} ticks", ev.expirations()),
+//!         _ => println!("pipe: {:?}", ev.fired()),
+//!     }
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Not every request fits in the ABI
+//!
+//! A timer's period and first expiry travel as two `u32`s in one unit
+//! (nanoseconds, microseconds or milliseconds). [`Request::timer`] picks
+//! the finest unit that holds both and rounds up to it, so a timer is
+//! never early; a period of zero, or one longer than `u32::MAX`
+//! milliseconds, is `InvalidInput`.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
 
+// The raw ABI keeps the header's names; the header documents them.
+#[allow(missing_docs, unsafe_code)]
 pub mod sys;
 
+use std::fmt;
 use std::fs::OpenOptions;
 use std::io;
+use std::ops::{BitOr, BitOrAssign};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::time::Duration;
 
 pub use sys::Ukevent;
 
 /// The device node.
 pub const DEVICE: &str = "/dev/kevent";
 
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.into())
+}
+
 /// An event queue: one open file of `/dev/kevent`.
+///
+/// Closing it (dropping it) cancels its timers and drops every request.
 #[derive(Debug)]
 pub struct Queue {
     fd: OwnedFd,
+}
+
+/// A ctl command for [`Queue::submit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ctl {
+    /// Registers requests (`KEVENT_CTL_ADD`).
+    Add,
+    /// Removes the requests with these identities (`KEVENT_CTL_REMOVE`).
+    Remove,
+    /// Replaces `event` and flags of existing requests (`KEVENT_CTL_MODIFY`).
+    Modify,
+    /// Triggers user events, with their payload (`KEVENT_CTL_READY`).
+    Ready,
+}
+
+impl Ctl {
+    /// The `KEVENT_CTL_*` value.
+    pub fn raw(self) -> u32 {
+        match self {
+            Ctl::Add => sys::KEVENT_CTL_ADD,
+            Ctl::Remove => sys::KEVENT_CTL_REMOVE,
+            Ctl::Modify => sys::KEVENT_CTL_MODIFY,
+            Ctl::Ready => sys::KEVENT_CTL_READY,
+        }
+    }
 }
 
 impl Queue {
@@ -34,21 +110,142 @@ impl Queue {
         Ok(Queue { fd: file.into() })
     }
 
-    /// Runs a ctl command on a batch of entries; each is written back with
-    /// its result flags. Returns how many entries were processed.
-    pub fn ctl(&self, cmd: u32, events: &mut [Ukevent]) -> io::Result<usize> {
-        sys::ctl(self.fd.as_fd(), cmd, events)
+    /// A new, independent queue made through this one (`KEVENT_CTL_INIT`).
+    pub fn new_queue(&self) -> io::Result<Queue> {
+        sys::ctl_init(self.fd.as_fd()).map(Queue::from)
     }
 
-    /// Waits up to `timeout_ns` (< 0: forever) for `min_nr` events and
-    /// copies up to `buf.len()` of them. Returns how many were copied.
-    pub fn get_events(
+    /// Sets or clears `O_NONBLOCK`: a non-blocking queue never sleeps in
+    /// [`wait`](Queue::wait), which fails with `WouldBlock` (`EAGAIN`) if
+    /// nothing is ready.
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        sys::set_nonblocking(self.fd.as_fd(), on)
+    }
+
+    /// Runs `cmd` on every request of the batch, in order, and returns one
+    /// result per entry the kernel processed (all of them, unless the call
+    /// itself failed). Each request is also written back in place:
+    /// [`Request::result`] tells its outcome.
+    ///
+    /// One entry failing does not stop the others; the call as a whole
+    /// fails only for what concerns all entries (for example more than
+    /// `KEVENT_CTL_MAX_NUM` of them, `EINVAL`).
+    ///
+    /// ```no_run
+    /// use kevent::{Ctl, Queue, Request};
+    ///
+    /// let queue = Queue::new()?;
+    /// let mut batch = [Request::user(1), Request::user(2).oneshot(), Request::user(1)];
+    /// let results = queue.submit(Ctl::Add, &mut batch)?;
+    /// assert!(results[0].is_ok() && results[1].is_ok());
+    /// // The same identity twice: EEXIST for the second.
+    /// assert_eq!(results[2].as_ref().unwrap_err().raw_os_error(), Some(libc::EEXIST));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn submit(&self, cmd: Ctl, batch: &mut [Request]) -> io::Result<Vec<io::Result<()>>> {
+        let n = sys::ctl(self.fd.as_fd(), cmd.raw(), batch)?;
+        Ok(batch[..n.min(batch.len())]
+            .iter()
+            .map(|r| {
+                r.result()
+                    .unwrap_or_else(|| Err(invalid("entry not processed")))
+            })
+            .collect())
+    }
+
+    fn ctl_one(&self, cmd: Ctl, req: &Request) -> io::Result<()> {
+        let mut one = [*req];
+        match sys::ctl(self.fd.as_fd(), cmd.raw(), &mut one)? {
+            1 => one[0]
+                .result()
+                .unwrap_or_else(|| Err(invalid("entry not processed"))),
+            n => Err(io::Error::other(format!("ctl processed {n} of 1 entries"))),
+        }
+    }
+
+    /// Registers one request. `EEXIST` if one with its identity (id, type,
+    /// cookie) exists; see `docs/kevent.7.md` for the others.
+    pub fn add(&self, req: &Request) -> io::Result<()> {
+        self.ctl_one(Ctl::Add, req)
+    }
+
+    /// Replaces the settings of the request with `req`'s identity.
+    pub fn modify(&self, req: &Request) -> io::Result<()> {
+        self.ctl_one(Ctl::Modify, req)
+    }
+
+    /// Removes the request with `req`'s identity; it is never delivered
+    /// afterwards.
+    pub fn remove(&self, req: &Request) -> io::Result<()> {
+        self.ctl_one(Ctl::Remove, req)
+    }
+
+    /// Makes the user event with `req`'s identity ready, with `payload`
+    /// (delivered in [`Event::payload`]).
+    pub fn trigger(&self, req: &Request, payload: [u32; 2]) -> io::Result<()> {
+        self.ctl_one(Ctl::Ready, &req.with_payload(payload))
+    }
+
+    /// `KEVENT_IOC_CTL` on raw entries, for programs (and tests) that
+    /// build `struct ukevent`s themselves. Returns how many were processed.
+    pub fn ctl_raw(&self, cmd: u32, entries: &mut [Ukevent]) -> io::Result<usize> {
+        sys::ctl(self.fd.as_fd(), cmd, entries)
+    }
+
+    /// Waits until at least `min` events are ready or `timeout` passes
+    /// (`None`: forever; zero: never blocks), then fills `events` with up
+    /// to its capacity and returns how many it holds. On timeout it returns
+    /// what is ready, possibly 0.
+    ///
+    /// `min` above the capacity of `events`, or a capacity of 0, is
+    /// `InvalidInput`. A signal while waiting is `Interrupted` and consumes
+    /// no event; a non-blocking queue with nothing ready is `WouldBlock`.
+    ///
+    /// ```no_run
+    /// use kevent::{Events, Queue, Request};
+    /// use std::time::Duration;
+    ///
+    /// let queue = Queue::new()?;
+    /// let wake = Request::user(1).edge_triggered();
+    /// queue.add(&wake)?;
+    /// queue.trigger(&wake, [42, 0])?;
+    /// let mut events = Events::with_capacity(32); // allocated once
+    /// while queue.wait(1, &mut events, Some(Duration::ZERO))? > 0 {
+    ///     for ev in &events {
+    ///         assert_eq!(ev.payload(), [42, 0]);
+    ///     }
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait(
         &self,
-        min_nr: u32,
-        buf: &mut [Ukevent],
-        timeout_ns: i64,
+        min: usize,
+        events: &mut Events,
+        timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        sys::get_events(self.fd.as_fd(), min_nr, buf, timeout_ns)
+        events.len = 0;
+        if events.buf.is_empty() {
+            return Err(invalid("an Events buffer with no room"));
+        }
+        if min > events.capacity() {
+            return Err(invalid(format!(
+                "waiting for {min} events with room for {}",
+                events.capacity()
+            )));
+        }
+        let timeout_ns = match timeout {
+            None => -1,
+            Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        };
+        let cap = events.capacity();
+        let n = sys::get_events(
+            self.fd.as_fd(),
+            min as u32,
+            &mut events.buf[..cap],
+            timeout_ns,
+        )?;
+        events.len = n.min(cap);
+        Ok(events.len)
     }
 }
 
@@ -65,19 +262,590 @@ impl AsRawFd for Queue {
 }
 
 impl From<OwnedFd> for Queue {
+    /// Wraps an fd of `/dev/kevent` (from `open`, `KEVENT_CTL_INIT`, or
+    /// another process). Nothing checks that it is one: ioctls on another
+    /// file fail (`ENOTTY`).
     fn from(fd: OwnedFd) -> Queue {
         Queue { fd }
     }
 }
 
+impl From<Queue> for OwnedFd {
+    fn from(q: Queue) -> OwnedFd {
+        q.fd
+    }
+}
+
+/// A set of `KEVENT_POLL_*` bits: what a poll request waits for, and what
+/// fired.
+///
+/// ```
+/// use kevent::Interest;
+/// let i = Interest::IN | Interest::RDNORM;
+/// assert!(i.contains(Interest::IN));
+/// assert_eq!(i.bits(), 0x41);
+/// assert_eq!(Interest::from_bits(0x8000), None);
+/// assert_eq!(format!("{i:?}"), "IN|RDNORM");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Interest(u32);
+
+impl Interest {
+    /// Readable (`POLLIN`).
+    pub const IN: Interest = Interest(sys::KEVENT_POLL_POLLIN);
+    /// Urgent data (`POLLPRI`).
+    pub const PRI: Interest = Interest(sys::KEVENT_POLL_POLLPRI);
+    /// Writable (`POLLOUT`).
+    pub const OUT: Interest = Interest(sys::KEVENT_POLL_POLLOUT);
+    /// An error (`POLLERR`); always reported.
+    pub const ERR: Interest = Interest(sys::KEVENT_POLL_POLLERR);
+    /// Hang-up (`POLLHUP`); always reported.
+    pub const HUP: Interest = Interest(sys::KEVENT_POLL_POLLHUP);
+    /// Invalid (`POLLNVAL`).
+    pub const NVAL: Interest = Interest(sys::KEVENT_POLL_POLLNVAL);
+    /// Normal data readable (`POLLRDNORM`).
+    pub const RDNORM: Interest = Interest(sys::KEVENT_POLL_POLLRDNORM);
+    /// Priority band readable (`POLLRDBAND`).
+    pub const RDBAND: Interest = Interest(sys::KEVENT_POLL_POLLRDBAND);
+    /// Normal data writable (`POLLWRNORM`).
+    pub const WRNORM: Interest = Interest(sys::KEVENT_POLL_POLLWRNORM);
+    /// Priority band writable (`POLLWRBAND`).
+    pub const WRBAND: Interest = Interest(sys::KEVENT_POLL_POLLWRBAND);
+    /// `POLLMSG`.
+    pub const MSG: Interest = Interest(sys::KEVENT_POLL_POLLMSG);
+
+    const NAMES: [(Interest, &'static str); 11] = [
+        (Self::IN, "IN"),
+        (Self::PRI, "PRI"),
+        (Self::OUT, "OUT"),
+        (Self::ERR, "ERR"),
+        (Self::HUP, "HUP"),
+        (Self::NVAL, "NVAL"),
+        (Self::RDNORM, "RDNORM"),
+        (Self::RDBAND, "RDBAND"),
+        (Self::WRNORM, "WRNORM"),
+        (Self::WRBAND, "WRBAND"),
+        (Self::MSG, "MSG"),
+    ];
+
+    /// No bit.
+    pub const fn empty() -> Interest {
+        Interest(0)
+    }
+
+    /// The set with these bits, or `None` if a bit is not a `KEVENT_POLL_*`
+    /// value.
+    pub const fn from_bits(bits: u32) -> Option<Interest> {
+        if bits & !sys::KEVENT_POLL_VALID != 0 {
+            None
+        } else {
+            Some(Interest(bits))
+        }
+    }
+
+    /// The bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is set here.
+    pub const fn contains(self, other: Interest) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no bit is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, rhs: Interest) -> Interest {
+        Interest(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Interest {
+    fn bitor_assign(&mut self, rhs: Interest) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for Interest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        let mut first = true;
+        for (bit, name) in Self::NAMES {
+            if rest & bit.0 != 0 {
+                if !first {
+                    f.write_str("|")?;
+                }
+                f.write_str(name)?;
+                rest &= !bit.0;
+                first = false;
+            }
+        }
+        if rest != 0 || first {
+            if !first {
+                f.write_str("|")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a request watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A file's readiness (`KEVENT_POLL`).
+    Poll,
+    /// A timer (`KEVENT_TIMER`).
+    Timer,
+    /// A user event (`KEVENT_USER`).
+    User,
+    /// Any other type value (take12's unimplemented types, or invalid).
+    Other(u32),
+}
+
+impl Kind {
+    fn of(type_: u32) -> Kind {
+        match type_ {
+            sys::KEVENT_POLL => Kind::Poll,
+            sys::KEVENT_TIMER => Kind::Timer,
+            sys::KEVENT_USER => Kind::User,
+            t => Kind::Other(t),
+        }
+    }
+}
+
+/// The timer units, finest first, with their length in nanoseconds.
+const TIMER_UNITS: [(u32, u128); 3] = [
+    (sys::KEVENT_TIMER_UNIT_NS, 1),
+    (sys::KEVENT_TIMER_UNIT_US, 1_000),
+    (sys::KEVENT_TIMER_UNIT_MS, 1_000_000),
+];
+
+/// One request as registered: a `struct ukevent`, built through typed
+/// constructors. Its identity is (id, type, cookie); the same request
+/// value is what [`Queue::remove`], [`Queue::modify`] and
+/// [`Queue::trigger`] take.
+///
+/// ```
+/// use kevent::{Interest, Kind, Request};
+/// use std::time::Duration;
+///
+/// let t = Request::timer(Duration::from_millis(250), Some(Duration::from_micros(1500)))?;
+/// assert_eq!(t.kind(), Kind::Timer);
+/// assert_eq!(
+///     t.timer_schedule(),
+///     Some((Duration::from_millis(250), Duration::from_micros(1500)))
+/// );
+///
+/// let u = Request::user(7).edge_triggered().with_cookie(42);
+/// assert_eq!((u.kind(), u.cookie()), (Kind::User, 42));
+/// assert!(u.result().is_none()); // not submitted yet
+///
+/// assert!(Request::timer(Duration::ZERO, None).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Request(Ukevent);
+
+impl Request {
+    /// Readiness of `fd` for `interest` (`POLLERR` and `POLLHUP` are always
+    /// reported). The request names the fd by number; the kernel keeps its
+    /// own reference to the file, and a request whose fd was closed is
+    /// delivered once as broken (`EBADF`).
+    pub fn poll(fd: impl AsFd, interest: Interest) -> Request {
+        Request(Ukevent {
+            id: [fd.as_fd().as_raw_fd() as u32, 0],
+            type_: sys::KEVENT_POLL,
+            event: interest.bits(),
+            ..Default::default()
+        })
+    }
+
+    /// A timer that fires every `period`, the first time after `first`
+    /// (`None`: after one period), periodic unless [`oneshot`](Self::oneshot).
+    ///
+    /// Both are rounded up to the finest unit that holds them, so the timer
+    /// is never early; a first expiry of zero becomes one unit. A zero
+    /// period, or one longer than `u32::MAX` milliseconds, is
+    /// `InvalidInput`.
+    pub fn timer(period: Duration, first: Option<Duration>) -> io::Result<Request> {
+        if period.is_zero() {
+            return Err(invalid("a timer period of zero"));
+        }
+        let first_ns = first.map(|d| d.as_nanos());
+        let period_ns = period.as_nanos();
+        for (unit, ns) in TIMER_UNITS {
+            let p = period_ns.div_ceil(ns);
+            let f = first_ns.map_or(0, |f| f.div_ceil(ns).max(1));
+            if let (Ok(p), Ok(f)) = (u32::try_from(p), u32::try_from(f)) {
+                return Ok(Request(Ukevent {
+                    id: [p, f],
+                    type_: sys::KEVENT_TIMER,
+                    event: unit,
+                    ..Default::default()
+                }));
+            }
+        }
+        Err(invalid(format!(
+            "timer period {period:?} or first expiry {first:?} is longer than u32::MAX ms"
+        )))
+    }
+
+    /// A user event named `id`, made ready by [`Queue::trigger`].
+    pub fn user(id: u32) -> Request {
+        Request(Ukevent {
+            id: [id, 0],
+            type_: sys::KEVENT_USER,
+            ..Default::default()
+        })
+    }
+
+    /// A request from a raw `struct ukevent`, unchecked: the kernel
+    /// validates it.
+    pub fn from_raw(raw: Ukevent) -> Request {
+        Request(raw)
+    }
+
+    /// Removed after its first delivery (`KEVENT_REQ_ONESHOT`).
+    #[must_use]
+    pub fn oneshot(mut self) -> Request {
+        self.0.req_flags |= sys::KEVENT_REQ_ONESHOT;
+        self
+    }
+
+    /// Edge-triggered (`KEVENT_REQ_ET`): delivered once per new readiness.
+    #[must_use]
+    pub fn edge_triggered(mut self) -> Request {
+        self.0.req_flags |= sys::KEVENT_REQ_ET;
+        self
+    }
+
+    /// The caller's cookie, part of the identity and returned with every
+    /// event.
+    #[must_use]
+    pub fn with_cookie(mut self, cookie: u64) -> Request {
+        self.0.user = cookie;
+        self
+    }
+
+    /// The payload a [`Ctl::Ready`] entry carries.
+    #[must_use]
+    pub fn with_payload(mut self, payload: [u32; 2]) -> Request {
+        self.0.ret_data = payload;
+        self
+    }
+
+    /// The `struct ukevent`.
+    pub fn raw(&self) -> &Ukevent {
+        &self.0
+    }
+
+    /// What it watches.
+    pub fn kind(&self) -> Kind {
+        Kind::of(self.0.type_)
+    }
+
+    /// The cookie.
+    pub fn cookie(&self) -> u64 {
+        self.0.user
+    }
+
+    /// A timer's period and first expiry, decoded; `None` for another kind
+    /// or an encoding the kernel refuses.
+    pub fn timer_schedule(&self) -> Option<(Duration, Duration)> {
+        decode_timer(&self.0)
+    }
+
+    /// The result the kernel wrote back after [`Queue::submit`]: `None` if
+    /// the entry was not processed.
+    pub fn result(&self) -> Option<io::Result<()>> {
+        entry_result(&self.0)
+    }
+}
+
+/// The schedule of a timer request or event: `(period, first expiry)`.
+fn decode_timer(uk: &Ukevent) -> Option<(Duration, Duration)> {
+    if uk.type_ != sys::KEVENT_TIMER
+        || uk.id[0] == 0
+        || uk.event & !(sys::KEVENT_TIMER_FIRED | sys::KEVENT_TIMER_UNIT_MASK) != 0
+    {
+        return None;
+    }
+    let unit = uk.event & sys::KEVENT_TIMER_UNIT_MASK;
+    let (_, ns) = TIMER_UNITS.iter().find(|(u, _)| *u == unit)?;
+    let ns = *ns as u64;
+    let period = Duration::from_nanos(u64::from(uk.id[0]) * ns);
+    let first = match uk.id[1] {
+        0 => period,
+        f => Duration::from_nanos(u64::from(f) * ns),
+    };
+    Some((period, first))
+}
+
+fn entry_result(uk: &Ukevent) -> Option<io::Result<()>> {
+    if uk.ret_flags & sys::KEVENT_RET_DONE == 0 {
+        None
+    } else if uk.ret_flags & sys::KEVENT_RET_BROKEN != 0 {
+        Some(Err(io::Error::from_raw_os_error(uk.ret_data[1] as i32)))
+    } else {
+        Some(Ok(()))
+    }
+}
+
+/// A reusable buffer of events that the kernel fills in place.
+///
+/// It is allocated once, with its capacity (the most events one
+/// [`Queue::wait`] returns); waiting never allocates.
+///
+/// ```
+/// let events = kevent::Events::with_capacity(64);
+/// assert_eq!((events.capacity(), events.len()), (64, 0));
+/// assert!(events.iter().next().is_none());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Events {
+    buf: Vec<Ukevent>,
+    len: usize,
+}
+
+impl Events {
+    /// Room for `capacity` events (at most `u32::MAX` are used).
+    pub fn with_capacity(capacity: usize) -> Events {
+        Events {
+            buf: vec![Ukevent::default(); capacity.min(u32::MAX as usize)],
+            len: 0,
+        }
+    }
+
+    /// The most events one wait returns.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// How many events the last wait returned.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the last wait returned none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets the events.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The `i`-th event.
+    pub fn get(&self, i: usize) -> Option<Event<'_>> {
+        self.buf[..self.len].get(i).map(Event)
+    }
+
+    /// The events, oldest readiness first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
+        self.buf[..self.len].iter().map(Event)
+    }
+
+    /// The events as the kernel wrote them.
+    pub fn as_raw(&self) -> &[Ukevent] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = Event<'a>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, Ukevent>, fn(&'a Ukevent) -> Event<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.buf[..self.len].iter().map(Event)
+    }
+}
+
+/// One delivered event, borrowed from [`Events`]: the request as
+/// registered, with its results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event<'a>(&'a Ukevent);
+
+impl<'a> Event<'a> {
+    /// The `struct ukevent` as the kernel wrote it.
+    pub fn raw(&self) -> &'a Ukevent {
+        self.0
+    }
+
+    /// What the request watches.
+    pub fn kind(&self) -> Kind {
+        Kind::of(self.0.type_)
+    }
+
+    /// The request's id (`[fd, 0]` for a poll request, the timer schedule,
+    /// `[id, 0]` for a user event).
+    pub fn id(&self) -> [u32; 2] {
+        self.0.id
+    }
+
+    /// The request's cookie.
+    pub fn cookie(&self) -> u64 {
+        self.0.user
+    }
+
+    /// The request this event came from, as registered (for
+    /// [`Queue::remove`] and friends).
+    pub fn request(&self) -> Request {
+        Request(Ukevent {
+            ret_flags: 0,
+            ret_data: [0; 2],
+            ..*self.0
+        })
+    }
+
+    /// For a poll request, the fd it watches.
+    pub fn fd(&self) -> Option<RawFd> {
+        (self.kind() == Kind::Poll).then_some(self.0.id[0] as RawFd)
+    }
+
+    /// For a poll request, what fired (the wanted bits that are set, and
+    /// `ERR`/`HUP`).
+    pub fn fired(&self) -> Interest {
+        Interest(self.0.ret_data[0])
+    }
+
+    /// For a timer, the expirations since the last delivery (at least 1).
+    pub fn expirations(&self) -> u32 {
+        self.0.ret_data[0]
+    }
+
+    /// For a user event, the payload of the last trigger.
+    pub fn payload(&self) -> [u32; 2] {
+        self.0.ret_data
+    }
+
+    /// `Some` for an event delivered as broken: a poll request whose fd
+    /// was closed (`EBADF`), which is removed.
+    pub fn error(&self) -> Option<io::Error> {
+        match entry_result(self.0) {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::sys::*;
+    use super::*;
+
+    fn sched(r: &Request) -> (u32, [u32; 2]) {
+        (r.raw().event, r.raw().id)
+    }
 
     #[test]
-    fn ioctl_numbers_match_the_header() {
-        // _IOW(0xB9, 1, 24 bytes) and _IOW(0xB9, 2, 32 bytes).
-        assert_eq!(KEVENT_IOC_CTL, 0x4018_b901);
-        assert_eq!(KEVENT_IOC_GET_EVENTS, 0x4020_b902);
+    fn timer_picks_the_finest_unit_that_fits() {
+        let ms = Duration::from_millis;
+        let r = Request::timer(ms(100), None).unwrap();
+        assert_eq!(sched(&r), (sys::KEVENT_TIMER_UNIT_NS, [100_000_000, 0]));
+        let r = Request::timer(Duration::from_secs(10), Some(ms(5))).unwrap();
+        assert_eq!(sched(&r), (sys::KEVENT_TIMER_UNIT_US, [10_000_000, 5_000]));
+        let r = Request::timer(Duration::from_secs(3 * 3600), None).unwrap();
+        assert_eq!(sched(&r), (sys::KEVENT_TIMER_UNIT_MS, [3 * 3600 * 1000, 0]));
+        // A first expiry that needs a coarser unit takes the period with it.
+        let r = Request::timer(Duration::from_nanos(1), Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(sched(&r), (sys::KEVENT_TIMER_UNIT_US, [1, 5_000_000]));
+    }
+
+    #[test]
+    fn timer_rounds_up_never_down() {
+        let r = Request::timer(Duration::new(5, 1), Some(Duration::ZERO)).unwrap();
+        // 5 s + 1 ns in microseconds is 5_000_001 µs; a zero first expiry is one unit.
+        assert_eq!(sched(&r), (sys::KEVENT_TIMER_UNIT_US, [5_000_001, 1]));
+        let (p, f) = r.timer_schedule().unwrap();
+        assert!(p >= Duration::new(5, 1) && f > Duration::ZERO);
+    }
+
+    #[test]
+    fn timer_refuses_what_the_abi_cannot_carry() {
+        let e = Request::timer(Duration::ZERO, None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let too_long = Duration::from_millis(u64::from(u32::MAX) + 1);
+        assert!(Request::timer(too_long, None).is_err());
+        assert!(Request::timer(Duration::from_secs(1), Some(too_long)).is_err());
+        assert!(Request::timer(Duration::from_millis(u64::from(u32::MAX)), None).is_ok());
+    }
+
+    #[test]
+    fn timer_schedule_decodes_take12_entries() {
+        let mut uk = Ukevent {
+            type_: sys::KEVENT_TIMER,
+            id: [100, 0],
+            event: sys::KEVENT_TIMER_FIRED,
+            ..Default::default()
+        };
+        let ms = Duration::from_millis(100);
+        assert_eq!(Request::from_raw(uk).timer_schedule(), Some((ms, ms)));
+        uk.event = sys::KEVENT_TIMER_UNIT_MASK;
+        assert_eq!(Request::from_raw(uk).timer_schedule(), None);
+        uk.event = 0;
+        uk.id[0] = 0;
+        assert_eq!(Request::from_raw(uk).timer_schedule(), None);
+    }
+
+    #[test]
+    fn builders_set_flags_and_identity() {
+        let r = Request::user(3).oneshot().edge_triggered().with_cookie(9);
+        assert_eq!(
+            r.raw().req_flags,
+            sys::KEVENT_REQ_ONESHOT | sys::KEVENT_REQ_ET
+        );
+        assert_eq!(
+            (r.raw().id, r.raw().type_, r.cookie()),
+            ([3, 0], sys::KEVENT_USER, 9)
+        );
+        let (rd, _wr) = std::io::pipe().unwrap();
+        let p = Request::poll(&rd, Interest::IN | Interest::HUP);
+        assert_eq!(p.raw().id, [rd.as_fd().as_raw_fd() as u32, 0]);
+        assert_eq!(p.raw().event, 0x11);
+        assert_eq!(p.kind(), Kind::Poll);
+    }
+
+    #[test]
+    fn results_decode_done_and_broken() {
+        let mut uk = Ukevent::default();
+        assert!(entry_result(&uk).is_none());
+        uk.ret_flags = sys::KEVENT_RET_DONE;
+        assert!(entry_result(&uk).unwrap().is_ok());
+        uk.ret_flags |= sys::KEVENT_RET_BROKEN;
+        uk.ret_data[1] = libc::EEXIST as u32;
+        let e = entry_result(&uk).unwrap().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
+        let ev = Event(&uk);
+        assert_eq!(
+            ev.error().and_then(|e| e.raw_os_error()),
+            Some(libc::EEXIST)
+        );
+        assert_eq!(ev.request().raw().ret_flags, 0);
+    }
+
+    #[test]
+    fn interest_debug_names_unknown_bits() {
+        assert_eq!(format!("{:?}", Interest::empty()), "0x0");
+        assert_eq!(format!("{:?}", Interest(0x1 | 0x8000)), "IN|0x8000");
+        assert_eq!(
+            Interest::from_bits(0x1000).map(Interest::bits),
+            Some(0x1000)
+        );
+    }
+
+    #[test]
+    fn events_start_empty_and_keep_their_room() {
+        let mut ev = Events::with_capacity(3);
+        assert_eq!(ev.capacity(), 3);
+        assert!(ev.is_empty() && ev.get(0).is_none());
+        ev.clear();
+        assert_eq!(ev.as_raw().len(), 0);
     }
 }

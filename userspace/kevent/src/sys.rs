@@ -1,37 +1,51 @@
-//! The raw ABI of `uapi/linux/kevent.h`: the only place with `unsafe` code.
+//! The raw ABI of `uapi/linux/kevent.h`, and the only module with `unsafe`
+//! code: the two ioctls, `fcntl(F_SETFL)`, and the view of a slice of
+//! [`Request`](crate::Request)s as the `struct ukevent` array it wraps.
+//!
+//! Every constant here is read from the header at build time (`build.rs`
+//! compiles a C program against it); the `#[repr(C)]` structs are declared
+//! by hand and checked, field by field, against the offsets and sizes that
+//! program printed.
 
 use std::io;
+use std::mem::{align_of, offset_of, size_of};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// Event types.
-pub const KEVENT_TIMER: u32 = 2;
-pub const KEVENT_POLL: u32 = 3;
-pub const KEVENT_USER: u32 = 9;
+/// What `build.rs` read from the header.
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/abi.rs"));
+}
 
-/// Request flags.
-pub const KEVENT_REQ_ONESHOT: u32 = 0x1;
-pub const KEVENT_REQ_ET: u32 = 0x4;
+pub use generated::{
+    KEVENT_AIO, KEVENT_CTL_ADD, KEVENT_CTL_INIT, KEVENT_CTL_MAX_NUM, KEVENT_CTL_MODIFY,
+    KEVENT_CTL_READY, KEVENT_CTL_REMOVE, KEVENT_INODE, KEVENT_IOC_CTL, KEVENT_IOC_GET_EVENTS,
+    KEVENT_IOC_MAGIC, KEVENT_MAX, KEVENT_NAIO, KEVENT_POLL, KEVENT_POLL_POLLERR,
+    KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG, KEVENT_POLL_POLLNVAL,
+    KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND, KEVENT_POLL_POLLRDNORM,
+    KEVENT_POLL_POLLREMOVE, KEVENT_POLL_POLLWRBAND, KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET,
+    KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE, KEVENT_SOCKET, KEVENT_TIMER,
+    KEVENT_TIMER_FIRED, KEVENT_TIMER_UNIT_MASK, KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_NS,
+    KEVENT_TIMER_UNIT_US, KEVENT_USER,
+};
 
-/// Result flags.
-pub const KEVENT_RET_BROKEN: u32 = 0x1;
-pub const KEVENT_RET_DONE: u32 = 0x2;
+/// Every `KEVENT_POLL_*` bit the module accepts.
+pub const KEVENT_POLL_VALID: u32 = KEVENT_POLL_POLLIN
+    | KEVENT_POLL_POLLPRI
+    | KEVENT_POLL_POLLOUT
+    | KEVENT_POLL_POLLERR
+    | KEVENT_POLL_POLLHUP
+    | KEVENT_POLL_POLLNVAL
+    | KEVENT_POLL_POLLRDNORM
+    | KEVENT_POLL_POLLRDBAND
+    | KEVENT_POLL_POLLWRNORM
+    | KEVENT_POLL_POLLWRBAND
+    | KEVENT_POLL_POLLMSG
+    | KEVENT_POLL_POLLREMOVE;
 
-/// Timer units.
-pub const KEVENT_TIMER_UNIT_MS: u32 = 0x00;
-pub const KEVENT_TIMER_UNIT_US: u32 = 0x10;
-pub const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
-
-/// ctl commands.
-pub const KEVENT_CTL_ADD: u32 = 0;
-pub const KEVENT_CTL_REMOVE: u32 = 1;
-pub const KEVENT_CTL_MODIFY: u32 = 2;
-pub const KEVENT_CTL_INIT: u32 = 3;
-pub const KEVENT_CTL_READY: u32 = 4;
-pub const KEVENT_CTL_MAX_NUM: u32 = 4096;
-
-/// `struct ukevent`.
+/// `struct ukevent`. The header's `union { __u32 user[2]; __u64 ptr; }`
+/// is `user` here, as a `u64`.
 #[repr(C)]
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Hash)]
 pub struct Ukevent {
     pub id: [u32; 2],
     pub type_: u32,
@@ -65,23 +79,46 @@ pub struct GetEventsArg {
     pub reserved: u32,
 }
 
+// The hand-declared structs are the header's, to the byte.
 const _: () = {
-    assert!(std::mem::size_of::<Ukevent>() == 40);
-    assert!(std::mem::size_of::<CtlArg>() == 24);
-    assert!(std::mem::size_of::<GetEventsArg>() == 32);
-};
+    use generated::*;
+    assert!(size_of::<Ukevent>() == SIZEOF_UKEVENT);
+    assert!(align_of::<Ukevent>() == ALIGNOF_UKEVENT);
+    assert!(offset_of!(Ukevent, id) == OFFSETOF_UKEVENT_ID);
+    assert!(offset_of!(Ukevent, type_) == OFFSETOF_UKEVENT_TYPE);
+    assert!(offset_of!(Ukevent, event) == OFFSETOF_UKEVENT_EVENT);
+    assert!(offset_of!(Ukevent, req_flags) == OFFSETOF_UKEVENT_REQ_FLAGS);
+    assert!(offset_of!(Ukevent, ret_flags) == OFFSETOF_UKEVENT_RET_FLAGS);
+    assert!(offset_of!(Ukevent, ret_data) == OFFSETOF_UKEVENT_RET_DATA);
+    assert!(offset_of!(Ukevent, user) == OFFSETOF_UKEVENT_USER);
+    assert!(offset_of!(Ukevent, user) == OFFSETOF_UKEVENT_PTR);
 
-/// The ioctl magic.
-pub const KEVENT_IOC_MAGIC: u32 = 0xB9;
+    assert!(size_of::<CtlArg>() == SIZEOF_KEVENT_CTL_ARG);
+    assert!(align_of::<CtlArg>() == ALIGNOF_KEVENT_CTL_ARG);
+    assert!(offset_of!(CtlArg, cmd) == OFFSETOF_KEVENT_CTL_ARG_CMD);
+    assert!(offset_of!(CtlArg, num) == OFFSETOF_KEVENT_CTL_ARG_NUM);
+    assert!(offset_of!(CtlArg, events) == OFFSETOF_KEVENT_CTL_ARG_EVENTS);
+    assert!(offset_of!(CtlArg, flags) == OFFSETOF_KEVENT_CTL_ARG_FLAGS);
+    assert!(offset_of!(CtlArg, reserved) == OFFSETOF_KEVENT_CTL_ARG_RESERVED);
+
+    assert!(size_of::<GetEventsArg>() == SIZEOF_KEVENT_GET_EVENTS_ARG);
+    assert!(align_of::<GetEventsArg>() == ALIGNOF_KEVENT_GET_EVENTS_ARG);
+    assert!(offset_of!(GetEventsArg, min_nr) == OFFSETOF_KEVENT_GET_EVENTS_ARG_MIN_NR);
+    assert!(offset_of!(GetEventsArg, max_nr) == OFFSETOF_KEVENT_GET_EVENTS_ARG_MAX_NR);
+    assert!(offset_of!(GetEventsArg, timeout_ns) == OFFSETOF_KEVENT_GET_EVENTS_ARG_TIMEOUT_NS);
+    assert!(offset_of!(GetEventsArg, events) == OFFSETOF_KEVENT_GET_EVENTS_ARG_EVENTS);
+    assert!(offset_of!(GetEventsArg, flags) == OFFSETOF_KEVENT_GET_EVENTS_ARG_FLAGS);
+    assert!(offset_of!(GetEventsArg, reserved) == OFFSETOF_KEVENT_GET_EVENTS_ARG_RESERVED);
+
+    // The ioctl numbers encode the argument sizes the structs have here.
+    assert!(KEVENT_IOC_CTL == iow(KEVENT_IOC_MAGIC, 1, size_of::<CtlArg>()));
+    assert!(KEVENT_IOC_GET_EVENTS == iow(KEVENT_IOC_MAGIC, 2, size_of::<GetEventsArg>()));
+};
 
 /// `_IOW(type, nr, size)` of `asm-generic/ioctl.h`.
 pub const fn iow(ty: u32, nr: u32, size: usize) -> u32 {
     (1 << 30) | ((size as u32) << 16) | (ty << 8) | nr
 }
-
-pub const KEVENT_IOC_CTL: u32 = iow(KEVENT_IOC_MAGIC, 1, std::mem::size_of::<CtlArg>());
-pub const KEVENT_IOC_GET_EVENTS: u32 =
-    iow(KEVENT_IOC_MAGIC, 2, std::mem::size_of::<GetEventsArg>());
 
 /// Issues an ioctl whose argument is a pointer, possibly a bad one: the
 /// kernel checks every pointer it is given and fails with `EFAULT`.
@@ -90,10 +127,11 @@ pub const KEVENT_IOC_GET_EVENTS: u32 =
 ///
 /// For the kevent commands the kernel writes the `struct ukevent` arrays
 /// that the argument points to: they must be memory this program lets the
-/// kernel write (or memory it cannot write at all, which is `EFAULT`).
+/// kernel write (or memory it cannot write at all, which is `EFAULT`). For
+/// any other command, `arg` must be what that command expects.
 pub unsafe fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, arg: *const libc::c_void) -> io::Result<i32> {
     // SAFETY: What the kernel reads and writes through `arg` is the
-    // caller's promise; the kernel never writes outside those arrays.
+    // caller's promise; `fd` is open for the duration of the call.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, arg) };
     if r < 0 {
         Err(io::Error::last_os_error())
@@ -102,19 +140,65 @@ pub unsafe fn ioctl_ptr(fd: BorrowedFd<'_>, cmd: u32, arg: *const libc::c_void) 
     }
 }
 
-/// `KEVENT_IOC_CTL` on `events`: returns how many entries were processed.
-pub fn ctl(fd: BorrowedFd<'_>, cmd: u32, events: &mut [Ukevent]) -> io::Result<usize> {
+/// A type that is `#[repr(transparent)]` over [`Ukevent`], so a slice of
+/// it can be handed to the kernel as a `struct ukevent` array.
+///
+/// # Safety
+///
+/// Implementors must be `#[repr(transparent)]` wrappers of `Ukevent` for
+/// which every bit pattern of a `Ukevent` is a valid value.
+pub unsafe trait UkeventArray: Sized {}
+
+// SAFETY: `Ukevent` is itself; every bit pattern of its integers is valid.
+unsafe impl UkeventArray for Ukevent {}
+
+// SAFETY: `Request` is `#[repr(transparent)]` over its one `Ukevent` field
+// and puts no constraint on its value (checked below).
+unsafe impl UkeventArray for crate::Request {}
+
+const _: () = {
+    assert!(size_of::<crate::Request>() == size_of::<Ukevent>());
+    assert!(align_of::<crate::Request>() == align_of::<Ukevent>());
+};
+
+/// `KEVENT_IOC_CTL` on `entries` (`num` = their number, `events` = their
+/// address); each entry is written back with its result. Returns how many
+/// entries were processed.
+pub fn ctl<T: UkeventArray>(fd: BorrowedFd<'_>, cmd: u32, entries: &mut [T]) -> io::Result<usize> {
     let arg = CtlArg {
         cmd,
-        num: u32::try_from(events.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
-        events: events.as_mut_ptr() as u64,
+        num: u32::try_from(entries.len()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} ctl entries: more than the ABI can carry", entries.len()),
+            )
+        })?,
+        events: entries.as_mut_ptr() as u64,
         ..Default::default()
     };
-    // SAFETY: `events` is an exclusively borrowed array of `num` entries.
+    // SAFETY: `entries` is an exclusively borrowed array of `num` values,
+    // each laid out as a `struct ukevent` (`UkeventArray`), and any value
+    // the kernel writes back is valid for them.
     unsafe { ioctl_ptr(fd, KEVENT_IOC_CTL, (&arg as *const CtlArg).cast()) }.map(|n| n as usize)
 }
 
-/// `KEVENT_IOC_GET_EVENTS` into `buf`: returns how many events were copied.
+/// `KEVENT_CTL_INIT`: the fd of a new queue, as the kernel returned it.
+pub fn ctl_init(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let arg = CtlArg {
+        cmd: KEVENT_CTL_INIT,
+        ..Default::default()
+    };
+    // SAFETY: INIT reads only the argument struct (`num` is 0, `events`
+    // null); it returns a new descriptor.
+    let raw = unsafe { ioctl_ptr(fd, KEVENT_IOC_CTL, (&arg as *const CtlArg).cast()) }?;
+    // SAFETY: the kernel just installed `raw` for us and nothing else
+    // knows it, so it is ours to own.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) })
+}
+
+/// `KEVENT_IOC_GET_EVENTS` into `buf` (`max_nr` = its length, capped at
+/// `u32::MAX`): returns how many events the kernel wrote at its front.
 pub fn get_events(
     fd: BorrowedFd<'_>,
     min_nr: u32,
@@ -129,7 +213,7 @@ pub fn get_events(
         ..Default::default()
     };
     // SAFETY: `buf` is an exclusively borrowed array of at least `max_nr`
-    // entries.
+    // entries; the kernel writes only whole `struct ukevent`s into it.
     unsafe {
         ioctl_ptr(
             fd,
@@ -138,4 +222,73 @@ pub fn get_events(
         )
     }
     .map(|n| n as usize)
+}
+
+/// Sets or clears `O_NONBLOCK` on `fd`.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL takes no argument and only reads the open file.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: F_SETFL takes an int of status flags; `fd` is open.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn take12_values_are_kept() {
+        assert_eq!(
+            [
+                KEVENT_CTL_ADD,
+                KEVENT_CTL_REMOVE,
+                KEVENT_CTL_MODIFY,
+                KEVENT_CTL_INIT
+            ],
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            [
+                KEVENT_SOCKET,
+                KEVENT_INODE,
+                KEVENT_TIMER,
+                KEVENT_POLL,
+                KEVENT_NAIO,
+                KEVENT_AIO
+            ],
+            [0, 1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            (KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE),
+            (1, 1, 2)
+        );
+        assert_eq!(KEVENT_POLL_POLLREMOVE, 0x1000);
+    }
+
+    #[test]
+    fn ioctl_numbers_match_the_header() {
+        // _IOW(0xB9, 1, 24 bytes) and _IOW(0xB9, 2, 32 bytes).
+        assert_eq!(KEVENT_IOC_CTL, 0x4018_b901);
+        assert_eq!(KEVENT_IOC_GET_EVENTS, 0x4020_b902);
+        assert_eq!(size_of::<Ukevent>(), 40);
+    }
+
+    #[test]
+    fn poll_bits_are_the_kernels() {
+        assert_eq!(KEVENT_POLL_POLLIN, libc::POLLIN as u32);
+        assert_eq!(KEVENT_POLL_POLLOUT, libc::POLLOUT as u32);
+        assert_eq!(KEVENT_POLL_POLLHUP, libc::POLLHUP as u32);
+        assert_eq!(KEVENT_POLL_POLLRDNORM, libc::POLLRDNORM as u32);
+    }
 }

@@ -1,0 +1,886 @@
+//! A reference model of one kevent queue, in plain Rust, from the spec
+//! (`docs/kevent.7.md`): requests by identity, the ready list, level,
+//! edge and one-shot delivery, user events, and the readiness of pipes
+//! watched with `KEVENT_POLL`. The model test (`model_test.rs`) drives it
+//! and the module with the same operations and compares every result.
+//!
+//! Timers are not modelled here: their events depend on time. They are
+//! checked with tolerances on a queue of their own (`TimerModel`).
+//!
+//! What the model follows besides the spec, because the kernel's pipes do
+//! it and it decides the order of the ready list:
+//! - a write to a pipe wakes the read end's wait queue with `POLLIN |
+//!   POLLRDNORM` (a pipe that was ever polled is woken on every write); a
+//!   read that does not have to sleep wakes nobody;
+//! - wait queues are woken newest hook first (`add_wait_queue` adds at the
+//!   head);
+//! - the last close of one end wakes both ends with no key (every hook);
+//!   the close happens when the last reference goes: the fd, or a request
+//!   that still watches the file. References a syscall drops are released
+//!   when it returns, the last dropped first (`task_work`).
+
+use kevent::sys::*;
+use kevent::Ukevent;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+pub const EINVAL: i32 = libc::EINVAL;
+pub const EBADF: i32 = libc::EBADF;
+pub const ENOENT: i32 = libc::ENOENT;
+pub const EEXIST: i32 = libc::EEXIST;
+pub const EAGAIN: i32 = libc::EAGAIN;
+pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+
+/// Bits `poll` always reports.
+const POLL_ALWAYS: u32 = KEVENT_POLL_POLLERR | KEVENT_POLL_POLLHUP;
+/// The key of a pipe write's wake-up of its readers.
+const WAKE_READERS: u32 = KEVENT_POLL_POLLIN | KEVENT_POLL_POLLRDNORM;
+
+/// What names a request: `(id, type, user)`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Ident {
+    pub type_: u32,
+    pub id: [u32; 2],
+    pub user: u64,
+}
+
+impl Ident {
+    pub fn of(uk: &Ukevent) -> Ident {
+        Ident {
+            type_: uk.type_,
+            id: uk.id,
+            user: uk.user,
+        }
+    }
+}
+
+/// A deliberate deviation, to show that the model test catches bugs
+/// (host tests only).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mutation {
+    /// A delivered edge-triggered user event is re-queued like a
+    /// level-triggered one.
+    EtRequeues,
+}
+
+/// Which end of a pipe.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum End {
+    Read,
+    Write,
+}
+
+struct Req {
+    event: u32,
+    flags: u32,
+    /// Non-zero while triggered (user events) or possibly ready (files).
+    pending: u64,
+    payload: [u32; 2],
+    /// The watched file, an index into `files`.
+    file: Option<usize>,
+}
+
+struct File {
+    pipe: usize,
+    end: End,
+    /// The fd naming it, while open.
+    fd: Option<i32>,
+    /// `release` ran: the pipe end is closed.
+    released: bool,
+    /// Requests hooked into its wait queue, oldest first.
+    hooks: Vec<Ident>,
+}
+
+#[derive(Default)]
+struct Pipe {
+    /// Bytes buffered (the tests never fill a pipe).
+    data: usize,
+}
+
+/// The reference model of one queue and the pipes it may watch.
+#[derive(Default)]
+pub struct Model {
+    reqs: BTreeMap<Ident, Req>,
+    ready: VecDeque<Ident>,
+    nonblock: bool,
+    files: Vec<File>,
+    fds: HashMap<i32, usize>,
+    pipes: Vec<Pipe>,
+    /// Files whose last reference went during the current syscall.
+    to_release: Vec<usize>,
+    pub mutation: Option<Mutation>,
+}
+
+/// Checks the type of an entry, as every ctl command does first.
+pub fn check_type(type_: u32) -> Result<(), i32> {
+    match type_ {
+        KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
+        0..=5 => Err(EOPNOTSUPP),
+        _ => Err(EINVAL),
+    }
+}
+
+/// A timer's `(period, first expiry)` in nanoseconds, or `EINVAL`.
+pub fn timer_spec(id: [u32; 2], event: u32) -> Result<(u64, u64), i32> {
+    if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
+        return Err(EINVAL);
+    }
+    let unit = match event & KEVENT_TIMER_UNIT_MASK {
+        KEVENT_TIMER_UNIT_MS => 1_000_000,
+        KEVENT_TIMER_UNIT_US => 1_000,
+        KEVENT_TIMER_UNIT_NS => 1,
+        _ => return Err(EINVAL),
+    };
+    if id[0] == 0 {
+        return Err(EINVAL);
+    }
+    let period = u64::from(id[0]) * unit;
+    let first = match id[1] {
+        0 => period,
+        f => u64::from(f) * unit,
+    };
+    Ok((period, first))
+}
+
+/// The per-type checks of ADD and MODIFY.
+pub fn validate(uk: &Ukevent) -> Result<(), i32> {
+    if uk.req_flags & !(KEVENT_REQ_ONESHOT | KEVENT_REQ_ET) != 0 {
+        return Err(EINVAL);
+    }
+    match uk.type_ {
+        KEVENT_TIMER => timer_spec(uk.id, uk.event).map(|_| ()),
+        KEVENT_POLL if uk.id[1] != 0 || uk.event & !KEVENT_POLL_VALID != 0 => Err(EINVAL),
+        KEVENT_USER if uk.event != 0 => Err(EINVAL),
+        _ => Ok(()),
+    }
+}
+
+/// What the kernel writes back into a processed ctl entry.
+pub fn written_back(uk: &Ukevent, result: Result<(), i32>) -> Ukevent {
+    let mut out = *uk;
+    out.ret_flags = KEVENT_RET_DONE;
+    out.ret_data[1] = 0;
+    if let Err(e) = result {
+        out.ret_flags |= KEVENT_RET_BROKEN;
+        out.ret_data[1] = e as u32;
+    }
+    out
+}
+
+/// The call-level checks of a ctl ioctl; `Ok(false)` for `num == 0`.
+pub fn check_ctl(cmd: u32, num: usize) -> Result<bool, i32> {
+    if num > KEVENT_CTL_MAX_NUM as usize {
+        return Err(EINVAL);
+    }
+    match cmd {
+        KEVENT_CTL_ADD | KEVENT_CTL_REMOVE | KEVENT_CTL_MODIFY | KEVENT_CTL_READY => Ok(num > 0),
+        _ => Err(EINVAL),
+    }
+}
+
+impl Model {
+    pub fn new() -> Model {
+        Model::default()
+    }
+
+    // ---- the world outside the queue: pipes and fds ----
+
+    /// A new pipe whose ends got these fds; returns its index.
+    pub fn pipe_opened(&mut self, rfd: i32, wfd: i32) -> usize {
+        let pipe = self.pipes.len();
+        self.pipes.push(Pipe::default());
+        for (fd, end) in [(rfd, End::Read), (wfd, End::Write)] {
+            let f = self.files.len();
+            self.files.push(File {
+                pipe,
+                end,
+                fd: Some(fd),
+                released: false,
+                hooks: Vec::new(),
+            });
+            let old = self.fds.insert(fd, f);
+            assert!(old.is_none(), "fd {fd} opened twice");
+        }
+        pipe
+    }
+
+    /// `close(fd)` of a pipe end.
+    pub fn close_fd(&mut self, fd: i32) {
+        let f = self.fds.remove(&fd).expect("closing an fd the model knows");
+        self.files[f].fd = None;
+        self.drop_ref(f);
+        self.syscall_returns();
+    }
+
+    /// Bytes buffered in pipe `pipe`.
+    pub fn pipe_data(&self, pipe: usize) -> usize {
+        self.pipes[pipe].data
+    }
+
+    /// A write of `n > 0` bytes to the write end of `pipe` (whose read end
+    /// is open).
+    pub fn pipe_write(&mut self, pipe: usize, n: usize) {
+        self.pipes[pipe].data += n;
+        if let Some(r) = self.file_of(pipe, End::Read) {
+            self.wake(r, WAKE_READERS);
+        }
+        self.syscall_returns();
+    }
+
+    /// A read of up to `n` bytes that does not block; returns how many.
+    pub fn pipe_read(&mut self, pipe: usize, n: usize) -> usize {
+        let got = n.min(self.pipes[pipe].data);
+        self.pipes[pipe].data -= got;
+        got
+    }
+
+    /// The live (not released) file of one end of `pipe`.
+    fn file_of(&self, pipe: usize, end: End) -> Option<usize> {
+        self.files
+            .iter()
+            .position(|f| f.pipe == pipe && f.end == end && !f.released)
+    }
+
+    fn poll_mask(&self, f: usize) -> u32 {
+        let file = &self.files[f];
+        let other = match file.end {
+            End::Read => End::Write,
+            End::Write => End::Read,
+        };
+        let other_open = self.file_of(file.pipe, other).is_some();
+        match file.end {
+            End::Read => {
+                let mut m = 0;
+                if self.pipes[file.pipe].data > 0 {
+                    m |= KEVENT_POLL_POLLIN | KEVENT_POLL_POLLRDNORM;
+                }
+                if !other_open {
+                    m |= KEVENT_POLL_POLLHUP;
+                }
+                m
+            }
+            End::Write => {
+                let mut m = KEVENT_POLL_POLLOUT | KEVENT_POLL_POLLWRNORM;
+                if !other_open {
+                    m |= KEVENT_POLL_POLLERR;
+                }
+                m
+            }
+        }
+    }
+
+    /// A reference to file `f` went; it is released when the syscall
+    /// returns if it was the last.
+    fn drop_ref(&mut self, f: usize) {
+        let watched = self.reqs.values().any(|r| r.file == Some(f));
+        if self.files[f].fd.is_none() && !watched && !self.files[f].released {
+            self.to_release.push(f);
+        }
+    }
+
+    /// The end of a syscall: deferred file releases run, newest first.
+    fn syscall_returns(&mut self) {
+        while let Some(f) = self.to_release.pop() {
+            let pipe = self.files[f].pipe;
+            let end = self.files[f].end;
+            self.files[f].released = true;
+            // `pipe_release`: the last of one end, but not of the other,
+            // wakes both ends' wait queues with no key.
+            let other = match end {
+                End::Read => End::Write,
+                End::Write => End::Read,
+            };
+            if self.file_of(pipe, end).is_none() && self.file_of(pipe, other).is_some() {
+                for e in [End::Read, End::Write] {
+                    if let Some(g) = self.file_of(pipe, e) {
+                        self.wake(g, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A wake-up of file `f`'s wait queue with `key` (0: everyone).
+    fn wake(&mut self, f: usize, key: u32) {
+        let hooks: Vec<Ident> = self.files[f].hooks.iter().rev().copied().collect();
+        for ident in hooks {
+            let Some(req) = self.reqs.get_mut(&ident) else {
+                continue;
+            };
+            if key == 0 || key & (req.event | POLL_ALWAYS) != 0 {
+                if req.pending == 0 {
+                    req.pending = 1;
+                }
+                self.enqueue(ident);
+            }
+        }
+    }
+
+    fn enqueue(&mut self, ident: Ident) {
+        if !self.ready.contains(&ident) {
+            self.ready.push_back(ident);
+        }
+    }
+
+    // ---- the queue ----
+
+    pub fn set_nonblock(&mut self, on: bool) {
+        self.nonblock = on;
+    }
+
+    /// Requests registered.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.reqs.len()
+    }
+
+    /// Requests on the ready list.
+    #[cfg(test)]
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// `KEVENT_IOC_CTL`: the entries as written back, or the call's errno.
+    pub fn ctl(&mut self, cmd: u32, entries: &[Ukevent]) -> Result<Vec<Ukevent>, i32> {
+        if !check_ctl(cmd, entries.len())? {
+            return Ok(Vec::new());
+        }
+        let out = entries
+            .iter()
+            .map(|uk| {
+                let r = self.ctl_one(cmd, uk);
+                written_back(uk, r)
+            })
+            .collect();
+        self.syscall_returns();
+        Ok(out)
+    }
+
+    fn ctl_one(&mut self, cmd: u32, uk: &Ukevent) -> Result<(), i32> {
+        check_type(uk.type_)?;
+        match cmd {
+            KEVENT_CTL_ADD => self.add(uk),
+            KEVENT_CTL_REMOVE => self.remove(&Ident::of(uk)),
+            KEVENT_CTL_MODIFY => self.modify(uk),
+            _ => self.ready_user(uk),
+        }
+    }
+
+    fn add(&mut self, uk: &Ukevent) -> Result<(), i32> {
+        validate(uk)?;
+        assert!(uk.type_ != KEVENT_TIMER, "the exact model has no timers");
+        let file = match uk.type_ {
+            KEVENT_POLL => Some(
+                *i32::try_from(uk.id[0])
+                    .ok()
+                    .and_then(|fd| self.fds.get(&fd))
+                    .ok_or(EBADF)?,
+            ),
+            _ => None,
+        };
+        let ident = Ident::of(uk);
+        if self.reqs.contains_key(&ident) {
+            return Err(EEXIST);
+        }
+        self.reqs.insert(
+            ident,
+            Req {
+                event: uk.event,
+                flags: uk.req_flags,
+                pending: 0,
+                payload: [0; 2],
+                file,
+            },
+        );
+        if let Some(f) = file {
+            self.files[f].hooks.push(ident);
+            if self.poll_mask(f) & (uk.event | POLL_ALWAYS) != 0 {
+                self.reqs.get_mut(&ident).unwrap().pending += 1;
+                self.enqueue(ident);
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes a request out for good.
+    fn retire(&mut self, ident: &Ident) {
+        let req = self
+            .reqs
+            .remove(ident)
+            .expect("retiring a registered request");
+        self.ready.retain(|i| i != ident);
+        if let Some(f) = req.file {
+            self.files[f].hooks.retain(|i| i != ident);
+            self.drop_ref(f);
+        }
+    }
+
+    fn remove(&mut self, ident: &Ident) -> Result<(), i32> {
+        if !self.reqs.contains_key(ident) {
+            return Err(ENOENT);
+        }
+        self.retire(ident);
+        Ok(())
+    }
+
+    fn modify(&mut self, uk: &Ukevent) -> Result<(), i32> {
+        validate(uk)?;
+        let ident = Ident::of(uk);
+        let file = {
+            let req = self.reqs.get_mut(&ident).ok_or(ENOENT)?;
+            req.event = uk.event;
+            req.flags = uk.req_flags;
+            req.file
+        };
+        let file_ready = file.map(|f| self.poll_mask(f) & (uk.event | POLL_ALWAYS) != 0);
+        self.ready.retain(|i| *i != ident);
+        let req = self.reqs.get_mut(&ident).unwrap();
+        match file_ready {
+            Some(true) if req.pending == 0 => req.pending = 1,
+            Some(false) => req.pending = 0,
+            _ => {}
+        }
+        if req.pending > 0 {
+            self.ready.push_back(ident);
+        }
+        Ok(())
+    }
+
+    fn ready_user(&mut self, uk: &Ukevent) -> Result<(), i32> {
+        if uk.type_ != KEVENT_USER {
+            return Err(EINVAL);
+        }
+        let ident = Ident::of(uk);
+        let req = self.reqs.get_mut(&ident).ok_or(ENOENT)?;
+        req.payload = uk.ret_data;
+        req.pending += 1;
+        self.enqueue(ident);
+        Ok(())
+    }
+
+    /// `KEVENT_IOC_GET_EVENTS` with a timeout that passes while nothing
+    /// happens (this model has no other thread): the events, or the errno.
+    pub fn get_events(&mut self, min_nr: u32, max_nr: u32) -> Result<Vec<Ukevent>, i32> {
+        if max_nr == 0 || min_nr > max_nr {
+            return Err(EINVAL);
+        }
+        let r = loop {
+            let avail = self.ready.len();
+            if self.nonblock && avail == 0 {
+                break Err(EAGAIN);
+            }
+            // Not enough ready: the wait times out, then collects.
+            let timed_out = avail < min_nr as usize && !self.nonblock;
+            let out = self.collect(max_nr as usize);
+            if out.is_empty() && min_nr > 0 && !timed_out && !self.nonblock {
+                continue;
+            }
+            if out.is_empty() && self.nonblock {
+                break Err(EAGAIN);
+            }
+            break Ok(out);
+        };
+        self.syscall_returns();
+        r
+    }
+
+    fn collect(&mut self, max_nr: usize) -> Vec<Ukevent> {
+        let budget = max_nr.min(self.ready.len());
+        let popped: Vec<(Ident, u64)> = (0..budget)
+            .map(|_| {
+                let ident = self.ready.pop_front().unwrap();
+                let req = self.reqs.get_mut(&ident).unwrap();
+                let stays = ident.type_ == KEVENT_USER && req.flags & KEVENT_REQ_ET == 0;
+                let taken = if stays {
+                    req.pending
+                } else {
+                    std::mem::take(&mut req.pending)
+                };
+                (ident, taken)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (ident, _taken) in popped {
+            let req = &self.reqs[&ident];
+            let mut ev = Ukevent {
+                id: ident.id,
+                type_: ident.type_,
+                event: req.event,
+                req_flags: req.flags,
+                ret_flags: KEVENT_RET_DONE,
+                ret_data: req.payload,
+                user: ident.user,
+            };
+            let oneshot = req.flags & KEVENT_REQ_ONESHOT != 0;
+            let et = req.flags & KEVENT_REQ_ET != 0;
+            let (keep, remove) = match req.file {
+                None => (false, oneshot),
+                Some(f) => {
+                    if self.fds.get(&(ident.id[0] as i32)) != Some(&f) {
+                        ev.ret_flags |= KEVENT_RET_BROKEN;
+                        ev.ret_data = [0, EBADF as u32];
+                        (false, true)
+                    } else {
+                        let mask = self.poll_mask(f) & (req.event | POLL_ALWAYS);
+                        if mask == 0 {
+                            continue; // Skip: pending was taken, it leaves the list.
+                        }
+                        ev.ret_data = [mask, 0];
+                        (!et, oneshot)
+                    }
+                }
+            };
+            out.push(ev);
+            if remove {
+                self.retire(&ident);
+                continue;
+            }
+            let requeue_et =
+                self.mutation == Some(Mutation::EtRequeues) && ident.type_ == KEVENT_USER && et;
+            let req = self.reqs.get_mut(&ident).unwrap();
+            if (keep || requeue_et) && req.pending == 0 {
+                req.pending = 1;
+            }
+            if req.pending > 0 {
+                self.ready.push_back(ident);
+            }
+        }
+        out
+    }
+}
+
+/// What the timer queue is known to hold, for tolerance checks.
+#[derive(Default)]
+pub struct TimerModel {
+    timers: BTreeMap<Ident, TimerState>,
+}
+
+struct TimerState {
+    period_ns: u64,
+    first_ns: u64,
+    event: u32,
+    flags: u32,
+    /// An instant before the ADD or MODIFY that (re)started it.
+    armed: Instant,
+    /// Expirations delivered since.
+    delivered: u64,
+}
+
+impl TimerModel {
+    pub fn live(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// A ctl call on the timer queue that started at `before`.
+    pub fn ctl(
+        &mut self,
+        cmd: u32,
+        entries: &[Ukevent],
+        before: Instant,
+    ) -> Result<Vec<Ukevent>, i32> {
+        if !check_ctl(cmd, entries.len())? {
+            return Ok(Vec::new());
+        }
+        Ok(entries
+            .iter()
+            .map(|uk| written_back(uk, self.ctl_one(cmd, uk, before)))
+            .collect())
+    }
+
+    fn ctl_one(&mut self, cmd: u32, uk: &Ukevent, before: Instant) -> Result<(), i32> {
+        check_type(uk.type_)?;
+        let ident = Ident::of(uk);
+        match cmd {
+            KEVENT_CTL_ADD | KEVENT_CTL_MODIFY => {
+                validate(uk)?;
+                assert_eq!(uk.type_, KEVENT_TIMER, "the timer queue holds timers only");
+                let exists = self.timers.contains_key(&ident);
+                if cmd == KEVENT_CTL_ADD && exists {
+                    return Err(EEXIST);
+                }
+                if cmd == KEVENT_CTL_MODIFY && !exists {
+                    return Err(ENOENT);
+                }
+                let (period_ns, first_ns) = timer_spec(uk.id, uk.event)?;
+                self.timers.insert(
+                    ident,
+                    TimerState {
+                        period_ns,
+                        first_ns,
+                        event: uk.event,
+                        flags: uk.req_flags,
+                        armed: before,
+                        delivered: 0,
+                    },
+                );
+                Ok(())
+            }
+            KEVENT_CTL_REMOVE => self.timers.remove(&ident).map(|_| ()).ok_or(ENOENT),
+            _ if uk.type_ != KEVENT_USER => Err(EINVAL),
+            _ => Err(ENOENT),
+        }
+    }
+
+    /// Checks the events of a get-events call that returned at `after`.
+    pub fn check_events(&mut self, events: &[Ukevent], after: Instant) -> Result<(), String> {
+        let mut seen = Vec::new();
+        for ev in events {
+            let ident = Ident::of(ev);
+            if seen.contains(&ident) {
+                return Err(format!("timer {ident:?} delivered twice in one call"));
+            }
+            seen.push(ident);
+            let Some(t) = self.timers.get_mut(&ident) else {
+                return Err(format!("event of a timer that is not registered: {ev:?}"));
+            };
+            let n = u64::from(ev.ret_data[0]);
+            if ev.ret_flags != KEVENT_RET_DONE || n == 0 || ev.ret_data[1] != 0 {
+                return Err(format!("bad timer event {ev:?}"));
+            }
+            if ev.event != t.event || ev.req_flags != t.flags {
+                return Err(format!(
+                    "timer event {ev:?} does not carry the settings {:#x}/{:#x}",
+                    t.event, t.flags
+                ));
+            }
+            let oneshot = t.flags & KEVENT_REQ_ONESHOT != 0;
+            if oneshot && n != 1 {
+                return Err(format!("one-shot timer with {n} expirations: {ev:?}"));
+            }
+            t.delivered += n;
+            // Expiry k is at least first + (k - 1) * period after the ADD.
+            let due = Duration::from_nanos(
+                t.first_ns
+                    .saturating_add((t.delivered - 1).saturating_mul(t.period_ns)),
+            );
+            let elapsed = after.duration_since(t.armed);
+            if elapsed < due {
+                return Err(format!(
+                    "timer early: {} expirations delivered {elapsed:?} after the ADD, \
+                     the last due at {due:?}: {ev:?}",
+                    t.delivered
+                ));
+            }
+            if oneshot {
+                self.timers.remove(&ident);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: u32, flags: u32) -> Ukevent {
+        Ukevent {
+            id: [id, 0],
+            type_: KEVENT_USER,
+            req_flags: flags,
+            user: 100 + u64::from(id),
+            ..Default::default()
+        }
+    }
+
+    fn poll(fd: i32, event: u32, flags: u32) -> Ukevent {
+        Ukevent {
+            id: [fd as u32, 0],
+            type_: KEVENT_POLL,
+            event,
+            req_flags: flags,
+            ..Default::default()
+        }
+    }
+
+    fn ok(m: &mut Model, cmd: u32, uk: Ukevent) {
+        let out = m.ctl(cmd, &[uk]).unwrap();
+        assert_eq!(out[0].ret_flags, KEVENT_RET_DONE, "{uk:?}");
+    }
+
+    fn err(m: &mut Model, cmd: u32, uk: Ukevent) -> i32 {
+        let out = m.ctl(cmd, &[uk]).unwrap();
+        assert_eq!(out[0].ret_flags, KEVENT_RET_DONE | KEVENT_RET_BROKEN);
+        out[0].ret_data[1] as i32
+    }
+
+    fn ready(m: &mut Model, id: u32, payload: u32) {
+        let mut uk = user(id, 0);
+        uk.ret_data = [payload, 0];
+        ok(m, KEVENT_CTL_READY, uk);
+    }
+
+    fn ids(evs: &[Ukevent]) -> Vec<u32> {
+        evs.iter().map(|e| e.id[0]).collect()
+    }
+
+    #[test]
+    fn user_events_level_edge_oneshot() {
+        let mut m = Model::new();
+        ok(&mut m, KEVENT_CTL_ADD, user(1, 0));
+        ok(&mut m, KEVENT_CTL_ADD, user(2, KEVENT_REQ_ET));
+        ok(&mut m, KEVENT_CTL_ADD, user(3, KEVENT_REQ_ONESHOT));
+        for id in [3, 2, 1] {
+            ready(&mut m, id, id * 10);
+        }
+        let evs = m.get_events(0, 8).unwrap();
+        assert_eq!(ids(&evs), [3, 2, 1]);
+        assert_eq!(evs[2].ret_data, [10, 0]);
+        // Level stays, edge and one-shot are gone; one-shot for good.
+        assert_eq!(ids(&m.get_events(1, 8).unwrap()), [1]);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(3, 0)), ENOENT);
+        ready(&mut m, 2, 7);
+        ready(&mut m, 2, 8);
+        let evs = m.get_events(0, 8).unwrap();
+        assert_eq!(ids(&evs), [1, 2]);
+        assert_eq!(evs[1].ret_data, [8, 0]);
+    }
+
+    #[test]
+    fn level_requeues_behind_and_budget_bounds_a_call() {
+        let mut m = Model::new();
+        for id in 1..=3 {
+            ok(&mut m, KEVENT_CTL_ADD, user(id, 0));
+            ready(&mut m, id, 0);
+        }
+        assert_eq!(ids(&m.get_events(1, 2).unwrap()), [1, 2]);
+        assert_eq!(ids(&m.get_events(1, 2).unwrap()), [3, 1]);
+        // Each request at most once per call.
+        assert_eq!(ids(&m.get_events(1, 8).unwrap()), [2, 3, 1]);
+        // MODIFY sends a pending request to the back.
+        ok(&mut m, KEVENT_CTL_MODIFY, user(2, 0));
+        assert_eq!(ids(&m.get_events(1, 8).unwrap()), [3, 1, 2]);
+    }
+
+    #[test]
+    fn ctl_errors_in_order_of_checks() {
+        let mut m = Model::new();
+        let bad_type = Ukevent {
+            type_: 7,
+            ..user(1, 0)
+        };
+        let take12 = Ukevent {
+            type_: KEVENT_SOCKET,
+            ..user(1, 0)
+        };
+        let out = m
+            .ctl(
+                KEVENT_CTL_ADD,
+                &[user(1, 0), user(1, 0), bad_type, take12, user(2, 2)],
+            )
+            .unwrap();
+        let errs: Vec<u32> = out.iter().map(|e| e.ret_data[1]).collect();
+        assert_eq!(
+            errs,
+            [
+                0,
+                EEXIST as u32,
+                EINVAL as u32,
+                EOPNOTSUPP as u32,
+                EINVAL as u32
+            ]
+        );
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(999, 1, 0)), EBADF);
+        assert_eq!(err(&mut m, KEVENT_CTL_READY, poll(999, 1, 0)), EINVAL);
+        assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, user(5, 0)), ENOENT);
+        assert_eq!(m.ctl(KEVENT_CTL_INIT, &[user(1, 0)]), Err(EINVAL));
+        assert_eq!(m.ctl(KEVENT_CTL_ADD, &[]), Ok(vec![]));
+        assert_eq!(m.get_events(2, 1), Err(EINVAL));
+        assert_eq!(m.get_events(0, 0), Err(EINVAL));
+        m.set_nonblock(true);
+        assert_eq!(m.get_events(0, 1), Err(EAGAIN));
+    }
+
+    #[test]
+    fn pipes_level_edge_and_wake_order() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        let mut et = poll(10, KEVENT_POLL_POLLIN, KEVENT_REQ_ET);
+        et.user = 2;
+        ok(&mut m, KEVENT_CTL_ADD, et);
+        // The same identity is one request, whatever its settings.
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, et), EEXIST);
+        et.user = 1;
+        ok(&mut m, KEVENT_CTL_ADD, et);
+        assert_eq!(m.ready_len(), 0);
+        m.pipe_write(p, 3);
+        // Newest hook first.
+        let evs = m.get_events(1, 8).unwrap();
+        assert_eq!(evs.len(), 3);
+        assert_eq!(evs[0].user, 1);
+        assert_eq!(evs[0].ret_data, [KEVENT_POLL_POLLIN, 0]);
+        // Edge: once; level: while readable.
+        assert_eq!(m.get_events(1, 8).unwrap().len(), 1);
+        assert_eq!(m.pipe_read(p, 8), 3);
+        assert_eq!(m.get_events(1, 8).unwrap().len(), 0);
+        assert_eq!(m.ready_len(), 0);
+    }
+
+    #[test]
+    fn closing_the_writer_is_hup_and_a_closed_fd_is_ebadf() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        m.close_fd(11);
+        let evs = m.get_events(1, 8).unwrap();
+        assert_eq!(evs[0].ret_data, [KEVENT_POLL_POLLHUP, 0]);
+        // The request holds the read end: closing its fd wakes nobody, but
+        // the level-triggered request was queued and is now broken.
+        m.close_fd(10);
+        let evs = m.get_events(1, 8).unwrap();
+        assert_eq!(evs[0].ret_flags, KEVENT_RET_DONE | KEVENT_RET_BROKEN);
+        assert_eq!(evs[0].ret_data, [0, EBADF as u32]);
+        assert_eq!(m.len(), 0);
+        let _ = p;
+    }
+
+    #[test]
+    fn a_watched_writer_keeps_the_pipe_open() {
+        let mut m = Model::new();
+        let _p = m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        ok(&mut m, KEVENT_CTL_ADD, poll(11, KEVENT_POLL_POLLIN, 0));
+        m.close_fd(11);
+        assert_eq!(m.get_events(0, 8).unwrap().len(), 0);
+        // Removing the last reference releases the writer: HUP.
+        ok(&mut m, KEVENT_CTL_REMOVE, poll(11, 0, 0));
+        assert_eq!(
+            m.get_events(0, 8).unwrap()[0].ret_data[0],
+            KEVENT_POLL_POLLHUP
+        );
+    }
+
+    #[test]
+    fn timer_model_checks_never_early() {
+        let mut t = TimerModel::default();
+        let start = Instant::now();
+        let uk = Ukevent {
+            id: [10, 0],
+            type_: KEVENT_TIMER,
+            ..Default::default()
+        };
+        let out = t.ctl(KEVENT_CTL_ADD, &[uk], start).unwrap();
+        assert_eq!(out[0].ret_flags, KEVENT_RET_DONE);
+        let ev = Ukevent {
+            ret_flags: KEVENT_RET_DONE,
+            ret_data: [1, 0],
+            ..uk
+        };
+        assert!(t.check_events(&[ev], start).unwrap_err().contains("early"));
+        let mut t = TimerModel::default();
+        t.ctl(KEVENT_CTL_ADD, &[uk], start).unwrap();
+        t.check_events(&[ev], start + Duration::from_millis(10))
+            .unwrap();
+        assert!(t
+            .check_events(&[ev, ev], start + Duration::from_secs(1))
+            .is_err());
+        let out = t.ctl(KEVENT_CTL_ADD, &[uk], start).unwrap();
+        assert_eq!(out[0].ret_data[1], EEXIST as u32);
+        let bad = Ukevent { id: [0, 0], ..uk };
+        assert_eq!(
+            t.ctl(KEVENT_CTL_ADD, &[bad], start).unwrap()[0].ret_data[1],
+            EINVAL as u32
+        );
+    }
+}
