@@ -5,7 +5,9 @@
  * every call finds them ready again. io_uring has no level-triggered poll
  * that persists: its way to collect a ready fd is a one-shot POLL_ADD that
  * completes at once, so each of its events is one SQE submitted and one
- * CQE reaped, in one io_uring_enter per call.
+ * CQE reaped, in one io_uring_enter per call. kevent-user collects 64
+ * level-triggered KEVENT_USER events, which have no file: the difference
+ * to kevent is what asking the file costs (the fd check and its poll).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -16,12 +18,12 @@
 
 #define NFD 64
 
-enum backend { B_EPOLL, B_KEVENT, B_URING, B_COUNT };
-static const char *const backend_name[B_COUNT] = { "epoll", "kevent", "io_uring" };
+enum backend { B_EPOLL, B_KEVENT, B_URING, B_USER, B_COUNT };
+static const char *const backend_name[B_COUNT] = { "epoll", "kevent", "io_uring", "kevent-user" };
 
 struct target {
 	int fds[NFD];
-	int ep, kq;
+	int ep, kq, kq_user;
 	struct io_uring ring;
 };
 
@@ -35,13 +37,13 @@ static void calls_epoll(struct target *t, int batch, long calls)
 			die("epoll_wait short");
 }
 
-static void calls_kevent(struct target *t, int batch, long calls)
+static void calls_kevent(int kq, int batch, long calls)
 {
 	struct ukevent ev[NFD];
 	long i;
 
 	for (i = 0; i < calls; i++)
-		if (kevent_get_events_ns(t->kq, 1, batch, 0, ev, 0) != batch)
+		if (kevent_get_events_ns(kq, 1, batch, 0, ev, 0) != batch)
 			die("kevent_get_events short");
 }
 
@@ -72,7 +74,9 @@ static double run(struct target *t, enum backend b, int batch, long calls)
 	if (b == B_EPOLL)
 		calls_epoll(t, batch, calls);
 	else if (b == B_KEVENT)
-		calls_kevent(t, batch, calls);
+		calls_kevent(t->kq, batch, calls);
+	else if (b == B_USER)
+		calls_kevent(t->kq_user, batch, calls);
 	else
 		calls_uring(t, batch, calls);
 	return (double)(now_ns() - t0) / calls;
@@ -101,6 +105,22 @@ static void collect_batch(struct target *t, int batch)
 	}
 }
 
+/* 64 level-triggered user events, made ready once: they stay ready. */
+static int user_queue(void)
+{
+	struct ukevent uk[NFD] = { 0 };
+	int kq = kq_open(), i, cmd;
+
+	for (i = 0; i < NFD; i++) {
+		uk[i].type = KEVENT_USER;
+		uk[i].id.raw[0] = i;
+	}
+	for (cmd = KEVENT_CTL_ADD; cmd <= KEVENT_CTL_READY; cmd += KEVENT_CTL_READY)
+		if (kevent_ctl(kq, cmd, NFD, uk) != NFD)
+			die("kevent_ctl user");
+	return kq;
+}
+
 void bench_collection(void)
 {
 	struct target t;
@@ -114,6 +134,7 @@ void bench_collection(void)
 	ep_add_fds(t.ep, t.fds, NFD, EPOLLIN);
 	t.kq = kq_open();
 	kq_add_fds(t.kq, t.fds, NFD, KEVENT_POLL_POLLIN, 0);
+	t.kq_user = user_queue();
 	if (io_uring_queue_init(2 * NFD, &t.ring, 0))
 		die("io_uring_queue_init");
 	collect_batch(&t, 1);
@@ -121,5 +142,6 @@ void bench_collection(void)
 	io_uring_queue_exit(&t.ring);
 	close(t.ep);
 	close(t.kq);
+	close(t.kq_user);
 	close_fds(t.fds, NFD);
 }

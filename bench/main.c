@@ -62,9 +62,9 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	uname(&u);
-	printf("@ info kernel %s - - 0 0 0\n", u.release);
-	printf("@ info cpus %ld - - 0 0 0\n", sysconf(_SC_NPROCESSORS_ONLN));
-	printf("@ info runs %d - - 0 0 0\n", bench_runs);
+	printf("@ info kernel %s - 0 0 0\n", u.release);
+	printf("@ info cpus %ld - 0 0 0\n", sysconf(_SC_NPROCESSORS_ONLN));
+	printf("@ info runs %d - 0 0 0\n", bench_runs);
 	raise_nofile(200000);
 	bench_floor();
 	for (i = 0; i < NSECTIONS; i++)

@@ -3,12 +3,15 @@
  * 2. Registration: the cost of one registration when b requests go in one
  * kevent_ctl call (b = 1, 8, 64), against b epoll_ctl calls; ADD, MODIFY
  * (a new mask, which re-polls the file in both) and REMOVE, each timed on
- * its own over 64 pipes.
+ * its own over 64 pipes. kevent-user does the same with KEVENT_USER
+ * requests, which hook no file: the difference to kevent is the cost of
+ * hooking a file (fget, its poll method, the wait-queue entries).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "bench.h"
 
@@ -38,7 +41,20 @@ static void kq_check(struct ukevent *uk)
 		}
 }
 
-static void kq_rep(int kq, const int *fds, int b, uint64_t *ns)
+static void kq_req(struct ukevent *uk, int user, int fd, int i, int p)
+{
+	if (!user) {
+		kq_poll_req(uk, fd, p == P_MOD ? KEVENT_POLL_POLLIN | KEVENT_POLL_POLLRDNORM
+					       : KEVENT_POLL_POLLIN, 0);
+		return;
+	}
+	memset(uk, 0, sizeof(*uk));
+	uk->type = KEVENT_USER;
+	uk->id.raw[0] = i;
+	uk->req_flags = p == P_MOD ? KEVENT_REQ_ET : 0;
+}
+
+static void kq_rep(int kq, int user, const int *fds, int b, uint64_t *ns)
 {
 	static const int cmd[P_COUNT] = { KEVENT_CTL_ADD, KEVENT_CTL_MODIFY, KEVENT_CTL_REMOVE };
 	struct ukevent uk[POOL];
@@ -47,8 +63,7 @@ static void kq_rep(int kq, const int *fds, int b, uint64_t *ns)
 
 	for (p = 0; p < P_COUNT; p++) {
 		for (i = 0; i < POOL; i++)
-			kq_poll_req(&uk[i], fds[i], p == P_MOD ? KEVENT_POLL_POLLIN | KEVENT_POLL_POLLRDNORM
-							       : KEVENT_POLL_POLLIN, 0);
+			kq_req(&uk[i], user, fds[i], i, p);
 		t0 = now_ns();
 		kq_batch(kq, cmd[p], uk, b);
 		ns[p] += now_ns() - t0;
@@ -76,16 +91,16 @@ static void ep_rep(int ep, const int *fds, uint64_t *ns)
 }
 
 /* One run of one contender: ns per registration for each phase. */
-static void reg_run(int kevent, const int *fds, int b, long reps, struct samples *out)
+static void reg_run(int who, const int *fds, int b, long reps, struct samples *out)
 {
 	uint64_t ns[P_COUNT] = { 0 };
-	int q = kevent ? kq_open() : ep_open();
+	int q = who ? kq_open() : ep_open();
 	long r;
 	int p;
 
 	for (r = 0; r < reps; r++)
-		if (kevent)
-			kq_rep(q, fds, b, ns);
+		if (who)
+			kq_rep(q, who == 2, fds, b, ns);
 		else
 			ep_rep(q, fds, ns);
 	close(q);
@@ -95,17 +110,17 @@ static void reg_run(int kevent, const int *fds, int b, long reps, struct samples
 
 static void reg_batch(const int *fds, int b)
 {
-	struct samples runs[2][P_COUNT] = { 0 };
-	static const char *const who[2] = { "epoll", "kevent" };
+	struct samples runs[3][P_COUNT] = { 0 };
+	static const char *const who[3] = { "epoll", "kevent", "kevent-user" };
 	long reps = scaled(30);
 	char params[48];
 	int r, k, p;
 
 	for (r = 0; r < bench_runs; r++)
-		for (k = 0; k < 2; k++)
+		for (k = 0; k < 3; k++)
 			reg_run(k, fds, b, reps, runs[k]);
 	for (p = 0; p < P_COUNT; p++)
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < 3; k++) {
 			snprintf(params, sizeof(params), "op=%s,batch=%d", phase_name[p], b);
 			report("reg", who[k], params, "ns_per_registration", &runs[k][p]);
 			samples_free(&runs[k][p]);
