@@ -63,6 +63,9 @@ uint64_t eventfd_drain(int fd);
 extern double syscall_floor_ns;
 void bench_floor(void);
 
+/* Samples this thread's kernel addresses while work(arg) runs for about ns. */
+void profile(const char *who, void (*work)(void *), void *arg, uint64_t ns);
+
 /* The benchmarks. */
 void bench_pipes(void);
 void bench_registration(void);

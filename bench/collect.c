@@ -105,6 +105,21 @@ static void collect_batch(struct target *t, int batch)
 	}
 }
 
+static void work_epoll(void *t)
+{
+	calls_epoll(t, 64, 10);
+}
+
+static void work_kevent(void *t)
+{
+	calls_kevent(((struct target *)t)->kq, 64, 10);
+}
+
+static void work_user(void *t)
+{
+	calls_kevent(((struct target *)t)->kq_user, 64, 10);
+}
+
 /* 64 level-triggered user events, made ready once: they stay ready. */
 static int user_queue(void)
 {
@@ -139,6 +154,9 @@ void bench_collection(void)
 		die("io_uring_queue_init");
 	collect_batch(&t, 1);
 	collect_batch(&t, 64);
+	profile("collect64-epoll", work_epoll, &t, 3000000000ull);
+	profile("collect64-kevent", work_kevent, &t, 3000000000ull);
+	profile("collect64-kevent-user", work_user, &t, 3000000000ull);
 	io_uring_queue_exit(&t.ring);
 	close(t.ep);
 	close(t.kq);

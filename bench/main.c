@@ -4,7 +4,8 @@
  *
  * Runs the benchmarks of `make bench` (all, or the sections named: pipes,
  * reg, collect, wake, tput, timers) and prints one "@ ..." line per
- * result (see bench.h). Never fails on a slow result: it only reports.
+ * result (see bench.h). reg and collect end with kernel profiles
+ * (profile.c). Never fails on a slow result: it only reports.
  */
 #define _GNU_SOURCE
 #include <stdio.h>

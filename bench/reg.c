@@ -127,6 +127,38 @@ static void reg_batch(const int *fds, int b)
 		}
 }
 
+struct reg_work {
+	int q;
+	const int *fds;
+	uint64_t ns[P_COUNT];
+};
+
+static void work_kevent(void *arg)
+{
+	struct reg_work *w = arg;
+
+	kq_rep(w->q, 0, w->fds, POOL, w->ns);
+}
+
+static void work_epoll(void *arg)
+{
+	struct reg_work *w = arg;
+
+	ep_rep(w->q, w->fds, w->ns);
+}
+
+/* Where ADD, MODIFY and REMOVE of 64 spend their time, in kevent and epoll. */
+static void reg_profile(const int *fds)
+{
+	struct reg_work w = { .q = kq_open(), .fds = fds };
+
+	profile("reg64-kevent", work_kevent, &w, 3000000000ull);
+	close(w.q);
+	w.q = ep_open();
+	profile("reg64-epoll", work_epoll, &w, 3000000000ull);
+	close(w.q);
+}
+
 void bench_registration(void)
 {
 	int rd[POOL], wr[POOL];
@@ -135,6 +167,7 @@ void bench_registration(void)
 	reg_batch(rd, 1);
 	reg_batch(rd, 8);
 	reg_batch(rd, 64);
+	reg_profile(rd);
 	close_fds(rd, POOL);
 	close_fds(wr, POOL);
 }

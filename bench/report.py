@@ -7,6 +7,7 @@ into BENCHMARKS.md, and writes the data and gnuplot scripts of the plots
 import argparse
 import datetime
 import os
+import re
 import sys
 
 NOTES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
@@ -97,17 +98,18 @@ def pipes(rep, data_dir, plots):
                             [rep.cell("pipes", w, p, "us_per_round") for w in ("poll", "epoll", "kevent")] +
                             [rfmt(r)])
                 dat.write(f"{n} " + " ".join("nan" if m is None else f"{m}" for m in meds) + "\n")
-                flat.setdefault(active, []).append(meds[2])
+                flat.setdefault(active, []).append((meds[2], meds[1]))
                 rep.goal(f"pipes n={n} active={active}: kevent/epoll <= 1.0", rfmt(r),
                          r is not None and r <= 1.0)
             dat.write("\n\n")
     rep.table(["n", "active", "poll", "epoll", "kevent", "kevent/epoll"], rows)
     for active, vals in flat.items():
-        vals = [v for v in vals if v]
-        if vals:
-            spread = max(vals) / min(vals)
+        k = [v[0] for v in vals if v[0]]
+        e = [v[1] for v in vals if v[1]]
+        if k and e:
+            spread = max(k) / min(k)
             rep.goal(f"pipes flat in n (active={active}): kevent slowest/fastest n <= 1.5",
-                     f"{spread:.2f}", spread <= 1.5)
+                     f"{spread:.2f} (epoll {max(e) / min(e):.2f})", spread <= 1.5)
     rep.out("![µs per round against n](bench/plots/pipes.png)", "")
     with open(os.path.join(data_dir, "pipes.gp"), "w") as gp:
         gp.write(f"""set terminal pngcairo size 900,500
@@ -166,8 +168,8 @@ def collection(rep, floor):
 def wakeup(rep, data_dir, plots):
     rep.out("## 4. Wake-up latency", "",
             "A thread blocked in its wait call, another writing an eventfd 300 µs after the "
-            "waiter went back; µs from just before the write to the waiter's return, "
-            "percentiles over all samples (range of the per-run value).", "")
+            "waiter went back; µs from just before the write to the waiter's return. "
+            "p50 and p99: median of the runs' own (range of the runs); max: over all samples.", "")
     rows = []
     with open(os.path.join(data_dir, "wake.dat"), "w") as dat:
         dat.write("# contender p50 p99 max\n")
@@ -177,9 +179,15 @@ def wakeup(rep, data_dir, plots):
                                              for m in ("p50_us", "p99_us", "max_us")) + "\n")
     rep.table(["contender", "p50 µs", "p99 µs", "max µs"], rows)
     r = ratio(rep.med("wake", "kevent", "-", "p50_us"), rep.med("wake", "epoll", "-", "p50_us"))
-    rep.goal("wake-up p50: kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
-    rep.out("kevent's min_nr: a producer makes 64 eventfds ready one at a time (at most 64 "
-            "outstanding), the consumer collects up to 64 per call.", "")
+    rep.goal("wake-up p50 (median of runs): kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
+    k, e = rep.get("wake", "kevent", "-", "p50_us"), rep.get("wake", "epoll", "-", "p50_us")
+    r = ratio(k[1], e[1]) if k and e else None
+    rep.goal("wake-up p50 (fastest run, no 4 ms tick stalls): kevent/epoll <= 1.0", rfmt(r),
+             r is not None and r <= 1.0)
+    rep.out("kevent's min_nr: a producer makes 64 eventfds ready one at a time, 200 µs apart (at most 64 "
+            "outstanding), the consumer (edge-triggered, draining each fd) collects up to 64 "
+            "per call. CPU time is the consumer thread's CLOCK_THREAD_CPUTIME_ID; under TCG on a "
+            "busy host it also counts time the host took the vCPU away.", "")
     rows = [[str(m), rep.cell("min_nr", "kevent", f"min_nr={m}", "events_per_call"),
              rep.cell("min_nr", "kevent", f"min_nr={m}", "cpu_ns_per_event")] for m in (1, 8, 64)]
     rep.table(["min_nr", "events per call", "consumer CPU ns per event"], rows)
@@ -250,6 +258,47 @@ def timers(rep):
                "arm ns", "create ns", "counted"], rows)
 
 
+def demangle(sym):
+    """Readable enough names for Rust v0 symbols: the last path segments."""
+    mod = ""
+    if "[" in sym:
+        sym, mod = sym.split("[", 1)
+        mod = " [" + mod
+    if not sym.startswith("_R"):
+        return sym + mod
+    # Identifiers are length-prefixed; between them, crate hashes (Cs..._),
+    # disambiguators (s..._) and back-references (B..._) are skipped.
+    body, idents, i = sym[2:], [], 0
+    while i < len(body):
+        m = re.match(r"(\d+)_?", body[i:])
+        if m:
+            start = i + m.end()
+            idents.append(body[start:start + int(m.group(1))])
+            i = start + int(m.group(1))
+            continue
+        m = re.match(r"(Cs|s|B)[0-9a-zA-Z]*_", body[i:])
+        i += m.end() if m else 1
+    idents = [x for x in idents if x and not x.startswith("_")]
+    return "::".join(idents[-3:]) + mod
+
+
+def profiles(rep):
+    whos = sorted({k[1] for k in rep.res if k[0] == "profile"})
+    if not whos:
+        return
+    rep.out("## 7. Profiles", "",
+            "Where the kernel time goes, sampled in the guest by the benchmark itself "
+            "(perf_event_open, cpu-clock, instruction pointer, symbols from /proc/kallsyms): "
+            "about 3 s of each workload. Samples taken with interrupts off are charged to the "
+            "function that re-enables them (spin_unlock_irqrestore, _raw_spin_unlock_irq...).", "")
+    for who in whos:
+        tot = rep.get("profile", who, "-", "samples_kernel_user")
+        rows = sorted(((v[0], k[2]) for k, v in rep.res.items()
+                       if k[0] == "profile" and k[1] == who and k[3] == "pct_of_samples"), reverse=True)
+        rep.out(f"**{who}** ({tot[0]:.0f} kernel and {tot[1]:.0f} user samples)" if tot else f"**{who}**", "")
+        rep.table(["function", "% of samples"], [[f"`{demangle(sym)}`", f"{pct:.1f}"] for pct, sym in rows])
+
+
 def header(rep, a):
     kern = [k for k in rep.res if k[0] == "info" and k[1] == "kernel"]
     kernel = kern[0][2] if kern else "unknown"
@@ -283,6 +332,7 @@ def main():
     wakeup(body, a.data, a.plots)
     throughput(body)
     timers(body)
+    profiles(body)
     rep.out("## Goals", "", "Figures to report, not assertions.", "")
     rep.table(["goal", "figure", ""], [list(g) for g in body.goals])
     rep.lines += body.lines
