@@ -199,7 +199,9 @@ set title 'Wake-up latency through an eventfd (µs)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
+set termoption noenhanced
 set logscale y
+set yrange [10:*]
 set ylabel 'µs'
 set grid y
 set key top left

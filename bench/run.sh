@@ -6,6 +6,7 @@
 # still gets a report of what it printed, and this script exits 0.
 #
 #   bench/run.sh [kevent_bench options, default: -r 7]
+#   bench/run.sh --report-only    rewrite the report from the last run's results
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -16,20 +17,23 @@ args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(-r 7)
 
 start=$SECONDS
-log "benchmarking in one boot of the release kernel (kevent_bench ${args[*]})"
+if [ "${args[0]}" != --report-only ]; then
+	log "benchmarking in one boot of the release kernel (kevent_bench ${args[*]})"
+	./qemu-test.sh --kernel release --timeout 1500 --run "$out/kevent_bench" "${args[@]}" \
+		>"$out/qemu.log" 2>&1
+	echo $? >"$out/status"
+	# The guest's tty turns each newline into CR LF; only result lines count.
+	tr -d '\r' <build/vm-console.log | grep -a '^@ ' >"$out/results.txt"
+	tr -d '\r' <build/vm-console.log | grep -a '^# ' >"$out/notes.txt" || true
+	echo $((SECONDS - start)) >"$out/wall"
+fi
+status=$(cat "$out/status" 2>/dev/null || echo unknown)
+[ "$status" = 0 ] || echo "warning: the benchmark VM exited with status $status (see $out/qemu.log)" >&2
+accel=$(sed -n 's/.*booting the release kernel (\([a-z]*\)).*/\1/p' "$out/qemu.log" | head -n 1)
+wall=$(cat "$out/wall" 2>/dev/null || echo unknown)
+
 # /usr/bin/python3: the report needs only the standard library, and
 # Debian's python3 is the one scripts/deps.sh installs.
-./qemu-test.sh --kernel release --timeout 1500 --run "$out/kevent_bench" "${args[@]}" \
-	>"$out/qemu.log" 2>&1
-status=$?
-[ $status = 0 ] || echo "warning: the benchmark VM exited with status $status (see $out/qemu.log)" >&2
-
-# The guest's tty turns each newline into CR LF; only result lines count.
-tr -d '\r' <build/vm-console.log | grep -a '^@ ' >"$out/results.txt"
-tr -d '\r' <build/vm-console.log | grep -a '^# ' >"$out/notes.txt" || true
-accel=$(sed -n 's/.*booting the release kernel (\([a-z]*\)).*/\1/p' "$out/qemu.log" | head -n 1)
-wall=$((SECONDS - start))
-
 /usr/bin/python3 bench/report.py --results "$out/results.txt" --out BENCHMARKS.md \
 	--plots bench/plots --data "$out" --accel "${accel:-unknown}" --wall "$wall" \
 	--qemu "$(qemu-system-x86_64 --version | head -n 1 | sed 's/.*version \([0-9.]*\).*/\1/')" \
