@@ -103,7 +103,7 @@ $(BUILD)/bench/kevent_bench: $(BENCH_SRCS)
 
 # Benchmarks report; they never fail the build (bench/run.sh).
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench/kevent_bench
+	@$(MAKE) --no-print-directory -s $(BUILD)/bench/kevent_bench
 	@bench/run.sh
 
 clean:
