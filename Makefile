@@ -3,6 +3,7 @@
 #   make run     build what is missing, boot a VM with the module, run the demo
 #   make check   build what is missing, run every test on the debug kernel
 #   make fuzz    the fuzzer and the accounting stress, DURATION=600 seconds
+#   make bench   boot the release kernel once, benchmark, write BENCHMARKS.md
 #
 # Kernels are built once and cached outside the repo (scripts/kernel.sh);
 # everything else is built under build/.
@@ -24,7 +25,7 @@ CFLAGS_TEST := -O2 -g -Wall -Werror -static -pthread -I uapi -I include -I selft
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check fuzz run clean
+.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check fuzz run clean bench
 
 all: vm-inputs
 
@@ -103,6 +104,18 @@ fuzz: deps vm-inputs
 
 run: deps
 	@./qemu-test.sh --kernel debug --demo
+
+# The benchmark program runs in the VM: static, with liburing for io_uring.
+BENCH_SRCS := $(wildcard bench/*.c) bench/bench.h uapi/linux/kevent.h include/kevent.h
+$(BUILD)/bench/kevent_bench: $(BENCH_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -o $@ $(filter %.c,$^) -luring
+
+# Benchmarks report; they never fail the build (bench/run.sh).
+bench: deps
+	@$(MAKE) --no-print-directory -s $(BUILD)/bench/kevent_bench
+	@bench/run.sh
 
 clean:
 	rm -rf $(BUILD) userspace/target

@@ -13,6 +13,7 @@ PACKAGES=(
 	bc flex bison libelf-dev libssl-dev cpio	# kernel build
 	qemu-system-x86 busybox-static	# the VM and its userspace
 	gcc libc6-dev make	# static C test programs
+	liburing-dev gnuplot-nox python3	# make bench: io_uring, plots, the report
 )
 
 missing=()

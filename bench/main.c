@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kevent_bench [-r RUNS] [-s SCALE] [SECTION...]
+ *
+ * Runs the benchmarks of `make bench` (all, or the sections named: pipes,
+ * reg, collect, wake, tput, timers) and prints one "@ ..." line per
+ * result (see bench.h). reg and collect end with kernel profiles
+ * (profile.c). Never fails on a slow result: it only reports.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+#include "bench.h"
+
+struct section {
+	const char *name;
+	void (*run)(void);
+};
+
+static const struct section sections[] = {
+	{ "pipes", bench_pipes },	{ "reg", bench_registration }, { "collect", bench_collection },
+	{ "wake", bench_wakeup },	{ "tput", bench_throughput },  { "timers", bench_timers },
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static void run_section(const struct section *s)
+{
+	uint64_t t0 = now_ns();
+
+	printf("# section %s\n", s->name);
+	fflush(stdout);
+	s->run();
+	report3("elapsed", s->name, "-", "seconds", (now_ns() - t0) / 1e9, 0, 0);
+}
+
+static int wanted(int argc, char **argv, const char *name)
+{
+	int i;
+
+	if (optind >= argc)
+		return 1;
+	for (i = optind; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct utsname u;
+	unsigned int i;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "r:s:")) != -1) {
+		if (opt == 'r')
+			bench_runs = atoi(optarg) > 0 ? atoi(optarg) : 1;
+		else if (opt == 's')
+			bench_scale = atof(optarg) > 0 ? atof(optarg) : 1.0;
+		else
+			return 2;
+	}
+	uname(&u);
+	printf("@ info kernel %s - 0 0 0\n", u.release);
+	printf("@ info cpus %ld - 0 0 0\n", sysconf(_SC_NPROCESSORS_ONLN));
+	printf("@ info runs %d - 0 0 0\n", bench_runs);
+	raise_nofile(200000);
+	bench_floor();
+	for (i = 0; i < NSECTIONS; i++)
+		if (wanted(argc, argv, sections[i].name))
+			run_section(&sections[i]);
+	printf("@ done - - - 0 0 0\n");
+	return 0;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Clocks, samples, reporting and fd helpers shared by every benchmark. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include "bench.h"
+
+int bench_runs = 5;
+double bench_scale = 1.0;
+double syscall_floor_ns;
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000ull, .tv_nsec = ns % 1000000000ull };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Waiter and waker on different CPUs: every wake-up crosses CPUs, the same way each run. */
+void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+long scaled(long n)
+{
+	long v = (long)(n * bench_scale);
+
+	return v < 1 ? 1 : v;
+}
+
+void samples_add(struct samples *s, double x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		if (!s->v)
+			die("realloc");
+	}
+	s->v[s->n++] = x;
+}
+
+void samples_free(struct samples *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile; 100 is the maximum. */
+double samples_pct(struct samples *s, double pct)
+{
+	size_t i;
+
+	if (!s->n)
+		return 0;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_double);
+	i = (size_t)(pct / 100.0 * (s->n - 1) + 0.5);
+	return s->v[i < s->n ? i : s->n - 1];
+}
+
+void report3(const char *section, const char *who, const char *params, const char *metric,
+	     double median, double lo, double hi)
+{
+	printf("@ %s %s %s %s %.6g %.6g %.6g\n", section, who, params, metric, median, lo, hi);
+	fflush(stdout);
+}
+
+/* The median of the runs, with the fastest and slowest run as the spread. */
+void report(const char *section, const char *who, const char *params, const char *metric,
+	    struct samples *runs)
+{
+	report3(section, who, params, metric, samples_pct(runs, 50), samples_pct(runs, 0),
+		samples_pct(runs, 100));
+}
+
+void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+void die(const char *what)
+{
+	printf("# FATAL %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(1);
+}
+
+int kq_open(void)
+{
+	int fd = kevent_init();
+
+	if (fd < 0)
+		die("open /dev/kevent");
+	return fd;
+}
+
+void kq_poll_req(struct ukevent *uk, int fd, uint32_t events, uint32_t flags)
+{
+	memset(uk, 0, sizeof(*uk));
+	uk->id.raw[0] = fd;
+	uk->type = KEVENT_POLL;
+	uk->event = events;
+	uk->req_flags = flags;
+	uk->ptr = fd;
+}
+
+/* ADD in batches of 1024: few calls, and the array fits the stack. */
+void kq_add_fds(int kq, const int *fds, int n, uint32_t events, uint32_t flags)
+{
+	struct ukevent uk[1024];
+	int i, j, m;
+
+	for (i = 0; i < n; i += m) {
+		m = n - i < 1024 ? n - i : 1024;
+		for (j = 0; j < m; j++)
+			kq_poll_req(&uk[j], fds[i + j], events, flags);
+		if (kevent_ctl(kq, KEVENT_CTL_ADD, m, uk) != m)
+			die("kevent_ctl ADD");
+		for (j = 0; j < m; j++)
+			if (uk[j].ret_flags & KEVENT_RET_BROKEN) {
+				errno = uk[j].ret_data[1];
+				die("kevent ADD entry");
+			}
+	}
+}
+
+int ep_open(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (fd < 0)
+		die("epoll_create1");
+	return fd;
+}
+
+void ep_add_fds(int ep, const int *fds, int n, uint32_t events)
+{
+	struct epoll_event ev;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		ev.events = events;
+		ev.data.u64 = fds[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev))
+			die("epoll_ctl ADD");
+	}
+}
+
+/* The VM's init runs us as root: lift the fd limits for 50 000 pipes. */
+void raise_nofile(long n)
+{
+	struct rlimit rl = { .rlim_cur = n, .rlim_max = n };
+	FILE *f = fopen("/proc/sys/fs/nr_open", "w");
+
+	if (f) {
+		fprintf(f, "%ld\n", n > 1048576 ? n : 1048576);
+		fclose(f);
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		die("setrlimit NOFILE");
+}
+
+void make_pipes(int *rd, int *wr, int n)
+{
+	int i, p[2];
+
+	for (i = 0; i < n; i++) {
+		if (pipe2(p, O_NONBLOCK | O_CLOEXEC))
+			die("pipe2");
+		rd[i] = p[0];
+		wr[i] = p[1];
+	}
+}
+
+void close_fds(const int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+int make_eventfd(void)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	if (fd < 0)
+		die("eventfd");
+	return fd;
+}
+
+void eventfd_poke(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		die("eventfd write");
+}
+
+uint64_t eventfd_drain(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* getppid: the cheapest real system call, the floor every wait call sits on. */
+void bench_floor(void)
+{
+	struct samples runs = { 0 };
+	long i, n = scaled(20000);
+	int r;
+
+	for (r = 0; r < bench_runs; r++) {
+		uint64_t t0 = now_ns();
+
+		for (i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		samples_add(&runs, (double)(now_ns() - t0) / n);
+	}
+	syscall_floor_ns = samples_pct(&runs, 50);
+	report("floor", "getppid", "-", "ns_per_call", &runs);
+	samples_free(&runs);
+}
