@@ -7,7 +7,7 @@
 //! fields `EINVAL`, unreadable arguments `EFAULT`.
 
 use crate::defs::*;
-use crate::queue::{Queue, Shared};
+use crate::queue::{Queue, Shared, Timeout};
 use crate::sys::{
     file::File,
     miscdevice::{self, MiscDevice},
@@ -123,9 +123,10 @@ fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<is
     if a.flags != 0 || a.reserved != 0 || a.max_nr == 0 || a.min_nr > a.max_nr {
         return Err(EINVAL);
     }
-    let deadline = match a.timeout_ns {
-        t if t < 0 => None,
-        t => Some(Ktime::from_raw(
+    let timeout = match a.timeout_ns {
+        t if t < 0 => Timeout::Forever,
+        0 => Timeout::Poll,
+        t => Timeout::Until(Ktime::from_raw(
             Ktime::ktime_get().to_ns().saturating_add(t),
         )),
     };
@@ -134,7 +135,7 @@ fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<is
     let n = queue.get_events(
         a.min_nr as usize,
         a.max_nr as usize,
-        deadline,
+        timeout,
         file.is_nonblocking(),
         &mut out,
     )?;

@@ -54,6 +54,16 @@ const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRD
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
 
+/// How long get-events may wait for `min_nr` events.
+#[derive(Clone, Copy)]
+pub(crate) enum Timeout {
+    /// Not at all: take what is ready (a timeout of 0).
+    Poll,
+    /// Until this time of `CLOCK_MONOTONIC`.
+    Until(Ktime),
+    Forever,
+}
+
 /// The longest chain of queues watching queues (epoll's `EP_MAX_NESTS`).
 pub(crate) const MAX_NEST: usize = 4;
 
@@ -413,7 +423,10 @@ impl Queue {
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
     fn wake(&self, count: usize) {
         if count > 0 {
-            self.waiters.wake_up_count(count);
+            // After the ready lock was let go: see `wake_next`.
+            if self.waiters.is_active() {
+                self.waiters.wake_up_count(count);
+            }
             if self.pollers.is_active() {
                 self.pollers.wake_up_poll(POLL_READABLE);
             }
@@ -433,20 +446,20 @@ impl Queue {
         &self.pollers
     }
 
-    /// get-events: waits until `min_nr` events are ready (or the deadline,
-    /// `None` for never), then copies up to `max_nr` to `out`.
+    /// get-events: waits until `min_nr` events are ready (or the timeout),
+    /// then copies up to `max_nr` to `out`.
     pub(crate) fn get_events(
         &self,
         min_nr: usize,
         max_nr: usize,
-        deadline: Option<Ktime>,
+        timeout: Timeout,
         nonblock: bool,
         out: &mut UserSliceWriter,
     ) -> Result<usize> {
         loop {
-            let timed_out = self.wait_for(min_nr, deadline, nonblock)?;
-            let n = self.collect(max_nr, out);
-            self.pass_on();
+            let timed_out = self.wait_for(min_nr, timeout, nonblock)?;
+            let (n, left) = self.collect(max_nr, out);
+            self.wake_next(left);
             match n {
                 // What looked ready was not (a level-triggered file that
                 // was drained meanwhile): wait again if there is time.
@@ -459,7 +472,7 @@ impl Queue {
 
     /// Sleeps until `min_nr` events are ready, the deadline passes (then
     /// returns `true`) or a signal arrives (`EINTR`).
-    fn wait_for(&self, min_nr: usize, deadline: Option<Ktime>, nonblock: bool) -> Result<bool> {
+    fn wait_for(&self, min_nr: usize, timeout: Timeout, nonblock: bool) -> Result<bool> {
         loop {
             let ready = self.ready.lock();
             let avail = ready.len();
@@ -469,9 +482,15 @@ impl Queue {
             if avail >= min_nr || nonblock {
                 return Ok(false);
             }
-            if deadline.is_some_and(|d| Ktime::ktime_get().to_ns() >= d.to_ns()) {
-                return Ok(true);
-            }
+            let deadline = match timeout {
+                // No clock read when there is no waiting: a timeout of 0 is
+                // the common busy-loop case, and the clock can be slow to
+                // read (an emulated HPET).
+                Timeout::Poll => return Ok(true),
+                Timeout::Until(d) if Ktime::ktime_get().to_ns() >= d.to_ns() => return Ok(true),
+                Timeout::Until(d) => Some(d),
+                Timeout::Forever => None,
+            };
             if kernel::current!().signal_pending() {
                 drop(ready);
                 // A wake-up this waiter took may be owed to another.
@@ -487,33 +506,44 @@ impl Queue {
     /// only ever consumed by one waiter, which may not take everything).
     fn pass_on(&self) {
         let count = self.ready.lock().len();
-        if count > 0 {
+        self.wake_next(count);
+    }
+
+    /// Wakes a waiter for the `count` events that were left at the last
+    /// hold of the ready lock. A waiter goes on the list under that lock,
+    /// so one that is not seen here saw the count itself before it slept,
+    /// and events queued since woke waiters themselves.
+    fn wake_next(&self, count: usize) {
+        if count > 0 && self.waiters.is_active() {
             self.waiters.wake_up_count(count);
         }
     }
 
-    /// Moves up to `max_nr` ready events to `out`, oldest first.
-    fn collect(&self, max_nr: usize, out: &mut UserSliceWriter) -> Result<usize> {
+    /// Moves up to `max_nr` ready events to `out`, oldest first. Returns
+    /// how many, and how many were left ready at the end.
+    fn collect(&self, max_nr: usize, out: &mut UserSliceWriter) -> (Result<usize>, usize) {
         let mut reg = self.registry.lock();
-        // Requests re-queued during this call go behind those ready at its
-        // start, so counting those bounds the call: no request is
-        // delivered twice in one call.
-        let mut budget = max_nr.min(self.ready.lock().len());
+        let mut budget = None;
         let mut done = 0;
-        while budget > 0 {
+        let mut left = 0;
+        let mut requeued = false;
+        loop {
             let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
-            let n = self.pop_batch(&mut reg, &mut batch, budget.min(BATCH));
+            let n = self.pop_batch(&mut reg, &mut batch, &mut budget, max_nr);
             if n == 0 {
                 break;
             }
-            budget -= n;
+            // The requests whose events are out (or were not ready), and
+            // whether each keeps its readiness: finished together below.
+            let mut after: [Option<(ListArc<Request>, bool)>; BATCH] = Default::default();
+            let mut faulted = None;
             for i in 0..n {
                 let Some((item, taken)) = batch[i].take() else {
                     continue;
                 };
                 let (event, keep, remove) = match Self::outcome(&item, taken) {
                     Outcome::Skip => {
-                        self.finish(item, false);
+                        after[i] = Some((item, false));
                         continue;
                     }
                     Outcome::Deliver {
@@ -523,21 +553,30 @@ impl Queue {
                     } => (event, keep, remove),
                 };
                 if out.write(&event).is_err() {
-                    // Undelivered events go back to the front, in order,
-                    // with what they had pending.
                     batch[i] = Some((item, taken));
-                    self.unpop(&mut batch[i..n]);
-                    return if done > 0 { Ok(done) } else { Err(EFAULT) };
+                    faulted = Some(i);
+                    break;
                 }
                 done += 1;
                 if remove {
                     self.remove_delivered(&mut reg, item);
                 } else {
-                    self.finish(item, keep);
+                    after[i] = Some((item, keep));
                 }
             }
+            let (again, count) = self.finish(&mut after);
+            requeued |= again;
+            left = count;
+            if let Some(i) = faulted {
+                // Undelivered events go back to the front, in order, with
+                // what they had pending.
+                left = self.unpop(&mut batch[i..n]);
+                self.wake_pollers(requeued);
+                return (if done > 0 { Ok(done) } else { Err(EFAULT) }, left);
+            }
         }
-        Ok(done)
+        self.wake_pollers(requeued);
+        (Ok(done), left)
     }
 
     /// Takes up to `max` requests off the front of the ready list, with
@@ -546,9 +585,15 @@ impl Queue {
         &self,
         reg: &mut Registry,
         batch: &mut [Option<(ListArc<Request>, u64)>],
-        max: usize,
+        budget: &mut Option<usize>,
+        max_nr: usize,
     ) -> usize {
         let mut ready = self.ready.lock();
+        // The first batch sets the call's budget: requests re-queued during
+        // the call go behind those ready at its start, so counting those
+        // bounds the call, and no request is delivered twice in one call.
+        let budget = budget.get_or_insert_with(|| max_nr.min(ready.len()));
+        let max = (*budget).min(batch.len());
         let mut n = 0;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
@@ -559,6 +604,7 @@ impl Queue {
             batch[n] = Some((item, taken));
             n += 1;
         }
+        *budget -= n;
         n
     }
 
@@ -604,7 +650,8 @@ impl Queue {
     }
 
     /// Puts collected but undelivered events back at the front.
-    fn unpop(&self, batch: &mut [Option<(ListArc<Request>, u64)>]) {
+    /// Returns how many are ready then.
+    fn unpop(&self, batch: &mut [Option<(ListArc<Request>, u64)>]) -> usize {
         let mut ready = self.ready.lock();
         for slot in batch.iter_mut().rev() {
             if let Some((item, taken)) = slot.take() {
@@ -614,6 +661,7 @@ impl Queue {
                 let _ = ready.push_front(item);
             }
         }
+        ready.len()
     }
 
     /// A delivered request that leaves the queue (one-shot, closed fd).
@@ -632,26 +680,35 @@ impl Queue {
         }
     }
 
-    /// After collection: a request still (`keep`) or again pending goes to
-    /// the back of the line.
-    fn finish(&self, item: ListArc<Request>, keep: bool) {
-        let count = {
-            let mut ready = self.ready.lock();
+    /// After collection: the requests still (`keep`) or again pending go
+    /// to the back of the line, in order, under one hold of the ready lock.
+    /// Returns whether any did, and how many are ready then.
+    fn finish(&self, items: &mut [Option<(ListArc<Request>, bool)>]) -> (bool, usize) {
+        let mut requeued = false;
+        let mut ready = self.ready.lock();
+        for (item, keep) in items.iter_mut().filter_map(Option::take) {
             if keep && !item.is_dead() {
                 item.keep_pending(&mut ready);
             }
             if item.pending() > 0 && !item.is_dead() {
-                let _ = ready.push_back(item);
+                requeued |= ready.push_back(item).is_ok();
             } else {
                 // Let go of the request under the lock: a source that found
                 // it held by this collector (and so did not queue it) must
                 // see it pending here, or be able to queue it itself.
                 drop(item);
             }
-            ready.len()
-        };
-        // Readiness that arrived during the copy was not announced.
-        self.wake(count);
+        }
+        (requeued, ready.len())
+    }
+
+    /// Readiness that arrived while a collector held a request was not
+    /// announced: the collector re-queued it, and tells the pollers once
+    /// per call. Its waiters hear of it from `wake_next`.
+    fn wake_pollers(&self, requeued: bool) {
+        if requeued && self.pollers.is_active() {
+            self.pollers.wake_up_poll(POLL_READABLE);
+        }
     }
 
     /// Closes the queue: stops every source, drops every request.
