@@ -4,7 +4,7 @@
 //!
 //! Shaped like upstream's `kernel::fs::File` (Linux 6.13).
 
-use kernel::{bindings, types::Opaque};
+use kernel::{bindings, ffi::c_ulong, types::Opaque};
 
 /// A `struct file` that the caller holds a reference to for as long as the
 /// borrow lasts.
@@ -78,11 +78,23 @@ impl FileRef {
     }
 
     /// Returns `true` if `fd` still refers to this file in the calling task.
+    ///
+    /// This runs for every event of a watched file that is collected, so
+    /// it uses `fdget`, which takes no reference while the task's file
+    /// table is not shared, rather than `fget`.
     pub(crate) fn is_fd(&self, fd: u32) -> bool {
-        match Self::from_fd(fd) {
-            Ok(other) => other.0 == self.0,
-            Err(_) => false,
+        // SAFETY: `fdget` looks `fd` up in the current task's table. It
+        // returns an empty `struct fd` or a file pointer with flags in its
+        // low bits; the file is only compared here, never dereferenced.
+        let f = unsafe { bindings::fdget(fd) };
+        let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
+        let file = (f.word & !flags) as *mut bindings::file;
+        if f.word & bindings::FDPUT_FPUT as c_ulong != 0 {
+            // SAFETY: This is `fdput`: `fdget` took a reference, which
+            // `FDPUT_FPUT` says, and it is given back once.
+            unsafe { bindings::fput(file) };
         }
+        file == self.0.as_ptr()
     }
 
     pub(crate) fn file(&self) -> &File {
