@@ -21,7 +21,7 @@ use kernel::{
 };
 
 /// What names a request within its queue: `(id, type, user)`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Identity {
     pub(crate) type_: u32,
     pub(crate) id: [u32; 2],
@@ -35,6 +35,26 @@ impl Identity {
             id: uk.id,
             user: uk.user,
         }
+    }
+
+    /// The fields as integers, in the order the registry sorts by: a
+    /// derived order compares `id` as a slice, out of line, on every step
+    /// of every tree walk.
+    fn key(&self) -> (u32, u64, u64) {
+        let id = (u64::from(self.id[0]) << 32) | u64::from(self.id[1]);
+        (self.type_, id, self.user)
+    }
+}
+
+impl Ord for Identity {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl PartialOrd for Identity {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
