@@ -35,7 +35,7 @@ use kernel::{
     list::ListArc,
     new_mutex, new_work,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
+    rbtree::{self, RBTree, RBTreeNodeReservation},
     sync::{Arc, ArcBorrow, Mutex},
     time::Ktime,
     uaccess::UserSliceWriter,
@@ -205,10 +205,12 @@ impl Queue {
         // Allocate before taking the lock; a duplicate wastes them.
         let req = Request::new(self.into(), uk, file)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let mut reg = self.registry.lock();
-        if reg.requests.get(&req.ident).is_some() {
+        let mut guard = self.registry.lock();
+        let reg = &mut *guard;
+        // One walk of the tree finds the place and refuses a duplicate.
+        let rbtree::Entry::Vacant(place) = reg.requests.entry(req.ident) else {
             return Err(EEXIST);
-        }
+        };
         if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             return Err(ENOSPC);
         }
@@ -225,9 +227,9 @@ impl Queue {
             timer,
             hooks,
         };
-        reg.requests.insert(node.into_node(req.ident, entry));
+        place.insert(entry, node);
         reg.count += 1;
-        drop(reg);
+        drop(guard);
         // Ready already: queued as usual, for the next collection.
         if ready_now {
             self.make_ready(req.as_arc_borrow(), 1);
@@ -456,13 +458,20 @@ impl Queue {
         nonblock: bool,
         out: &mut UserSliceWriter,
     ) -> Result<usize> {
+        // Wanting at most one event, a caller takes what is ready at once
+        // and waits only if there was none: one hold of the ready lock less
+        // on the common path.
+        let mut wait_first = min_nr > 1;
         loop {
-            let timed_out = self.wait_for(min_nr, timeout, nonblock)?;
+            let timed_out = wait_first && self.wait_for(min_nr, timeout, nonblock)?;
+            wait_first = true;
             let (n, left) = self.collect(max_nr, out);
             self.wake_next(left);
             match n {
-                // What looked ready was not (a level-triggered file that
-                // was drained meanwhile): wait again if there is time.
+                // Nothing was ready, or what looked ready was not (a
+                // level-triggered file drained meanwhile), and it may have
+                // hidden what was: wait (again) if there is time. With a
+                // timeout of 0 this comes back at once.
                 Ok(0) if min_nr > 0 && !timed_out && !nonblock => continue,
                 Ok(0) if nonblock => return Err(EAGAIN),
                 n => return n,
