@@ -20,8 +20,10 @@
  * KEVENT_FUZZ_THREADS) gives the same settings; the kernel passes unknown
  * `NAME=value` words of its command line to init as environment variables,
  * which is how `make fuzz` reaches this program. Each thread draws its
- * operations from its own generator seeded from SEED, so a seed replays the
- * same operations; with -t 1 it replays the same run exactly.
+ * choices from its own generator seeded from SEED, so a seed replays the
+ * same choices; they act on descriptors that earlier calls opened, so a
+ * replay follows the same path as long as the kernel answers the same way
+ * (with -t 1, only timing can make it differ).
  */
 #define _GNU_SOURCE
 #include <errno.h>
