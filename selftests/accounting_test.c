@@ -51,6 +51,7 @@ struct live {
 	uint32_t seq;
 	bool fired;		/* made ready (user), written (pipe), armed (timer) */
 	int pipe;		/* PIPE: index into the producer's pipes */
+	uint32_t first_us;	/* TIMER: the first expiry, part of its identity */
 };
 
 struct producer {
@@ -91,8 +92,8 @@ static struct ukevent request_of(struct producer *p, struct live *l)
 	switch (l->kind) {
 	case USER:
 		return uk_make(KEVENT_USER, l->seq, 0, 0, KEVENT_REQ_ONESHOT, cookie);
-	case TIMER:	/* first expiry 20 us to 2 ms */
-		return uk_make(KEVENT_TIMER, 1000, 20 + rnd(p, 2000), KEVENT_TIMER_UNIT_US,
+	case TIMER:
+		return uk_make(KEVENT_TIMER, 1000, l->first_us, KEVENT_TIMER_UNIT_US,
 			       KEVENT_REQ_ONESHOT, cookie);
 	default:
 		return uk_make(KEVENT_POLL, p->pipes[l->pipe][0], 0, KEVENT_POLL_POLLIN,
@@ -146,6 +147,7 @@ static void add_one(struct producer *p, struct live *l)
 	}
 	l->seq = p->next_seq++;
 	l->fired = l->kind == TIMER;
+	l->first_us = 20 + rnd(p, 2000);	/* 20 us to 2 ms */
 	uk = request_of(p, l);
 	r = ctl1(qfd, KEVENT_CTL_ADD, &uk);
 	if (r) {

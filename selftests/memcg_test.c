@@ -224,6 +224,7 @@ TEST_F_TIMEOUT(memcg, a_small_memory_max_stops_a_flood_of_requests, 180)
 {
 	long oom_kills, current;
 	int fds[2], status, total = 0, n, q;
+	__u32 err;
 
 	ASSERT_EQ(0, pipe2(fds, O_CLOEXEC));
 	ASSERT_EQ(0, write_str(self->dir, "memory.max", "4M"));
@@ -255,8 +256,9 @@ TEST_F_TIMEOUT(memcg, a_small_memory_max_stops_a_flood_of_requests, 180)
 	/* And the module serves the rest of the machine as before. */
 	q = open_queue();
 	ASSERT_GE(q, 0);
-	n = add_users(q, 1, 4096, (__u32 *)&status);
+	n = add_users(q, 1, 4096, &err);
 	EXPECT_EQ(4096, n);
+	EXPECT_EQ(0, err);
 	close(q);
 }
 
