@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <linux/kevent.h>
@@ -73,6 +74,30 @@ static inline int kevent_get_events_ns(int ctl_fd, unsigned int min_nr, unsigned
 	};
 
 	return ioctl(ctl_fd, KEVENT_IOC_GET_EVENTS, &ge);
+}
+
+/*
+ * The same wait with sigmask as the signal mask while it waits, set and
+ * restored atomically as epoll_pwait() does (NULL: the mask is unchanged).
+ */
+static inline int kevent_pget_events_ns(int ctl_fd, unsigned int min_nr, unsigned int max_nr,
+					int64_t timeout_ns, void *buf, unsigned flags,
+					const sigset_t *sigmask)
+{
+	struct kevent_pget_events_arg pge = {
+		.get = {
+			.min_nr = min_nr,
+			.max_nr = max_nr,
+			.timeout_ns = timeout_ns,
+			.events = (__u64)(uintptr_t)buf,
+			.flags = flags,
+		},
+		.sigmask = (__u64)(uintptr_t)sigmask,
+		/* The kernel's sigset_t, not glibc's 128-byte one. */
+		.sigsetsize = sigmask ? 8 : 0,
+	};
+
+	return ioctl(ctl_fd, KEVENT_IOC_PGET_EVENTS, &pge);
 }
 
 #endif /* _KEVENT_H */

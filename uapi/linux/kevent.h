@@ -65,6 +65,7 @@
 #define KEVENT_POLL_POLLWRBAND	0x0200
 #define KEVENT_POLL_POLLMSG	0x0400
 #define KEVENT_POLL_POLLREMOVE	0x1000
+#define KEVENT_POLL_POLLRDHUP	0x2000	/* the peer shut down writing (epoll's EPOLLRDHUP) */
 
 /* KEVENT_AIO events (take12 name; the type is not implemented). */
 #define KEVENT_AIO_BIO		0x1
@@ -116,15 +117,30 @@ struct kevent_get_events_arg {
 	__u32 __reserved;	/* must be 0 */
 };
 
+/*
+ * Argument of KEVENT_IOC_PGET_EVENTS: get-events with a signal mask, as
+ * epoll_pwait() and ppoll() wait. While the call waits, the caller's signal
+ * mask is replaced by *sigmask, atomically; it is restored on return, after
+ * a signal that interrupted the wait (EINTR) has been handled.
+ */
+struct kevent_pget_events_arg {
+	struct kevent_get_events_arg get;
+	__u64 sigmask;		/* user pointer to a sigset_t; 0: keep the mask */
+	__u32 sigsetsize;	/* sizeof(sigset_t) (8), or 0 with no sigmask */
+	__u32 __reserved;	/* must be 0 */
+};
+
 /* 0xB9: unused in Documentation/userspace-api/ioctl/ioctl-number.rst. */
 #define KEVENT_IOC_MAGIC	0xB9
 #define KEVENT_IOC_CTL		_IOW(KEVENT_IOC_MAGIC, 0x01, struct kevent_ctl_arg)
 #define KEVENT_IOC_GET_EVENTS	_IOW(KEVENT_IOC_MAGIC, 0x02, struct kevent_get_events_arg)
+#define KEVENT_IOC_PGET_EVENTS	_IOW(KEVENT_IOC_MAGIC, 0x03, struct kevent_pget_events_arg)
 
 #ifndef __KERNEL__
 _Static_assert(sizeof(struct ukevent) == 40, "struct ukevent is 40 bytes on every ABI");
 _Static_assert(sizeof(struct kevent_ctl_arg) == 24, "kevent_ctl_arg layout");
 _Static_assert(sizeof(struct kevent_get_events_arg) == 32, "kevent_get_events_arg layout");
+_Static_assert(sizeof(struct kevent_pget_events_arg) == 48, "kevent_pget_events_arg layout");
 #endif
 
 #endif /* _UAPI_LINUX_KEVENT_H */
