@@ -33,7 +33,7 @@ pub(crate) const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
 pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
 
 /// `KEVENT_POLL` events: take12's POLL* bits, the kernel's values.
-pub(crate) const KEVENT_POLL_VALID: u32 = 0x07ff | 0x1000;
+pub(crate) const KEVENT_POLL_VALID: u32 = 0x07ff | 0x1000 | 0x2000;
 
 /// ctl commands.
 pub(crate) const KEVENT_CTL_ADD: u32 = 0;
@@ -48,6 +48,10 @@ pub(crate) const KEVENT_CTL_MAX_NUM: u32 = 4096;
 /// The ioctl commands, as the header computes them.
 pub(crate) const KEVENT_IOC_CTL: u32 = layout::IOC_CTL as u32;
 pub(crate) const KEVENT_IOC_GET_EVENTS: u32 = layout::IOC_GET_EVENTS as u32;
+pub(crate) const KEVENT_IOC_PGET_EVENTS: u32 = layout::IOC_PGET_EVENTS as u32;
+
+/// The size of the kernel's `sigset_t`, the only `sigsetsize` accepted.
+pub(crate) const SIGSET_SIZE: u32 = layout::SIGSET_SIZE as u32;
 
 /// Errnos that 6.12's `kernel::error::code` does not name.
 pub(crate) fn eopnotsupp() -> Error {
@@ -94,7 +98,17 @@ pub(crate) struct GetEventsArg {
     pub(crate) reserved: u32,
 }
 
-// SAFETY: The three structs are `repr(C)` with only integer fields and no
+/// `struct kevent_pget_events_arg`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PgetEventsArg {
+    pub(crate) get: GetEventsArg,
+    pub(crate) sigmask: u64,
+    pub(crate) sigsetsize: u32,
+    pub(crate) reserved: u32,
+}
+
+// SAFETY: The four structs are `repr(C)` with only integer fields and no
 // padding (their sizes are checked below against the header, whose fields
 // are naturally aligned), so every bit pattern is valid and all bytes are
 // initialised.
@@ -105,6 +119,8 @@ unsafe impl AsBytes for Ukevent {}
 unsafe impl FromBytes for CtlArg {}
 // SAFETY: See `FromBytes` above.
 unsafe impl FromBytes for GetEventsArg {}
+// SAFETY: See `FromBytes` above.
+unsafe impl FromBytes for PgetEventsArg {}
 
 const _: () = {
     assert!(size_of::<Ukevent>() == layout::UKEVENT_SIZE);
@@ -130,4 +146,10 @@ const _: () = {
     assert!(offset_of!(GetEventsArg, events) == layout::GET_EVENTS_ARG_EVENTS);
     assert!(offset_of!(GetEventsArg, flags) == layout::GET_EVENTS_ARG_FLAGS);
     assert!(offset_of!(GetEventsArg, reserved) == layout::GET_EVENTS_ARG_RESERVED);
+
+    assert!(size_of::<PgetEventsArg>() == layout::PGET_EVENTS_ARG_SIZE);
+    assert!(offset_of!(PgetEventsArg, get) == layout::PGET_EVENTS_ARG_GET);
+    assert!(offset_of!(PgetEventsArg, sigmask) == layout::PGET_EVENTS_ARG_SIGMASK);
+    assert!(offset_of!(PgetEventsArg, sigsetsize) == layout::PGET_EVENTS_ARG_SIGSETSIZE);
+    assert!(offset_of!(PgetEventsArg, reserved) == layout::PGET_EVENTS_ARG_RESERVED);
 };

@@ -7,7 +7,8 @@
 //! fields `EINVAL`, unreadable arguments `EFAULT`.
 
 use crate::defs::*;
-use crate::queue::{Queue, Shared, Timeout};
+use crate::queue::{Queue, Timeout};
+use crate::shared::Shared;
 use crate::sys::{
     file::File,
     miscdevice::{self, MiscDevice},
@@ -44,6 +45,7 @@ impl MiscDevice for KeventDevice {
         match cmd {
             KEVENT_IOC_CTL => ctl(queue, file, arg),
             KEVENT_IOC_GET_EVENTS => get_events(queue, file, arg),
+            KEVENT_IOC_PGET_EVENTS => pget_events(queue, file, arg),
             _ => Err(ENOTTY),
         }
     }
@@ -120,9 +122,49 @@ fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<is
     let a: GetEventsArg = UserSlice::new(arg, size_of::<GetEventsArg>())
         .reader()
         .read()?;
+    wait(&queue, file, &a)
+}
+
+/// `KEVENT_IOC_PGET_EVENTS`: get-events with the signal mask the caller
+/// passes in force while it waits, as `epoll_pwait()` and `ppoll()` do.
+fn pget_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
+    let a: PgetEventsArg = UserSlice::new(arg, size_of::<PgetEventsArg>())
+        .reader()
+        .read()?;
+    if a.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let mask = match a.sigmask {
+        // Without a mask the size means nothing, as for epoll_pwait().
+        0 => None,
+        _ if a.sigsetsize != SIGSET_SIZE => return Err(EINVAL),
+        ptr => Some(
+            UserSlice::new(ptr as usize, size_of::<u64>())
+                .reader()
+                .read::<u64>()?,
+        ),
+    };
+    check_get_events(&a.get)?;
+    let Some(mask) = mask else {
+        return wait(&queue, file, &a.get);
+    };
+    let sigmask = signal::WaitSigmask::set(mask);
+    let r = wait(&queue, file, &a.get);
+    sigmask.restore(matches!(&r, Err(e) if e.to_errno() == EINTR.to_errno()));
+    r
+}
+
+/// Checks the fields of a get-events argument.
+fn check_get_events(a: &GetEventsArg) -> Result {
     if a.flags != 0 || a.reserved != 0 || a.max_nr == 0 || a.min_nr > a.max_nr {
         return Err(EINVAL);
     }
+    Ok(())
+}
+
+/// Waits for and copies out events as `a` asks.
+fn wait(queue: &Queue, file: &File, a: &GetEventsArg) -> Result<isize> {
+    check_get_events(a)?;
     let timeout = match a.timeout_ns {
         t if t < 0 => Timeout::Forever,
         0 => Timeout::Poll,

@@ -7,13 +7,17 @@
 //! (add, modify, remove requests) and `kevent_get_events` (wait for at
 //! least `min_nr` events). `docs/kevent.7.md` is the reference.
 
-use kernel::{c_str, prelude::*};
+use kernel::{c_str, prelude::*, sync::Arc};
 
 mod defs;
 mod device;
+mod nest;
 mod queue;
 mod request;
+mod shared;
 mod sys;
+mod user;
+mod watch;
 
 /// The layouts of hand-declared C structs, generated from `layout_check.c`.
 mod layout {
@@ -35,12 +39,22 @@ sys::param::module_param_uint!(
     "Most requests one queue may hold (default 65536)"
 );
 
+sys::param::module_param_uint!(
+    max_user_requests,
+    user::MAX_USER_REQUESTS,
+    0o644,
+    "Most requests the queues of one user may hold together (default: 4% of memory's worth)"
+);
+
 struct KeventModule {
     _dev: Pin<KBox<sys::miscdevice::MiscDeviceRegistration<device::KeventDevice>>>,
+    shared: Arc<shared::Shared>,
 }
 
 impl kernel::Module for KeventModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        user::init_limit(sys::mm::total_ram_bytes());
+        let shared = shared::Shared::new()?;
         let opts = sys::miscdevice::MiscDeviceOptions {
             name: c_str!("kevent"),
             // Every user may create queues: a queue only ever sees the
@@ -48,10 +62,18 @@ impl kernel::Module for KeventModule {
             mode: 0o666,
         };
         let dev = KBox::pin_init(
-            sys::miscdevice::MiscDeviceRegistration::register(opts, module, queue::Shared::new()?),
+            sys::miscdevice::MiscDeviceRegistration::register(opts, shared.clone()),
             GFP_KERNEL,
         )?;
         pr_info!("/dev/kevent registered\n");
-        Ok(Self { _dev: dev })
+        Ok(Self { _dev: dev, shared })
+    }
+}
+
+impl Drop for KeventModule {
+    fn drop(&mut self) {
+        // No queue is open (each pins the module), so nothing is watched;
+        // the sweep's timer may still be armed.
+        self.shared.shutdown();
     }
 }

@@ -11,6 +11,7 @@
 #include <linux/kbuild.h>
 #include <linux/miscdevice.h>
 #include <linux/poll.h>
+#include <linux/signal.h>
 #include <linux/kevent.h>
 
 #define SIZE(sym, type) DEFINE(sym, sizeof(type))
@@ -59,6 +60,14 @@ void kevent_layout(void)
 	OFFSET(GET_EVENTS_ARG_FLAGS, kevent_get_events_arg, flags);
 	OFFSET(GET_EVENTS_ARG_RESERVED, kevent_get_events_arg, __reserved);
 
+	SIZE(PGET_EVENTS_ARG_SIZE, struct kevent_pget_events_arg);
+	OFFSET(PGET_EVENTS_ARG_GET, kevent_pget_events_arg, get);
+	OFFSET(PGET_EVENTS_ARG_SIGMASK, kevent_pget_events_arg, sigmask);
+	OFFSET(PGET_EVENTS_ARG_SIGSETSIZE, kevent_pget_events_arg, sigsetsize);
+	OFFSET(PGET_EVENTS_ARG_RESERVED, kevent_pget_events_arg, __reserved);
+	SIZE(SIGSET_SIZE, sigset_t);
+
 	DEFINE(IOC_CTL, KEVENT_IOC_CTL);
 	DEFINE(IOC_GET_EVENTS, KEVENT_IOC_GET_EVENTS);
+	DEFINE(IOC_PGET_EVENTS, KEVENT_IOC_PGET_EVENTS);
 }

@@ -10,24 +10,34 @@
 //!   requests. Event sources (hrtimer callbacks in hard-irq context, wait
 //!   queue callbacks) take only this lock.
 //! - the wait queue heads' own locks, inside `ready` when a waiter queues
-//!   itself. Wake-ups are issued after `ready` is released; a wake-up that
-//!   arrives under a watched queue's poller lock wakes this queue's pollers
-//!   from a work item, so a chain of queues never nests two queues' locks.
+//!   itself. Wake-ups are issued after `ready` is released. A wake-up that
+//!   arrives under a watched file's wait queue lock wakes this queue's
+//!   pollers at once, under that lock, as epoll's nested wake-ups do: the
+//!   poller lock is taken with a lockdep subclass that counts how many
+//!   queues' wake-ups it runs inside, which the nesting limit bounds. From
+//!   an epoll instance (which may watch this queue back) it is a work item.
+//! - a queue's nesting links and the device-wide locks of `shared.rs`,
+//!   inside the registry.
 
 use crate::defs::*;
 use crate::device::KeventDevice;
+use crate::nest::{self, EdgeRoom};
 use crate::request::{self, Identity, Request, TimerSpec};
+use crate::shared::Shared;
 use crate::sys::{
-    file::FileRef,
+    cred,
+    file::{File, FileRef},
     hrtimer::{HrTimer, TimerHandle},
     list::OwnedList,
     miscdevice,
     poll::{self, PollHooks, POLL_ALWAYS},
     seq_file::SeqFile,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
-    wait::{new_wait_queue_head, WaitQueueHead, Wake},
+    wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
     work,
 };
+use crate::user::UserAccount;
+use crate::watch::{self, PendingWatch};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
@@ -35,7 +45,7 @@ use kernel::{
     list::ListArc,
     new_mutex, new_work,
     prelude::*,
-    rbtree::{self, RBTree, RBTreeNodeReservation},
+    rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, ArcBorrow, Mutex},
     time::Ktime,
     uaccess::UserSliceWriter,
@@ -64,27 +74,6 @@ pub(crate) enum Timeout {
     Forever,
 }
 
-/// The longest chain of queues watching queues (epoll's `EP_MAX_NESTS`).
-pub(crate) const MAX_NEST: usize = 4;
-
-/// What every queue of the device shares.
-#[pin_data]
-pub(crate) struct Shared {
-    /// Serialises the loop checks of requests that watch queues, so two
-    /// ADDs cannot close a loop between them (epoll's `epnested_mutex`).
-    #[pin]
-    nest: Mutex<()>,
-}
-
-impl Shared {
-    pub(crate) fn new() -> Result<Arc<Self>> {
-        Arc::pin_init(
-            pin_init!(Self { nest <- new_mutex!((), "kevent_nest") }),
-            GFP_KERNEL,
-        )
-    }
-}
-
 /// A registered request and what keeps its source running.
 struct Entry {
     req: Arc<Request>,
@@ -99,8 +88,10 @@ struct Entry {
 enum Outcome {
     /// Not ready after all (a level-triggered file that was drained).
     Skip,
+    /// Its file is closed: remove it without a word (see `watch.rs`).
+    Discard,
     /// Deliver `event`; then keep the request ready (`keep`, level-
-    /// triggered files) or remove it (`remove`: one-shot, or a closed fd).
+    /// triggered files) or remove it (`remove`: one-shot).
     Deliver {
         event: Ukevent,
         keep: bool,
@@ -117,6 +108,9 @@ struct Registry {
 #[pin_data]
 pub(crate) struct Queue {
     shared: Arc<Shared>,
+    /// Who created the queue, and the account its requests are charged to.
+    uid: u32,
+    account: Arc<UserAccount>,
     #[pin]
     registry: Mutex<Registry>,
     #[pin]
@@ -132,6 +126,12 @@ pub(crate) struct Queue {
     #[pin]
     poll_work: Work<Queue>,
     list_id: u64,
+    /// The queues this one watches and that watch it.
+    #[pin]
+    nest: nest::Node,
+    /// While this queue wakes its pollers: how many other queues' wake-ups
+    /// that runs inside (the lockdep subclass of its poller lock).
+    wake_depth: AtomicU32,
 }
 
 impl_has_work! {
@@ -142,30 +142,56 @@ impl WorkItem for Queue {
     type Pointer = Arc<Queue>;
 
     fn run(this: Arc<Queue>) {
-        this.pollers.wake_up_poll(POLL_READABLE);
+        this.wake_pollers_at(0);
     }
+}
+
+/// The queue behind `file`, if it is a kevent queue.
+pub(crate) fn queue_of(file: &File) -> Option<Arc<Queue>> {
+    miscdevice::private_of::<KeventDevice>(file).map(Arc::from)
 }
 
 impl Queue {
     pub(crate) fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
         let list = ReadyList::new();
         let list_id = list.id();
-        Arc::pin_init(
+        let uid = cred::current_uid();
+        let account = shared.open_account(uid)?;
+        let accounts = shared.clone();
+        let queue = Arc::pin_init(
             pin_init!(Self {
                 shared,
+                uid,
+                account,
                 registry <- new_mutex!(Registry { requests: RBTree::new(), count: 0 }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
                 list_id,
+                nest <- nest::Node::new(),
+                wake_depth: AtomicU32::new(0),
             }),
             GFP_KERNEL_ACCOUNT,
-        )
+        );
+        if queue.is_err() {
+            accounts.close_account(uid);
+        }
+        queue
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub(crate) fn nest(&self) -> &nest::Node {
+        &self.nest
+    }
+
+    /// See `wake_depth`: 0 unless read inside this queue's wake-up of its
+    /// pollers, on the same CPU, under the poller lock.
+    pub(crate) fn wake_depth(&self) -> u32 {
+        self.wake_depth.load(Ordering::Relaxed)
     }
 
     /// The id of this queue's ready list, which its requests report.
@@ -175,6 +201,10 @@ impl Queue {
 
     /// Runs one ctl entry. The caller writes the result back.
     pub(crate) fn ctl_one(self: ArcBorrow<'_, Self>, cmd: u32, uk: &Ukevent) -> Result {
+        // READY is for user events only, whatever the type is.
+        if cmd == KEVENT_CTL_READY && uk.type_ != KEVENT_USER {
+            return Err(EINVAL);
+        }
         request::check_type(uk.type_)?;
         match cmd {
             KEVENT_CTL_ADD => self.add(uk),
@@ -187,49 +217,108 @@ impl Queue {
 
     fn add(self: ArcBorrow<'_, Self>, uk: &Ukevent) -> Result {
         request::validate(uk)?;
-        let file = match uk.type_ {
-            KEVENT_POLL => Some(FileRef::from_fd(uk.id[0])?),
+        let ident = Identity::of(uk);
+        // A duplicate is refused before any work, the loop check included.
+        self.check_vacant(&ident)?;
+        let mut watch = match uk.type_ {
+            KEVENT_POLL => {
+                let file = FileRef::from_fd(uk.id[0])?;
+                let (watch, new) = watch::watch_file(&self.shared.watches, file)?;
+                if new {
+                    self.shared.arm_sweep();
+                }
+                Some(watch)
+            }
             _ => None,
         };
-        // Watching a queue: refuse loops and deep chains, holding the
-        // device-wide lock until the request is in place.
-        let target = file.as_ref().and_then(Self::queue_of);
-        let _nest = match &target {
+        // Dropping `watch` unattached (any failure below) gives it back.
+        self.add_watching(uk, watch.as_mut())
+    }
+
+    /// Fails with `EEXIST` if a live request has this identity.
+    fn check_vacant(&self, ident: &Identity) -> Result {
+        let reg = self.registry.lock();
+        match reg.requests.get(ident) {
+            Some(entry) if !entry.req.is_closed() => Err(EEXIST),
+            _ => Ok(()),
+        }
+    }
+
+    /// ADD, with the watch of a `KEVENT_POLL` request's file taken.
+    fn add_watching(
+        self: ArcBorrow<'_, Self>,
+        uk: &Ukevent,
+        watch: Option<&mut PendingWatch<'_>>,
+    ) -> Result {
+        let target = watch
+            .as_ref()
+            .and_then(|w| w.watch())
+            .and_then(|w| w.queue())
+            .cloned();
+        // Watching a queue: refuse loops and long chains, holding the
+        // device-wide lock until the request (and its edge) is in place.
+        let mut checks = match &target {
             Some(target) => {
-                let guard = self.shared.nest.lock();
-                self.check_nesting(target)?;
-                Some(guard)
+                let mut checks = self.shared.nest.lock();
+                nest::check(&mut checks, &self, target)?;
+                Some(checks)
             }
             None => None,
         };
-        // Allocate before taking the lock; a duplicate wastes them.
-        let req = Request::new(self.into(), uk, file)?;
+        // Allocate before taking the lock; a failure below wastes them.
+        let req = Request::new(
+            self.into(),
+            uk,
+            watch.as_ref().and_then(|w| w.watch()).cloned(),
+        )?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let mut guard = self.registry.lock();
-        let reg = &mut *guard;
-        // One walk of the tree finds the place and refuses a duplicate.
-        let rbtree::Entry::Vacant(place) = reg.requests.entry(req.ident) else {
-            return Err(EEXIST);
+        let watch_node = match &watch {
+            Some(_) => Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?),
+            None => None,
         };
+        let edge = match &target {
+            Some(_) => Some(EdgeRoom::new()?),
+            None => None,
+        };
+        let mut reg = self.registry.lock();
+        // A request of the same identity whose file was closed since the
+        // check above is as good as gone: it goes now.
+        if let Some(entry) = reg.requests.get(&req.ident) {
+            if !entry.req.is_closed() {
+                return Err(EEXIST);
+            }
+            self.remove_locked(&mut reg, &req.ident);
+        }
         if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             return Err(ENOSPC);
         }
-        let timer = Self::arm(&req)?;
-        let (hooks, ready_now) = match &req.file {
-            Some(file) => {
-                let (hooks, mask) = PollHooks::register(req.clone(), file.file())?;
-                (Some(hooks), mask & (req.event() | POLL_ALWAYS) != 0)
+        self.account.charge()?;
+        let source = self.start_source(&req);
+        let (timer, hooks, ready_now) = match source {
+            Ok(source) => source,
+            Err(e) => {
+                self.account.uncharge();
+                return Err(e);
             }
-            None => (None, false),
         };
         let entry = Entry {
             req: req.clone(),
             timer,
             hooks,
         };
-        place.insert(entry, node);
+        reg.requests.insert(node.into_node(req.ident, entry));
         reg.count += 1;
-        drop(guard);
+        if let (Some(watch), Some(watch_node)) = (watch, watch_node) {
+            self.shared
+                .watches
+                .lock()
+                .attach(watch, req.clone(), watch_node);
+        }
+        if let (Some(target), Some(edge)) = (&target, edge) {
+            nest::link(&self.into(), target, edge);
+        }
+        drop(checks.take());
+        drop(reg);
         // Ready already: queued as usual, for the next collection.
         if ready_now {
             self.make_ready(req.as_arc_borrow(), 1);
@@ -237,41 +326,34 @@ impl Queue {
         Ok(())
     }
 
-    /// The queue behind `file`, if it is a kevent queue.
-    fn queue_of(file: &FileRef) -> Option<Arc<Queue>> {
-        miscdevice::private_of::<KeventDevice>(file.file()).map(Arc::from)
-    }
-
-    /// Checks that this queue may watch `target` (`ep_loop_check`): not
-    /// itself, not a queue from which this one can be reached, and no
-    /// chain longer than `MAX_NEST`. Call with `shared.nest` held.
-    fn check_nesting(&self, target: &Queue) -> Result {
-        if 1 + Self::depth_below(target, self, 1)? > MAX_NEST {
-            return Err(eloop());
-        }
-        Ok(())
-    }
-
-    /// The longest chain of queues that `queue` watches, failing with
-    /// `ELOOP` if `origin` is on one or the chain is too long.
-    fn depth_below(queue: &Queue, origin: &Queue, level: usize) -> Result<usize> {
-        if core::ptr::eq(queue, origin) || level > MAX_NEST {
-            return Err(eloop());
-        }
-        let mut watched = KVec::new();
-        {
-            let reg = queue.registry.lock();
-            for (_, entry) in reg.requests.iter() {
-                if let Some(q) = entry.req.file.as_ref().and_then(Self::queue_of) {
-                    watched.push(q, GFP_KERNEL)?;
-                }
+    /// Starts what makes `req` ready: its timer, or its hooks in the
+    /// watched file's wait queues (and whether the file is ready now).
+    /// On failure nothing of it is left: a wake-up that arrived through a
+    /// hook installed before the failure may have queued it, so it is
+    /// taken off the ready list for good.
+    #[allow(clippy::type_complexity)]
+    fn start_source(
+        &self,
+        req: &Arc<Request>,
+    ) -> Result<(
+        Option<TimerHandle<Request>>,
+        Option<PollHooks<Request>>,
+        bool,
+    )> {
+        let Some(watch) = &req.watch else {
+            return Ok((Self::arm(req)?, None, false));
+        };
+        match PollHooks::register(req.clone(), watch.file().file()) {
+            Ok((hooks, mask)) => Ok((None, Some(hooks), mask & (req.event() | POLL_ALWAYS) != 0)),
+            Err(e) => {
+                let mut ready = self.ready.lock();
+                req.kill(&mut ready);
+                let queued = ready.remove(req);
+                drop(queued);
+                drop(ready);
+                Err(e)
             }
         }
-        let mut depth = 0;
-        for q in watched.iter() {
-            depth = depth.max(1 + Self::depth_below(q, origin, level + 1)?);
-        }
-        Ok(depth)
     }
 
     /// Starts the source of a request that has none running.
@@ -286,39 +368,80 @@ impl Queue {
 
     fn remove(&self, ident: &Identity) -> Result {
         let mut reg = self.registry.lock();
-        let entry = reg.requests.remove(ident).ok_or(ENOENT)?;
-        reg.count -= 1;
+        let closed = reg.requests.get(ident).ok_or(ENOENT)?.req.is_closed();
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
-        self.retire(entry);
+        self.remove_locked(&mut reg, ident);
+        // A closed file's request was gone already, as far as a caller can
+        // tell; its removal was only late.
+        if closed {
+            return Err(ENOENT);
+        }
         Ok(())
     }
 
+    /// Removes the request named `ident`, if any.
+    fn remove_locked(&self, reg: &mut Registry, ident: &Identity) {
+        if let Some(entry) = reg.requests.remove(ident) {
+            reg.count -= 1;
+            self.retire(entry);
+        }
+    }
+
+    /// The sweep found `req`'s file closed: removes it if it is still here.
+    pub(crate) fn remove_closed(&self, req: &Arc<Request>) {
+        let mut reg = self.registry.lock();
+        if reg
+            .requests
+            .get(&req.ident)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.req, req))
+        {
+            self.remove_locked(&mut reg, &req.ident);
+        }
+    }
+
     /// Takes a request out for good: its source first (a timer is cancelled
-    /// and its callback finished), then its place on the ready list. Call
-    /// with the registry locked.
+    /// and its callback finished), then its place on the ready list, its
+    /// watch, its edge to a watched queue and its charge. Call with the
+    /// registry locked, having taken it out of the registry.
     fn retire(&self, entry: Entry) {
         drop(entry.timer);
         drop(entry.hooks);
+        let req = entry.req;
         let mut ready = self.ready.lock();
-        entry.req.kill(&mut ready);
-        let queued = ready.remove(&entry.req);
+        req.kill(&mut ready);
+        let queued = ready.remove(&req);
         drop(ready);
         drop(queued);
+        if let Some(watch) = &req.watch {
+            let unused = self.shared.watches.lock().detach(watch, &req);
+            drop(unused);
+            if let Some(target) = watch.queue() {
+                nest::unlink(self, target);
+            }
+        }
+        self.account.uncharge();
     }
 
     fn modify(&self, uk: &Ukevent) -> Result {
         request::validate(uk)?;
         let mut reg = self.registry.lock();
-        let entry = reg.requests.get_mut(&Identity::of(uk)).ok_or(ENOENT)?;
+        let ident = Identity::of(uk);
+        if reg.requests.get(&ident).ok_or(ENOENT)?.req.is_closed() {
+            self.remove_locked(&mut reg, &ident);
+            return Err(ENOENT);
+        }
+        let entry = reg.requests.get_mut(&ident).ok_or(ENOENT)?;
         // Stop the source, apply the settings, start it again: a timer
         // restarts on its new schedule with no expiration of the old one.
         drop(entry.timer.take());
         let req = entry.req.clone();
         req.set(uk.event, uk.req_flags);
         // A watched file is asked again, with the new mask.
-        let file_ready = match &req.file {
-            Some(file) => Some(poll::poll_now(file.file())? & (req.event() | POLL_ALWAYS) != 0),
+        let file_ready = match &req.watch {
+            Some(watch) => {
+                Some(poll::poll_now(watch.file().file())? & (req.event() | POLL_ALWAYS) != 0)
+            }
             None => None,
         };
         let mut ready = self.ready.lock();
@@ -384,25 +507,47 @@ impl Queue {
     }
 
     /// A wake-up of a watched file, under the lock of that file's wait
-    /// queue: queue the request and wake a waiter. The pollers of this
-    /// queue are woken from a work item instead: their wait queues may
-    /// belong to a queue watching this one, and waking them here would
-    /// nest two queues' poller locks (lockdep rightly objects).
+    /// queue: queue the request and wake a waiter and the pollers.
+    ///
+    /// The pollers are woken here, under the file's lock, as epoll wakes a
+    /// nested instance, so that a queue or epoll instance watching this
+    /// one sees the readiness as soon as the wake-up returns. `depth` is
+    /// how many queues' poller locks are held around this call (see
+    /// `Watch::wake_depth`); `None` (the file is an epoll instance) or a
+    /// depth beyond lockdep's subclasses wakes them from a work item.
     ///
     /// Nobody is woken for a request that was queued already: they were
     /// when it was. Besides saving work, this ends the ping-pong of a
     /// queue and an epoll instance that watch each other (each wake-up of
     /// one waking the other), which no loop check can refuse since epoll
     /// does not know kevent queues.
-    pub(crate) fn make_ready_nested(self: &Arc<Self>, req: ArcBorrow<'_, Request>) {
-        let Some((count, true)) = self.mark_ready(req, Request::keep_pending) else {
+    pub(crate) fn make_ready_nested(
+        self: &Arc<Self>,
+        req: ArcBorrow<'_, Request>,
+        depth: Option<u32>,
+    ) {
+        let Some((count, true)) = self.mark_ready(req, |req, ready| req.add_pending(ready, 1))
+        else {
             return;
         };
         self.waiters.wake_up_count(count);
-        if self.pollers.is_active() {
-            // Already queued: that run will see this readiness too.
-            let _ = workqueue::system().enqueue(self.clone());
+        if !self.pollers.is_active() {
+            return;
         }
+        match depth {
+            Some(depth) if depth <= MAX_WAKE_DEPTH => self.wake_pollers_at(depth),
+            // Already queued: that run will see this readiness too.
+            _ => {
+                let _ = workqueue::system().enqueue(self.clone());
+            }
+        }
+    }
+
+    /// Wakes the pollers with the poller lock at lockdep subclass `depth`,
+    /// which wake-ups nested in this one read from `wake_depth`.
+    fn wake_pollers_at(&self, depth: u32) {
+        self.pollers
+            .wake_up_poll_nested(POLL_READABLE, depth, &self.wake_depth);
     }
 
     /// Marks a live request pending with `mark` and queues it; returns the
@@ -430,7 +575,7 @@ impl Queue {
                 self.waiters.wake_up_count(count);
             }
             if self.pollers.is_active() {
-                self.pollers.wake_up_poll(POLL_READABLE);
+                self.wake_pollers_at(0);
             }
         }
     }
@@ -465,7 +610,21 @@ impl Queue {
         loop {
             let timed_out = wait_first && self.wait_for(min_nr, timeout, nonblock)?;
             wait_first = true;
-            let (n, left) = self.collect(max_nr, out);
+            let mut reg = self.registry.lock();
+            // The count the wait went by includes level-triggered files
+            // that were ready at their last delivery and may be drained
+            // since: asked now, fewer than `min_nr` may be ready. Then
+            // wait on (the ones not ready are off the list).
+            if min_nr > 1 && !timed_out && !nonblock && !self.enough_ready(&mut reg, min_nr)? {
+                drop(reg);
+                if kernel::current!().signal_pending() {
+                    self.pass_on();
+                    return Err(EINTR);
+                }
+                continue;
+            }
+            let (n, left) = self.collect(&mut reg, max_nr, out);
+            drop(reg);
             self.wake_next(left);
             match n {
                 // Nothing was ready, or what looked ready was not (a
@@ -477,6 +636,49 @@ impl Queue {
                 n => return n,
             }
         }
+    }
+
+    /// Whether at least `min_nr` of the requests in line are ready now:
+    /// timers and user events are; a file is asked, and taken off the line
+    /// if it is not ready and no wake-up came since it was looked at (the
+    /// next wake-up queues it again). Stops asking at `min_nr`. Call with
+    /// the registry locked: then only wake-ups, which append, change the
+    /// line meanwhile, so what was seen in it stays in it, in order.
+    fn enough_ready(&self, _reg: &mut Registry, min_nr: usize) -> Result<bool> {
+        let len = self.ready.lock().len();
+        let mut line = KVec::with_capacity(len, GFP_KERNEL)?;
+        {
+            let ready = self.ready.lock();
+            for req in ready.iter().take(len) {
+                // Within the capacity: no allocation under the lock.
+                line.push((Arc::from(req), req.pending()), GFP_NOWAIT)?;
+            }
+        }
+        let mut count = 0;
+        for (req, seen) in line.iter() {
+            if count >= min_nr {
+                break;
+            }
+            let Some(watch) = &req.watch else {
+                count += 1;
+                continue;
+            };
+            let wanted = req.event() | POLL_ALWAYS;
+            let ready_now = !watch.is_closed()
+                && poll::poll_now(watch.file().file()).is_ok_and(|mask| mask & wanted != 0);
+            if ready_now {
+                count += 1;
+                continue;
+            }
+            let mut ready = self.ready.lock();
+            if req.pending() == *seen {
+                req.clear_pending(&mut ready);
+                let queued = ready.remove(req);
+                // Let go under the lock, as `finish` does.
+                drop(queued);
+            }
+        }
+        Ok(count >= min_nr)
     }
 
     /// Sleeps until `min_nr` events are ready, the deadline passes (then
@@ -530,15 +732,20 @@ impl Queue {
 
     /// Moves up to `max_nr` ready events to `out`, oldest first. Returns
     /// how many, and how many were left ready at the end.
-    fn collect(&self, max_nr: usize, out: &mut UserSliceWriter) -> (Result<usize>, usize) {
-        let mut reg = self.registry.lock();
+    /// Call with the registry locked.
+    fn collect(
+        &self,
+        reg: &mut Registry,
+        max_nr: usize,
+        out: &mut UserSliceWriter,
+    ) -> (Result<usize>, usize) {
         let mut budget = None;
         let mut done = 0;
         let mut left = 0;
         let mut requeued = false;
         loop {
             let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
-            let n = self.pop_batch(&mut reg, &mut batch, &mut budget, max_nr);
+            let n = self.pop_batch(reg, &mut batch, &mut budget, max_nr);
             if n == 0 {
                 break;
             }
@@ -555,6 +762,10 @@ impl Queue {
                         after[i] = Some((item, false));
                         continue;
                     }
+                    Outcome::Discard => {
+                        self.remove_delivered(reg, item);
+                        continue;
+                    }
                     Outcome::Deliver {
                         event,
                         keep,
@@ -568,7 +779,7 @@ impl Queue {
                 }
                 done += 1;
                 if remove {
-                    self.remove_delivered(&mut reg, item);
+                    self.remove_delivered(reg, item);
                 } else {
                     after[i] = Some((item, keep));
                 }
@@ -618,27 +829,20 @@ impl Queue {
     }
 
     /// Decides what collecting `req` delivers. A watched file is asked for
-    /// its readiness now, in the collecting task, whose fd must still name
-    /// the same file.
+    /// its readiness now; which task asks makes no difference.
     fn outcome(req: &Request, taken: u64) -> Outcome {
-        let Some(file) = &req.file else {
+        let Some(watch) = &req.watch else {
             return Outcome::Deliver {
                 event: req.to_event(taken),
                 keep: false,
                 remove: req.is_oneshot(),
             };
         };
-        if !file.is_fd(req.fd()) {
-            // epoll's "events for a closed fd" trap, made visible.
-            let ebadf = EBADF.to_errno().unsigned_abs();
-            return Outcome::Deliver {
-                event: req.event_with(KEVENT_RET_DONE | KEVENT_RET_BROKEN, [0, ebadf]),
-                keep: false,
-                remove: true,
-            };
+        if watch.is_closed() {
+            return Outcome::Discard;
         }
         let wanted = req.event() | POLL_ALWAYS;
-        match poll::poll_now(file.file()).map(|mask| mask & wanted) {
+        match poll::poll_now(watch.file().file()).map(|mask| mask & wanted) {
             Ok(0) | Err(_) => Outcome::Skip,
             Ok(mask) => Outcome::Deliver {
                 event: req.event_with(KEVENT_RET_DONE, [mask, 0]),
@@ -673,7 +877,7 @@ impl Queue {
         ready.len()
     }
 
-    /// A delivered request that leaves the queue (one-shot, closed fd).
+    /// A collected request that leaves the queue (one-shot, closed file).
     fn remove_delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
         let ident = item.ident;
         let same = reg
@@ -682,10 +886,7 @@ impl Queue {
             .is_some_and(|entry| Arc::ptr_eq(&entry.req, item.as_arc()));
         drop(item);
         if same {
-            if let Some(entry) = reg.requests.remove(&ident) {
-                reg.count -= 1;
-                self.retire(entry);
-            }
+            self.remove_locked(reg, &ident);
         }
     }
 
@@ -716,7 +917,7 @@ impl Queue {
     /// per call. Its waiters hear of it from `wake_next`.
     fn wake_pollers(&self, requeued: bool) {
         if requeued && self.pollers.is_active() {
-            self.pollers.wake_up_poll(POLL_READABLE);
+            self.wake_pollers_at(0);
         }
     }
 
@@ -730,6 +931,7 @@ impl Queue {
             self.retire(entry);
         }
         drop(reg);
+        self.shared.close_account(self.uid);
         // Nothing can queue the poll work any more; let a pending run
         // finish before the module can go away.
         work::flush(&self.poll_work);

@@ -5,11 +5,11 @@
 use crate::defs::*;
 use crate::queue::Queue;
 use crate::sys::{
-    file::FileRef,
     hrtimer::{impl_has_hr_timer, HrTimer},
     list::ListOwner,
     poll::PollCallback,
 };
+use crate::watch::Watch;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     list::{
@@ -128,12 +128,13 @@ pub(crate) struct Request {
     pub(crate) ident: Identity,
     pub(crate) queue: Arc<Queue>,
     /// The watched file of a `KEVENT_POLL` request.
-    pub(crate) file: Option<FileRef>,
+    pub(crate) watch: Option<Arc<Watch>>,
     event: AtomicU32,
     req_flags: AtomicU32,
     /// Timers: expirations since the last delivery. User events: non-zero
     /// while triggered. Files: non-zero while possibly ready (the file's
-    /// poll method decides at collection).
+    /// poll method decides at collection), counting the wake-ups since it
+    /// was last taken, so that a wake-up is always seen as a change.
     pending: AtomicU64,
     /// The payload of the last `KEVENT_CTL_READY` (user events).
     payload: [AtomicU32; 2],
@@ -166,12 +167,16 @@ impl ListOwner for Request {
 
 impl Request {
     /// Allocates a request for `uk` (validated) in `queue`.
-    pub(crate) fn new(queue: Arc<Queue>, uk: &Ukevent, file: Option<FileRef>) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        queue: Arc<Queue>,
+        uk: &Ukevent,
+        watch: Option<Arc<Watch>>,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 ident: Identity::of(uk),
                 queue,
-                file,
+                watch,
                 event: AtomicU32::new(uk.event),
                 req_flags: AtomicU32::new(uk.req_flags),
                 pending: AtomicU64::new(0),
@@ -287,9 +292,10 @@ impl Request {
         }
     }
 
-    /// The fd a `KEVENT_POLL` request watches.
-    pub(crate) fn fd(&self) -> u32 {
-        self.ident.id[0]
+    /// Whether this watches a file that every other holder has closed:
+    /// the request is as good as removed (see `watch.rs`).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.watch.as_ref().is_some_and(|watch| watch.is_closed())
     }
 
     /// Periodic timers are restarted when their event is collected.
@@ -311,8 +317,14 @@ impl PollCallback for Request {
 
     /// A wake-up of the watched file (any context, under the lock of the
     /// file's wait queue): queue the request; its readiness is re-checked
-    /// with the file's poll method when it is collected.
+    /// with the file's poll method when it is collected. A closed file's
+    /// wake-up calls the sweep instead, to remove it now.
     fn wake(this: ArcBorrow<'_, Self>, _mask: u32) {
-        this.queue.make_ready_nested(this);
+        let Some(watch) = &this.watch else { return };
+        if watch.is_closed() {
+            this.queue.shared().kick_sweep();
+            return;
+        }
+        this.queue.make_ready_nested(this, watch.wake_depth());
     }
 }

@@ -7,11 +7,13 @@
 //! documentation), so that moving to a newer kernel means deleting a module
 //! here and renaming a path. The rest of the crate holds no `unsafe` code.
 
+pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod hrtimer;
 pub(crate) mod list;
 pub(crate) mod lock_class;
 pub(crate) mod miscdevice;
+pub(crate) mod mm;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod seq_file;

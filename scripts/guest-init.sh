@@ -138,6 +138,12 @@ for t in /tests/c/* /tests/rust/* /examples/*; do
 	[ -x "$t" ] && run_suite "$t"
 done
 
+# A closed queue is released by the sweep of a queue watching it, or by a
+# delayed fput: give the last ones a moment before unloading.
+for _ in $(seq 50); do
+	[ "$(cat /sys/module/kevent/refcnt 2>/dev/null)" = 0 ] && break
+	sleep 0.1
+done
 rmmod kevent
 st=$?
 top $st "unload kevent.ko"

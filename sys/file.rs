@@ -4,7 +4,8 @@
 //!
 //! Shaped like upstream's `kernel::fs::File` (Linux 6.13).
 
-use kernel::{bindings, ffi::c_ulong, types::Opaque};
+use core::ptr;
+use kernel::{bindings, types::Opaque};
 
 /// A `struct file` that the caller holds a reference to for as long as the
 /// borrow lasts.
@@ -45,6 +46,24 @@ impl File {
         unsafe { core::ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
     }
 
+    /// Returns `true` if this is an epoll instance, whose wake-ups may come
+    /// back to a queue it watches (epoll cannot see a loop through kevent).
+    ///
+    /// epoll's file operations are not exported, so it is recognised by
+    /// the name of its anonymous inode's dentry, which is fixed.
+    pub(crate) fn is_epoll(&self) -> bool {
+        const NAME: &[u8] = b"[eventpoll]";
+        // SAFETY: The file is valid (type invariant), and the dentry of an
+        // open file and its name are stable while it is open (an anonymous
+        // inode's file is never renamed).
+        unsafe {
+            let dentry = (*self.as_ptr()).f_path.dentry;
+            let name = &(*dentry).d_name;
+            let len = name.__bindgen_anon_1.__bindgen_anon_1.len as usize;
+            len == NAME.len() && core::slice::from_raw_parts(name.name, len) == NAME
+        }
+    }
+
     /// Returns `true` if the file was opened (or set) non-blocking.
     pub(crate) fn is_nonblocking(&self) -> bool {
         self.flags() & bindings::O_NONBLOCK != 0
@@ -77,24 +96,21 @@ impl FileRef {
             .ok_or(kernel::error::code::EBADF)
     }
 
-    /// Returns `true` if `fd` still refers to this file in the calling task.
+    /// Returns `true` if this is the only reference to the file: every
+    /// descriptor of it is closed, none is in flight (SCM_RIGHTS), and no
+    /// mapping, io_uring table or other kernel object holds it. The
+    /// kernel has no hook a module can use at the release of a descriptor,
+    /// so this is how the module sees that a file was closed.
     ///
-    /// This runs for every event of a watched file that is collected, so
-    /// it uses `fdget`, which takes no reference while the task's file
-    /// table is not shared, rather than `fget`.
-    pub(crate) fn is_fd(&self, fd: u32) -> bool {
-        // SAFETY: `fdget` looks `fd` up in the current task's table. It
-        // returns an empty `struct fd` or a file pointer with flags in its
-        // low bits; the file is only compared here, never dereferenced.
-        let f = unsafe { bindings::fdget(fd) };
-        let flags = (bindings::FDPUT_FPUT | bindings::FDPUT_POS_UNLOCK) as c_ulong;
-        let file = (f.word & !flags) as *mut bindings::file;
-        if f.word & bindings::FDPUT_FPUT as c_ulong != 0 {
-            // SAFETY: This is `fdput`: `fdget` took a reference, which
-            // `FDPUT_FPUT` says, and it is given back once.
-            unsafe { bindings::fput(file) };
-        }
-        file == self.0.as_ptr()
+    /// Once `true` it stays so, whoever asks: nobody can take a lasting
+    /// reference to a file nobody refers to (epoll, which holds none, only
+    /// takes one for the length of a call, which can make this `false`
+    /// for that moment, never `true` too early).
+    pub(crate) fn is_only_reference(&self) -> bool {
+        // SAFETY: The reference this value holds keeps the file valid;
+        // `f_count` is read as `atomic_long_read()` reads it.
+        let count = unsafe { ptr::addr_of!((*self.0.as_ptr()).f_count.counter).read_volatile() };
+        count == 1
     }
 
     pub(crate) fn file(&self) -> &File {

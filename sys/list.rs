@@ -77,6 +77,11 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         Ok(())
     }
 
+    /// The items, front to back.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = kernel::sync::ArcBorrow<'_, T>> {
+        self.list.iter()
+    }
+
     pub(crate) fn pop_front(&mut self) -> Option<ListArc<T>> {
         let item = self.list.pop_front()?;
         self.len -= 1;

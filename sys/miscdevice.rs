@@ -3,12 +3,12 @@
 //! Misc devices: a character device node with a dynamic minor.
 //!
 //! Shaped like upstream's `kernel::miscdevice` (Linux 6.13): a `#[vtable]`
-//! trait for the driver, one `file_operations` built from it, and
-//! `extern "C"` trampolines that turn errors into errnos at the edge. Two
-//! differences: 6.12's bindings lack `struct miscdevice`, so it is declared
-//! here and checked against the C header at build time; and the
-//! `file_operations` live in the pinned registration, so that their `owner`
-//! can be this module and the VFS pins the module while a file is open.
+//! trait for the driver, one constant `file_operations` built from it
+//! (`MiscdeviceVTable`), and `extern "C"` trampolines that turn errors into
+//! errnos at the edge. 6.12's bindings lack `struct miscdevice`, so it is
+//! declared here and checked against the C header at build time. The
+//! operations' `owner` is this module, so the VFS pins the module while a
+//! file is open.
 
 use super::file::File;
 use crate::layout;
@@ -19,7 +19,6 @@ use kernel::{
     prelude::*,
     str::CStr,
     types::{ForeignOwnable, Opaque},
-    ThisModule,
 };
 
 /// `struct miscdevice` of `include/linux/miscdevice.h`.
@@ -109,47 +108,40 @@ pub(crate) trait MiscDevice: Sized {
 ///
 /// # Invariants
 ///
-/// `inner` is registered with `misc_register` and points to `fops`; both
-/// stay at this address until `drop` deregisters them.
+/// `inner` is registered with `misc_register` and stays at this address
+/// until `drop` deregisters it.
 #[pin_data(PinnedDrop)]
 #[repr(C)]
 pub(crate) struct MiscDeviceRegistration<T: MiscDevice> {
     #[pin]
     inner: Opaque<RawMiscDevice>,
-    #[pin]
-    fops: Opaque<bindings::file_operations>,
     ctx: T::Context,
     _t: PhantomData<T>,
 }
 
 // SAFETY: The registration is only touched by `misc_register` and
-// `misc_deregister`, which serialise on the misc device lock; the fops are
-// read-only once registered.
+// `misc_deregister`, which serialise on the misc device lock.
 unsafe impl<T: MiscDevice> Send for MiscDeviceRegistration<T> {}
 // SAFETY: See `Send`; a shared reference gives access to nothing mutable.
 unsafe impl<T: MiscDevice> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
-    /// Registers a misc device whose files are pinned to `module`.
-    pub(crate) fn register(
-        opts: MiscDeviceOptions,
-        module: &'static ThisModule,
-        ctx: T::Context,
-    ) -> impl PinInit<Self, Error> {
+    /// Registers a misc device whose files pin this module.
+    pub(crate) fn register(opts: MiscDeviceOptions, ctx: T::Context) -> impl PinInit<Self, Error> {
         let init = move |slot: *mut Self| {
             // SAFETY: `slot` is valid for writes and pinned (the contract of
-            // `pin_init_from_closure`), so the addresses of `fops` and
-            // `inner` stay valid until `drop` deregisters the device.
+            // `pin_init_from_closure`), so the address of `inner` stays
+            // valid until `drop` deregisters the device; the operations
+            // are a constant.
             unsafe {
-                let fops = Opaque::raw_get(ptr::addr_of!((*slot).fops));
-                fops.write(file_operations::<T>(module));
+                let fops = MiscdeviceVTable::<T>::build();
                 let misc = Opaque::raw_get(ptr::addr_of!((*slot).inner));
                 // All-zero is a valid `struct miscdevice` before registration.
                 misc.write_bytes(0, 1);
                 (*misc).minor = layout::MISC_DYNAMIC_MINOR_VALUE as c_int;
                 (*misc).name = opts.name.as_char_ptr();
                 (*misc).mode = opts.mode;
-                (*misc).fops = fops.cast();
+                (*misc).fops = ptr::from_ref(fops).cast();
                 ptr::addr_of_mut!((*slot).ctx).write(ctx);
                 // INVARIANT: on success the device is registered with fops
                 // and a context that live next to it.
@@ -162,7 +154,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         };
         // SAFETY: `init` either initialises every field and registers the
         // device, or fails having registered nothing and dropped the
-        // context (the fops and the zeroed miscdevice need no cleanup).
+        // context (the zeroed miscdevice needs no cleanup).
         unsafe { kernel::init::pin_init_from_closure(init) }
     }
 }
@@ -175,10 +167,22 @@ impl<T: MiscDevice> PinnedDrop for MiscDeviceRegistration<T> {
     }
 }
 
-/// Builds the `file_operations` of `T`.
-fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file_operations {
-    bindings::file_operations {
-        owner: module.as_ptr(),
+/// The `file_operations` of `T`, a constant in read-only memory as
+/// upstream's `MiscdeviceVTable` makes them.
+struct MiscdeviceVTable<T: MiscDevice>(PhantomData<T>);
+
+#[cfg(CONFIG_COMPAT)]
+extern "C" {
+    /// The generic `compat_ioctl`: the argument through `compat_ptr()`,
+    /// then the native handler. Every ioctl argument of a `MiscDevice` here
+    /// is a pointer to a struct with the same layout on every ABI.
+    fn compat_ptr_ioctl(file: *mut bindings::file, cmd: c_uint, arg: kernel::ffi::c_ulong) -> i64;
+}
+
+impl<T: MiscDevice> MiscdeviceVTable<T> {
+    const VTABLE: bindings::file_operations = bindings::file_operations {
+        // SAFETY: Only the address of this module is taken.
+        owner: unsafe { super::param::__this_module.get() },
         open: Some(fops_open::<T>),
         release: Some(fops_release::<T>),
         unlocked_ioctl: if T::HAS_IOCTL {
@@ -186,10 +190,9 @@ fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file
         } else {
             None
         },
-        // The ABI uses fixed-width fields and 64-bit pointers only, so a
-        // 32-bit caller's argument needs no translation.
+        #[cfg(CONFIG_COMPAT)]
         compat_ioctl: if T::HAS_IOCTL {
-            Some(fops_ioctl::<T>)
+            Some(compat_ptr_ioctl)
         } else {
             None
         },
@@ -206,6 +209,10 @@ fn file_operations<T: MiscDevice>(module: &'static ThisModule) -> bindings::file
         // SAFETY: All-zero is a valid `file_operations`: every other member
         // is a nullable function pointer or a flag word.
         ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const fn build() -> &'static bindings::file_operations {
+        &Self::VTABLE
     }
 }
 

@@ -13,6 +13,7 @@ use core::{
     ffi::{c_int, c_uint, c_void},
     mem::offset_of,
     ptr,
+    sync::atomic::{AtomicU32, Ordering},
 };
 use kernel::{
     bindings,
@@ -35,6 +36,10 @@ pub(crate) struct WaitQueueHead {
 unsafe impl Send for WaitQueueHead {}
 // SAFETY: See `Send`.
 unsafe impl Sync for WaitQueueHead {}
+
+/// Lockdep has 8 subclasses per lock class; wake-ups nested deeper than
+/// this are not made under the waker's lock (see `Queue::wake_pollers`).
+pub(crate) const MAX_WAKE_DEPTH: u32 = 7;
 
 /// Creates a [`WaitQueueHead`] initialiser with a lockdep class of its own.
 macro_rules! new_wait_queue_head {
@@ -97,18 +102,35 @@ impl WaitQueueHead {
     }
 
     /// Wakes every poller (`poll`, `select`, epoll, kevent) with `mask` as
-    /// the key, so that callbacks can filter on it.
-    pub(crate) fn wake_up_poll(&self, mask: u32) {
-        // SAFETY: The head is initialised; a poll key is a mask cast to a
-        // pointer, as `wake_up_poll()` passes it.
+    /// the key, so that callbacks can filter on it, taking the head's lock
+    /// with the lockdep subclass `depth`: the wake-up of a queue nested
+    /// `depth` levels inside wake-ups of other queues' heads of the same
+    /// class (epoll's `ep_poll_safewake`). `depth` must be at most
+    /// [`MAX_WAKE_DEPTH`]. While the lock is held, `depth_cell` holds
+    /// `depth`, for the wake-ups nested in this one to read.
+    pub(crate) fn wake_up_poll_nested(&self, mask: u32, depth: u32, depth_cell: &AtomicU32) {
+        let head = self.as_ptr();
+        // SAFETY: The head is initialised; its lock, a `spinlock_t` that is
+        // a `raw_spinlock_t` outside PREEMPT_RT (which `spinlock_irq.rs`
+        // refuses), is taken as `spin_lock_irqsave_nested()` takes it and
+        // released below, and `__wake_up_locked_key` is called with it
+        // held, as it requires. The key is a mask cast to a pointer, as
+        // `wake_up_poll()` passes it.
         unsafe {
-            bindings::__wake_up(
-                self.as_ptr(),
+            let lock = ptr::addr_of_mut!((*head).lock).cast::<bindings::raw_spinlock_t>();
+            #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
+            let flags = bindings::_raw_spin_lock_irqsave_nested(lock, depth as c_int);
+            #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
+            let flags = bindings::_raw_spin_lock_irqsave(lock);
+            depth_cell.store(depth, Ordering::Relaxed);
+            bindings::__wake_up_locked_key(
+                head,
                 bindings::TASK_NORMAL,
-                1,
                 mask as usize as *mut c_void,
-            )
-        };
+            );
+            depth_cell.store(0, Ordering::Relaxed);
+            bindings::_raw_spin_unlock_irqrestore(lock, flags);
+        }
     }
 
     /// Wakes the first exclusive sleeper whose `min_nr` is at most `count`

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What every queue of the device shares: the nesting lock, the watched
+//! files and the sweep that finds the closed ones, and the users'
+//! accounts.
+//!
+//! Lock order: a queue's registry, then `nest` (taken before the registry
+//! by an ADD that watches a queue), then `watches` or `accounts`; the
+//! sweep takes `watches` alone and then each queue's registry, never both.
+
+use crate::nest::Checks;
+use crate::sys::{
+    hrtimer::{impl_has_hr_timer, HrTimer, TimerHandle},
+    work,
+};
+use crate::user::{Accounts, UserAccount};
+use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
+use kernel::{
+    impl_has_work, new_mutex, new_work,
+    prelude::*,
+    sync::{Arc, ArcBorrow, Mutex},
+    time::Ktime,
+    workqueue::{self, Work, WorkItem},
+};
+
+/// The sweep's timer, while it is armed.
+struct Sweep {
+    timer: Option<TimerHandle<Shared>>,
+    /// Set at module unload: the sweep is never armed again.
+    stopped: bool,
+}
+
+#[pin_data]
+pub(crate) struct Shared {
+    /// Serialises the loop checks of requests that watch queues, so two
+    /// ADDs cannot close a loop between them (epoll's `epnested_mutex`).
+    #[pin]
+    pub(crate) nest: Mutex<Checks>,
+    /// Every watched file, with its requests (see `watch.rs`).
+    #[pin]
+    pub(crate) watches: Mutex<WatchTable>,
+    #[pin]
+    accounts: Mutex<Accounts>,
+    #[pin]
+    sweep: Mutex<Sweep>,
+    /// Fires every `SWEEP_INTERVAL_NS` while files are watched, and queues
+    /// `sweep_work` (the sweep takes mutexes; the timer runs in hard irq).
+    #[pin]
+    sweep_timer: HrTimer<Shared>,
+    #[pin]
+    sweep_work: Work<Shared>,
+}
+
+impl_has_hr_timer!(Shared, sweep_timer, Shared::sweep_fired);
+
+impl_has_work! {
+    impl HasWork<Self> for Shared { self.sweep_work }
+}
+
+impl WorkItem for Shared {
+    type Pointer = Arc<Shared>;
+
+    fn run(this: Arc<Shared>) {
+        this.run_sweep();
+    }
+}
+
+impl Shared {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                nest <- new_mutex!(Checks::new(), "kevent_nest"),
+                watches <- new_mutex!(WatchTable::new(), "kevent_watches"),
+                accounts <- new_mutex!(Accounts::new(), "kevent_accounts"),
+                sweep <- new_mutex!(Sweep { timer: None, stopped: false }, "kevent_sweep"),
+                sweep_timer <- HrTimer::new(),
+                sweep_work <- new_work!("kevent_sweep_work"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The account of the calling user, for a new queue.
+    pub(crate) fn open_account(&self, uid: u32) -> Result<Arc<UserAccount>> {
+        self.accounts.lock().open(uid)
+    }
+
+    /// A queue of `uid` is closed.
+    pub(crate) fn close_account(&self, uid: u32) {
+        self.accounts.lock().close(uid);
+    }
+
+    /// Arms the sweep if it is not armed: a file is watched.
+    pub(crate) fn arm_sweep(self: &Arc<Self>) {
+        let mut sweep = self.sweep.lock();
+        if sweep.stopped || sweep.timer.is_some() {
+            return;
+        }
+        let expires = Ktime::ktime_get().to_ns().saturating_add(SWEEP_INTERVAL_NS);
+        sweep.timer = Some(HrTimer::start(self.clone(), expires));
+    }
+
+    /// Runs the sweep now: a closed file woke one of its requests. Any
+    /// context.
+    pub(crate) fn kick_sweep(self: &Arc<Self>) {
+        // Already queued: that run will look.
+        let _ = workqueue::system().enqueue(self.clone());
+    }
+
+    /// The sweep timer fired (hard irq): run the sweep from a work item.
+    fn sweep_fired(this: ArcBorrow<'_, Self>) {
+        let _ = workqueue::system().enqueue(Arc::<Self>::from(this));
+    }
+
+    /// One run of the sweep: removes the requests of the closed files
+    /// among the next `SWEEP_BATCH` watches, and arms the next run while
+    /// files are watched.
+    fn run_sweep(self: Arc<Self>) {
+        // The timer has fired, or is cancelled here if a wake-up kicked
+        // this run; it is armed again below.
+        let fired = self.sweep.lock().timer.take();
+        drop(fired);
+        let mut budget = SWEEP_BATCH;
+        loop {
+            let closed = self.watches.lock().take_closed(&mut budget);
+            let Some(closed) = closed else { break };
+            Self::remove_closed(closed);
+        }
+        if !self.watches.lock().is_empty() {
+            self.arm_sweep();
+        }
+    }
+
+    /// Removes the requests of a closed file from their queues; the file
+    /// is released when the last of them is freed.
+    fn remove_closed(closed: ClosedFile) {
+        for req in closed.requests() {
+            req.queue.remove_closed(req);
+        }
+    }
+
+    /// Stops the sweep for good (module unload; no queue is open, so no
+    /// file is watched).
+    pub(crate) fn shutdown(&self) {
+        let timer = {
+            let mut sweep = self.sweep.lock();
+            sweep.stopped = true;
+            sweep.timer.take()
+        };
+        drop(timer);
+        work::flush(&self.sweep_work);
+    }
+}
