@@ -22,6 +22,7 @@
 
 #define PARAM "/sys/module/kevent/parameters/max_user_requests"
 #define LIMIT 100
+#define LIMIT_STR "100\n"
 #define NOBODY 65534
 #define OTHER 65533
 #define HOUR_MS 3600000
@@ -77,7 +78,7 @@ FIXTURE_SETUP(limit)
 	TH_LOG("max_user_requests was %ld", v);
 	/* Last: a failed setup runs no teardown. */
 	self->changed = true;
-	ASSERT_EQ(0, write_param("100"));
+	ASSERT_EQ(0, write_param(LIMIT_STR));
 }
 
 FIXTURE_TEARDOWN_PARENT(limit)
@@ -258,7 +259,7 @@ TEST_F(limit, one_user_across_queues_and_processes)
 	pid_t pid;
 
 	ASSERT_EQ(0, read_param(now, sizeof(now)));
-	ASSERT_STREQ("100\n", now);
+	ASSERT_STREQ(LIMIT_STR, now);
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -384,7 +385,7 @@ TEST_F(limit, only_root_writes_the_parameter)
 	}
 	ASSERT_EQ(0, reap(pid));
 	ASSERT_EQ(0, read_param(now, sizeof(now)));
-	EXPECT_STREQ("100\n", now);
+	EXPECT_STREQ(LIMIT_STR, now);
 }
 
 TEST_HARNESS_MAIN
