@@ -98,7 +98,37 @@ TEST_F(q, unknown_types_are_einval_unimplemented_are_eopnotsupp)
 	for (i = 0; i < sizeof(unimplemented) / sizeof(unimplemented[0]); i++) {
 		uk = uk_make(unimplemented[i], 1, 0, 0, 0, 0);
 		EXPECT_EQ(EOPNOTSUPP, ctl1(self->fd, KEVENT_CTL_ADD, &uk));
+		EXPECT_EQ(EOPNOTSUPP, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
+		EXPECT_EQ(EOPNOTSUPP, ctl1(self->fd, KEVENT_CTL_MODIFY, &uk));
 	}
+}
+
+/*
+ * READY is for user events: any other type is EINVAL, whether it is
+ * implemented, one of take12's unimplemented ones, or unknown (issue 11,
+ * section 6). Today's main answers EOPNOTSUPP for types 0, 1, 4 and 5.
+ */
+TEST_F(q, ready_of_every_other_type_is_einval)
+{
+	static const __u32 types[] = { KEVENT_SOCKET, KEVENT_INODE, KEVENT_TIMER, KEVENT_POLL,
+				       KEVENT_NAIO, KEVENT_AIO, 6, 7, 8, 10, 0xffffffff };
+	struct ukevent uk, batch[2];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		uk = uk_make(types[i], 1, 0, 0, 0, 0);
+		EXPECT_EQ(EINVAL, ctl1(self->fd, KEVENT_CTL_READY, &uk)) TH_LOG("type %u", types[i]);
+	}
+	/* In a batch, beside a user event that READY makes ready. */
+	uk = uk_user(1, 0);
+	ASSERT_EQ(0, ctl1(self->fd, KEVENT_CTL_ADD, &uk));
+	batch[0] = uk_make(KEVENT_AIO, 1, 0, 0, 0, 1);
+	batch[1] = uk_user(1, 0);
+	ASSERT_EQ(2, kevent_ctl(self->fd, KEVENT_CTL_READY, 2, batch));
+	EXPECT_EQ(KEVENT_RET_DONE | KEVENT_RET_BROKEN, batch[0].ret_flags);
+	EXPECT_EQ(EINVAL, batch[0].ret_data[1]);
+	EXPECT_EQ(KEVENT_RET_DONE, batch[1].ret_flags);
+	EXPECT_EQ(1, get_ns(self->fd, 1, 2, 0, batch));
 }
 
 TEST_F(q, unknown_req_flags_are_einval)
