@@ -668,26 +668,481 @@ static void op_fork(struct worker *w)
 		reap(pid);
 }
 
+/* ---- closing watched files -------------------------------------------- */
+
+/*
+ * One ctl entry: 0, the entry's positive errno, or -errno if the call
+ * failed (-1000: the entry came back without KEVENT_RET_DONE).
+ */
+static int ctl_entry(int q, unsigned int cmd, int fd, uint32_t event, uint32_t flags,
+		     uint64_t cookie)
+{
+	struct ukevent uk;
+	int r;
+
+	memset(&uk, 0, sizeof(uk));
+	uk.type = KEVENT_POLL;
+	uk.id.raw[0] = fd;
+	uk.event = event;
+	uk.req_flags = flags;
+	uk.ptr = cookie;
+	r = kevent_ctl(q, cmd, 1, &uk);
+	if (r < 0)
+		return -errno;
+	if (r != 1 || !(uk.ret_flags & KEVENT_RET_DONE))
+		return -1000;
+	return uk.ret_flags & KEVENT_RET_BROKEN ? (int)uk.ret_data[1] : 0;
+}
+
+/* Checks what ctl_entry() returned against the allow-lists; 0 if allowed. */
+static int check_result(struct worker *w, const char *what, int r)
+{
+	if (r == 0 || (r > 0 && errno_in(r, entry_errnos, ARRAY_SIZE(entry_errnos))) ||
+	    (r < 0 && r != -1000 && errno_in(-r, call_errnos, ARRAY_SIZE(call_errnos))))
+		return 0;
+	fail(w, "%s: %s", what, r == -1000 ? "entry not DONE" : strerror(r < 0 ? -r : r));
+	return -1;
+}
+
+static uint32_t pick_poll_mask(struct rng *r)
+{
+	static const uint32_t masks[] = { KEVENT_POLL_POLLIN, KEVENT_POLL_POLLOUT,
+					  KEVENT_POLL_POLLIN | KEVENT_POLL_POLLOUT, 0 };
+
+	return masks[below(r, ARRAY_SIZE(masks))];
+}
+
+static uint32_t pick_req_flags(struct rng *r)
+{
+	static const uint32_t flags[] = { 0, 0, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT };
+
+	return flags[below(r, ARRAY_SIZE(flags))];
+}
+
+/*
+ * Makes a pipe, socket pair or eventfd, has 1-3 queues watch one end, and
+ * closes it while watched: at once, or later through the slots. Readiness
+ * may be pending when it goes. No event of it may come back BROKEN.
+ */
+static void op_watch_close(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int fds[2] = { -1, -1 }, kind = below(r, 3), watched, nq = 1 + below(r, 3);
+	enum kind kinds[2];
+	uint64_t one = 1;
+
+	switch (kind) {
+	case 0:
+		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK))
+			return;
+		kinds[0] = K_PIPE_R;
+		kinds[1] = K_PIPE_W;
+		break;
+	case 1:
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds))
+			return;
+		kinds[0] = kinds[1] = K_SOCKET;
+		break;
+	default:
+		fds[0] = eventfd(below(r, 2), EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fds[0] < 0)
+			return;
+		kinds[0] = K_EVENTFD;
+		break;
+	}
+	watched = fds[1] >= 0 && chance(r, 50);
+	note(w, "watch fd %d (%s) from %d queues, then close it", fds[watched],
+	     kind_name[kinds[watched]], nq);
+	for (int i = 0; i < nq; i++) {
+		int q = pick_queue(w);
+
+		if (check_result(w, "ADD of a file to close",
+				 ctl_entry(q, KEVENT_CTL_ADD, fds[watched], pick_poll_mask(r),
+					   pick_req_flags(r), below(r, 4))))
+			goto out;
+	}
+	/* Readiness pending when it goes: the pipe's write end, either socket. */
+	if (chance(r, 50) &&
+	    write(kind == 0 ? fds[1] : fds[kind == 1 ? !watched : 0], &one, sizeof(one)) < 0)
+		one = 0;
+	if (chance(r, 30)) {
+		int q = pick_queue(w);
+		int n = kevent_get_events_ns(q, 0, 64, 0, w->buf, 0);
+
+		if (n > 0)
+			check_events(w, w->buf, n);
+	}
+out:
+	switch (below(r, 3)) {
+	case 0:		/* both now */
+		close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		break;
+	case 1:		/* the watched end now, the other one later */
+		close(fds[watched]);
+		if (fds[1] >= 0)
+			install(pick_slot(r), fds[!watched], kinds[!watched]);
+		break;
+	default:	/* both later, by whichever operation closes their slots */
+		install(pick_slot(r), fds[0], kinds[0]);
+		if (fds[1] >= 0)
+			install(pick_slot(r), fds[1], kinds[1]);
+		break;
+	}
+}
+
+/* ---- closed files, checked exactly, in a child ------------------------- */
+
+/*
+ * The closed-file rules can only be checked exactly where nobody else can
+ * hold the file: in a child process, whose descriptor table no worker can
+ * reach. The child makes files of its own, has a private queue and up to
+ * three of the workers' queues (shared with the running workers) watch
+ * them, under cookies nobody else uses, and checks issue 11's rules:
+ *
+ *  - a file still open through a dup, or in flight in SCM_RIGHTS, stays
+ *    watched after its number is closed (ADD of the identity is EEXIST);
+ *  - once its last descriptor is gone, its requests are gone at once:
+ *    REMOVE and MODIFY are ENOENT, no event carries their cookie, and the
+ *    file is let go (a pipe's writer sees no reader, a peer sees EOF);
+ *  - the identity is free at once for the file that takes the number;
+ *  - every event the child collects is a normal one.
+ *
+ * It reports through its exit status and a "#" line on stdout.
+ */
+#define CC_COOKIE 0xcc00000000000000ULL
+#define CC_WAIT_MS 5000
+
+static void say(const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(1, line, n) < 0)
+		return;
+}
+
+/* Sends one descriptor with a byte over a unix socket. */
+static int send_fds(int sock, const int *fds, int n)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} u;
+	char byte = 'f';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *c;
+
+	if (n < 1 || n > 4)
+		return -1;
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/*
+ * Receives one message and up to 4 descriptors (MSG_DONTWAIT); returns how
+ * many descriptors came, or -1.
+ */
+static int recv_fds(int sock, int *fds)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+	} u;
+	char data[64];
+	struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c;
+	int n = 0;
+
+	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		int k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (k > 4 - n)
+			k = 4 - n;
+		memcpy(fds + n, CMSG_DATA(c), k * sizeof(int));
+		n += k;
+	}
+	return n;
+}
+
+/*
+ * Collects from `q` (timeout 0) and looks for `cookie`: 1 if an event has
+ * it, 0 if none, -1 if the call failed or an event was not a normal one.
+ */
+static int cc_collect(int q, uint64_t cookie)
+{
+	struct ukevent ev[64];
+	int found = 0;
+
+	for (int round = 0; round < 4; round++) {
+		int n = kevent_get_events_ns(q, 0, 64, 0, ev, 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN)	/* an O_NONBLOCK queue with nothing */
+				break;
+			say("# close check: get-events on %d: %s", q, strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ev[i].ret_flags != KEVENT_RET_DONE) {
+				say("# close check: event (type %u id %u cookie %#llx) ret_flags %#x, "
+				    "errno %u", ev[i].type, ev[i].id.raw[0],
+				    (unsigned long long)ev[i].ptr, ev[i].ret_flags, ev[i].ret_data[1]);
+				return -1;
+			}
+			found |= ev[i].ptr == cookie;
+		}
+		if (n < 64)
+			break;
+	}
+	return found;
+}
+
+/*
+ * Waits for the other end `fd` to see that its file was let go: a pipe's
+ * writer gets POLLERR (no reader), a pipe's reader and a socket's peer
+ * POLLHUP. poll() reports those two whatever it is asked.
+ */
+static int cc_let_go(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	return poll(&p, 1, CC_WAIT_MS) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* One file, watched from the queues `q`, closed and checked. 0 if fine. */
+static int cc_one(struct rng *r, const int *q, int nq, uint64_t base)
+{
+	int f[2] = { -1, -1 }, kind = below(r, 4), alt = below(r, 3), watched, peer = -1;
+	int other = -1, sv[2] = { -1, -1 }, got[4], number, res, fresh[2];
+	bool added[4] = { false }, oneshot[4] = { false };
+	uint64_t one = 1;
+
+	switch (kind) {
+	case 0:		/* a pipe's read end; then its writer sees no reader */
+	case 1:		/* a pipe's write end; then its reader sees EOF */
+		if (pipe2(f, O_CLOEXEC | O_NONBLOCK))
+			return say("# close check: pipe: %s", strerror(errno)), 1;
+		watched = f[kind];
+		peer = f[!kind];
+		break;
+	case 2:		/* a socket; then its peer sees EOF */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, f))
+			return say("# close check: socketpair: %s", strerror(errno)), 1;
+		watched = f[0];
+		peer = f[1];
+		break;
+	default:	/* a queue of its own */
+		f[0] = open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
+		if (f[0] < 0)
+			return say("# close check: open: %s", strerror(errno)), 1;
+		watched = f[0];
+		break;
+	}
+	number = watched;
+	for (int i = 0; i < nq; i++) {
+		uint32_t flags = pick_req_flags(r);
+
+		res = ctl_entry(q[i], KEVENT_CTL_ADD, number, pick_poll_mask(r), flags, base + i);
+		if (res == 0) {
+			added[i] = true;
+			oneshot[i] = flags & KEVENT_REQ_ONESHOT;
+		} else if (!(res == -ENOTTY || res == -EBADF || res == -ENOMEM || res == ENOSPC ||
+			     res == ENOMEM || (res == ELOOP && kind == 3))) {
+			/* A queue that is no queue (a stale number) is skipped. */
+			say("# close check: ADD of fd %d to %d: %s", number, q[i],
+			    res == -1000 ? "not DONE" : strerror(res < 0 ? -res : res));
+			return 1;
+		}
+	}
+	if (chance(r, 50) && kind != 1 && write(kind == 3 ? -1 : peer, &one, 1) < 0)
+		one = 0;
+	for (int i = 0; i < nq; i++)
+		if (added[i] && chance(r, 30) && cc_collect(q[i], base + i) < 0)
+			return 1;
+
+	/* Still open elsewhere: a dup, or in flight. */
+	if (alt == 1) {
+		other = dup(watched);
+		if (other < 0)
+			return say("# close check: dup: %s", strerror(errno)), 1;
+	} else if (alt == 2) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) ||
+		    send_fds(sv[1], &watched, 1))
+			return say("# close check: sending fd %d: %s", watched, strerror(errno)), 1;
+	}
+	close(watched);
+	if (alt) {
+		for (int i = 0; i < nq; i++) {
+			if (!added[i] || oneshot[i])
+				continue;
+			res = ctl_entry(q[i], KEVENT_CTL_ADD, number, KEVENT_POLL_POLLIN, 0, base + i);
+			if (res != EEXIST) {
+				say("# close check: fd %d closed, its file %s: ADD again to %d: %s, "
+				    "not EEXIST", number, alt == 1 ? "open through a dup" : "in flight",
+				    q[i], res ? strerror(res < 0 ? -res : res) : "added");
+				return 1;
+			}
+			if (cc_collect(q[i], base + i) < 0)
+				return 1;
+		}
+		if (alt == 1) {
+			close(other);
+		} else if (chance(r, 50) && recv_fds(sv[0], got) == 1) {
+			close(got[0]);	/* received, then closed */
+		}
+		close(sv[0]);
+		close(sv[1]);
+	}
+
+	/* Every descriptor is gone: so are its requests, at once. */
+	for (int i = 0; i < nq; i++) {
+		if (!added[i])
+			continue;
+		res = ctl_entry(q[i], KEVENT_CTL_MODIFY, number, KEVENT_POLL_POLLIN, 0, base + i);
+		if (res == ENOENT)
+			res = ctl_entry(q[i], KEVENT_CTL_REMOVE, number, 0, 0, base + i);
+		if (res != ENOENT) {
+			say("# close check: fd %d (%s) closed: MODIFY/REMOVE on %d: %s, not ENOENT",
+			    number, kind_name[kind == 3 ? K_QUEUE : kind == 2 ? K_SOCKET :
+					      kind ? K_PIPE_W : K_PIPE_R],
+			    q[i], res ? strerror(res < 0 ? -res : res) : "found");
+			return 1;
+		}
+		res = cc_collect(q[i], base + i);
+		if (res) {
+			if (res > 0)
+				say("# close check: fd %d closed: an event with its cookie", number);
+			return 1;
+		}
+	}
+	if (peer >= 0 && !cc_let_go(peer)) {
+		say("# close check: fd %d closed: its peer saw no POLLHUP/POLLERR in %d ms: "
+		    "the file is still held", number, CC_WAIT_MS);
+		return 1;
+	}
+	if (peer >= 0)
+		close(peer);
+
+	/* A new file at the number: the identity is free at once. */
+	if (pipe2(fresh, O_CLOEXEC | O_NONBLOCK))
+		return say("# close check: pipe: %s", strerror(errno)), 1;
+	if (fresh[0] != number && dup2(fresh[0], number) != number)
+		return say("# close check: dup2: %s", strerror(errno)), 1;
+	for (int i = 0; i < nq; i++) {
+		if (!added[i])
+			continue;
+		res = ctl_entry(q[i], KEVENT_CTL_ADD, number, KEVENT_POLL_POLLIN, 0, base + i);
+		if (res == ENOSPC || res == ENOMEM)
+			continue;
+		if (res == 0)
+			res = ctl_entry(q[i], KEVENT_CTL_REMOVE, number, 0, 0, base + i);
+		if (res) {
+			say("# close check: a new file at fd %d: ADD/REMOVE on %d: %s", number,
+			    q[i], strerror(res < 0 ? -res : res));
+			return 1;
+		}
+	}
+	if (fresh[0] != number)
+		close(fresh[0]);
+	close(number);
+	close(fresh[1]);
+	return 0;
+}
+
+static int close_check_child(uint64_t seed, const int *shared, int nshared)
+{
+	struct rng r = { .s = seed };
+	int q[4], nq = 0;
+
+	q[nq] = open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
+	if (q[nq++] < 0)
+		return say("# close check: open: %s", strerror(errno)), 1;
+	for (int i = 0; i < nshared && nq < 4; i++)
+		q[nq++] = shared[i];
+	for (int round = 0; round < 4; round++)
+		if (cc_one(&r, q, nq, CC_COOKIE | (uint64_t)getpid() << 16 | round << 4))
+			return 1;
+	return 0;
+}
+
+static void op_close_check(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	uint64_t seed = next(r);
+	int shared[3], n = below(r, 4), status;
+	pid_t pid;
+
+	for (int i = 0; i < n; i++)
+		shared[i] = pick_queue(w);
+	note(w, "close check in a child, seed %#llx, %d shared queues", (unsigned long long)seed, n);
+	pid = fork();
+	if (pid == 0)
+		_exit(close_check_child(seed, shared, n));
+	if (pid < 0)
+		return;
+	status = reap(pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail(w, "the close check in a child (seed %#llx) failed: wait status %#x",
+		     (unsigned long long)seed, status);
+}
+
 static void one_op(struct worker *w)
 {
 	uint32_t dice = below(&w->rng, 1000);
 
-	if (dice < 300)
+	if (dice < 280)
 		op_ctl(w);
-	else if (dice < 500)
+	else if (dice < 460)
 		op_get(w);
-	else if (dice < 620)
+	else if (dice < 570)
 		op_io(w);
-	else if (dice < 720)
+	else if (dice < 660)
 		op_open(w);
-	else if (dice < 800)
+	else if (dice < 730)
 		op_close(w);
-	else if (dice < 840)
+	else if (dice < 760)
 		op_dup2(w);
-	else if (dice < 900)
+	else if (dice < 800)
 		op_raw_ioctl(w);
-	else if (dice < 998)
+	else if (dice < 870)
 		op_file(w);
+	else if (dice < 993)
+		op_watch_close(w);
+	else if (dice < 998)
+		op_close_check(w);
 	else
 		op_fork(w);
 	w->ops++;
