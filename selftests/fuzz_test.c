@@ -714,6 +714,22 @@ static int check_result(struct worker *w, const char *what, int r)
 	return -1;
 }
 
+/* What the file behind `fd` is (for received descriptors and stale numbers). */
+static enum kind kind_of(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return K_NONE;
+	if (S_ISCHR(st.st_mode))
+		return major(st.st_rdev) == 10 ? K_QUEUE : K_DEVNULL;	/* misc: /dev/kevent */
+	if (S_ISFIFO(st.st_mode))
+		return (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY ? K_PIPE_R : K_PIPE_W;
+	if (S_ISSOCK(st.st_mode))
+		return K_SOCKET;
+	return K_FILE;
+}
+
 static uint32_t pick_poll_mask(struct rng *r)
 {
 	static const uint32_t masks[] = { KEVENT_POLL_POLLIN, KEVENT_POLL_POLLOUT,
@@ -989,9 +1005,8 @@ static int cc_one(struct rng *r, const int *q, int nq, uint64_t base)
 		if (res == 0) {
 			added[i] = true;
 			oneshot[i] = flags & KEVENT_REQ_ONESHOT;
-		} else if (!(res == -ENOTTY || res == -EBADF || res == -ENOMEM || res == ENOSPC ||
-			     res == ENOMEM || (res == ELOOP && kind == 3))) {
-			/* A queue that is no queue (a stale number) is skipped. */
+		} else if (!(res == -ENOMEM || res == ENOSPC || res == ENOMEM ||
+			     (res == ELOOP && kind == 3))) {
 			say("# close check: ADD of fd %d to %d: %s", number, q[i],
 			    res == -1000 ? "not DONE" : strerror(res < 0 ? -res : res));
 			return 1;
@@ -1098,10 +1113,13 @@ static int close_check_child(uint64_t seed, const int *shared, int nshared)
 	int q[4], nq = 0;
 
 	q[nq] = open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
-	if (q[nq++] < 0)
+	if (q[nq] < 0)
 		return say("# close check: open: %s", strerror(errno)), 1;
+	nq += kind_of(q[nq]) == K_QUEUE;
+	/* The workers' numbers may be stale: only queues are used. */
 	for (int i = 0; i < nshared && nq < 4; i++)
-		q[nq++] = shared[i];
+		if (kind_of(shared[i]) == K_QUEUE)
+			q[nq++] = shared[i];
 	for (int round = 0; round < 4; round++)
 		if (cc_one(&r, q, nq, CC_COOKIE | (uint64_t)getpid() << 16 | round << 4))
 			return 1;
@@ -1166,22 +1184,6 @@ static int dup_to_send(struct worker *w)
 		return -1;
 	}
 	return d;
-}
-
-/* What a received descriptor is, as a hint for the slots. */
-static enum kind kind_of(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return K_NONE;
-	if (S_ISCHR(st.st_mode))
-		return major(st.st_rdev) == 10 ? K_QUEUE : K_DEVNULL;	/* misc: /dev/kevent */
-	if (S_ISFIFO(st.st_mode))
-		return (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY ? K_PIPE_R : K_PIPE_W;
-	if (S_ISSOCK(st.st_mode))
-		return K_SOCKET;
-	return K_FILE;
 }
 
 /* Sends one to three descriptors (queues mostly) over a socket slot. */
