@@ -15,9 +15,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kevent_test.h"
@@ -267,6 +271,206 @@ TEST_F(inject, add_poll_queue)
 	ASSERT_GE(nested_queue, 0);
 	p = uk_make(KEVENT_POLL, nested_queue, 0, KEVENT_POLL_POLLIN, KEVENT_REQ_ONESHOT, 6);
 	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_queue));
+}
+
+/*
+ * Issue 11, section 2: a FIFO opened O_RDWR has two wait queues, so an ADD
+ * watching it hooks the queue into the first one before it allocates the
+ * hook for the second. A helper thread writes and reads the FIFO all the
+ * time, so wake-ups arrive while the first hook is in place; when a later
+ * allocation fails, the ADD must leave nothing: no event with its cookie,
+ * REMOVE answers ENOENT, the same ADD then succeeds, and closing the queue
+ * leaks nothing (kmemleak, after rmmod). fail-nth is per thread: the
+ * helper's own allocations never fail.
+ *
+ * Today's main: a wake-up that arrives between the first hook and the
+ * failed allocation queues the request being added on the ready list;
+ * the ADD fails with ENOMEM, but the request stays queued and get-events
+ * delivers an event with the failed ADD's cookie. The window is a few
+ * microseconds, so the whole sweep is repeated FIFO_ROUNDS times to give
+ * the race its chances; a run on today's main can still miss it.
+ */
+#define FIFO_ROUNDS 50
+#define FIFO_COOKIE 0xf1f0
+
+struct churn {
+	pthread_t thread;
+	int fd;
+	atomic_bool stop;
+	atomic_long rounds;
+};
+
+static void *churn_fifo(void *arg)
+{
+	struct churn *c = arg;
+	char byte = 'x';
+
+	while (!atomic_load(&c->stop)) {
+		if (write(c->fd, &byte, 1) == 1 && read(c->fd, &byte, 1) == 1)
+			atomic_fetch_add(&c->rounds, 1);
+	}
+	return NULL;
+}
+
+/* Opens a FIFO O_RDWR | O_NONBLOCK in a tmpfs and starts the helper. */
+static int start_churn(struct churn *c)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/kevent-failslab-fifo-%d", getpid());
+	unlink(path);
+	if (mkfifo(path, 0600))
+		return -1;
+	c->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	unlink(path);
+	if (c->fd < 0)
+		return -1;
+	atomic_store(&c->stop, false);
+	atomic_store(&c->rounds, 0);
+	if (pthread_create(&c->thread, NULL, churn_fifo, c)) {
+		close(c->fd);
+		return -1;
+	}
+	/* It runs before the first ADD. */
+	while (atomic_load(&c->rounds) == 0)
+		usleep(1000);
+	return 0;
+}
+
+static void stop_churn(struct churn *c)
+{
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	close(c->fd);
+}
+
+/* Why op_add_fifo() said no, for the log. */
+static const char *fifo_why;
+
+/* Whether get-events (timeout 0) on `q` returns an event with `cookie`. */
+static int has_event(int q, __u64 cookie)
+{
+	struct ukevent ev[8];
+	int n = get_ns(q, 0, 8, 0, ev);
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (ev[i].ptr == cookie)
+			return 1;
+	return 0;
+}
+
+/*
+ * ADD of the FIFO with POLLIN | POLLOUT, with an allocation armed to fail.
+ * On ENOMEM: no event, REMOVE finds nothing, and (unless `close_queue`)
+ * the same ADD then succeeds. On success: the request is delivered at
+ * once (the FIFO is always writable) and REMOVE finds it. With
+ * `close_queue`, `q` is closed right after the checks, whatever happened,
+ * while the helper keeps waking the FIFO.
+ */
+static int op_add_fifo(int q, int fifo, bool close_queue)
+{
+	struct ukevent proto = uk_make(KEVENT_POLL, fifo, 0, POLLIN | POLLOUT, 0, FIFO_COOKIE);
+	struct ukevent uk = proto, ev[8];
+	int r = ctl1(q, KEVENT_CTL_ADD, &uk), n;
+
+	disarm();
+	fifo_why = "";
+	if (r == ENOMEM) {
+		if (has_event(q, FIFO_COOKIE) != 0) {
+			fifo_why = "the failed ADD's request was delivered";
+			return EEXIST;
+		}
+		uk = proto;
+		if (ctl1(q, KEVENT_CTL_REMOVE, &uk) != ENOENT) {
+			fifo_why = "REMOVE after the failed ADD found a request";
+			return EEXIST;
+		}
+		if (close_queue) {
+			close(q);
+			return r;
+		}
+		uk = proto;
+		if (ctl1(q, KEVENT_CTL_ADD, &uk)) {
+			fifo_why = "the same ADD failed after the failed one";
+			return EIO;
+		}
+	} else if (r) {
+		fifo_why = "ADD failed with something other than ENOMEM";
+		if (close_queue)
+			close(q);
+		return r;
+	}
+	n = get_ns(q, 1, 8, NSEC_PER_SEC, ev);
+	if (n != 1 || ev[0].ptr != FIFO_COOKIE || ev[0].ret_flags != KEVENT_RET_DONE ||
+	    !(ev[0].ret_data[0] & POLLOUT)) {
+		fifo_why = "the added request was not delivered as one normal event";
+		return EIO;
+	}
+	if (close_queue) {
+		close(q);	/* with the request in place */
+		return r;
+	}
+	uk = proto;
+	if (ctl1(q, KEVENT_CTL_REMOVE, &uk)) {
+		fifo_why = "REMOVE did not find the added request";
+		return EIO;
+	}
+	if (has_event(q, FIFO_COOKIE) != 0) {
+		fifo_why = "the removed request was delivered";
+		return EIO;
+	}
+	return r;
+}
+
+/* The sweep of FAIL_EACH_ALLOCATION, FIFO_ROUNDS times, with a reason. */
+static void fifo_rounds(struct __test_metadata *_metadata, int *steps, int q, bool close_queue)
+{
+	struct churn c;
+	int round, n, r, failed = 0;
+
+	ASSERT_EQ(0, start_churn(&c));
+	for (round = 0; round < FIFO_ROUNDS && !failed; round++) {
+		for (n = 1; n <= MAX_STEPS; n++) {
+			int fd = q;
+
+			if (close_queue) {
+				fd = open_queue();
+				ASSERT_GE(fd, 0);
+			}
+			arm(n);
+			r = op_add_fifo(fd, c.fd, close_queue);
+			if (!(r == 0 || (hit && r == ENOMEM))) {
+				TH_LOG("round %d, allocation %d: %s (%s)", round, n, fifo_why,
+				       strerror(r));
+				failed = 1;
+				break;
+			}
+			if (!hit)
+				break;
+			(*steps)++;
+		}
+		if (!failed) {
+			ASSERT_LE(n, MAX_STEPS);
+			ASSERT_GT(n, 1) TH_LOG("the ADD allocates nothing?");
+		}
+	}
+	stop_churn(&c);
+	ASSERT_FALSE(failed);
+	TH_LOG("the helper wrote and read the FIFO %ld times", atomic_load(&c.rounds));
+}
+
+TEST_F_TIMEOUT(inject, add_poll_fifo_with_wakeups, 300)
+{
+	fifo_rounds(_metadata, &self->steps, self->q, false);
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+TEST_F_TIMEOUT(inject, add_poll_fifo_with_wakeups_then_close_the_queue, 300)
+{
+	fifo_rounds(_metadata, &self->steps, -1, true);
+	ASSERT_TRUE(queue_works(self->q, 99));
 }
 
 /*
