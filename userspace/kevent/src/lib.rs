@@ -286,6 +286,9 @@ impl From<Queue> for OwnedFd {
 /// assert_eq!(i.bits(), 0x41);
 /// assert_eq!(Interest::from_bits(0x8000), None);
 /// assert_eq!(format!("{i:?}"), "IN|RDNORM");
+/// // A half-closed stream socket.
+/// assert_eq!(Interest::from_bits(0x2001), Some(Interest::IN | Interest::RDHUP));
+/// assert_eq!(format!("{:?}", Interest::IN | Interest::RDHUP), "IN|RDHUP");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Interest(u32);
@@ -313,8 +316,14 @@ impl Interest {
     pub const WRBAND: Interest = Interest(sys::KEVENT_POLL_POLLWRBAND);
     /// `POLLMSG`.
     pub const MSG: Interest = Interest(sys::KEVENT_POLL_POLLMSG);
+    /// The peer shut down its writing side (`POLLRDHUP`, epoll's
+    /// `EPOLLRDHUP`): a stream socket will read EOF once its data is
+    /// drained, so a server can tell a half-closed connection without a
+    /// `read()`. Files that do not know it (pipes, eventfd, ...) never
+    /// report it; they report `HUP` when the other end is gone.
+    pub const RDHUP: Interest = Interest(sys::KEVENT_POLL_POLLRDHUP);
 
-    const NAMES: [(Interest, &'static str); 11] = [
+    const NAMES: [(Interest, &'static str); 12] = [
         (Self::IN, "IN"),
         (Self::PRI, "PRI"),
         (Self::OUT, "OUT"),
@@ -326,6 +335,7 @@ impl Interest {
         (Self::WRNORM, "WRNORM"),
         (Self::WRBAND, "WRBAND"),
         (Self::MSG, "MSG"),
+        (Self::RDHUP, "RDHUP"),
     ];
 
     /// No bit.
