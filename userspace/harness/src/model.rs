@@ -120,6 +120,17 @@ pub fn check_type(type_: u32) -> Result<(), i32> {
     }
 }
 
+/// READY is for user events only: any other type is `EINVAL`, checked
+/// before the type itself (so take12's unimplemented types, `EOPNOTSUPP`
+/// for the other commands, are `EINVAL` here too).
+pub fn check_ready_type(cmd: u32, type_: u32) -> Result<(), i32> {
+    if cmd == KEVENT_CTL_READY && type_ != KEVENT_USER {
+        Err(EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
 /// A timer's `(period, first expiry)` in nanoseconds, or `EINVAL`.
 pub fn timer_spec(id: [u32; 2], event: u32) -> Result<(u64, u64), i32> {
     if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
@@ -357,6 +368,7 @@ impl Model {
     }
 
     fn ctl_one(&mut self, cmd: u32, uk: &Ukevent) -> Result<(), i32> {
+        check_ready_type(cmd, uk.type_)?;
         check_type(uk.type_)?;
         match cmd {
             KEVENT_CTL_ADD => self.add(uk),
@@ -447,9 +459,6 @@ impl Model {
     }
 
     fn ready_user(&mut self, uk: &Ukevent) -> Result<(), i32> {
-        if uk.type_ != KEVENT_USER {
-            return Err(EINVAL);
-        }
         let ident = Ident::of(uk);
         let req = self.reqs.get_mut(&ident).ok_or(ENOENT)?;
         req.payload = uk.ret_data;
@@ -588,6 +597,7 @@ impl TimerModel {
     }
 
     fn ctl_one(&mut self, cmd: u32, uk: &Ukevent, before: Instant) -> Result<(), i32> {
+        check_ready_type(cmd, uk.type_)?;
         check_type(uk.type_)?;
         let ident = Ident::of(uk);
         match cmd {
@@ -616,7 +626,7 @@ impl TimerModel {
                 Ok(())
             }
             KEVENT_CTL_REMOVE => self.timers.remove(&ident).map(|_| ()).ok_or(ENOENT),
-            _ if uk.type_ != KEVENT_USER => Err(EINVAL),
+            // READY of a user event: the timer queue holds none.
             _ => Err(ENOENT),
         }
     }
@@ -782,6 +792,37 @@ mod tests {
         );
         assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(999, 1, 0)), EBADF);
         assert_eq!(err(&mut m, KEVENT_CTL_READY, poll(999, 1, 0)), EINVAL);
+        // READY refuses every type but KEVENT_USER with EINVAL, before the
+        // type check: take12's unimplemented types too; the other commands
+        // keep EOPNOTSUPP for them.
+        for t in [KEVENT_SOCKET, KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO] {
+            let uk = Ukevent {
+                type_: t,
+                ..user(1, 0)
+            };
+            assert_eq!(err(&mut m, KEVENT_CTL_READY, uk), EINVAL, "type {t}");
+            for cmd in [KEVENT_CTL_ADD, KEVENT_CTL_REMOVE, KEVENT_CTL_MODIFY] {
+                assert_eq!(err(&mut m, cmd, uk), EOPNOTSUPP, "type {t}");
+            }
+        }
+        let timer = Ukevent {
+            type_: KEVENT_TIMER,
+            ..user(1, 0)
+        };
+        assert_eq!(err(&mut m, KEVENT_CTL_READY, timer), EINVAL);
+        // KEVENT_POLL_POLLRDHUP is a valid poll bit (0x8000 is not).
+        let rdhup = Ukevent {
+            event: KEVENT_POLL_POLLRDHUP,
+            ..poll(999, 0, 0)
+        };
+        assert_eq!(validate(&rdhup), Ok(()));
+        assert_eq!(
+            validate(&Ukevent {
+                event: 0x8000,
+                ..rdhup
+            }),
+            Err(EINVAL)
+        );
         assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, user(5, 0)), ENOENT);
         assert_eq!(m.ctl(KEVENT_CTL_INIT, &[user(1, 0)]), Err(EINVAL));
         assert_eq!(m.ctl(KEVENT_CTL_ADD, &[]), Ok(vec![]));
