@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 /// Pipe slots the operations name.
 pub const SLOTS: usize = 3;
 
+/// The largest read: more than the runner lets a pipe hold, so it drains it.
+const MAX_READ: usize = 8192;
+
 /// splitmix64: small, and the same on every machine.
 #[derive(Clone)]
 pub struct Rng(u64);
@@ -323,7 +326,16 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
                 timeout_ms: u32::from(r.below(15) == 0),
             },
             69..=76 => Op::Write(r.below(SLOTS as u32) as usize, 1 + r.below(32) as usize),
-            77..=82 => Op::Read(r.below(SLOTS as u32) as usize, 1 + r.below(40) as usize),
+            77..=82 => {
+                let slot = r.below(SLOTS as u32) as usize;
+                // A third of the reads drain the pipe: level-triggered
+                // requests then go stale on the ready list.
+                let n = match r.below(3) {
+                    0 => MAX_READ,
+                    _ => 1 + r.below(40) as usize,
+                };
+                Op::Read(slot, n)
+            }
             83..=85 => Op::Close(
                 r.below(SLOTS as u32) as usize,
                 if r.below(2) == 0 {
@@ -477,7 +489,7 @@ impl Sut for Kernel {
 
     fn read(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
         let r = self.pipes[slot].0.as_mut().expect("read end open");
-        r.read(&mut [0; 64][..n]).map_err(errno)
+        r.read(&mut [0; MAX_READ][..n]).map_err(errno)
     }
 
     fn timer_ctl(&mut self, cmd: u32, entries: &mut [Ukevent]) -> Option<Result<usize, i32>> {
@@ -1119,7 +1131,10 @@ mod tests {
         let mut sut = Counting(Mutant::new(None), [0; 3]);
         let st = run(&generate(42, 5000), &mut sut).unwrap();
         let [user, poll, broken] = sut.1;
-        println!("{st:?}, {user} user, {poll} poll, {broken} broken");
+        let pruned = sut.0.m.pruned;
+        println!("{st:?}, {user} user, {poll} poll, {broken} broken, {pruned} pruned");
+        // The min_nr check finds drained files on the ready list.
+        assert!(pruned > 0, "no stale request was ever pruned");
         assert!(
             user > 100 && poll > 100 && broken > 0,
             "{user} {poll} {broken}"
