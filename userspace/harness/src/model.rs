@@ -14,10 +14,20 @@
 //!   read that does not have to sleep wakes nobody;
 //! - wait queues are woken newest hook first (`add_wait_queue` adds at the
 //!   head);
-//! - the last close of one end wakes both ends with no key (every hook);
-//!   the close happens when the last reference goes: the fd, or a request
-//!   that still watches the file. References a syscall drops are released
-//!   when it returns, the last dropped first (`task_work`).
+//! - the last close of one end wakes both ends with no key (every hook).
+//!   References a syscall drops are released when it returns, the last
+//!   dropped first (`task_work`).
+//!
+//! Closed files (spec issue 11, section 1): a request watches the file
+//! its fd named at ADD, and kevent's own reference does not keep it: when
+//! the last descriptor of a file goes (close, dup2 over it), its requests
+//! are removed silently and the file is released. The module lets go of
+//! such a file at its next use of the queue or from a background sweep;
+//! the model does it at the close itself, and the model test's module
+//! side makes sure the release is over before it goes on (see
+//! `Sut::settle`). While another descriptor keeps the file open, its
+//! requests stay and are delivered under their own fd number, whatever
+//! that number names now.
 
 use kevent::sys::*;
 use kevent::Ukevent;
@@ -83,8 +93,8 @@ struct Req {
 struct File {
     pipe: usize,
     end: End,
-    /// The fd naming it, while open.
-    fd: Option<i32>,
+    /// The descriptors naming it.
+    fds: Vec<i32>,
     /// `release` ran: the pipe end is closed.
     released: bool,
     /// Requests hooked into its wait queue, oldest first.
@@ -106,12 +116,16 @@ pub struct Model {
     files: Vec<File>,
     fds: HashMap<i32, usize>,
     pipes: Vec<Pipe>,
-    /// Files whose last reference went during the current syscall.
+    /// Files whose last descriptor went during the current syscall.
     to_release: Vec<usize>,
     pub mutation: Option<Mutation>,
-    /// Requests the `min_nr` check took off the ready list (for tests of
-    /// the generator).
+    /// What happened, for tests of the generator: requests the `min_nr`
+    /// check took off the ready list, requests removed with their closed
+    /// file, events delivered under an fd number that no longer names
+    /// their file (still open through another descriptor).
     pub pruned: usize,
+    pub closed_removed: usize,
+    pub renamed_delivered: usize,
 }
 
 /// Checks the type of an entry, as every ctl command does first.
@@ -208,7 +222,7 @@ impl Model {
             self.files.push(File {
                 pipe,
                 end,
-                fd: Some(fd),
+                fds: vec![fd],
                 released: false,
                 hooks: Vec::new(),
             });
@@ -220,10 +234,59 @@ impl Model {
 
     /// `close(fd)` of a pipe end.
     pub fn close_fd(&mut self, fd: i32) {
-        let f = self.fds.remove(&fd).expect("closing an fd the model knows");
-        self.files[f].fd = None;
-        self.drop_ref(f);
+        self.unname(fd);
         self.syscall_returns();
+    }
+
+    /// `dup(fd)` (or `fcntl(F_DUPFD)`) returned `newfd`.
+    pub fn dup_fd(&mut self, fd: i32, newfd: i32) {
+        let f = self.fds[&fd];
+        let old = self.fds.insert(newfd, f);
+        assert!(old.is_none(), "dup to fd {newfd}, which is open");
+        self.files[f].fds.push(newfd);
+    }
+
+    /// `dup2(fd, newfd)`, `fd != newfd`: `newfd` is closed if open, then
+    /// names `fd`'s file.
+    pub fn dup2_fd(&mut self, fd: i32, newfd: i32) {
+        assert_ne!(fd, newfd);
+        let f = self.fds[&fd];
+        if self.fds.contains_key(&newfd) {
+            self.unname(newfd);
+        }
+        self.fds.insert(newfd, f);
+        self.files[f].fds.push(newfd);
+        self.syscall_returns();
+    }
+
+    /// Whether `fd` is open, and the pipe end it names.
+    pub fn fd_names(&self, fd: i32) -> Option<(usize, End)> {
+        self.fds
+            .get(&fd)
+            .map(|&f| (self.files[f].pipe, self.files[f].end))
+    }
+
+    /// Descriptor `fd` goes. If it was its file's last, the file's requests
+    /// are removed, silently, and the file is released when the syscall
+    /// returns.
+    fn unname(&mut self, fd: i32) {
+        let f = self.fds.remove(&fd).expect("closing an fd the model knows");
+        let file = &mut self.files[f];
+        file.fds.retain(|&d| d != fd);
+        if !file.fds.is_empty() {
+            return;
+        }
+        let doomed: Vec<Ident> = self
+            .reqs
+            .iter()
+            .filter(|(_, r)| r.file == Some(f))
+            .map(|(i, _)| *i)
+            .collect();
+        self.closed_removed += doomed.len();
+        for ident in &doomed {
+            self.retire(ident);
+        }
+        self.to_release.push(f);
     }
 
     /// Bytes buffered in pipe `pipe`.
@@ -280,15 +343,6 @@ impl Model {
                 }
                 m
             }
-        }
-    }
-
-    /// A reference to file `f` went; it is released when the syscall
-    /// returns if it was the last.
-    fn drop_ref(&mut self, f: usize) {
-        let watched = self.reqs.values().any(|r| r.file == Some(f));
-        if self.files[f].fd.is_none() && !watched && !self.files[f].released {
-            self.to_release.push(f);
         }
     }
 
@@ -426,7 +480,6 @@ impl Model {
         self.ready.retain(|i| i != ident);
         if let Some(f) = req.file {
             self.files[f].hooks.retain(|i| i != ident);
-            self.drop_ref(f);
         }
     }
 
@@ -563,18 +616,16 @@ impl Model {
             let (keep, remove) = match req.file {
                 None => (false, oneshot),
                 Some(f) => {
-                    if self.fds.get(&(ident.id[0] as i32)) != Some(&f) {
-                        ev.ret_flags |= KEVENT_RET_BROKEN;
-                        ev.ret_data = [0, EBADF as u32];
-                        (false, true)
-                    } else {
-                        let mask = self.poll_mask(f) & (req.event | POLL_ALWAYS);
-                        if mask == 0 {
-                            continue; // Skip: pending was taken, it leaves the list.
-                        }
-                        ev.ret_data = [mask, 0];
-                        (!et, oneshot)
+                    // The file it watches, whatever its fd number names now.
+                    let mask = self.poll_mask(f) & (req.event | POLL_ALWAYS);
+                    if mask == 0 {
+                        continue; // Skip: pending was taken, it leaves the list.
                     }
+                    if self.fds.get(&(ident.id[0] as i32)) != Some(&f) {
+                        self.renamed_delivered += 1;
+                    }
+                    ev.ret_data = [mask, 0];
+                    (!et, oneshot)
                 }
             };
             out.push(ev);
@@ -897,37 +948,103 @@ mod tests {
     }
 
     #[test]
-    fn closing_the_writer_is_hup_and_a_closed_fd_is_ebadf() {
+    fn closing_the_writer_is_hup_and_closing_the_watched_file_is_silent() {
         let mut m = Model::new();
-        let p = m.pipe_opened(10, 11);
+        m.pipe_opened(10, 11);
         ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
         m.close_fd(11);
         let evs = m.get_events(1, 8).unwrap();
         assert_eq!(evs[0].ret_data, [KEVENT_POLL_POLLHUP, 0]);
-        // The request holds the read end: closing its fd wakes nobody, but
-        // the level-triggered request was queued and is now broken.
+        // The level-triggered request is queued again; closing its file
+        // removes it: never delivered, REMOVE finds nothing.
+        assert_eq!(m.ready_len(), 1);
         m.close_fd(10);
-        let evs = m.get_events(1, 8).unwrap();
-        assert_eq!(evs[0].ret_flags, KEVENT_RET_DONE | KEVENT_RET_BROKEN);
-        assert_eq!(evs[0].ret_data, [0, EBADF as u32]);
-        assert_eq!(m.len(), 0);
-        let _ = p;
+        assert_eq!((m.len(), m.ready_len(), m.closed_removed), (0, 0, 1));
+        assert_eq!(m.get_events(0, 8).unwrap(), []);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, poll(10, 0, 0)), ENOENT);
+        assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, poll(10, 1, 0)), ENOENT);
+        // The identity is free: a new file under the same number.
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(10, 1, 0)), EBADF);
+        let p = m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        m.pipe_write(p, 1);
+        assert_eq!(m.get_events(1, 8).unwrap()[0].ret_data, [1, 0]);
     }
 
     #[test]
-    fn a_watched_writer_keeps_the_pipe_open() {
+    fn a_watched_end_does_not_keep_the_pipe_open() {
         let mut m = Model::new();
-        let _p = m.pipe_opened(10, 11);
+        m.pipe_opened(10, 11);
         ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
         ok(&mut m, KEVENT_CTL_ADD, poll(11, KEVENT_POLL_POLLIN, 0));
+        // Closing the watched writer removes its request and releases it:
+        // the reader hangs up at once.
         m.close_fd(11);
-        assert_eq!(m.get_events(0, 8).unwrap().len(), 0);
-        // Removing the last reference releases the writer: HUP.
-        ok(&mut m, KEVENT_CTL_REMOVE, poll(11, 0, 0));
-        assert_eq!(
-            m.get_events(0, 8).unwrap()[0].ret_data[0],
-            KEVENT_POLL_POLLHUP
+        assert_eq!(m.len(), 1);
+        let evs = m.get_events(0, 8).unwrap();
+        assert_eq!(ids(&evs), [10]);
+        assert_eq!(evs[0].ret_data, [KEVENT_POLL_POLLHUP, 0]);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, poll(11, 0, 0)), ENOENT);
+    }
+
+    #[test]
+    fn a_file_open_through_another_fd_stays_watched_under_its_number() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        m.dup_fd(10, 12);
+        m.close_fd(10);
+        assert_eq!(m.len(), 1);
+        m.pipe_write(p, 2);
+        let evs = m.get_events(1, 8).unwrap();
+        assert_eq!((ids(&evs), evs[0].ret_data), (vec![10], [1, 0]));
+        assert_eq!(m.renamed_delivered, 1);
+        // Its number names the writer now: the identity is taken while
+        // the reader is open (EEXIST), and MODIFY still reaches it.
+        m.dup2_fd(11, 10);
+        assert_eq!(m.fd_names(10), Some((p, End::Write)));
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(10, 4, 0)), EEXIST);
+        ok(
+            &mut m,
+            KEVENT_CTL_MODIFY,
+            poll(10, KEVENT_POLL_POLLIN, KEVENT_REQ_ET),
         );
+        assert_eq!(m.get_events(1, 8).unwrap()[0].ret_data, [1, 0]);
+        // The reader's last fd goes: its request with it; the number is
+        // free for the writer.
+        m.close_fd(12);
+        assert_eq!(m.len(), 0);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLOUT, 0));
+        let evs = m.get_events(1, 8).unwrap();
+        let want = KEVENT_POLL_POLLOUT | KEVENT_POLL_POLLERR;
+        assert_eq!((ids(&evs), evs[0].ret_data), (vec![10], [want, 0]));
+    }
+
+    #[test]
+    fn dup2_over_the_last_fd_of_a_watched_file_removes_its_requests() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        let q = m.pipe_opened(12, 13);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        ok(&mut m, KEVENT_CTL_ADD, poll(11, KEVENT_POLL_POLLOUT, 0));
+        m.pipe_write(p, 1);
+        assert_eq!(m.ready_len(), 2);
+        // The reader goes while ready: never delivered. The writer sees
+        // the reader gone.
+        m.dup2_fd(12, 10);
+        assert_eq!(m.len(), 1);
+        let evs = m.get_events(0, 8).unwrap();
+        let want = KEVENT_POLL_POLLOUT | KEVENT_POLL_POLLERR;
+        assert_eq!((ids(&evs), evs[0].ret_data), (vec![11], [want, 0]));
+        // The number now watches the other pipe.
+        ok(
+            &mut m,
+            KEVENT_CTL_ADD,
+            poll(10, KEVENT_POLL_POLLIN, KEVENT_REQ_ET),
+        );
+        m.pipe_write(q, 1);
+        let evs = m.get_events(1, 8).unwrap();
+        assert_eq!(ids(&evs), [11, 10]);
     }
 
     /// A model with pipe 10/11 watched level-triggered for `POLLIN` and

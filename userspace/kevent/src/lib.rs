@@ -466,9 +466,17 @@ pub struct Request(Ukevent);
 
 impl Request {
     /// Readiness of `fd` for `interest` (`POLLERR` and `POLLHUP` are always
-    /// reported). The request names the fd by number; the kernel keeps its
-    /// own reference to the file, and a request whose fd was closed is
-    /// delivered once as broken (`EBADF`).
+    /// reported).
+    ///
+    /// The request is named by the fd's number but watches the *file* the
+    /// fd names when it is added, as epoll does. When every descriptor of
+    /// that file is closed, its requests are removed silently: they are
+    /// never delivered afterwards, [`Queue::remove`] of them is `ENOENT`,
+    /// and the number may be added again at once. While the file is open
+    /// through another descriptor (a `dup`, a child process), its requests
+    /// stay and are delivered under their original number, whatever that
+    /// number names now; adding that identity again is `EEXIST` until the
+    /// old request is removed.
     pub fn poll(fd: impl AsFd, interest: Interest) -> Request {
         Request(Ukevent {
             id: [fd.as_fd().as_raw_fd() as u32, 0],
@@ -736,8 +744,9 @@ impl<'a> Event<'a> {
         self.0.ret_data
     }
 
-    /// `Some` for an event delivered as broken: a poll request whose fd
-    /// was closed (`EBADF`), which is removed.
+    /// `Some` for an event delivered as broken (`KEVENT_RET_BROKEN`, the
+    /// errno in `ret_data[1]`). The module delivers none today: a poll
+    /// request whose file was closed is removed silently instead.
     pub fn error(&self) -> Option<io::Error> {
         match entry_result(self.0) {
             Some(Err(e)) => Some(e),
