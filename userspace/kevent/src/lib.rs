@@ -393,6 +393,16 @@ impl SigSet {
         Self::place(sig).is_ok_and(|(w, bit)| self.0.sig[w] & bit != 0)
     }
 
+    /// The kernel's `sigset_t` it is.
+    pub fn raw(&self) -> &sys::KernelSigset {
+        &self.0
+    }
+
+    /// The set of a kernel `sigset_t` (from `rt_sigprocmask`, say).
+    pub fn from_raw(raw: sys::KernelSigset) -> SigSet {
+        SigSet(raw)
+    }
+
     /// The signals in the set, lowest first.
     pub fn iter(&self) -> impl Iterator<Item = libc::c_int> + '_ {
         (1..=Self::MAX).filter(|&s| self.contains(s))
