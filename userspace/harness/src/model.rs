@@ -27,7 +27,8 @@
 //! side makes sure the release is over before it goes on (see
 //! `Sut::settle`). While another descriptor keeps the file open, its
 //! requests stay and are delivered under their own fd number, whatever
-//! that number names now.
+//! that number names now; ADD of that identity is `EEXIST` even if the
+//! number is closed (the duplicate check comes before the fd lookup).
 
 use kevent::sys::*;
 use kevent::Ukevent;
@@ -122,10 +123,13 @@ pub struct Model {
     /// What happened, for tests of the generator: requests the `min_nr`
     /// check took off the ready list, requests removed with their closed
     /// file, events delivered under an fd number that no longer names
-    /// their file (still open through another descriptor).
+    /// their file (still open through another descriptor), and ADDs that
+    /// were `EEXIST` for such a request (its number closed or naming
+    /// another file).
     pub pruned: usize,
     pub closed_removed: usize,
     pub renamed_delivered: usize,
+    pub exists_renamed: usize,
 }
 
 /// Checks the type of an entry, as every ctl command does first.
@@ -435,9 +439,24 @@ impl Model {
         }
     }
 
+    /// ADD: the fields are validated, then the identity must be free, and
+    /// only then is the fd looked up. So an fd number that is closed, or
+    /// names another file, while the file its request watches is open
+    /// through another descriptor, is `EEXIST`, not `EBADF`. (The requests
+    /// of a closed file are gone already: every request here is live.)
     fn add(&mut self, uk: &Ukevent) -> Result<(), i32> {
         validate(uk)?;
         assert!(uk.type_ != KEVENT_TIMER, "the exact model has no timers");
+        let ident = Ident::of(uk);
+        if let Some(req) = self.reqs.get(&ident) {
+            let named = i32::try_from(uk.id[0])
+                .ok()
+                .and_then(|fd| self.fds.get(&fd));
+            if req.file.is_some() && named != req.file.as_ref() {
+                self.exists_renamed += 1;
+            }
+            return Err(EEXIST);
+        }
         let file = match uk.type_ {
             KEVENT_POLL => Some(
                 *i32::try_from(uk.id[0])
@@ -447,10 +466,6 @@ impl Model {
             ),
             _ => None,
         };
-        let ident = Ident::of(uk);
-        if self.reqs.contains_key(&ident) {
-            return Err(EEXIST);
-        }
         self.reqs.insert(
             ident,
             Req {
@@ -995,6 +1010,15 @@ mod tests {
         m.dup_fd(10, 12);
         m.close_fd(10);
         assert_eq!(m.len(), 1);
+        // Fields first, then the identity, then the fd: its number is
+        // closed, but the identity is taken (EEXIST, not EBADF); another
+        // cookie is a free identity, and the closed number is EBADF.
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(10, 0x8000, 0)), EINVAL);
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(10, 4, 0)), EEXIST);
+        assert_eq!(m.exists_renamed, 1);
+        let mut other = poll(10, 4, 0);
+        other.user = 7;
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, other), EBADF);
         m.pipe_write(p, 2);
         let evs = m.get_events(1, 8).unwrap();
         assert_eq!((ids(&evs), evs[0].ret_data), (vec![10], [1, 0]));
@@ -1004,6 +1028,7 @@ mod tests {
         m.dup2_fd(11, 10);
         assert_eq!(m.fd_names(10), Some((p, End::Write)));
         assert_eq!(err(&mut m, KEVENT_CTL_ADD, poll(10, 4, 0)), EEXIST);
+        assert_eq!(m.exists_renamed, 2);
         ok(
             &mut m,
             KEVENT_CTL_MODIFY,

@@ -1444,15 +1444,17 @@ mod tests {
         let [user, poll, broken] = sut.1;
         let m = &sut.0.m;
         let (pruned, closed, renamed) = (m.pruned, m.closed_removed, m.renamed_delivered);
+        let exists = m.exists_renamed;
         println!(
             "{st:?}, {user} user, {poll} poll, {broken} broken; \
-             {pruned} pruned, {closed} removed with their file, {renamed} delivered renamed"
+             {pruned} pruned, {closed} removed with their file, {renamed} delivered renamed, \
+             {exists} ADDs EEXIST under a number that no longer names the file"
         );
         assert!(user > 100 && poll > 100, "{user} {poll}");
         assert_eq!(broken, 0, "no event is delivered broken");
         assert!(
-            pruned > 0 && closed > 20 && renamed > 5,
-            "{pruned} {closed} {renamed}"
+            pruned > 0 && closed > 20 && renamed > 5 && exists > 0,
+            "{pruned} {closed} {renamed} {exists}"
         );
         // Plenty of entries take effect, plenty are refused.
         let ok = st.entries - st.entry_errors;
