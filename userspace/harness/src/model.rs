@@ -21,14 +21,19 @@
 //! Closed files (spec issue 11, section 1): a request watches the file
 //! its fd named at ADD, and kevent's own reference does not keep it: when
 //! the last descriptor of a file goes (close, dup2 over it), its requests
-//! are removed silently and the file is released. The module lets go of
-//! such a file at its next use of the queue or from a background sweep;
-//! the model does it at the close itself, and the model test's module
-//! side makes sure the release is over before it goes on (see
-//! `Sut::settle`). While another descriptor keeps the file open, its
-//! requests stay and are delivered under their own fd number, whatever
-//! that number names now; ADD of that identity is `EEXIST` even if the
-//! number is closed (the duplicate check comes before the fd lookup).
+//! are removed silently and the file is released. The module notices
+//! it lazily (when such a request is named by a ctl, collected, or woken
+//! by its file) or else from a background sweep every 50 ms; until then
+//! the stale request may sit on the ready list, take a slot of a
+//! collection's budget (and be dropped unseen) or count towards
+//! `min_nr`. The model removes it at the close itself, and the model
+//! test's module side waits, after each close of a file's last
+//! descriptor, until the queue's fdinfo no longer lists the file's
+//! requests and the release's wake-ups are over (see `Sut::settle`).
+//! While another descriptor keeps the file open, its requests stay and
+//! are delivered under their own fd number, whatever that number names
+//! now; ADD of that identity is `EEXIST` even if the number is closed
+//! (the duplicate check comes before the fd lookup).
 
 use kevent::sys::*;
 use kevent::Ukevent;
@@ -236,10 +241,12 @@ impl Model {
         pipe
     }
 
-    /// `close(fd)` of a pipe end.
-    pub fn close_fd(&mut self, fd: i32) {
-        self.unname(fd);
+    /// `close(fd)` of a pipe end. Returns the requests removed with the
+    /// file if `fd` was its last descriptor.
+    pub fn close_fd(&mut self, fd: i32) -> Vec<Ident> {
+        let gone = self.unname(fd);
         self.syscall_returns();
+        gone
     }
 
     /// `dup(fd)` (or `fcntl(F_DUPFD)`) returned `newfd`.
@@ -251,16 +258,20 @@ impl Model {
     }
 
     /// `dup2(fd, newfd)`, `fd != newfd`: `newfd` is closed if open, then
-    /// names `fd`'s file.
-    pub fn dup2_fd(&mut self, fd: i32, newfd: i32) {
+    /// names `fd`'s file. Returns the requests removed with the file
+    /// `newfd` named if it was that file's last descriptor.
+    pub fn dup2_fd(&mut self, fd: i32, newfd: i32) -> Vec<Ident> {
         assert_ne!(fd, newfd);
         let f = self.fds[&fd];
-        if self.fds.contains_key(&newfd) {
-            self.unname(newfd);
-        }
+        let gone = if self.fds.contains_key(&newfd) {
+            self.unname(newfd)
+        } else {
+            Vec::new()
+        };
         self.fds.insert(newfd, f);
         self.files[f].fds.push(newfd);
         self.syscall_returns();
+        gone
     }
 
     /// Whether `fd` is open, and the pipe end it names.
@@ -272,13 +283,13 @@ impl Model {
 
     /// Descriptor `fd` goes. If it was its file's last, the file's requests
     /// are removed, silently, and the file is released when the syscall
-    /// returns.
-    fn unname(&mut self, fd: i32) {
+    /// returns; returns those requests.
+    fn unname(&mut self, fd: i32) -> Vec<Ident> {
         let f = self.fds.remove(&fd).expect("closing an fd the model knows");
         let file = &mut self.files[f];
         file.fds.retain(|&d| d != fd);
         if !file.fds.is_empty() {
-            return;
+            return Vec::new();
         }
         let doomed: Vec<Ident> = self
             .reqs
@@ -291,6 +302,7 @@ impl Model {
             self.retire(ident);
         }
         self.to_release.push(f);
+        doomed
     }
 
     /// Bytes buffered in pipe `pipe`.
@@ -1008,7 +1020,7 @@ mod tests {
         let p = m.pipe_opened(10, 11);
         ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
         m.dup_fd(10, 12);
-        m.close_fd(10);
+        assert_eq!(m.close_fd(10), []);
         assert_eq!(m.len(), 1);
         // Fields first, then the identity, then the fd: its number is
         // closed, but the identity is taken (EEXIST, not EBADF); another
@@ -1037,7 +1049,8 @@ mod tests {
         assert_eq!(m.get_events(1, 8).unwrap()[0].ret_data, [1, 0]);
         // The reader's last fd goes: its request with it; the number is
         // free for the writer.
-        m.close_fd(12);
+        let gone = m.close_fd(12);
+        assert_eq!(gone, [Ident::of(&poll(10, 0, 0))]);
         assert_eq!(m.len(), 0);
         ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLOUT, 0));
         let evs = m.get_events(1, 8).unwrap();
@@ -1056,7 +1069,7 @@ mod tests {
         assert_eq!(m.ready_len(), 2);
         // The reader goes while ready: never delivered. The writer sees
         // the reader gone.
-        m.dup2_fd(12, 10);
+        assert_eq!(m.dup2_fd(12, 10), [Ident::of(&poll(10, 0, 0))]);
         assert_eq!(m.len(), 1);
         let evs = m.get_events(0, 8).unwrap();
         let want = KEVENT_POLL_POLLOUT | KEVENT_POLL_POLLERR;

@@ -23,7 +23,7 @@
 
 #[cfg(test)]
 use crate::model::Mutation;
-use crate::model::{End, Model, TimerModel};
+use crate::model::{End, Ident, Model, TimerModel};
 use kevent::sys::*;
 use kevent::{Ctl, Events, Queue, Request, Ukevent};
 use std::collections::{BTreeMap, HashMap};
@@ -435,11 +435,13 @@ pub trait Sut {
     fn dup2(&mut self, fd: i32, onto: i32);
     /// Called when a pipe end's last descriptor went: its requests must be
     /// gone and the end released before the next operation, so that the
-    /// release's wake-ups (the other end hangs up) come where the model
-    /// has them. `other` is an open fd of the other end and the bit its
-    /// `poll` shows once the release is over (`POLLHUP` for a reader,
+    /// queue holds what the model holds (the model removed them at the
+    /// close) and the release's wake-ups (the other end hangs up) come
+    /// where the model has them. `gone` are the requests the model removed
+    /// with the file; `other` is an open fd of the other end and the bit
+    /// its `poll` shows once the release is over (`POLLHUP` for a reader,
     /// `POLLERR` for a writer).
-    fn settle(&mut self, other: Option<(i32, u32)>) -> Result<(), String>;
+    fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String>;
     fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32>;
     fn read(&mut self, fd: i32, n: usize) -> Result<usize, i32>;
     /// The timer queue, if this system has one.
@@ -572,36 +574,41 @@ impl Sut for Kernel {
         }
     }
 
-    fn settle(&mut self, other: Option<(i32, u32)>) -> Result<(), String> {
-        // The module lets go of closed files whenever the queue is used: a
-        // ctl that finds nothing does it at once (the release runs as the
-        // ioctl returns). Otherwise its background sweep does, soon.
-        let mut nothing = [Ukevent {
-            id: [u32::MAX, 0],
-            type_: KEVENT_USER,
-            user: u64::MAX,
-            ..Default::default()
-        }];
-        self.queue
-            .ctl_raw(KEVENT_CTL_REMOVE, &mut nothing)
-            .map_err(|e| format!("ctl REMOVE to let go of closed files: {e}"))?;
+    fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String> {
+        // The module notices a closed file lazily (a ctl naming one of its
+        // requests, a collection, a wake-up by the file) or else from its
+        // background sweep, every 50 ms while files are watched. Until
+        // then a stale request can take a slot of a collection's budget or
+        // count for min_nr, where the model has none: wait until the
+        // queue's fdinfo lists none of them. Nothing else touches the
+        // queue meanwhile, so it is the sweep that removes them.
+        if !gone.is_empty() {
+            let path = format!("/proc/self/fdinfo/{}", self.queue.as_raw_fd());
+            wait_until_unlisted(&path, gone, SETTLE)?;
+        }
         let Some((fd, bit)) = other else {
+            // Both ends are closed: no file of the pipe is watched any
+            // more, so its release wakes no request.
             return Ok(());
         };
+        // The sweep's worker drops kevent's reference, and the release
+        // runs later still (a kernel thread's last fput is deferred to a
+        // work item): wait until the other end shows it.
         let other = self.files[&fd].as_fd();
         let start = Instant::now();
         while poll_now(other).map_err(|e| format!("poll: {e}"))? & bit == 0 {
             if start.elapsed() > SETTLE {
                 return Err(format!(
                     "a closed pipe end was not released {SETTLE:?} after its last fd went \
-                     (its other end does not show {bit:#x}): kevent keeps it"
+                     and its requests left the queue (its other end does not show \
+                     {bit:#x}): kevent keeps it"
                 ));
             }
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(SETTLE_POLL);
         }
-        // Released by another task (the sweep): it wakes the watchers under
-        // the pipe's lock after the count `poll` saw dropped. Taking the
-        // lock (F_GETPIPE_SZ) waits for that to be over.
+        // Released by another task: it wakes the watchers under the pipe's
+        // lock after the count `poll` saw dropped. Taking the lock
+        // (F_GETPIPE_SZ) waits for that to be over.
         pipe_size(other).map_err(|e| format!("F_GETPIPE_SZ: {e}"))?;
         Ok(())
     }
@@ -636,8 +643,66 @@ impl Sut for Kernel {
     }
 }
 
-/// How long a closed pipe end may take to be released.
+/// Reads a queue's fdinfo at `path` every `SETTLE_POLL` until it lists
+/// none of `gone`; fails after `limit`.
+fn wait_until_unlisted(path: &str, gone: &[Ident], limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+        let listed = fdinfo_requests(&text)?;
+        let left: Vec<&Ident> = gone.iter().filter(|i| listed.contains(i)).collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            return Err(format!(
+                "{} request(s) of a pipe end whose last fd was closed are still in the \
+                 queue {limit:?} later (the module did not remove them): {left:?}; \
+                 {path}:\n{text}",
+                left.len()
+            ));
+        }
+        std::thread::sleep(SETTLE_POLL);
+    }
+}
+
+/// The identities of the requests in a queue's fdinfo: its lines
+/// `kevent-req: type:3 id:10,0 event:0x1 flags:0x0 user:0x0 pending:0`
+/// (`show_fdinfo` in the module's `queue.rs`).
+fn fdinfo_requests(text: &str) -> Result<Vec<Ident>, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("kevent-req:"))
+        .map(|fields| {
+            let (mut type_, mut id, mut user) = (None, None, None);
+            for (key, value) in fields.split_whitespace().filter_map(|f| f.split_once(':')) {
+                match key {
+                    "type" => type_ = value.parse().ok(),
+                    "id" => {
+                        id = value
+                            .split_once(',')
+                            .and_then(|(a, b)| Some([a.parse().ok()?, b.parse().ok()?]))
+                    }
+                    "user" => {
+                        user = value
+                            .strip_prefix("0x")
+                            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                    }
+                    _ => {}
+                }
+            }
+            match (type_, id, user) {
+                (Some(type_), Some(id), Some(user)) => Ok(Ident { type_, id, user }),
+                _ => Err(format!("fdinfo line not understood: kevent-req:{fields}")),
+            }
+        })
+        .collect()
+}
+
+/// How long a closed pipe end may take to leave the queue, and to be
+/// released.
 const SETTLE: Duration = Duration::from_secs(5);
+/// How often `settle` looks.
+const SETTLE_POLL: Duration = Duration::from_millis(5);
 
 /// `fcntl(fd, F_GETFD)`: fails with `EBADF` if `fd` is not open.
 fn fd_flags(fd: i32) -> std::io::Result<i32> {
@@ -762,21 +827,32 @@ impl Pipes {
     fn close(&mut self, fd: i32, m: &mut Model, sut: &mut dyn Sut) -> Result<(), String> {
         let (slot, end) = self.open.remove(&fd).expect("closing an open fd");
         sut.close(fd);
-        m.close_fd(fd);
-        self.settle_if_last(slot, end, sut)
+        let gone = m.close_fd(fd);
+        self.settle_if_last(slot, end, &gone, sut)
     }
 
     /// After a descriptor of a slot end's file went: if it was the last,
-    /// the module must have let go of the file before anything else.
-    fn settle_if_last(&self, slot: usize, end: End, sut: &mut dyn Sut) -> Result<(), String> {
+    /// the module must have let go of the file, and of `gone` (its
+    /// requests, which the model removed), before anything else.
+    fn settle_if_last(
+        &self,
+        slot: usize,
+        end: End,
+        gone: &[Ident],
+        sut: &mut dyn Sut,
+    ) -> Result<(), String> {
         if !self.names(slot, end).is_empty() {
+            assert!(
+                gone.is_empty(),
+                "the model removed requests of an open file"
+            );
             return Ok(());
         }
         let (other, bit) = match end {
             End::Read => (End::Write, KEVENT_POLL_POLLERR),
             End::Write => (End::Read, KEVENT_POLL_POLLHUP),
         };
-        sut.settle(self.fd_of(slot, other).map(|fd| (fd, bit)))
+        sut.settle(gone, self.fd_of(slot, other).map(|fd| (fd, bit)))
     }
 }
 
@@ -937,9 +1013,10 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
                     continue;
                 }
                 sut.dup2(fd, target);
-                m.dup2_fd(fd, target);
-                if let Some((s, e)) = p.open.insert(target, *from) {
-                    p.settle_if_last(s, e, sut).map_err(fail)?;
+                let gone = m.dup2_fd(fd, target);
+                match p.open.insert(target, *from) {
+                    Some((s, e)) => p.settle_if_last(s, e, &gone, sut).map_err(fail)?,
+                    None => assert!(gone.is_empty(), "dup2 onto a free number removed requests"),
                 }
             }
             Op::Reopen(s) => {
@@ -1303,7 +1380,7 @@ impl Sut for Mutant {
     }
 
     fn close(&mut self, fd: i32) {
-        self.m.close_fd(fd);
+        let _gone = self.m.close_fd(fd);
         self.open.remove(&fd);
     }
 
@@ -1314,11 +1391,11 @@ impl Sut for Mutant {
     }
 
     fn dup2(&mut self, fd: i32, onto: i32) {
-        self.m.dup2_fd(fd, onto);
+        let _gone = self.m.dup2_fd(fd, onto);
         self.open.insert(onto);
     }
 
-    fn settle(&mut self, _other: Option<(i32, u32)>) -> Result<(), String> {
+    fn settle(&mut self, _gone: &[Ident], _other: Option<(i32, u32)>) -> Result<(), String> {
         Ok(())
     }
 
@@ -1412,8 +1489,8 @@ mod tests {
         fn dup2(&mut self, fd: i32, onto: i32) {
             self.0.dup2(fd, onto)
         }
-        fn settle(&mut self, other: Option<(i32, u32)>) -> Result<(), String> {
-            self.0.settle(other)
+        fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String> {
+            self.0.settle(gone, other)
         }
         fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
             self.0.write(fd, n)
@@ -1516,6 +1593,44 @@ mod tests {
         assert!(pipe_size(r2.as_fd()).unwrap() >= 4096);
         drop((dup, w));
         assert!(fd_flags(free).is_err());
+    }
+
+    #[test]
+    fn fdinfo_lines_give_the_identities() {
+        // As the module prints them (pos/flags/... come from the VFS).
+        let text = "pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t7\n\
+                    kevent-requests:\t2\nkevent-ready:\t1\n\
+                    kevent-req: type:3 id:10,0 event:0x1 flags:0x1 user:0x0 pending:1\n\
+                    kevent-req: type:9 id:4,0 event:0x0 flags:0x0 user:0x1f pending:0\n";
+        let poll = Ident {
+            type_: KEVENT_POLL,
+            id: [10, 0],
+            user: 0,
+        };
+        let user = Ident {
+            type_: KEVENT_USER,
+            id: [4, 0],
+            user: 0x1f,
+        };
+        assert_eq!(fdinfo_requests(text).unwrap(), [poll, user]);
+        assert_eq!(fdinfo_requests("kevent-requests:\t0\n").unwrap(), []);
+        assert!(fdinfo_requests("kevent-req: type:3 id:10 user:0x0\n")
+            .unwrap_err()
+            .contains("not understood"));
+        // The wait: done at once when none of them is listed; a clear
+        // failure when one stays.
+        let dir = std::env::temp_dir().join(format!("kevent-fdinfo-{}", std::process::id()));
+        std::fs::write(&dir, text).unwrap();
+        let path = dir.to_str().unwrap();
+        let other = Ident { user: 1, ..poll };
+        wait_until_unlisted(path, &[other], Duration::ZERO).unwrap();
+        let err = wait_until_unlisted(path, &[other, poll], Duration::from_millis(20)).unwrap_err();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(err.starts_with("1 request(s)"), "{err}");
+        assert!(
+            err.contains("id: [10, 0]") && err.contains("kevent-ready"),
+            "{err}"
+        );
     }
 
     #[test]
