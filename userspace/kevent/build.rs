@@ -42,6 +42,7 @@ const CONSTANTS: &[&str] = &[
     "KEVENT_POLL_POLLWRBAND",
     "KEVENT_POLL_POLLMSG",
     "KEVENT_POLL_POLLREMOVE",
+    "KEVENT_POLL_POLLRDHUP",
     "KEVENT_CTL_ADD",
     "KEVENT_CTL_REMOVE",
     "KEVENT_CTL_MODIFY",
@@ -51,6 +52,7 @@ const CONSTANTS: &[&str] = &[
     "KEVENT_IOC_MAGIC",
     "KEVENT_IOC_CTL",
     "KEVENT_IOC_GET_EVENTS",
+    "KEVENT_IOC_PGET_EVENTS",
 ];
 
 /// The structs and their fields, as the header names them.
@@ -82,6 +84,10 @@ const STRUCTS: &[(&str, &[&str])] = &[
             "flags",
             "__reserved",
         ],
+    ),
+    (
+        "kevent_pget_events_arg",
+        &["get", "sigmask", "sigsetsize", "__reserved"],
     ),
 ];
 

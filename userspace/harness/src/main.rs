@@ -13,6 +13,7 @@ mod ktap;
 mod model;
 mod model_test;
 mod queue;
+mod sigmask;
 
 use ktap::{Test, TestResult};
 
@@ -48,6 +49,7 @@ fn main() {
         .iter()
         .chain(queue::TESTS)
         .chain(api::TESTS)
+        .chain(sigmask::TESTS)
         .chain(MODEL)
         .collect();
     let failed = ktap::run(&tests);

@@ -4,6 +4,10 @@
 //! and every errno must be the same. Timers run on a queue of their own
 //! and are checked with tolerances (never early, eventually delivered).
 //!
+//! The pipes' descriptors are closed, duplicated and replaced (`dup2`)
+//! too, so that watched files lose their last descriptor while watched, or
+//! stay open under another number: see `Op` and `Sut::settle`.
+//!
 //! A failing sequence is shrunk to a minimal one and printed with its
 //! seed. To replay a seed in the VM:
 //!
@@ -19,16 +23,21 @@
 
 #[cfg(test)]
 use crate::model::Mutation;
-use crate::model::{End, Model, TimerModel};
+use crate::model::{End, Ident, Model, TimerModel};
 use kevent::sys::*;
 use kevent::{Ctl, Events, Queue, Request, Ukevent};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::{PipeReader, PipeWriter, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// Pipe slots the operations name.
 pub const SLOTS: usize = 3;
+
+/// The largest read: more than the runner lets a pipe hold, so it drains it.
+const MAX_READ: usize = 8192;
 
 /// splitmix64: small, and the same on every machine.
 #[derive(Clone)]
@@ -96,14 +105,33 @@ pub struct TimerEntry {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     Ctl(u32, Vec<Entry>),
-    Wait { min: u32, max: u32, timeout_ms: u32 },
+    Wait {
+        min: u32,
+        max: u32,
+        timeout_ms: u32,
+    },
     Nonblock(bool),
     Write(usize, usize),
     Read(usize, usize),
+    /// Closes the slot end's own fd number (targets name it), whatever
+    /// file it names now.
     Close(usize, End),
+    /// One more descriptor of the slot end's file (`F_DUPFD`).
+    Dup(usize, End),
+    /// Closes the descriptors of the slot end's file other than its own
+    /// number.
+    CloseDups(usize, End),
+    /// `dup2` of a descriptor of `from`'s file onto `onto`'s own number.
+    Dup2 {
+        from: (usize, End),
+        onto: (usize, End),
+    },
+    /// Closes every descriptor of the slot's pipe; opens a new one.
     Reopen(usize),
     TimerCtl(u32, Vec<TimerEntry>),
-    TimerWait { max: u32 },
+    TimerWait {
+        max: u32,
+    },
 }
 
 fn cmd_name(cmd: u32) -> String {
@@ -185,8 +213,15 @@ impl fmt::Display for Op {
             Op::Nonblock(on) => write!(f, "O_NONBLOCK {}", if *on { "on" } else { "off" }),
             Op::Write(s, n) => write!(f, "write {n} bytes to pipe{s}"),
             Op::Read(s, n) => write!(f, "read {n} bytes from pipe{s}"),
-            Op::Close(s, End::Read) => write!(f, "close pipe{s}.r"),
-            Op::Close(s, End::Write) => write!(f, "close pipe{s}.w"),
+            Op::Close(s, e) => write!(f, "close {}", end_name(*s, *e)),
+            Op::Dup(s, e) => write!(f, "dup {}", end_name(*s, *e)),
+            Op::CloseDups(s, e) => write!(f, "close the dups of {}", end_name(*s, *e)),
+            Op::Dup2 { from, onto } => write!(
+                f,
+                "dup2 {} onto the number of {}",
+                end_name(from.0, from.1),
+                end_name(onto.0, onto.1)
+            ),
             Op::Reopen(s) => write!(f, "reopen pipe{s}"),
             Op::TimerCtl(cmd, es) => {
                 write!(f, "timer ctl {} [", cmd_name(*cmd))?;
@@ -207,6 +242,22 @@ impl fmt::Display for Op {
             Op::TimerWait { max } => write!(f, "timer get_events max={max}"),
         }
     }
+}
+
+fn end_name(slot: usize, end: End) -> String {
+    match end {
+        End::Read => format!("pipe{slot}.r"),
+        End::Write => format!("pipe{slot}.w"),
+    }
+}
+
+fn gen_end(r: &mut Rng) -> (usize, End) {
+    let end = if r.below(2) == 0 {
+        End::Read
+    } else {
+        End::Write
+    };
+    (r.below(SLOTS as u32) as usize, end)
 }
 
 fn gen_flags(r: &mut Rng) -> u32 {
@@ -232,6 +283,10 @@ fn gen_entry(r: &mut Rng, cmd: u32) -> Entry {
     if cmd == KEVENT_CTL_READY && (55..=89).contains(&roll) && r.below(10) != 0 {
         roll = 0;
     }
+    // Pipes are watched more often: they are closed and reopened.
+    if cmd == KEVENT_CTL_ADD && roll < 25 {
+        roll += 55;
+    }
     match roll {
         0..=54 => {}
         55..=89 => {
@@ -251,6 +306,8 @@ fn gen_entry(r: &mut Rng, cmd: u32) -> Entry {
                 0,
                 KEVENT_POLL_POLLHUP,
                 KEVENT_POLL_POLLIN | KEVENT_POLL_POLLPRI,
+                // Valid, never reported by a pipe.
+                KEVENT_POLL_POLLIN | KEVENT_POLL_POLLRDHUP,
             ]);
         }
         // Entries the kernel refuses, each for one reason.
@@ -317,22 +374,35 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
                 let k = if r.below(4) == 0 { 2 + r.below(3) } else { 1 };
                 Op::Ctl(cmd, (0..k).map(|_| gen_entry(&mut r, cmd)).collect())
             }
-            40..=68 => Op::Wait {
+            40..=66 => Op::Wait {
                 min: r.below(4),
                 max: r.pick(&[1, 1, 2, 3, 4, 6, 8, 8, 0]),
                 timeout_ms: u32::from(r.below(15) == 0),
             },
-            69..=76 => Op::Write(r.below(SLOTS as u32) as usize, 1 + r.below(32) as usize),
-            77..=82 => Op::Read(r.below(SLOTS as u32) as usize, 1 + r.below(40) as usize),
-            83..=85 => Op::Close(
-                r.below(SLOTS as u32) as usize,
-                if r.below(2) == 0 {
-                    End::Read
-                } else {
-                    End::Write
-                },
-            ),
-            86..=87 => Op::Reopen(r.below(SLOTS as u32) as usize),
+            67..=74 => Op::Write(r.below(SLOTS as u32) as usize, 1 + r.below(32) as usize),
+            75..=84 => {
+                let slot = r.below(SLOTS as u32) as usize;
+                // Half the reads drain the pipe: level-triggered
+                // requests then go stale on the ready list.
+                let n = match r.below(2) {
+                    0 => MAX_READ,
+                    _ => 1 + r.below(40) as usize,
+                };
+                Op::Read(slot, n)
+            }
+            85..=87 => {
+                let (s, e) = gen_end(&mut r);
+                match r.below(20) {
+                    0..=5 => Op::Close(s, e),
+                    6..=9 => Op::Dup(s, e),
+                    10..=12 => Op::CloseDups(s, e),
+                    13..=16 => Op::Dup2 {
+                        from: gen_end(&mut r),
+                        onto: (s, e),
+                    },
+                    _ => Op::Reopen(s),
+                }
+            }
             88 => Op::Nonblock(r.below(3) == 0),
             89..=94 => {
                 let cmd = r.pick(&[
@@ -356,11 +426,24 @@ pub trait Sut {
     fn ctl(&mut self, cmd: u32, entries: &mut [Ukevent]) -> Result<usize, i32>;
     fn get_events(&mut self, min: u32, max: u32, timeout_ms: u32) -> Result<Vec<Ukevent>, i32>;
     fn set_nonblock(&mut self, on: bool);
-    /// Opens a pipe in `slot` (whose ends are closed): its fds.
-    fn open_pipe(&mut self, slot: usize) -> (i32, i32);
-    fn close(&mut self, slot: usize, end: End);
-    fn write(&mut self, slot: usize, n: usize) -> Result<usize, i32>;
-    fn read(&mut self, slot: usize, n: usize) -> Result<usize, i32>;
+    /// Opens a pipe: the fds of its read and write ends.
+    fn open_pipe(&mut self) -> (i32, i32);
+    fn close(&mut self, fd: i32);
+    /// A new descriptor of `fd`'s file, the lowest free number (above 2).
+    fn dup(&mut self, fd: i32) -> i32;
+    /// `dup2(fd, onto)`, `fd != onto`.
+    fn dup2(&mut self, fd: i32, onto: i32);
+    /// Called when a pipe end's last descriptor went: its requests must be
+    /// gone and the end released before the next operation, so that the
+    /// queue holds what the model holds (the model removed them at the
+    /// close) and the release's wake-ups (the other end hangs up) come
+    /// where the model has them. `gone` are the requests the model removed
+    /// with the file; `other` is an open fd of the other end and the bit
+    /// its `poll` shows once the release is over (`POLLHUP` for a reader,
+    /// `POLLERR` for a writer).
+    fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String>;
+    fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32>;
+    fn read(&mut self, fd: i32, n: usize) -> Result<usize, i32>;
     /// The timer queue, if this system has one.
     fn timer_ctl(&mut self, cmd: u32, entries: &mut [Ukevent]) -> Option<Result<usize, i32>>;
     fn timer_get_events(
@@ -379,7 +462,8 @@ fn errno(e: std::io::Error) -> i32 {
 pub struct Kernel {
     queue: Queue,
     timers: Queue,
-    pipes: Vec<(Option<PipeReader>, Option<PipeWriter>)>,
+    /// The descriptors of pipe ends, by number.
+    files: HashMap<i32, File>,
     /// One reusable buffer per `max_nr`; waiting allocates nothing.
     events: Vec<Events>,
 }
@@ -391,7 +475,7 @@ impl Kernel {
         Ok(Kernel {
             queue: Queue::new()?,
             timers: Queue::new()?,
-            pipes: (0..SLOTS).map(|_| (None, None)).collect(),
+            files: HashMap::new(),
             events: (0..=MAX_EVENTS).map(Events::with_capacity).collect(),
         })
     }
@@ -456,28 +540,87 @@ impl Sut for Kernel {
             .expect("fcntl(F_SETFL) on a queue");
     }
 
-    fn open_pipe(&mut self, slot: usize) -> (i32, i32) {
+    fn open_pipe(&mut self) -> (i32, i32) {
         let (r, w) = std::io::pipe().expect("pipe");
+        let (r, w) = (File::from(OwnedFd::from(r)), File::from(OwnedFd::from(w)));
         let fds = (r.as_raw_fd(), w.as_raw_fd());
-        self.pipes[slot] = (Some(r), Some(w));
+        self.files.insert(fds.0, r);
+        self.files.insert(fds.1, w);
         fds
     }
 
-    fn close(&mut self, slot: usize, end: End) {
-        match end {
-            End::Read => drop(self.pipes[slot].0.take()),
-            End::Write => drop(self.pipes[slot].1.take()),
+    fn close(&mut self, fd: i32) {
+        drop(self.files.remove(&fd).expect("closing an fd of a pipe"));
+    }
+
+    fn dup(&mut self, fd: i32) -> i32 {
+        let new = self.files[&fd].try_clone().expect("F_DUPFD_CLOEXEC");
+        let n = new.as_raw_fd();
+        self.files.insert(n, new);
+        n
+    }
+
+    fn dup2(&mut self, fd: i32, onto: i32) {
+        let owned = self.files.contains_key(&onto);
+        assert!(
+            owned || fd_flags(onto).is_err(),
+            "dup2 onto fd {onto}, which something else owns"
+        );
+        let installed = dup2(self.files[&fd].as_fd(), onto).expect("dup2");
+        // The `File` that owns the number `onto` owns it still; now it
+        // names another file.
+        if let Some(new) = installed {
+            self.files.insert(onto, File::from(new));
         }
     }
 
-    fn write(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-        let w = self.pipes[slot].1.as_mut().expect("write end open");
+    fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String> {
+        // The module notices a closed file lazily (a ctl naming one of its
+        // requests, a collection, a wake-up by the file) or else from its
+        // background sweep, every 50 ms while files are watched. Until
+        // then a stale request can take a slot of a collection's budget or
+        // count for min_nr, where the model has none: wait until the
+        // queue's fdinfo lists none of them. Nothing else touches the
+        // queue meanwhile, so it is the sweep that removes them.
+        if !gone.is_empty() {
+            let path = format!("/proc/self/fdinfo/{}", self.queue.as_raw_fd());
+            wait_until_unlisted(&path, gone, SETTLE)?;
+        }
+        let Some((fd, bit)) = other else {
+            // Both ends are closed: no file of the pipe is watched any
+            // more, so its release wakes no request.
+            return Ok(());
+        };
+        // The sweep's worker drops kevent's reference, and the release
+        // runs later still (a kernel thread's last fput is deferred to a
+        // work item): wait until the other end shows it.
+        let other = self.files[&fd].as_fd();
+        let start = Instant::now();
+        while poll_now(other).map_err(|e| format!("poll: {e}"))? & bit == 0 {
+            if start.elapsed() > SETTLE {
+                return Err(format!(
+                    "a closed pipe end was not released {SETTLE:?} after its last fd went \
+                     and its requests left the queue (its other end does not show \
+                     {bit:#x}): kevent keeps it"
+                ));
+            }
+            std::thread::sleep(SETTLE_POLL);
+        }
+        // Released by another task: it wakes the watchers under the pipe's
+        // lock after the count `poll` saw dropped. Taking the lock
+        // (F_GETPIPE_SZ) waits for that to be over.
+        pipe_size(other).map_err(|e| format!("F_GETPIPE_SZ: {e}"))?;
+        Ok(())
+    }
+
+    fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+        let mut w = &self.files[&fd];
         w.write(&[0x5a; 64][..n]).map_err(errno)
     }
 
-    fn read(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-        let r = self.pipes[slot].0.as_mut().expect("read end open");
-        r.read(&mut [0; 64][..n]).map_err(errno)
+    fn read(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+        let mut r = &self.files[&fd];
+        r.read(&mut [0; MAX_READ][..n]).map_err(errno)
     }
 
     fn timer_ctl(&mut self, cmd: u32, entries: &mut [Ukevent]) -> Option<Result<usize, i32>> {
@@ -500,6 +643,121 @@ impl Sut for Kernel {
     }
 }
 
+/// Reads a queue's fdinfo at `path` every `SETTLE_POLL` until it lists
+/// none of `gone`; fails after `limit`.
+fn wait_until_unlisted(path: &str, gone: &[Ident], limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+        let listed = fdinfo_requests(&text)?;
+        let left: Vec<&Ident> = gone.iter().filter(|i| listed.contains(i)).collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if start.elapsed() > limit {
+            return Err(format!(
+                "{} request(s) of a pipe end whose last fd was closed are still in the \
+                 queue {limit:?} later (the module did not remove them): {left:?}; \
+                 {path}:\n{text}",
+                left.len()
+            ));
+        }
+        std::thread::sleep(SETTLE_POLL);
+    }
+}
+
+/// The identities of the requests in a queue's fdinfo: its lines
+/// `kevent-req: type:3 id:10,0 event:0x1 flags:0x0 user:0x0 pending:0`
+/// (`show_fdinfo` in the module's `queue.rs`).
+fn fdinfo_requests(text: &str) -> Result<Vec<Ident>, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("kevent-req:"))
+        .map(|fields| {
+            let (mut type_, mut id, mut user) = (None, None, None);
+            for (key, value) in fields.split_whitespace().filter_map(|f| f.split_once(':')) {
+                match key {
+                    "type" => type_ = value.parse().ok(),
+                    "id" => {
+                        id = value
+                            .split_once(',')
+                            .and_then(|(a, b)| Some([a.parse().ok()?, b.parse().ok()?]))
+                    }
+                    "user" => {
+                        user = value
+                            .strip_prefix("0x")
+                            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                    }
+                    _ => {}
+                }
+            }
+            match (type_, id, user) {
+                (Some(type_), Some(id), Some(user)) => Ok(Ident { type_, id, user }),
+                _ => Err(format!("fdinfo line not understood: kevent-req:{fields}")),
+            }
+        })
+        .collect()
+}
+
+/// How long a closed pipe end may take to leave the queue, and to be
+/// released.
+const SETTLE: Duration = Duration::from_secs(5);
+/// How often `settle` looks.
+const SETTLE_POLL: Duration = Duration::from_millis(5);
+
+/// `fcntl(fd, F_GETFD)`: fails with `EBADF` if `fd` is not open.
+fn fd_flags(fd: i32) -> std::io::Result<i32> {
+    // SAFETY: F_GETFD takes no argument and only reads the fd table; a
+    // number that is not open is EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// `dup2(fd, onto)`: `Some` owner of `onto` if it was not open before (the
+/// caller owns it otherwise, and it now names `fd`'s file).
+fn dup2(fd: BorrowedFd<'_>, onto: i32) -> std::io::Result<Option<OwnedFd>> {
+    let was_open = fd_flags(onto).is_ok();
+    // SAFETY: dup2 closes the file `onto` named and installs `fd`'s there;
+    // the caller owns `onto` if it was open (its owner keeps the number),
+    // and nothing does if it was not.
+    let r = unsafe { libc::dup2(fd.as_raw_fd(), onto) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `onto` was not open, so the descriptor dup2 just installed
+    // is owned by nothing else.
+    Ok((!was_open).then(|| unsafe { OwnedFd::from_raw_fd(onto) }))
+}
+
+/// `poll` of one fd, not waiting: its `revents`.
+fn poll_now(fd: BorrowedFd<'_>) -> std::io::Result<u32> {
+    let mut p = [libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLOUT,
+        revents: 0,
+    }];
+    // SAFETY: `p` is one live `pollfd` that poll may write.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), 1, 0) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u32::from(p[0].revents as u16))
+}
+
+/// `fcntl(fd, F_GETPIPE_SZ)`, which takes the pipe's lock.
+fn pipe_size(fd: BorrowedFd<'_>) -> std::io::Result<i32> {
+    // SAFETY: F_GETPIPE_SZ takes no argument and only reads the pipe.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
 /// Where and why a sequence failed.
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -510,10 +768,92 @@ pub struct Failure {
 /// A slot's pipe as the runner knows it.
 #[derive(Clone, Copy, Default)]
 struct Slot {
+    /// The model's pipe.
     pipe: usize,
-    /// The fds of its ends: open, or the numbers they had.
+    /// The numbers its ends got at `pipe()`, which targets name: open, or
+    /// closed, or naming another file since a `dup2`.
     fds: [i32; 2],
-    open: [bool; 2],
+}
+
+/// The runner's fd table: the slots, and every open descriptor with the
+/// slot end whose file it names (always a slot's current pipe: a reopen
+/// closes every descriptor of the old one).
+struct Pipes {
+    slots: [Slot; SLOTS],
+    open: BTreeMap<i32, (usize, End)>,
+}
+
+impl Pipes {
+    /// The open fds of a slot end's file, lowest first.
+    fn names(&self, slot: usize, end: End) -> Vec<i32> {
+        self.open
+            .iter()
+            .filter(|(_, &se)| se == (slot, end))
+            .map(|(&fd, _)| fd)
+            .collect()
+    }
+
+    /// An open fd of a slot end's file: its own number if that still
+    /// names it, else the lowest.
+    fn fd_of(&self, slot: usize, end: End) -> Option<i32> {
+        let own = self.slots[slot].fds[end_ix(end)];
+        if self.open.get(&own) == Some(&(slot, end)) {
+            return Some(own);
+        }
+        self.names(slot, end).first().copied()
+    }
+
+    /// Whether the model's fd table is this one (a check of the runner).
+    fn agrees_with(&self, m: &Model) -> bool {
+        self.open
+            .iter()
+            .all(|(&fd, &(s, e))| m.fd_names(fd) == Some((self.slots[s].pipe, e)))
+    }
+
+    /// Opens a new pipe in `slot` on both sides.
+    fn open_pipe(&mut self, slot: usize, m: &mut Model, sut: &mut dyn Sut) {
+        let (r, w) = sut.open_pipe();
+        for (fd, end) in [(r, End::Read), (w, End::Write)] {
+            let old = self.open.insert(fd, (slot, end));
+            assert!(old.is_none(), "pipe() returned fd {fd}, which is open");
+        }
+        self.slots[slot] = Slot {
+            pipe: m.pipe_opened(r, w),
+            fds: [r, w],
+        };
+    }
+
+    /// Closes `fd` on both sides.
+    fn close(&mut self, fd: i32, m: &mut Model, sut: &mut dyn Sut) -> Result<(), String> {
+        let (slot, end) = self.open.remove(&fd).expect("closing an open fd");
+        sut.close(fd);
+        let gone = m.close_fd(fd);
+        self.settle_if_last(slot, end, &gone, sut)
+    }
+
+    /// After a descriptor of a slot end's file went: if it was the last,
+    /// the module must have let go of the file, and of `gone` (its
+    /// requests, which the model removed), before anything else.
+    fn settle_if_last(
+        &self,
+        slot: usize,
+        end: End,
+        gone: &[Ident],
+        sut: &mut dyn Sut,
+    ) -> Result<(), String> {
+        if !self.names(slot, end).is_empty() {
+            assert!(
+                gone.is_empty(),
+                "the model removed requests of an open file"
+            );
+            return Ok(());
+        }
+        let (other, bit) = match end {
+            End::Read => (End::Write, KEVENT_POLL_POLLERR),
+            End::Write => (End::Read, KEVENT_POLL_POLLHUP),
+        };
+        sut.settle(gone, self.fd_of(slot, other).map(|fd| (fd, bit)))
+    }
 }
 
 fn end_ix(end: End) -> usize {
@@ -551,19 +891,19 @@ impl std::ops::AddAssign for Stats {
 pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
     let mut m = Model::new();
     let mut tm = TimerModel::default();
-    let mut slots = [Slot::default(); SLOTS];
-    for (i, slot) in slots.iter_mut().enumerate() {
-        let (r, w) = sut.open_pipe(i);
-        slot.pipe = m.pipe_opened(r, w);
-        slot.fds = [r, w];
-        slot.open = [true, true];
+    let mut p = Pipes {
+        slots: [Slot::default(); SLOTS],
+        open: BTreeMap::new(),
+    };
+    for i in 0..SLOTS {
+        p.open_pipe(i, &mut m, sut);
     }
     let mut st = Stats::default();
     for (index, op) in ops.iter().enumerate() {
         let fail = |why: String| Failure { index, why };
         match op {
             Op::Ctl(cmd, entries) => {
-                let mut raw: Vec<Ukevent> = entries.iter().map(|e| resolve(e, &slots)).collect();
+                let mut raw: Vec<Ukevent> = entries.iter().map(|e| resolve(e, &p.slots)).collect();
                 let want = m.ctl(*cmd, &raw);
                 let got = sut.ctl(*cmd, &mut raw).map(|n| raw[..n].to_vec());
                 if got != want {
@@ -600,54 +940,92 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
                 sut.set_nonblock(*on);
             }
             Op::Write(s, n) => {
-                let slot = slots[*s];
+                let pipe = p.slots[*s].pipe;
                 // Never fill a pipe, never write without a reader (EPIPE).
-                if !slot.open[1] || !slot.open[0] || m.pipe_data(slot.pipe) > 4096 {
+                let Some(w) = p.fd_of(*s, End::Write) else {
+                    continue;
+                };
+                if p.fd_of(*s, End::Read).is_none() || m.pipe_data(pipe) > 4096 {
                     continue;
                 }
-                let got = sut.write(*s, *n);
-                m.pipe_write(slot.pipe, *n);
+                let got = sut.write(w, *n);
+                m.pipe_write(pipe, *n);
                 if got != Ok(*n) {
                     return Err(fail(format!("write: {got:?}, wanted Ok({n})")));
                 }
             }
             Op::Read(s, n) => {
-                let slot = slots[*s];
-                let n = (*n).min(m.pipe_data(slot.pipe));
-                if !slot.open[0] || n == 0 {
+                let pipe = p.slots[*s].pipe;
+                let n = (*n).min(m.pipe_data(pipe));
+                let Some(r) = p.fd_of(*s, End::Read) else {
+                    continue;
+                };
+                if n == 0 {
                     continue;
                 }
-                let want = m.pipe_read(slot.pipe, n);
-                let got = sut.read(*s, n);
+                let want = m.pipe_read(pipe, n);
+                let got = sut.read(r, n);
                 if got != Ok(want) {
                     return Err(fail(format!("read: {got:?}, wanted Ok({want})")));
                 }
             }
             Op::Close(s, end) => {
-                let slot = &mut slots[*s];
-                let e = end_ix(*end);
-                if !slot.open[e] {
+                let fd = p.slots[*s].fds[end_ix(*end)];
+                if !p.open.contains_key(&fd) {
                     continue;
                 }
-                slot.open[e] = false;
-                sut.close(*s, *end);
-                m.close_fd(slot.fds[e]);
+                p.close(fd, &mut m, sut).map_err(fail)?;
+            }
+            Op::Dup(s, end) => {
+                let Some(fd) = p.fd_of(*s, *end) else {
+                    continue;
+                };
+                if p.names(*s, *end).len() >= 3 {
+                    continue;
+                }
+                let new = sut.dup(fd);
+                m.dup_fd(fd, new);
+                let old = p.open.insert(new, (*s, *end));
+                assert!(old.is_none(), "dup returned fd {new}, which is open");
+            }
+            Op::CloseDups(s, end) => {
+                let own = p.slots[*s].fds[end_ix(*end)];
+                let dups: Vec<i32> = p
+                    .names(*s, *end)
+                    .into_iter()
+                    .filter(|&fd| fd != own)
+                    .collect();
+                if dups.is_empty() {
+                    continue;
+                }
+                for fd in dups {
+                    p.close(fd, &mut m, sut).map_err(fail)?;
+                }
+            }
+            Op::Dup2 { from, onto } => {
+                let Some(fd) = p.fd_of(from.0, from.1) else {
+                    continue;
+                };
+                let target = p.slots[onto.0].fds[end_ix(onto.1)];
+                // Onto a number that names another file, or none; a file
+                // keeps at most four.
+                if p.open.get(&target) == Some(from) || p.names(from.0, from.1).len() >= 4 {
+                    continue;
+                }
+                sut.dup2(fd, target);
+                let gone = m.dup2_fd(fd, target);
+                match p.open.insert(target, *from) {
+                    Some((s, e)) => p.settle_if_last(s, e, &gone, sut).map_err(fail)?,
+                    None => assert!(gone.is_empty(), "dup2 onto a free number removed requests"),
+                }
             }
             Op::Reopen(s) => {
                 for end in [End::Read, End::Write] {
-                    let e = end_ix(end);
-                    if slots[*s].open[e] {
-                        slots[*s].open[e] = false;
-                        sut.close(*s, end);
-                        m.close_fd(slots[*s].fds[e]);
+                    for fd in p.names(*s, end) {
+                        p.close(fd, &mut m, sut).map_err(fail)?;
                     }
                 }
-                let (r, w) = sut.open_pipe(*s);
-                slots[*s] = Slot {
-                    pipe: m.pipe_opened(r, w),
-                    fds: [r, w],
-                    open: [true, true],
-                };
+                p.open_pipe(*s, &mut m, sut);
             }
             Op::TimerCtl(cmd, entries) => {
                 let mut raw: Vec<Ukevent> = entries.iter().map(timer_entry).collect();
@@ -685,6 +1063,10 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
                 st.timer_events += evs.len();
             }
         }
+        assert!(
+            p.agrees_with(&m),
+            "the runner's fd table is not the model's"
+        );
         st.ops += 1;
     }
     Ok(st)
@@ -948,10 +1330,8 @@ pub fn check(cfg: &Config, mut new_sut: impl FnMut() -> Box<dyn Sut>) -> Result<
 #[cfg(test)]
 pub struct Mutant {
     m: Model,
-    fds: Vec<Option<(i32, i32)>>,
-    next_fd: i32,
-    pipes: Vec<usize>,
-    free: Vec<i32>,
+    /// Its fds, numbered from 10.
+    open: std::collections::BTreeSet<i32>,
 }
 
 #[cfg(test)]
@@ -961,22 +1341,19 @@ impl Mutant {
         m.mutation = mutation;
         Mutant {
             m,
-            fds: vec![None; SLOTS],
-            next_fd: 10,
-            pipes: vec![0; SLOTS],
-            free: Vec::new(),
+            open: Default::default(),
         }
     }
 
     /// The lowest free fd, as the kernel allocates them.
     fn alloc_fd(&mut self) -> i32 {
-        self.free.sort_unstable();
-        if self.free.is_empty() {
-            self.next_fd += 1;
-            self.next_fd - 1
-        } else {
-            self.free.remove(0)
-        }
+        let fd = (10..).find(|fd| !self.open.contains(fd)).unwrap();
+        self.open.insert(fd);
+        fd
+    }
+
+    fn pipe_of(&self, fd: i32) -> usize {
+        self.m.fd_names(fd).expect("an open fd").0
     }
 }
 
@@ -996,27 +1373,39 @@ impl Sut for Mutant {
         self.m.set_nonblock(on);
     }
 
-    fn open_pipe(&mut self, slot: usize) -> (i32, i32) {
+    fn open_pipe(&mut self) -> (i32, i32) {
         let (r, w) = (self.alloc_fd(), self.alloc_fd());
-        self.fds[slot] = Some((r, w));
-        self.pipes[slot] = self.m.pipe_opened(r, w);
+        self.m.pipe_opened(r, w);
         (r, w)
     }
 
-    fn close(&mut self, slot: usize, end: End) {
-        let (r, w) = self.fds[slot].expect("open slot");
-        let fd = if end == End::Read { r } else { w };
-        self.m.close_fd(fd);
-        self.free.push(fd);
+    fn close(&mut self, fd: i32) {
+        let _gone = self.m.close_fd(fd);
+        self.open.remove(&fd);
     }
 
-    fn write(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-        self.m.pipe_write(self.pipes[slot], n);
+    fn dup(&mut self, fd: i32) -> i32 {
+        let new = self.alloc_fd();
+        self.m.dup_fd(fd, new);
+        new
+    }
+
+    fn dup2(&mut self, fd: i32, onto: i32) {
+        let _gone = self.m.dup2_fd(fd, onto);
+        self.open.insert(onto);
+    }
+
+    fn settle(&mut self, _gone: &[Ident], _other: Option<(i32, u32)>) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+        self.m.pipe_write(self.pipe_of(fd), n);
         Ok(n)
     }
 
-    fn read(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-        Ok(self.m.pipe_read(self.pipes[slot], n))
+    fn read(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+        Ok(self.m.pipe_read(self.pipe_of(fd), n))
     }
 
     fn timer_ctl(&mut self, _cmd: u32, _entries: &mut [Ukevent]) -> Option<Result<usize, i32>> {
@@ -1088,17 +1477,26 @@ mod tests {
         fn set_nonblock(&mut self, on: bool) {
             self.0.set_nonblock(on)
         }
-        fn open_pipe(&mut self, slot: usize) -> (i32, i32) {
-            self.0.open_pipe(slot)
+        fn open_pipe(&mut self) -> (i32, i32) {
+            self.0.open_pipe()
         }
-        fn close(&mut self, slot: usize, end: End) {
-            self.0.close(slot, end)
+        fn close(&mut self, fd: i32) {
+            self.0.close(fd)
         }
-        fn write(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-            self.0.write(slot, n)
+        fn dup(&mut self, fd: i32) -> i32 {
+            self.0.dup(fd)
         }
-        fn read(&mut self, slot: usize, n: usize) -> Result<usize, i32> {
-            self.0.read(slot, n)
+        fn dup2(&mut self, fd: i32, onto: i32) {
+            self.0.dup2(fd, onto)
+        }
+        fn settle(&mut self, gone: &[Ident], other: Option<(i32, u32)>) -> Result<(), String> {
+            self.0.settle(gone, other)
+        }
+        fn write(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+            self.0.write(fd, n)
+        }
+        fn read(&mut self, fd: i32, n: usize) -> Result<usize, i32> {
+            self.0.read(fd, n)
         }
         fn timer_ctl(&mut self, c: u32, e: &mut [Ukevent]) -> Option<Result<usize, i32>> {
             self.0.timer_ctl(c, e)
@@ -1115,14 +1513,25 @@ mod tests {
 
     #[test]
     fn sequences_reach_interesting_states() {
-        // User events, poll events and broken fds all come out.
+        // User and poll events come out; watched files lose their last fd
+        // while watched, or stay open under another number and are
+        // delivered under their old one; the min_nr check prunes.
         let mut sut = Counting(Mutant::new(None), [0; 3]);
         let st = run(&generate(42, 5000), &mut sut).unwrap();
         let [user, poll, broken] = sut.1;
-        println!("{st:?}, {user} user, {poll} poll, {broken} broken");
+        let m = &sut.0.m;
+        let (pruned, closed, renamed) = (m.pruned, m.closed_removed, m.renamed_delivered);
+        let exists = m.exists_renamed;
+        println!(
+            "{st:?}, {user} user, {poll} poll, {broken} broken; \
+             {pruned} pruned, {closed} removed with their file, {renamed} delivered renamed, \
+             {exists} ADDs EEXIST under a number that no longer names the file"
+        );
+        assert!(user > 100 && poll > 100, "{user} {poll}");
+        assert_eq!(broken, 0, "no event is delivered broken");
         assert!(
-            user > 100 && poll > 100 && broken > 0,
-            "{user} {poll} {broken}"
+            pruned > 0 && closed > 20 && renamed > 5 && exists > 0,
+            "{pruned} {closed} {renamed} {exists}"
         );
         // Plenty of entries take effect, plenty are refused.
         let ok = st.entries - st.entry_errors;
@@ -1154,6 +1563,74 @@ mod tests {
             .and_then(|s| s.parse().ok())
             .expect("a shrunk length");
         assert!(n <= 5, "shrunk only to {n}:\n{report}");
+    }
+
+    #[test]
+    fn fd_helpers_dup2_poll_and_the_pipe_lock() {
+        let (r, w) = std::io::pipe().unwrap();
+        let (r2, mut w2) = std::io::pipe().unwrap();
+        // Onto an fd someone owns: they keep the number, which now names
+        // the other file.
+        assert!(dup2(w2.as_fd(), r.as_raw_fd()).unwrap().is_none());
+        let out = u32::from(libc::POLLOUT as u16);
+        assert_eq!(poll_now(r.as_fd()).unwrap() & out, out);
+        // Onto a free number: a new owner.
+        let free = 900;
+        assert_eq!(
+            fd_flags(free).unwrap_err().raw_os_error(),
+            Some(libc::EBADF)
+        );
+        let mut dup = File::from(dup2(r2.as_fd(), free).unwrap().unwrap());
+        assert_eq!(dup.as_raw_fd(), free);
+        w2.write_all(b"ab").unwrap();
+        assert_eq!(dup.read(&mut [0; 8]).unwrap(), 2);
+        // The last writer of pipe 2 goes: its readers hang up.
+        let hup = u32::from(libc::POLLHUP as u16);
+        drop(w2);
+        assert_eq!(poll_now(r2.as_fd()).unwrap() & hup, 0);
+        drop(r);
+        assert_eq!(poll_now(r2.as_fd()).unwrap() & hup, hup);
+        assert!(pipe_size(r2.as_fd()).unwrap() >= 4096);
+        drop((dup, w));
+        assert!(fd_flags(free).is_err());
+    }
+
+    #[test]
+    fn fdinfo_lines_give_the_identities() {
+        // As the module prints them (pos/flags/... come from the VFS).
+        let text = "pos:\t0\nflags:\t02\nmnt_id:\t15\nino:\t7\n\
+                    kevent-requests:\t2\nkevent-ready:\t1\n\
+                    kevent-req: type:3 id:10,0 event:0x1 flags:0x1 user:0x0 pending:1\n\
+                    kevent-req: type:9 id:4,0 event:0x0 flags:0x0 user:0x1f pending:0\n";
+        let poll = Ident {
+            type_: KEVENT_POLL,
+            id: [10, 0],
+            user: 0,
+        };
+        let user = Ident {
+            type_: KEVENT_USER,
+            id: [4, 0],
+            user: 0x1f,
+        };
+        assert_eq!(fdinfo_requests(text).unwrap(), [poll, user]);
+        assert_eq!(fdinfo_requests("kevent-requests:\t0\n").unwrap(), []);
+        assert!(fdinfo_requests("kevent-req: type:3 id:10 user:0x0\n")
+            .unwrap_err()
+            .contains("not understood"));
+        // The wait: done at once when none of them is listed; a clear
+        // failure when one stays.
+        let dir = std::env::temp_dir().join(format!("kevent-fdinfo-{}", std::process::id()));
+        std::fs::write(&dir, text).unwrap();
+        let path = dir.to_str().unwrap();
+        let other = Ident { user: 1, ..poll };
+        wait_until_unlisted(path, &[other], Duration::ZERO).unwrap();
+        let err = wait_until_unlisted(path, &[other, poll], Duration::from_millis(20)).unwrap_err();
+        std::fs::remove_file(&dir).unwrap();
+        assert!(err.starts_with("1 request(s)"), "{err}");
+        assert!(
+            err.contains("id: [10, 0]") && err.contains("kevent-ready"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! result per entry; events come out with [`Queue::wait`] into a reusable
 //! [`Events`] buffer that the kernel writes into directly, so waiting
 //! allocates nothing and copies nothing beyond the ioctl's own copy.
+//! [`Queue::wait_with_sigmask`] waits with a [`SigSet`] as the signal
+//! mask, as `epoll_pwait` and `ppoll` do.
 //!
 //! Errors are [`std::io::Error`]s carrying the kernel's errno; the rules
 //! behind every errno are in `docs/kevent.7.md`.
@@ -223,6 +225,58 @@ impl Queue {
         events: &mut Events,
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
+        self.get_events(min, events, timeout, None)
+    }
+
+    /// [`wait`](Queue::wait) with `sigmask` as the calling thread's signal
+    /// mask while it waits (`KEVENT_IOC_PGET_EVENTS`), set and restored
+    /// atomically as `epoll_pwait` and `ppoll` do, which closes the race
+    /// of unblocking a signal and then waiting.
+    ///
+    /// A signal that `sigmask` leaves unblocked, pending before the call
+    /// or arriving while it waits, ends the wait with `Interrupted`
+    /// (`EINTR`, no event consumed); its handler runs with `sigmask` in
+    /// force, and the thread's own mask is back when this returns. The
+    /// call is not retried: that is its purpose. A signal that `sigmask`
+    /// blocks does not interrupt the wait; it stays pending and is
+    /// delivered after the call if the thread's own mask allows it.
+    /// `SIGKILL` and `SIGSTOP` cannot be blocked.
+    ///
+    /// A module without the ioctl answers `ENOTTY`.
+    ///
+    /// ```no_run
+    /// use kevent::{Events, Queue, SigSet};
+    /// use std::time::Duration;
+    ///
+    /// let queue = Queue::new()?;
+    /// // SIGUSR1 is blocked in this thread, except while it waits here.
+    /// let mut mask = SigSet::current()?;
+    /// mask.remove(libc::SIGUSR1)?;
+    /// let mut events = Events::with_capacity(16);
+    /// match queue.wait_with_sigmask(1, &mut events, Some(Duration::from_secs(1)), &mask) {
+    ///     Ok(n) => println!("{n} events"),
+    ///     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => println!("SIGUSR1"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait_with_sigmask(
+        &self,
+        min: usize,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        sigmask: &SigSet,
+    ) -> io::Result<usize> {
+        self.get_events(min, events, timeout, Some(sigmask))
+    }
+
+    fn get_events(
+        &self,
+        min: usize,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        sigmask: Option<&SigSet>,
+    ) -> io::Result<usize> {
         events.len = 0;
         if events.buf.is_empty() {
             return Err(invalid("an Events buffer with no room"));
@@ -238,12 +292,11 @@ impl Queue {
             Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
         };
         let cap = events.capacity();
-        let n = sys::get_events(
-            self.fd.as_fd(),
-            min as u32,
-            &mut events.buf[..cap],
-            timeout_ns,
-        )?;
+        let buf = &mut events.buf[..cap];
+        let n = match sigmask {
+            None => sys::get_events(self.fd.as_fd(), min as u32, buf, timeout_ns)?,
+            Some(m) => sys::pget_events(self.fd.as_fd(), min as u32, buf, timeout_ns, Some(&m.0))?,
+        };
         events.len = n.min(cap);
         Ok(events.len)
     }
@@ -276,6 +329,92 @@ impl From<Queue> for OwnedFd {
     }
 }
 
+/// A set of signals, as the kernel's `sigset_t` holds them (signals 1 to
+/// 64): the mask of [`Queue::wait_with_sigmask`].
+///
+/// ```
+/// use kevent::SigSet;
+/// let mut s = SigSet::empty();
+/// s.insert(libc::SIGUSR1)?;
+/// assert!(s.contains(libc::SIGUSR1) && !s.contains(libc::SIGUSR2));
+/// assert!(s.insert(0).is_err() && s.insert(65).is_err());
+/// assert!(SigSet::full().contains(64));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SigSet(sys::KernelSigset);
+
+impl SigSet {
+    /// The highest signal number.
+    pub const MAX: libc::c_int = 64;
+
+    /// No signal.
+    pub fn empty() -> SigSet {
+        SigSet::default()
+    }
+
+    /// Every signal (the kernel never blocks `SIGKILL` and `SIGSTOP`).
+    pub fn full() -> SigSet {
+        SigSet(sys::KernelSigset {
+            sig: [libc::c_ulong::MAX; sys::SIGSET_WORDS],
+        })
+    }
+
+    /// The calling thread's signal mask.
+    pub fn current() -> io::Result<SigSet> {
+        sys::thread_sigmask().map(SigSet)
+    }
+
+    fn place(sig: libc::c_int) -> io::Result<(usize, libc::c_ulong)> {
+        if !(1..=Self::MAX).contains(&sig) {
+            return Err(invalid(format!("signal {sig} is not in 1..=64")));
+        }
+        let bits = <libc::c_ulong>::BITS as usize;
+        let n = (sig - 1) as usize;
+        Ok((n / bits, 1 << (n % bits)))
+    }
+
+    /// Adds `sig`; `InvalidInput` if it is not in `1..=64`.
+    pub fn insert(&mut self, sig: libc::c_int) -> io::Result<()> {
+        let (w, bit) = Self::place(sig)?;
+        self.0.sig[w] |= bit;
+        Ok(())
+    }
+
+    /// Removes `sig`; `InvalidInput` if it is not in `1..=64`.
+    pub fn remove(&mut self, sig: libc::c_int) -> io::Result<()> {
+        let (w, bit) = Self::place(sig)?;
+        self.0.sig[w] &= !bit;
+        Ok(())
+    }
+
+    /// Whether `sig` is in the set (never for a number outside `1..=64`).
+    pub fn contains(&self, sig: libc::c_int) -> bool {
+        Self::place(sig).is_ok_and(|(w, bit)| self.0.sig[w] & bit != 0)
+    }
+
+    /// The kernel's `sigset_t` it is.
+    pub fn raw(&self) -> &sys::KernelSigset {
+        &self.0
+    }
+
+    /// The set of a kernel `sigset_t` (from `rt_sigprocmask`, say).
+    pub fn from_raw(raw: sys::KernelSigset) -> SigSet {
+        SigSet(raw)
+    }
+
+    /// The signals in the set, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = libc::c_int> + '_ {
+        (1..=Self::MAX).filter(|&s| self.contains(s))
+    }
+}
+
+impl fmt::Debug for SigSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// A set of `KEVENT_POLL_*` bits: what a poll request waits for, and what
 /// fired.
 ///
@@ -286,6 +425,9 @@ impl From<Queue> for OwnedFd {
 /// assert_eq!(i.bits(), 0x41);
 /// assert_eq!(Interest::from_bits(0x8000), None);
 /// assert_eq!(format!("{i:?}"), "IN|RDNORM");
+/// // A half-closed stream socket.
+/// assert_eq!(Interest::from_bits(0x2001), Some(Interest::IN | Interest::RDHUP));
+/// assert_eq!(format!("{:?}", Interest::IN | Interest::RDHUP), "IN|RDHUP");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Interest(u32);
@@ -313,8 +455,14 @@ impl Interest {
     pub const WRBAND: Interest = Interest(sys::KEVENT_POLL_POLLWRBAND);
     /// `POLLMSG`.
     pub const MSG: Interest = Interest(sys::KEVENT_POLL_POLLMSG);
+    /// The peer shut down its writing side (`POLLRDHUP`, epoll's
+    /// `EPOLLRDHUP`): a stream socket will read EOF once its data is
+    /// drained, so a server can tell a half-closed connection without a
+    /// `read()`. Files that do not know it (pipes, eventfd, ...) never
+    /// report it; they report `HUP` when the other end is gone.
+    pub const RDHUP: Interest = Interest(sys::KEVENT_POLL_POLLRDHUP);
 
-    const NAMES: [(Interest, &'static str); 11] = [
+    const NAMES: [(Interest, &'static str); 12] = [
         (Self::IN, "IN"),
         (Self::PRI, "PRI"),
         (Self::OUT, "OUT"),
@@ -326,6 +474,7 @@ impl Interest {
         (Self::WRNORM, "WRNORM"),
         (Self::WRBAND, "WRBAND"),
         (Self::MSG, "MSG"),
+        (Self::RDHUP, "RDHUP"),
     ];
 
     /// No bit.
@@ -456,9 +605,17 @@ pub struct Request(Ukevent);
 
 impl Request {
     /// Readiness of `fd` for `interest` (`POLLERR` and `POLLHUP` are always
-    /// reported). The request names the fd by number; the kernel keeps its
-    /// own reference to the file, and a request whose fd was closed is
-    /// delivered once as broken (`EBADF`).
+    /// reported).
+    ///
+    /// The request is named by the fd's number but watches the *file* the
+    /// fd names when it is added, as epoll does. When every descriptor of
+    /// that file is closed, its requests are removed silently: they are
+    /// never delivered afterwards, [`Queue::remove`] of them is `ENOENT`,
+    /// and the number may be added again at once. While the file is open
+    /// through another descriptor (a `dup`, a child process), its requests
+    /// stay and are delivered under their original number, whatever that
+    /// number names now; adding that identity again is `EEXIST` until the
+    /// old request is removed.
     pub fn poll(fd: impl AsFd, interest: Interest) -> Request {
         Request(Ukevent {
             id: [fd.as_fd().as_raw_fd() as u32, 0],
@@ -726,8 +883,9 @@ impl<'a> Event<'a> {
         self.0.ret_data
     }
 
-    /// `Some` for an event delivered as broken: a poll request whose fd
-    /// was closed (`EBADF`), which is removed.
+    /// `Some` for an event delivered as broken (`KEVENT_RET_BROKEN`, the
+    /// errno in `ret_data[1]`). The module delivers none today: a poll
+    /// request whose file was closed is removed silently instead.
     pub fn error(&self) -> Option<io::Error> {
         match entry_result(self.0) {
             Some(Err(e)) => Some(e),
@@ -838,6 +996,48 @@ mod tests {
             Interest::from_bits(0x1000).map(Interest::bits),
             Some(0x1000)
         );
+    }
+
+    #[test]
+    fn sigset_is_the_kernels_bit_layout() {
+        let mut s = SigSet::empty();
+        s.insert(1).unwrap();
+        s.insert(libc::SIGUSR1).unwrap();
+        s.insert(64).unwrap();
+        // Signal n is bit n - 1 of 64, in unsigned longs, lowest first.
+        let bits = <libc::c_ulong>::BITS;
+        let joined =
+            s.0.sig
+                .iter()
+                .rev()
+                .fold(0u128, |acc, &w| acc << bits | u128::from(w));
+        assert_eq!(joined, 1 | 1 << (libc::SIGUSR1 - 1) | 1 << 63);
+        assert_eq!(s.iter().collect::<Vec<_>>(), [1, libc::SIGUSR1, 64]);
+        assert_eq!(format!("{s:?}"), format!("{{1, {}, 64}}", libc::SIGUSR1));
+        s.remove(64).unwrap();
+        assert!(!s.contains(64) && !s.contains(0) && !s.contains(-3));
+        assert_eq!(
+            s.remove(65).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert_eq!(SigSet::full().iter().count(), 64);
+    }
+
+    #[test]
+    fn wait_with_sigmask_checks_its_buffer_first() {
+        // A pipe is no queue, but the buffer is refused before any ioctl.
+        let (r, _w) = std::io::pipe().unwrap();
+        let q = Queue::from(OwnedFd::from(r));
+        let mask = SigSet::empty();
+        let mut none = Events::with_capacity(0);
+        let e = q.wait_with_sigmask(0, &mut none, None, &mask).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let mut ev = Events::with_capacity(2);
+        let e = q.wait_with_sigmask(3, &mut ev, None, &mask).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // Then the kernel: not a kevent queue.
+        let e = q.wait_with_sigmask(1, &mut ev, Some(Duration::ZERO), &mask);
+        assert_eq!(e.unwrap_err().raw_os_error(), Some(libc::ENOTTY));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The raw ABI of `uapi/linux/kevent.h`, and the only module with `unsafe`
-//! code: the two ioctls, `fcntl(F_SETFL)`, and the view of a slice of
-//! [`Request`](crate::Request)s as the `struct ukevent` array it wraps.
+//! code: the three ioctls, `fcntl(F_SETFL)`, the thread's signal mask,
+//! and the view of a slice of [`Request`](crate::Request)s as the
+//! `struct ukevent` array it wraps.
 //!
 //! Every constant here is read from the header at build time (`build.rs`
 //! compiles a C program against it); the `#[repr(C)]` structs are declared
@@ -19,13 +20,13 @@ mod generated {
 pub use generated::{
     KEVENT_AIO, KEVENT_CTL_ADD, KEVENT_CTL_INIT, KEVENT_CTL_MAX_NUM, KEVENT_CTL_MODIFY,
     KEVENT_CTL_READY, KEVENT_CTL_REMOVE, KEVENT_INODE, KEVENT_IOC_CTL, KEVENT_IOC_GET_EVENTS,
-    KEVENT_IOC_MAGIC, KEVENT_MAX, KEVENT_NAIO, KEVENT_POLL, KEVENT_POLL_POLLERR,
-    KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG, KEVENT_POLL_POLLNVAL,
-    KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND, KEVENT_POLL_POLLRDNORM,
-    KEVENT_POLL_POLLREMOVE, KEVENT_POLL_POLLWRBAND, KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET,
-    KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE, KEVENT_SOCKET, KEVENT_TIMER,
-    KEVENT_TIMER_FIRED, KEVENT_TIMER_UNIT_MASK, KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_NS,
-    KEVENT_TIMER_UNIT_US, KEVENT_USER,
+    KEVENT_IOC_MAGIC, KEVENT_IOC_PGET_EVENTS, KEVENT_MAX, KEVENT_NAIO, KEVENT_POLL,
+    KEVENT_POLL_POLLERR, KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG,
+    KEVENT_POLL_POLLNVAL, KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND,
+    KEVENT_POLL_POLLRDHUP, KEVENT_POLL_POLLRDNORM, KEVENT_POLL_POLLREMOVE, KEVENT_POLL_POLLWRBAND,
+    KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE,
+    KEVENT_SOCKET, KEVENT_TIMER, KEVENT_TIMER_FIRED, KEVENT_TIMER_UNIT_MASK, KEVENT_TIMER_UNIT_MS,
+    KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_UNIT_US, KEVENT_USER,
 };
 
 /// Every `KEVENT_POLL_*` bit the module accepts.
@@ -40,7 +41,8 @@ pub const KEVENT_POLL_VALID: u32 = KEVENT_POLL_POLLIN
     | KEVENT_POLL_POLLWRNORM
     | KEVENT_POLL_POLLWRBAND
     | KEVENT_POLL_POLLMSG
-    | KEVENT_POLL_POLLREMOVE;
+    | KEVENT_POLL_POLLREMOVE
+    | KEVENT_POLL_POLLRDHUP;
 
 /// `struct ukevent`. The header's `union { __u32 user[2]; __u64 ptr; }`
 /// is `user` here, as a `u64`.
@@ -79,6 +81,34 @@ pub struct GetEventsArg {
     pub reserved: u32,
 }
 
+/// `struct kevent_pget_events_arg`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PgetEventsArg {
+    pub get: GetEventsArg,
+    /// User pointer to the signal mask (a [`KernelSigset`]); 0: none.
+    pub sigmask: u64,
+    /// [`KERNEL_SIGSET_SIZE`] with a mask, 0 without.
+    pub sigsetsize: u32,
+    pub reserved: u32,
+}
+
+/// The size of the kernel's `sigset_t`, which `sigsetsize` must give: 64
+/// signals (on every architecture but MIPS). glibc's `sigset_t` is
+/// larger (1024 bits); the kernel reads only this much of it.
+pub const KERNEL_SIGSET_SIZE: u32 = 8;
+
+/// `unsigned long`s in the kernel's `sigset_t`.
+pub const SIGSET_WORDS: usize = 64 / <libc::c_ulong>::BITS as usize;
+
+/// The kernel's `sigset_t`: signal `n` (1 to 64) is bit `(n - 1) % W` of
+/// word `(n - 1) / W`, `W` being the bits of an `unsigned long`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq, Hash)]
+pub struct KernelSigset {
+    pub sig: [libc::c_ulong; SIGSET_WORDS],
+}
+
 // The hand-declared structs are the header's, to the byte.
 const _: () = {
     use generated::*;
@@ -110,9 +140,19 @@ const _: () = {
     assert!(offset_of!(GetEventsArg, flags) == OFFSETOF_KEVENT_GET_EVENTS_ARG_FLAGS);
     assert!(offset_of!(GetEventsArg, reserved) == OFFSETOF_KEVENT_GET_EVENTS_ARG_RESERVED);
 
+    assert!(size_of::<PgetEventsArg>() == SIZEOF_KEVENT_PGET_EVENTS_ARG);
+    assert!(align_of::<PgetEventsArg>() == ALIGNOF_KEVENT_PGET_EVENTS_ARG);
+    assert!(offset_of!(PgetEventsArg, get) == OFFSETOF_KEVENT_PGET_EVENTS_ARG_GET);
+    assert!(offset_of!(PgetEventsArg, sigmask) == OFFSETOF_KEVENT_PGET_EVENTS_ARG_SIGMASK);
+    assert!(offset_of!(PgetEventsArg, sigsetsize) == OFFSETOF_KEVENT_PGET_EVENTS_ARG_SIGSETSIZE);
+    assert!(offset_of!(PgetEventsArg, reserved) == OFFSETOF_KEVENT_PGET_EVENTS_ARG_RESERVED);
+
+    assert!(size_of::<KernelSigset>() == KERNEL_SIGSET_SIZE as usize);
+
     // The ioctl numbers encode the argument sizes the structs have here.
     assert!(KEVENT_IOC_CTL == iow(KEVENT_IOC_MAGIC, 1, size_of::<CtlArg>()));
     assert!(KEVENT_IOC_GET_EVENTS == iow(KEVENT_IOC_MAGIC, 2, size_of::<GetEventsArg>()));
+    assert!(KEVENT_IOC_PGET_EVENTS == iow(KEVENT_IOC_MAGIC, 3, size_of::<PgetEventsArg>()));
 };
 
 /// `_IOW(type, nr, size)` of `asm-generic/ioctl.h`.
@@ -224,6 +264,75 @@ pub fn get_events(
     .map(|n| n as usize)
 }
 
+/// The argument of `KEVENT_IOC_PGET_EVENTS` for a wait into `buf` with
+/// `sigmask` (`None`: the mask is left alone, as `KEVENT_IOC_GET_EVENTS`).
+/// The pointers in it are `buf`'s and `sigmask`'s.
+pub fn pget_events_arg(
+    min_nr: u32,
+    buf: &mut [Ukevent],
+    timeout_ns: i64,
+    sigmask: Option<&KernelSigset>,
+) -> PgetEventsArg {
+    PgetEventsArg {
+        get: GetEventsArg {
+            min_nr,
+            max_nr: u32::try_from(buf.len()).unwrap_or(u32::MAX),
+            timeout_ns,
+            events: buf.as_mut_ptr() as u64,
+            ..Default::default()
+        },
+        sigmask: sigmask.map_or(0, |m| m as *const KernelSigset as u64),
+        sigsetsize: sigmask.map_or(0, |_| KERNEL_SIGSET_SIZE),
+        reserved: 0,
+    }
+}
+
+/// `KEVENT_IOC_PGET_EVENTS` into `buf`, with `sigmask` as the thread's
+/// signal mask while the call waits (`None`: unchanged): returns how many
+/// events the kernel wrote at the front of `buf`.
+pub fn pget_events(
+    fd: BorrowedFd<'_>,
+    min_nr: u32,
+    buf: &mut [Ukevent],
+    timeout_ns: i64,
+    sigmask: Option<&KernelSigset>,
+) -> io::Result<usize> {
+    let arg = pget_events_arg(min_nr, buf, timeout_ns, sigmask);
+    // SAFETY: `buf` is an exclusively borrowed array of at least `max_nr`
+    // entries, of which the kernel writes only whole `struct ukevent`s;
+    // `sigmask`, if any, is a live `KernelSigset` of `sigsetsize` bytes,
+    // which the kernel only reads.
+    unsafe {
+        ioctl_ptr(
+            fd,
+            KEVENT_IOC_PGET_EVENTS,
+            (&arg as *const PgetEventsArg).cast(),
+        )
+    }
+    .map(|n| n as usize)
+}
+
+/// The calling thread's signal mask, as the kernel has it
+/// (`rt_sigprocmask`, so glibc's internal signals are not hidden).
+pub fn thread_sigmask() -> io::Result<KernelSigset> {
+    let mut set = KernelSigset::default();
+    // SAFETY: with a null new set, rt_sigprocmask only writes the current
+    // mask, `KERNEL_SIGSET_SIZE` bytes, into `set`, which has that size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            std::ptr::null::<KernelSigset>(),
+            &mut set as *mut KernelSigset,
+            KERNEL_SIGSET_SIZE as libc::size_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(set)
+}
+
 /// Sets or clears `O_NONBLOCK` on `fd`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFL takes no argument and only reads the open file.
@@ -285,10 +394,72 @@ mod tests {
     }
 
     #[test]
+    fn pget_events_arg_carries_the_mask_and_its_size() {
+        let mut buf = [Ukevent::default(); 3];
+        let mask = KernelSigset::default();
+        let arg = pget_events_arg(2, &mut buf, 5, Some(&mask));
+        assert_eq!(
+            (arg.get.min_nr, arg.get.max_nr, arg.get.timeout_ns),
+            (2, 3, 5)
+        );
+        assert_eq!(arg.get.events, buf.as_ptr() as u64);
+        assert_eq!(arg.sigmask, &mask as *const KernelSigset as u64);
+        assert_eq!((arg.sigsetsize, arg.reserved, arg.get.flags), (8, 0, 0));
+        let arg = pget_events_arg(0, &mut buf, -1, None);
+        assert_eq!((arg.sigmask, arg.sigsetsize), (0, 0));
+        // _IOW(0xB9, 3, 48 bytes).
+        assert_eq!(KEVENT_IOC_PGET_EVENTS, 0x4030_b903);
+    }
+
+    #[test]
+    fn pget_events_on_another_file_is_enotty() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let mut buf = [Ukevent::default(); 1];
+        let mask = KernelSigset::default();
+        for m in [None, Some(&mask)] {
+            let e = pget_events(std::os::fd::AsFd::as_fd(&r), 0, &mut buf, 0, m).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        }
+    }
+
+    #[test]
+    fn thread_sigmask_reads_the_kernels_mask() {
+        // Block SIGWINCH in this test's thread only, read, restore.
+        let block = |how: libc::c_int, set: &KernelSigset| {
+            let mut old = KernelSigset::default();
+            // SAFETY: both sets are live `KERNEL_SIGSET_SIZE`-byte values.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigprocmask,
+                    how,
+                    set as *const KernelSigset,
+                    &mut old as *mut KernelSigset,
+                    KERNEL_SIGSET_SIZE as libc::size_t,
+                )
+            };
+            assert_eq!(r, 0);
+            old
+        };
+        let bit = 1 << ((libc::SIGWINCH - 1) as u32 % <libc::c_ulong>::BITS);
+        let word = (libc::SIGWINCH - 1) as usize / <libc::c_ulong>::BITS as usize;
+        let mut winch = KernelSigset::default();
+        winch.sig[word] = bit;
+        let old = block(libc::SIG_BLOCK, &winch);
+        let now = thread_sigmask().unwrap();
+        block(libc::SIG_SETMASK, &old);
+        assert_eq!(now.sig[word] & bit, bit);
+        assert_eq!(old.sig[word] & bit, 0);
+        assert_eq!(thread_sigmask().unwrap(), old);
+    }
+
+    #[test]
     fn poll_bits_are_the_kernels() {
         assert_eq!(KEVENT_POLL_POLLIN, libc::POLLIN as u32);
         assert_eq!(KEVENT_POLL_POLLOUT, libc::POLLOUT as u32);
         assert_eq!(KEVENT_POLL_POLLHUP, libc::POLLHUP as u32);
         assert_eq!(KEVENT_POLL_POLLRDNORM, libc::POLLRDNORM as u32);
+        assert_eq!(KEVENT_POLL_POLLRDHUP, libc::POLLRDHUP as u32);
+        assert_eq!(KEVENT_POLL_POLLRDHUP, 0x2000);
+        assert_ne!(KEVENT_POLL_VALID & KEVENT_POLL_POLLRDHUP, 0);
     }
 }
