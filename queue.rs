@@ -615,7 +615,7 @@ impl Queue {
             // that were ready at their last delivery and may be drained
             // since: asked now, fewer than `min_nr` may be ready. Then
             // wait on (the ones not ready are off the list).
-            if min_nr > 1 && !timed_out && !nonblock && !self.enough_ready(&mut reg, min_nr)? {
+            if min_nr > 1 && !timed_out && !nonblock && !self.enough_ready(&mut reg, min_nr) {
                 drop(reg);
                 if kernel::current!().signal_pending() {
                     self.pass_on();
@@ -641,44 +641,61 @@ impl Queue {
     /// Whether at least `min_nr` of the requests in line are ready now:
     /// timers and user events are; a file is asked, and taken off the line
     /// if it is not ready and no wake-up came since it was looked at (the
-    /// next wake-up queues it again). Stops asking at `min_nr`. Call with
-    /// the registry locked: then only wake-ups, which append, change the
-    /// line meanwhile, so what was seen in it stays in it, in order.
-    fn enough_ready(&self, _reg: &mut Registry, min_nr: usize) -> Result<bool> {
-        let len = self.ready.lock().len();
-        let mut line = KVec::with_capacity(len, GFP_KERNEL)?;
-        {
-            let ready = self.ready.lock();
-            for req in ready.iter().take(len) {
-                // Within the capacity: no allocation under the lock.
-                line.push((Arc::from(req), req.pending()), GFP_NOWAIT)?;
-            }
-        }
+    /// next wake-up queues it again). Stops asking at `min_nr`.
+    ///
+    /// Call with the registry locked: then only wake-ups, which append,
+    /// change the line meanwhile, so the requests found ready stay at its
+    /// front, in order, and the next ones to look at follow them. They are
+    /// looked at `BATCH` at a time, without allocating; skipping those
+    /// found ready costs `min_nr²/BATCH` list steps at worst, only for a
+    /// call that wants many events from a line holding files.
+    fn enough_ready(&self, _reg: &mut Registry, min_nr: usize) -> bool {
         let mut count = 0;
-        for (req, seen) in line.iter() {
-            if count >= min_nr {
-                break;
+        while count < min_nr {
+            let mut batch: [Option<(Arc<Request>, u64)>; BATCH] = Default::default();
+            let mut n = 0;
+            {
+                let ready = self.ready.lock();
+                for (slot, req) in batch.iter_mut().zip(ready.iter().skip(count)) {
+                    *slot = Some((Arc::from(req), req.pending()));
+                    n += 1;
+                }
             }
-            let Some(watch) = &req.watch else {
-                count += 1;
-                continue;
-            };
-            let wanted = req.event() | POLL_ALWAYS;
-            let ready_now = !watch.is_closed()
-                && poll::poll_now(watch.file().file()).is_ok_and(|mask| mask & wanted != 0);
-            if ready_now {
-                count += 1;
-                continue;
+            if n == 0 {
+                return false;
             }
-            let mut ready = self.ready.lock();
-            if req.pending() == *seen {
-                req.clear_pending(&mut ready);
-                let queued = ready.remove(req);
-                // Let go under the lock, as `finish` does.
-                drop(queued);
+            for (req, seen) in batch.iter().take(n).flatten() {
+                if count >= min_nr {
+                    break;
+                }
+                if self.is_ready_now(req) {
+                    count += 1;
+                    continue;
+                }
+                let mut ready = self.ready.lock();
+                if req.pending() == *seen {
+                    req.clear_pending(&mut ready);
+                    let queued = ready.remove(req);
+                    // Let go under the lock, as `finish` does.
+                    drop(queued);
+                } else {
+                    // Woken meanwhile: it stays, and counts.
+                    count += 1;
+                }
             }
         }
-        Ok(count >= min_nr)
+        true
+    }
+
+    /// Whether collecting `req` now would deliver an event (files are
+    /// asked; a closed file's request never would).
+    fn is_ready_now(&self, req: &Request) -> bool {
+        let Some(watch) = &req.watch else {
+            return true;
+        };
+        let wanted = req.event() | POLL_ALWAYS;
+        !watch.is_closed()
+            && poll::poll_now(watch.file().file()).is_ok_and(|mask| mask & wanted != 0)
     }
 
     /// Sleeps until `min_nr` events are ready, the deadline passes (then

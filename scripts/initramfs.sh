@@ -12,6 +12,9 @@ out=$1 flavour=$2
 shift 2
 build=$KEVENT_ROOT/build
 stage=$(mktemp -d)
+# mktemp makes the directory 0700; it becomes the root, which every user
+# of the VM (the tests drop to uid 65534) must be able to search.
+chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,examples}

@@ -416,7 +416,10 @@ static inline void __kselftest_memset_safe(void *s, int c, size_t n)
 	{ \
 		/* fixture data is alloced, setup, and torn down per call. */ \
 		FIXTURE_DATA(fixture_name) self_private, *self = NULL; \
-		pid_t child = 1; \
+		/* volatile: set between setjmp() and an ASSERT's longjmp() (a \
+		 * local fix: without it the test child can take itself for \
+		 * the parent and run a FIXTURE_TEARDOWN_PARENT). */ \
+		volatile pid_t child = 1; \
 		int status = 0; \
 		/* Makes sure there is only one teardown, even when child forks again. */ \
 		bool *teardown = mmap(NULL, sizeof(*teardown), \
