@@ -32,7 +32,8 @@ pub(crate) const KEVENT_TIMER_UNIT_US: u32 = 0x10;
 pub(crate) const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
 pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
 
-/// `KEVENT_POLL` events: take12's POLL* bits, the kernel's values.
+/// `KEVENT_POLL` events: take12's POLL* bits and `POLLRDHUP`, the kernel's
+/// values.
 pub(crate) const KEVENT_POLL_VALID: u32 = 0x07ff | 0x1000 | 0x2000;
 
 /// ctl commands.

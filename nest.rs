@@ -5,11 +5,10 @@
 //!
 //! Each queue keeps its edges both ways (the queues it watches, the queues
 //! watching it) with a count, since several requests of one queue may
-//! watch the same queue. Edges are added only under the device-wide
-//! nesting lock, after the check; they are removed, without it, when a
-//! request leaves its queue. So the check sees every edge that exists, and
-//! perhaps some that are going away (it may refuse what it would have
-//! allowed a moment later, never the reverse).
+//! watch the same queue. All edges are guarded by the device-wide nesting
+//! lock (`LockedBy`), taken inside a queue's registry lock when a request
+//! that watches a queue is added or removed; the check walks the graph
+//! under it without taking any other lock or allocating.
 //!
 //! The check visits each queue at most once per direction, as epoll's
 //! `ep_loop_check` does with its generation number, so it is linear in the
@@ -18,10 +17,9 @@
 use crate::queue::Queue;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use kernel::{
-    new_mutex,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, Mutex},
+    sync::{Arc, LockedBy, Mutex},
 };
 
 /// The longest chain of queues watching queues, in watches (epoll's
@@ -62,11 +60,8 @@ enum Direction {
 }
 
 /// A queue's place in the graph.
-#[pin_data]
 pub(crate) struct Node {
-    /// A leaf lock: nothing is taken inside it.
-    #[pin]
-    links: Mutex<Links>,
+    links: LockedBy<Links, Checks>,
     /// The check that last visited this queue, and the depth it found
     /// below (or above) it. Only touched under the nesting lock.
     visited: AtomicU64,
@@ -93,12 +88,17 @@ fn key(queue: &Queue) -> usize {
 }
 
 impl Node {
-    pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            links <- new_mutex!(Links { down: RBTree::new(), up: RBTree::new() }, "kevent_nest_links"),
+    /// A queue's node, guarded by the device's nesting lock `nest`.
+    pub(crate) fn new(nest: &Mutex<Checks>) -> Self {
+        let links = Links {
+            down: RBTree::new(),
+            up: RBTree::new(),
+        };
+        Self {
+            links: LockedBy::new(nest, links),
             visited: AtomicU64::new(0),
             depth: AtomicUsize::new(0),
-        })
+        }
     }
 }
 
@@ -108,9 +108,9 @@ impl Node {
 /// one, plus the longest below `to`. Call with the nesting lock held.
 pub(crate) fn check(checks: &mut Checks, from: &Queue, to: &Queue) -> Result {
     checks.generation += 1;
-    let below = depth(to, Direction::Down, Some(from), checks.generation, 0)?;
+    let below = depth(checks, to, Direction::Down, Some(from), 0)?;
     checks.generation += 1;
-    let above = depth(from, Direction::Up, None, checks.generation, 0)?;
+    let above = depth(checks, from, Direction::Up, None, 0)?;
     if above + 1 + below > MAX_NEST {
         return Err(crate::defs::eloop());
     }
@@ -121,16 +121,17 @@ pub(crate) fn check(checks: &mut Checks, from: &Queue, to: &Queue) -> Result {
 /// reaches `origin`. Each queue is explored once per check (`generation`);
 /// a queue seen again gives the depth found the first time.
 fn depth(
+    checks: &Checks,
     queue: &Queue,
     dir: Direction,
     origin: Option<&Queue>,
-    generation: u64,
     level: usize,
 ) -> Result<usize> {
     if origin.is_some_and(|origin| core::ptr::eq(queue, origin)) {
         return Err(crate::defs::eloop());
     }
     let node = queue.nest();
+    let generation = checks.generation;
     if node.visited.load(Ordering::Relaxed) == generation {
         return Ok(node.depth.load(Ordering::Relaxed));
     }
@@ -138,41 +139,37 @@ fn depth(
     if level > MAX_NEST {
         return Err(crate::defs::eloop());
     }
-    let next = {
-        let links = node.links.lock();
-        let edges = match dir {
-            Direction::Down => &links.down,
-            Direction::Up => &links.up,
-        };
-        let mut next = KVec::new();
-        for edge in edges.values() {
-            next.push(edge.queue.clone(), GFP_KERNEL)?;
-        }
-        next
+    let links = node.links.access(checks);
+    let edges = match dir {
+        Direction::Down => &links.down,
+        Direction::Up => &links.up,
     };
     let mut found = 0;
-    for other in next.iter() {
-        found = found.max(1 + depth(other, dir, origin, generation, level + 1)?);
+    for edge in edges.values() {
+        found = found.max(1 + depth(checks, &edge.queue, dir, origin, level + 1)?);
     }
     node.visited.store(generation, Ordering::Relaxed);
     node.depth.store(found, Ordering::Relaxed);
     Ok(found)
 }
 
-/// Adds one watch of `to` by `from`, in room allocated before. Call with
-/// the nesting lock held, after [`check`].
-pub(crate) fn link(from: &Arc<Queue>, to: &Arc<Queue>, room: EdgeRoom) {
-    from.nest().links.lock().down.add(to, room.down);
-    to.nest().links.lock().up.add(from, room.up);
+/// Adds one watch of `to` by `from`, in room allocated before, after
+/// [`check`] allowed it under the same hold of the nesting lock.
+pub(crate) fn link(checks: &mut Checks, from: &Arc<Queue>, to: &Arc<Queue>, room: EdgeRoom) {
+    from.nest().links.access_mut(checks).down.add(to, room.down);
+    to.nest().links.access_mut(checks).up.add(from, room.up);
 }
 
-/// Removes one watch of `to` by `from`.
-pub(crate) fn unlink(from: &Queue, to: &Queue) {
-    // The queues are dropped unlocked: an edge may hold the last reference.
-    let gone = from.nest().links.lock().down.sub(to);
-    drop(gone);
-    let gone = to.nest().links.lock().up.sub(from);
-    drop(gone);
+/// Removes one watch of `to` by `from`. Returns the queues whose last
+/// edge went, to be dropped once the lock is released.
+pub(crate) fn unlink(
+    checks: &mut Checks,
+    from: &Queue,
+    to: &Queue,
+) -> (Option<Arc<Queue>>, Option<Arc<Queue>>) {
+    let down = from.nest().links.access_mut(checks).down.sub(to);
+    let up = to.nest().links.access_mut(checks).up.sub(from);
+    (down, up)
 }
 
 /// Counted edges.

@@ -127,7 +127,6 @@ pub(crate) struct Queue {
     poll_work: Work<Queue>,
     list_id: u64,
     /// The queues this one watches and that watch it.
-    #[pin]
     nest: nest::Node,
     /// While this queue wakes its pollers: how many other queues' wake-ups
     /// that runs inside (the lockdep subclass of its poller lock).
@@ -158,6 +157,7 @@ impl Queue {
         let uid = cred::current_uid();
         let account = shared.open_account(uid)?;
         let accounts = shared.clone();
+        let node = nest::Node::new(&shared.nest);
         let queue = Arc::pin_init(
             pin_init!(Self {
                 shared,
@@ -169,7 +169,7 @@ impl Queue {
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
                 list_id,
-                nest <- nest::Node::new(),
+                nest: node,
                 wake_depth: AtomicU32::new(0),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -255,16 +255,6 @@ impl Queue {
             .and_then(|w| w.watch())
             .and_then(|w| w.queue())
             .cloned();
-        // Watching a queue: refuse loops and long chains, holding the
-        // device-wide lock until the request (and its edge) is in place.
-        let mut checks = match &target {
-            Some(target) => {
-                let mut checks = self.shared.nest.lock();
-                nest::check(&mut checks, &self, target)?;
-                Some(checks)
-            }
-            None => None,
-        };
         // Allocate before taking the lock; a failure below wastes them.
         let req = Request::new(
             self.into(),
@@ -282,7 +272,7 @@ impl Queue {
         };
         let mut reg = self.registry.lock();
         // A request of the same identity whose file was closed since the
-        // check above is as good as gone: it goes now.
+        // first check is as good as gone: it goes now.
         if let Some(entry) = reg.requests.get(&req.ident) {
             if !entry.req.is_closed() {
                 return Err(EEXIST);
@@ -292,9 +282,18 @@ impl Queue {
         if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             return Err(ENOSPC);
         }
+        // Watching a queue: refuse loops and long chains, holding the
+        // device-wide lock until the edge is in place.
+        let mut checks = match &target {
+            Some(target) => {
+                let mut checks = self.shared.nest.lock();
+                nest::check(&mut checks, &self, target)?;
+                Some(checks)
+            }
+            None => None,
+        };
         self.account.charge()?;
-        let source = self.start_source(&req);
-        let (timer, hooks, ready_now) = match source {
+        let (timer, hooks, ready_now) = match self.start_source(&req) {
             Ok(source) => source,
             Err(e) => {
                 self.account.uncharge();
@@ -314,10 +313,10 @@ impl Queue {
                 .lock()
                 .attach(watch, req.clone(), watch_node);
         }
-        if let (Some(target), Some(edge)) = (&target, edge) {
-            nest::link(&self.into(), target, edge);
+        if let (Some(checks), Some(target), Some(edge)) = (checks.as_mut(), &target, edge) {
+            nest::link(checks, &self.into(), target, edge);
         }
-        drop(checks.take());
+        drop(checks);
         drop(reg);
         // Ready already: queued as usual, for the next collection.
         if ready_now {
@@ -417,7 +416,8 @@ impl Queue {
             let unused = self.shared.watches.lock().detach(watch, &req);
             drop(unused);
             if let Some(target) = watch.queue() {
-                nest::unlink(self, target);
+                let gone = nest::unlink(&mut self.shared.nest.lock(), self, target);
+                drop(gone);
             }
         }
         self.account.uncharge();

@@ -4,9 +4,9 @@
 //! files and the sweep that finds the closed ones, and the users'
 //! accounts.
 //!
-//! Lock order: a queue's registry, then `nest` (taken before the registry
-//! by an ADD that watches a queue), then `watches` or `accounts`; the
-//! sweep takes `watches` alone and then each queue's registry, never both.
+//! Lock order: a queue's registry, then `nest`, then `watches` (or
+//! `accounts`); the sweep takes `watches` alone and then each queue's
+//! registry, never both.
 
 use crate::nest::Checks;
 use crate::sys::{
@@ -32,8 +32,9 @@ struct Sweep {
 
 #[pin_data]
 pub(crate) struct Shared {
-    /// Serialises the loop checks of requests that watch queues, so two
-    /// ADDs cannot close a loop between them (epoll's `epnested_mutex`).
+    /// Guards the graph of queues watching queues and serialises its
+    /// checks, so two ADDs cannot close a loop between them (epoll's
+    /// `epnested_mutex`).
     #[pin]
     pub(crate) nest: Mutex<Checks>,
     /// Every watched file, with its requests (see `watch.rs`).

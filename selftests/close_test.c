@@ -160,8 +160,15 @@ static int sees_eof(int fd)
 static int reader_gone(int wfd)
 {
 	struct pollfd p = { .fd = wfd, .events = POLLOUT };
+	int64_t deadline = now_ns() + EOF_WAIT_MS * NSEC_PER_MSEC;
 
-	return poll(&p, 1, EOF_WAIT_MS) == 1 && (p.revents & POLLERR);
+	/* A pipe with room is writable at once: wait for POLLERR itself. */
+	do {
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+			return 1;
+		usleep(10 * 1000);
+	} while (now_ns() < deadline);
+	return 0;
 }
 
 /*

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Signals of the current task: `fatal_signal_pending()`.
+//! Signals of the current task: `fatal_signal_pending()`, and the signal
+//! mask of a wait (`set_user_sigmask()` and `restore_saved_sigmask_unless()`).
 //!
 //! C header: [`include/linux/sched/signal.h`](srctree/include/linux/sched/signal.h).
 //! 6.12's `Task` has `signal_pending()` only; a task being killed must not
