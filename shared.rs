@@ -15,6 +15,7 @@ use crate::sys::{
 };
 use crate::user::{Accounts, UserAccount};
 use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
+use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::{
     impl_has_work, new_mutex, new_work,
     prelude::*,
@@ -50,6 +51,10 @@ pub(crate) struct Shared {
     sweep_timer: HrTimer<Shared>,
     #[pin]
     sweep_work: Work<Shared>,
+    /// No wake-up runs the sweep before this time (`CLOCK_MONOTONIC`, ns):
+    /// a run visits only `SWEEP_BATCH` watches, and may miss the closed
+    /// file whose wake-ups keep asking for it.
+    next_kick: AtomicI64,
 }
 
 impl_has_hr_timer!(Shared, sweep_timer, Shared::sweep_fired);
@@ -76,6 +81,7 @@ impl Shared {
                 sweep <- new_mutex!(Sweep { timer: None, stopped: false }, "kevent_sweep"),
                 sweep_timer <- HrTimer::new(),
                 sweep_work <- new_work!("kevent_sweep_work"),
+                next_kick: AtomicI64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -101,9 +107,24 @@ impl Shared {
         sweep.timer = Some(HrTimer::start(self.clone(), expires));
     }
 
-    /// Runs the sweep now: a closed file woke one of its requests. Any
-    /// context.
+    /// Runs the sweep now, unless a wake-up did less than a sweep interval
+    /// ago: a closed file woke one of its requests. Any context.
     pub(crate) fn kick_sweep(self: &Arc<Self>) {
+        let now = Ktime::ktime_get().to_ns();
+        let next = self.next_kick.load(Ordering::Relaxed);
+        if now < next
+            || self
+                .next_kick
+                .compare_exchange(
+                    next,
+                    now + SWEEP_INTERVAL_NS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
         // Already queued: that run will look.
         let _ = workqueue::system().enqueue(self.clone());
     }
