@@ -258,7 +258,9 @@ impl WatchTable {
             loop {
                 *budget -= 1;
                 let (&key, slot) = cursor.current();
-                let closed = slot.watch.is_closed();
+                // An ADD in progress holds the slot: the sweep after it
+                // finds the file if it is closed.
+                let closed = slot.adders == 0 && slot.watch.is_closed();
                 self.cursor = key.wrapping_add(1);
                 if closed {
                     let (_, node) = cursor.remove_current();
