@@ -85,6 +85,13 @@ $(BUILD)/examples/%: examples/%.c uapi/linux/kevent.h include/kevent.h
 	@echo "  CC      $@"
 	@gcc $(CFLAGS_TEST) -o $@ $<
 
+# The library's own test links it the way users do, every epoll call wrapped.
+$(BUILD)/selftests/epoll_compat_test: selftests/epoll_compat_test.c $(SELFTEST_HDRS) \
+		compat/epoll/kevent-epoll.h compat/epoll/wrap.flags $(COMPAT_EPOLL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -I compat/epoll $(EPOLL_WRAP) -o $@ $< $(COMPAT_EPOLL)
+
 selftests: $(SELFTESTS)
 examples: $(EXAMPLES)
 
