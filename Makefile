@@ -33,7 +33,7 @@ EPOLL_WRAP := $(shell cat compat/epoll/wrap.flags)
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace compat vm-inputs check fuzz run \
+.PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests vm-inputs check fuzz run \
 	clean bench
 
 all: vm-inputs
@@ -106,13 +106,18 @@ $(COMPAT_EPOLL): $(COMPAT_EPOLL_OBJS)
 
 compat: $(COMPAT_EPOLL)
 
+# Other projects' test suites, built natively and on the library, for the
+# VM's /tests/peers (scripts/peers.sh); taken from the kernel's source tree.
+peer-tests: deps $(COMPAT_EPOLL)
+	@scripts/peers.sh build
+
 userspace:
 	@echo "  CARGO   userspace (static, $(RUST_TARGET))"
 	@cd userspace && RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build --quiet --release --target $(RUST_TARGET)
 
 # Everything qemu-test.sh puts into the VM.
-vm-inputs: module selftests examples userspace
+vm-inputs: module selftests examples userspace peer-tests
 
 # QEMU_TEST_FLAGS passes options to qemu-test.sh (e.g. --only poll, --timeout 300).
 check: deps lint vm-inputs
