@@ -22,10 +22,19 @@ SELFTEST_HDRS := $(wildcard selftests/*.h) uapi/linux/kevent.h include/kevent.h
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 CFLAGS_TEST := -O2 -g -Wall -Werror -static -pthread -I uapi -I include -I selftests
 
+# libkevent-epoll (compat/epoll/): epoll over /dev/kevent, a static library.
+# A program uses it unmodified when linked with it and EPOLL_WRAP.
+COMPAT_EPOLL := $(BUILD)/compat/libkevent-epoll.a
+COMPAT_EPOLL_OBJS := $(patsubst compat/epoll/%.c,$(BUILD)/compat/epoll/%.o,$(wildcard compat/epoll/*.c))
+COMPAT_EPOLL_HDRS := $(wildcard compat/epoll/*.h) uapi/linux/kevent.h include/kevent.h
+CFLAGS_COMPAT := -O2 -g -Wall -Werror -pthread -I uapi -I include
+EPOLL_WRAP := $(shell cat compat/epoll/wrap.flags)
+
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace vm-inputs check fuzz run clean bench
+.PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests vm-inputs check fuzz run \
+	clean bench
 
 all: vm-inputs
 
@@ -76,8 +85,31 @@ $(BUILD)/examples/%: examples/%.c uapi/linux/kevent.h include/kevent.h
 	@echo "  CC      $@"
 	@gcc $(CFLAGS_TEST) -o $@ $<
 
+# The library's own test links it the way users do, every epoll call wrapped.
+$(BUILD)/selftests/epoll_compat_test: selftests/epoll_compat_test.c $(SELFTEST_HDRS) \
+		compat/epoll/kevent-epoll.h compat/epoll/wrap.flags $(COMPAT_EPOLL)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -I compat/epoll $(EPOLL_WRAP) -o $@ $< $(COMPAT_EPOLL)
+
 selftests: $(SELFTESTS)
 examples: $(EXAMPLES)
+
+$(BUILD)/compat/epoll/%.o: compat/epoll/%.c $(COMPAT_EPOLL_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_COMPAT) -c -o $@ $<
+
+$(COMPAT_EPOLL): $(COMPAT_EPOLL_OBJS)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+compat: $(COMPAT_EPOLL)
+
+# Other projects' test suites, built natively and on the library, for the
+# VM's /tests/peers (scripts/peers.sh); taken from the kernel's source tree.
+peer-tests: deps $(COMPAT_EPOLL)
+	@scripts/peers.sh build
 
 userspace:
 	@echo "  CARGO   userspace (static, $(RUST_TARGET))"
@@ -85,7 +117,7 @@ userspace:
 		cargo build --quiet --release --target $(RUST_TARGET)
 
 # Everything qemu-test.sh puts into the VM.
-vm-inputs: module selftests examples userspace
+vm-inputs: module selftests examples userspace peer-tests
 
 # QEMU_TEST_FLAGS passes options to qemu-test.sh (e.g. --only poll, --timeout 300).
 check: deps lint vm-inputs

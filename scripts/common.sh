@@ -46,3 +46,22 @@ kernel_cache_key() {
 }
 
 nproc_build() { echo $(($(nproc) + 1)); }
+
+# Unpacks linux-source-6.12 under $KEVENT_CACHE/src once per package
+# version and prints the tree's path. Both kernel flavours build from it
+# (with O=), and scripts/peers.sh takes the kernel's own selftests from it.
+linux_source_tree() {
+	local src=$KEVENT_CACHE/src/linux-source-6.12 srcver
+	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	mkdir -p "$KEVENT_CACHE/src"
+	(
+		flock 8
+		if [ "$(cat "$src/.kevent-source" 2>/dev/null)" != "$srcver" ]; then
+			log "unpacking linux-source-6.12 $srcver"
+			rm -rf "$src"
+			tar -xf "$LINUX_SOURCE_TARBALL" -C "$KEVENT_CACHE/src"
+			echo "$srcver" >"$src/.kevent-source"
+		fi
+	) 8>"$KEVENT_CACHE/src/.lock"
+	echo "$src"
+}

@@ -17,7 +17,7 @@ stage=$(mktemp -d)
 chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
-mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,examples}
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,tests/peers,examples}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$KEVENT_ROOT/scripts/guest-init.sh" "$stage/init"
 cp "$KEVENT_ROOT/scripts/expected-oom.awk" "$stage/expected-oom.awk"
@@ -27,6 +27,10 @@ for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent
 	[ -x "$t" ] && cp "$t" "$stage/tests/rust/"
 done
 cp "$build"/examples/* "$stage/examples/" 2>/dev/null || true
+# Other projects' suites, native and on kevent (scripts/peers.sh), and what
+# compares their logs; guest-init.sh does not run them (yet).
+cp "$build"/peers/* "$stage/tests/peers/" 2>/dev/null || true
+cp "$KEVENT_ROOT/scripts/peers-compare.sh" "$stage/peers-compare.sh"
 cp "$KEVENT_ROOT"/examples/*.sh "$stage/examples/" 2>/dev/null || true
 printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"

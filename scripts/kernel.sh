@@ -17,7 +17,6 @@ debug | release) ;;
 *) die "usage: $0 debug|release" ;;
 esac
 
-src=$KEVENT_CACHE/src/linux-source-6.12
 out=$(kernel_build_dir "$flavour")
 
 if [ -f "$out/.kevent-built" ]; then
@@ -38,14 +37,7 @@ if [ -f "$out/.kevent-built" ]; then
 fi
 
 # The source tree is shared by both flavours (they build with O=).
-srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-if [ "$(cat "$src/.kevent-source" 2>/dev/null)" != "$srcver" ]; then
-	log "unpacking linux-source-6.12 $srcver"
-	rm -rf "$src"
-	mkdir -p "$KEVENT_CACHE/src"
-	tar -xf "$LINUX_SOURCE_TARBALL" -C "$KEVENT_CACHE/src"
-	echo "$srcver" >"$src/.kevent-source"
-fi
+src=$(linux_source_tree)
 
 rm -rf "$out"
 mkdir -p "$out"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Other projects' test suites, run on kevent and natively (issue 12).
+#
+#   scripts/peers.sh build                  build every peer test under build/peers/
+#   scripts/peers.sh compare NATIVE KEVENT  compare two KTAP logs of one suite
+#
+# The kernel's own epoll selftest, epoll_wakeup_test.c (64 tests, from
+# tools/testing/selftests/filesystems/epoll/ of the linux-source-6.12 tree
+# that kernel.sh unpacks), is built twice, unmodified and static:
+#
+#   build/peers/epoll_wakeup_test.native   on the kernel's epoll
+#   build/peers/epoll_wakeup_test.kevent   on libkevent-epoll, by the
+#                                          --wrap flags of compat/epoll/wrap.flags
+#
+# Both use the kernel tree's kselftest_harness.h (the test includes it by
+# its relative path). initramfs.sh copies build/peers/ to the VM's
+# /tests/peers, and scripts/peers-compare.sh to /peers-compare.sh.
+# Run both in one boot and compare: every test that passes natively must
+# pass on kevent (compat/epoll/README.md, "The kernel's epoll selftests").
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+build() {
+	local out=$KEVENT_ROOT/build/peers
+	local lib=$KEVENT_ROOT/build/compat/libkevent-epoll.a
+	local flags=$KEVENT_ROOT/compat/epoll/wrap.flags
+	local src test name
+	[ -f "$lib" ] || die "$lib is missing: run 'make compat' first"
+	src=$(linux_source_tree)
+	test=$src/tools/testing/selftests/filesystems/epoll/epoll_wakeup_test.c
+	[ -f "$test" ] || die "no $test in the kernel's source tree"
+	mkdir -p "$out"
+	name=$out/epoll_wakeup_test
+	# Upstream's code, built as its Makefile builds it (no -Werror: its
+	# warnings are not ours to fix). Headers: the C library's uapi ones,
+	# which have everything it uses.
+	if [ ! "$name.native" -nt "$test" ]; then
+		echo "  CC      $name.native"
+		gcc -O2 -g -static -pthread -o "$name.native" "$test"
+	fi
+	if [ ! "$name.kevent" -nt "$test" ] || [ ! "$name.kevent" -nt "$lib" ] ||
+		[ ! "$name.kevent" -nt "$flags" ]; then
+		echo "  CC      $name.kevent"
+		# shellcheck disable=SC2046 # the flags are one word per option
+		gcc -O2 -g -static -pthread $(cat "$flags") -o "$name.kevent" "$test" "$lib"
+	fi
+}
+
+case ${1:-} in
+build) build ;;
+compare)
+	[ $# = 3 ] || die "usage: $0 compare NATIVE.ktap KEVENT.ktap"
+	exec sh "$KEVENT_ROOT/scripts/peers-compare.sh" "$2" "$3"
+	;;
+*) die "usage: $0 build | compare NATIVE.ktap KEVENT.ktap" ;;
+esac
