@@ -138,6 +138,29 @@ for t in /tests/c/* /tests/rust/* /examples/*; do
 	[ -x "$t" ] && run_suite "$t"
 done
 
+# Other projects' suites (scripts/peers.sh), natively and on kevent in this
+# boot: every test that passes natively must pass on kevent. The kevent run
+# leaves out the tests that failed natively (on the debug kernel some reach
+# their timeouts), which cannot count against it anyway.
+run_peer() { # $1 = suite name
+	native=/tests/peers/$1.native
+	kevent=/tests/peers/$1.kevent
+	[ -x "$native" ] && [ -x "$kevent" ] || return 0
+	selected "$1" || return 0
+	echo "# running $1 natively, then on kevent"
+	timeout 900 "$native" >/tmp/$1.native 2>&1
+	skip=$(sed -n 's/^not ok [0-9]* \([^ ]*\.\)\{0,1\}\([^ .]*\).*/-T \2/p' /tmp/$1.native)
+	# shellcheck disable=SC2086 # one word per option
+	timeout 900 "$kevent" $skip >/tmp/$1.kevent 2>&1
+	grep -E '^(not )?ok ' /tmp/$1.kevent | sed 's/^/    /'
+	report=$(sh /peers-compare.sh /tmp/$1.native /tmp/$1.kevent "$1")
+	st=$?
+	echo "$report" | sed -n '2,$s/^/    # /p'
+	top $st "$(echo "$report" | head -n 1)"
+	[ $st = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+}
+run_peer epoll_wakeup_test
+
 # A closed queue is released by the sweep of a queue watching it, or by a
 # delayed fput: give the last ones a moment before unloading.
 for _ in $(seq 50); do
