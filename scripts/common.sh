@@ -65,3 +65,77 @@ linux_source_tree() {
 	) 8>"$KEVENT_CACHE/src/.lock"
 	echo "$src"
 }
+
+# Debian source packages (the outside software built for the VM) need a
+# deb-src entry. If apt knows no source for $1, writes deb-src twins of the
+# configured Debian entries of this release (deb822, one file of ours) and
+# runs apt-get update; both need root.
+DEB_SRC_LIST=/etc/apt/sources.list.d/kevent-deb-src.sources
+ensure_deb_src() {
+	local pkg=$1 codename
+	apt-cache showsrc "$pkg" 2>/dev/null | grep '^Package:' >/dev/null && return 0
+	[ "$(id -u)" = 0 ] || die "apt knows no source of $pkg: run 'sudo $0' once (it adds a deb-src entry and runs apt-get update)"
+	if ! grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list &&
+		! grep -qsiE '^Types:.*deb-src' /etc/apt/sources.list.d/*.sources; then
+		codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+		[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
+		log "adding deb-src entries for the $codename mirror(s) in $DEB_SRC_LIST"
+		deb_src_entries "$codename" >"$DEB_SRC_LIST.tmp"
+		[ -s "$DEB_SRC_LIST.tmp" ] || { rm -f "$DEB_SRC_LIST.tmp"; die "no 'deb' entry for $codename in /etc/apt/sources.list{,.d}"; }
+		mv "$DEB_SRC_LIST.tmp" "$DEB_SRC_LIST"
+	fi
+	log "apt-get update (for the deb-src entries)"
+	apt-get update -q >/dev/null
+	apt-cache showsrc "$pkg" 2>/dev/null | grep '^Package:' >/dev/null || die "apt still knows no source package $pkg"
+}
+
+# Prints a deb822 deb-src stanza for every enabled deb entry (deb822 or
+# one-line) whose suites include release $1 or its -updates/-security, read
+# from apt's sources (or from the files given after $1).
+deb_src_entries() {
+	local rel=$1 files=() f
+	shift
+	[ $# -gt 0 ] || set -- /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+	for f; do
+		[ -f "$f" ] && files+=("$f")
+	done
+	[ ${#files[@]} -gt 0 ] || return 0
+	awk -v rel="$rel" '
+	function keep(suites,   n, i, s, out) {
+		n = split(suites, s, /[ \t]+/); out = ""
+		for (i = 1; i <= n; i++)
+			if (s[i] == rel || index(s[i], rel "-") == 1) out = out (out == "" ? "" : " ") s[i]
+		return out
+	}
+	function emit(uris, suites, comps, signed,   k) {
+		k = keep(suites)
+		if (k == "" || uris == "") return
+		printf "%sTypes: deb-src\nURIs: %s\nSuites: %s\nComponents: %s\n", (nout++ ? "\n" : ""), uris, k, comps
+		if (signed != "") printf "Signed-By: %s\n", signed
+	}
+	function flush() {
+		if (types ~ /(^|[ \t])deb([ \t]|$)/ && tolower(enabled) != "no") emit(uris, suites, comps, signed)
+		types = uris = suites = comps = signed = enabled = ""
+	}
+	FNR == 1 { flush(); deb822 = FILENAME ~ /\.sources$/ }
+	deb822 && /^[ \t]*$/ { flush(); next }
+	deb822 && /^[A-Za-z-]+:/ {
+		f = tolower($1); v = $0; sub(/^[^:]*:[ \t]*/, "", v)
+		if (f == "types:") types = v; else if (f == "uris:") uris = v
+		else if (f == "suites:") suites = v; else if (f == "components:") comps = v
+		else if (f == "signed-by:") signed = v; else if (f == "enabled:") enabled = v
+		next
+	}
+	!deb822 && $1 == "deb" {
+		line = $0; sub(/#.*/, "", line); sub(/^[ \t]+/, "", line); opts = ""
+		if (match(line, /\[[^]]*\]/)) { opts = substr(line, RSTART + 1, RLENGTH - 2); line = substr(line, 1, RSTART - 1) substr(line, RSTART + RLENGTH) }
+		n = split(line, w, /[ \t]+/); comps = ""
+		for (i = 4; i <= n; i++) if (w[i] != "") comps = comps (comps == "" ? "" : " ") w[i]
+		signed = ""
+		if (match(opts, /signed-by=[^ \t]+/)) signed = substr(opts, RSTART + 10, RLENGTH - 10)
+		emit(w[2], w[3], comps, signed)
+		comps = signed = ""
+	}
+	END { flush() }
+	' "${files[@]}"
+}
