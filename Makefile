@@ -107,9 +107,11 @@ $(COMPAT_EPOLL): $(COMPAT_EPOLL_OBJS)
 compat: $(COMPAT_EPOLL)
 
 # Other projects' test suites, built natively and on the library, for the
-# VM's /tests/peers (scripts/peers.sh); taken from the kernel's source tree.
+# VM's /tests/peers: the kernel's epoll selftest (scripts/peers.sh, from the
+# kernel's source tree) and libevent with its kevent backend (scripts/libevent.sh).
 peer-tests: deps $(COMPAT_EPOLL)
 	@scripts/peers.sh build
+	@scripts/libevent.sh >/dev/null
 
 userspace:
 	@echo "  CARGO   userspace (static, $(RUST_TARGET))"

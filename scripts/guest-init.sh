@@ -161,6 +161,35 @@ run_peer() { # $1 = suite name
 }
 run_peer epoll_wakeup_test
 
+# libevent's regress (scripts/libevent.sh), on epoll and on kevent alone:
+# every test that passes on epoll must pass on kevent.
+regress_failed() { # $1 = log: the tests that failed
+	awk '/^[^ ]+\/[^ ]*: /{t=$1} /^  \[.* FAILED\]$/{sub(/:$/,"",t); print t}' "$1" | sort -u
+}
+regress_count() { # $1 = log: "passed/run", skipped tests left out
+	awk '/ tests ok\./{ok=$1; n=$1} / TESTS FAILED\./{split($1,f,"/"); n=f[2]; ok=n-f[1]}
+		END{printf "%d/%d", ok, n}' "$1"
+}
+run_libevent() {
+	regress=/tests/peers/libevent/regress
+	[ -x $regress ] || return 0
+	selected libevent || return 0
+	echo "# running libevent regress on epoll, then on kevent"
+	(cd /tmp && EVENT_NOKEVENT=1 timeout 900 $regress >/tmp/le.epoll 2>&1)
+	(cd /tmp && EVENT_NOEPOLL=1 EVENT_NOPOLL=1 EVENT_NOSELECT=1 timeout 900 $regress \
+		>/tmp/le.kevent 2>&1)
+	regress_failed /tmp/le.epoll >/tmp/le.epoll.failed
+	regress_failed /tmp/le.kevent >/tmp/le.kevent.failed
+	only=$(grep -vxF -f /tmp/le.epoll.failed /tmp/le.kevent.failed)
+	for t in $only; do echo "    # fails on kevent only: $t"; done
+	for t in $(cat /tmp/le.epoll.failed); do echo "    # fails on epoll too: $t"; done
+	st=0
+	[ -z "$only" ] && grep -qE ' tests ok\.| TESTS FAILED\.' /tmp/le.kevent || st=1
+	top $st "libevent regress: kevent $(regress_count /tmp/le.kevent), epoll $(regress_count /tmp/le.epoll)"
+	[ $st = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
+}
+run_libevent
+
 # A closed queue is released by the sweep of a queue watching it, or by a
 # delayed fput: give the last ones a moment before unloading.
 for _ in $(seq 50); do

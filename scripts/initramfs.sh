@@ -28,12 +28,15 @@ for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent
 done
 cp "$build"/examples/* "$stage/examples/" 2>/dev/null || true
 # Other projects' suites, native and on kevent (scripts/peers.sh), and what
-# compares their logs; guest-init.sh does not run them (yet).
-cp "$build"/peers/* "$stage/tests/peers/" 2>/dev/null || true
+# compares their logs (guest-init.sh runs them).
+cp -r "$build"/peers/. "$stage/tests/peers/" 2>/dev/null || true
 cp "$KEVENT_ROOT/scripts/peers-compare.sh" "$stage/peers-compare.sh"
 cp "$KEVENT_ROOT"/examples/*.sh "$stage/examples/" 2>/dev/null || true
 printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+# libevent's DNS tests read these (the VM has no network but loopback).
+printf 'nameserver 127.0.0.1\n' >"$stage/etc/resolv.conf"
+printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
 
 if [ "${1:-}" = --run ]; then
 	shift
