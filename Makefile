@@ -4,6 +4,7 @@
 #   make check   build what is missing, run every test on the debug kernel
 #   make fuzz    the fuzzer and the accounting stress, DURATION=600 seconds
 #   make bench   boot the release kernel once, benchmark, write BENCHMARKS.md
+#   make peers   other projects' test suites, natively and on kevent
 #
 # Kernels are built once and cached outside the repo (scripts/kernel.sh);
 # everything else is built under build/.
@@ -33,7 +34,7 @@ EPOLL_WRAP := $(shell cat compat/epoll/wrap.flags)
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests vm-inputs check fuzz run \
+.PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
 	clean bench
 
 all: vm-inputs
@@ -138,6 +139,11 @@ fuzz: deps vm-inputs
 
 run: deps
 	@./qemu-test.sh --kernel debug --demo
+
+# Other projects' suites alone, natively and on kevent in one boot: the
+# kernel's epoll selftest and libevent's regress (scripts/guest-init.sh).
+peers: deps vm-inputs
+	@./qemu-test.sh --kernel debug --no-build --only epoll_wakeup,libevent
 
 # The benchmark program runs in the VM: static, with liburing for io_uring.
 BENCH_SRCS := $(wildcard bench/*.c) bench/bench.h uapi/linux/kevent.h include/kevent.h

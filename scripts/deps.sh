@@ -12,7 +12,7 @@ PACKAGES=(
 	clang lld llvm libclang-dev	# LLVM=1 kernel build, libclang for bindgen
 	bc flex bison libelf-dev libssl-dev cpio	# kernel build
 	qemu-system-x86 busybox-static	# the VM and its userspace
-	gcc libc6-dev make	# static C test programs
+	gcc libc6-dev make patch	# static C test programs; patching libevent
 	liburing-dev gnuplot-nox python3	# make bench: io_uring, plots, the report
 )
 

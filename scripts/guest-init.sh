@@ -162,7 +162,11 @@ run_peer() { # $1 = suite name
 run_peer epoll_wakeup_test
 
 # libevent's regress (scripts/libevent.sh), on epoll and on kevent alone:
-# every test that passes on epoll must pass on kevent.
+# every test that passes on epoll must pass on kevent. Only on request
+# (`make peers`, or --only libevent): on the debug kernel under TCG some of
+# its tests fail by timing now on one backend, now on the other
+# (main/del_wait, main/active_later, thread/no_events), so it cannot yet
+# gate `make check`.
 regress_failed() { # $1 = log: the tests that failed
 	awk '/^[^ ]+\/[^ ]*: /{t=$1} /^  \[.* FAILED\]$/{sub(/:$/,"",t); print t}' "$1" | sort -u
 }
@@ -173,7 +177,7 @@ regress_count() { # $1 = log: "passed/run", skipped tests left out
 run_libevent() {
 	regress=/tests/peers/libevent/regress
 	[ -x $regress ] || return 0
-	selected libevent || return 0
+	[ -n "$only" ] && selected libevent || return 0
 	echo "# running libevent regress on epoll, then on kevent"
 	(cd /tmp && EVENT_NOKEVENT=1 timeout 900 $regress >/tmp/le.epoll 2>&1)
 	(cd /tmp && EVENT_NOEPOLL=1 EVENT_NOPOLL=1 EVENT_NOSELECT=1 timeout 900 $regress \
