@@ -323,37 +323,6 @@ TEST_F(q, closed_socket_watched_by_two_queues_peer_sees_eof)
 	close(other);
 }
 
-/* The module's reference count: one per open queue file. -1 if unknown. */
-static int module_refcnt(void)
-{
-	char buf[32] = "";
-	int fd = open(REFCNT, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoi(buf) : -1;
-}
-
-/*
- * Polls the module's reference count every 50 ms for up to 10 s until it
- * is at most `want` (queues released by earlier tests may still be on
- * their way out when `want` was read, so it can end lower). Returns the
- * last value read.
- */
-static int refcnt_back_to(int want)
-{
-	int now = module_refcnt();
-
-	for (int i = 0; i < 200 && now > want; i++) {
-		usleep(50 * 1000);
-		now = module_refcnt();
-	}
-	return now;
-}
-
 /*
  * A queue watched by a queue, then closed: its only references are
  * kevent's, so the watch goes and the closed queue is freed.

@@ -59,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <kevent.h>
+#include "kevent_test.h"
 
 #define NSLOTS		64
 #define MAX_THREADS	32
@@ -1614,20 +1614,6 @@ static long setting(const char *env, const char *arg, long fallback)
 	return v && *v ? strtol(v, NULL, 0) : fallback;
 }
 
-/* The module's reference count (one per open queue file), or -1. */
-static int module_refcnt(void)
-{
-	char buf[32] = "";
-	int fd = open("/sys/module/kevent/refcnt", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoi(buf) : -1;
-}
-
 /*
  * After every descriptor is closed, every queue must be freed: those in
  * flight in sockets that queues watched, and every cycle of them (issue
@@ -1636,12 +1622,8 @@ static int module_refcnt(void)
  */
 static int queues_left(int before)
 {
-	int now = module_refcnt();
+	int now = refcnt_back_to(before);
 
-	for (int i = 0; i < 200 && now > before; i++) {
-		usleep(50 * 1000);
-		now = module_refcnt();
-	}
 	return now > before ? now - before : 0;
 }
 

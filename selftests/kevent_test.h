@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
@@ -82,6 +83,37 @@ static inline int get_ns(int fd, unsigned int min_nr, unsigned int max_nr, int64
 	int r = kevent_get_events_ns(fd, min_nr, max_nr, timeout_ns, buf, 0);
 
 	return r < 0 ? -errno : r;
+}
+
+/* The module's reference count (one per open queue file), or -1. */
+static inline int module_refcnt(void)
+{
+	char buf[32] = "";
+	int fd = open("/sys/module/kevent/refcnt", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : -1;
+}
+
+/*
+ * Polls the module's reference count every 50 ms for up to 10 s until it
+ * is at most `want` (queues released by earlier tests may still be on
+ * their way out when `want` was read, so it can end lower). Returns the
+ * last value read.
+ */
+static inline int refcnt_back_to(int want)
+{
+	int now = module_refcnt();
+
+	for (int i = 0; i < 200 && now > want; i++) {
+		usleep(50 * 1000);
+		now = module_refcnt();
+	}
+	return now;
 }
 
 static inline int open_queue(void)
