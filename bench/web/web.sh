@@ -36,7 +36,7 @@
 #   KEVENT_WEB_IDLE      10000  idle connections of row B (0: no row B)
 #   KEVENT_WEB_FEW       10     active connections of row B
 #   KEVENT_WEB_THREADS   2      wrk threads
-#   KEVENT_WEB_BACKENDS  "epoll kevent"
+#   KEVENT_WEB_BACKENDS  epoll,kevent  (commas or spaces)
 #   KEVENT_WEB_PORT      8080
 #
 # Exit status 0 if every row of every round was measured, 1 otherwise (the
@@ -49,7 +49,7 @@ active=${KEVENT_WEB_ACTIVE:-1000}
 idle=${KEVENT_WEB_IDLE:-10000}
 few=${KEVENT_WEB_FEW:-10}
 threads=${KEVENT_WEB_THREADS:-2}
-backends=${KEVENT_WEB_BACKENDS:-epoll kevent}
+backends=$(echo "${KEVENT_WEB_BACKENDS:-epoll kevent}" | tr , ' ')
 port=${KEVENT_WEB_PORT:-8080}
 page_bytes=2500
 url=http://127.0.0.1:$port/index.html
