@@ -131,7 +131,7 @@ start_server() {
 	"$dir/lighttpd" -D -f "$tmp/$1.conf" 2>"$tmp/lighttpd.log" &
 	server=$!
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt 300 ]; do
 		kill -0 "$server" 2>/dev/null || break
 		"$dir/idle_conns" -n 1 -p "$port" -t 0 >/dev/null 2>&1 && return 0
 		sleep 0.1
@@ -168,6 +168,17 @@ check_backend() {
 	done
 	note "lighttpd on $1 has no $want open: not measured"
 	return 1
+}
+
+# On kevent, the queue's own count of lighttpd's requests (its fdinfo):
+# evidence that the idle connections are registered.
+queue_note() { # $1 = backend
+	[ "$1" = kevent ] || return 0
+	for f in "/proc/$server/fd"/*; do
+		[ "$(readlink "$f")" = /dev/kevent ] || continue
+		note "lighttpd's kevent queue:" \
+			"$(grep -E '^kevent-(requests|ready):' "/proc/$server/fdinfo/${f##*/}" | tr '\t\n' '  ')"
+	done
 }
 
 # Runs wrk with $1 connections and writes its figures to $tmp/row as
@@ -235,6 +246,7 @@ row_idle() { # $1 = backend, $2 = round
 		i=$((i + 1))
 	done
 	note "$(grep '^idle_conns: holding' "$tmp/idle.out") on $1"
+	queue_note "$1"
 	run_wrk "$few"
 	st=$?
 	kill "$holder" 2>/dev/null
