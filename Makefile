@@ -4,6 +4,7 @@
 #   make check   build what is missing, run every test on the debug kernel
 #   make fuzz    the fuzzer and the accounting stress, DURATION=600 seconds
 #   make bench   boot the release kernel once, benchmark, write BENCHMARKS.md
+#                (kevent_bench, then lighttpd on epoll and on kevent)
 #   make peers   other projects' test suites, natively and on kevent
 #
 # Kernels are built once and cached outside the repo (scripts/kernel.sh);
@@ -152,9 +153,23 @@ $(BUILD)/bench/kevent_bench: $(BENCH_SRCS)
 	@echo "  CC      $@"
 	@gcc $(CFLAGS_TEST) -o $@ $(filter %.c,$^) -luring
 
+# The web server benchmark, all of it in build/bench/web/ for the VM's
+# /bench/web: its script, its idle-connection holder, and lighttpd and wrk
+# from scripts/web.sh.
+WEB_KIT := $(BUILD)/bench/web/idle_conns $(BUILD)/bench/web/web.sh
+$(BUILD)/bench/web/idle_conns: bench/web/idle_conns.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -o $@ $<
+
+$(BUILD)/bench/web/web.sh: bench/web/web.sh
+	@mkdir -p $(dir $@)
+	@install -m 755 $< $@
+
 # Benchmarks report; they never fail the build (bench/run.sh).
 bench: deps
-	@$(MAKE) --no-print-directory -s $(BUILD)/bench/kevent_bench
+	@$(MAKE) --no-print-directory -s $(BUILD)/bench/kevent_bench $(WEB_KIT)
+	@scripts/web.sh >/dev/null
 	@bench/run.sh
 
 clean:

@@ -10,7 +10,8 @@
 # Options (before the mode): --kernel debug|release (default debug),
 # --timeout SECONDS (default 1800 for the tests, 600 otherwise),
 # --only WORD[,WORD] (run only the test programs whose name contains a WORD),
-# --no-build (use what is built).
+# --add HOSTPATH:GUESTPATH (put a file or directory into the VM too; any
+# number of times), --no-build (use what is built).
 #
 # The test run passes only when the guest writes its verdict on a serial
 # channel of its own (written only when everything passed) and the console
@@ -20,13 +21,18 @@ cd "$(dirname "$0")"
 . scripts/common.sh
 
 flavour=debug mode=test timeout= build=1 only=
-run_args=()
+run_args=() adds=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) flavour=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--only) only=$2; shift 2 ;;
+	--add)
+		[[ ${2:-} == *:/* ]] || die "--add needs HOSTPATH:/GUESTPATH"
+		adds+=(--add "$(realpath "${2%%:/*}"):/${2#*:/}")
+		shift 2
+		;;
 	--demo) mode=demo; shift ;;
 	--shell) mode=shell; shift ;;
 	--run)
@@ -52,9 +58,9 @@ kdir=$(scripts/kernel.sh "$flavour")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ $mode = run ]; then
-	scripts/initramfs.sh "$work/initramfs.gz" "$flavour" --run "${run_args[@]}"
+	scripts/initramfs.sh "$work/initramfs.gz" "$flavour" "${adds[@]}" --run "${run_args[@]}"
 else
-	scripts/initramfs.sh "$work/initramfs.gz" "$flavour"
+	scripts/initramfs.sh "$work/initramfs.gz" "$flavour" "${adds[@]}"
 fi
 
 # KVM only where it really works: /dev/kvm can exist on a CPU without

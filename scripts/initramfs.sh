@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Packs the VM's initramfs: static busybox, scripts/guest-init.sh as /init,
-# the module, every test program and example, and optionally a program to
-# run (--run PROGRAM ARGS...).
+# the module, every test program and example, optionally more files
+# (--add HOSTPATH:GUESTPATH, a file or a directory, any number of times)
+# and a program to run (--run PROGRAM ARGS...).
 #
-#   scripts/initramfs.sh OUTPUT FLAVOUR [--run PROGRAM [ARGS...]]
+#   scripts/initramfs.sh OUTPUT FLAVOUR [--add HOSTPATH:GUESTPATH]... [--run PROGRAM [ARGS...]]
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -38,12 +39,26 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
 printf 'nameserver 127.0.0.1\n' >"$stage/etc/resolv.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' >"$stage/etc/hosts"
 
+# What only some boots need (make bench: its programs).
+while [ "${1:-}" = --add ]; do
+	if [ $# -lt 2 ] || [[ $2 != *:/* ]]; then
+		die "--add needs HOSTPATH:/GUESTPATH"
+	fi
+	src=${2%%:/*} dst=/${2#*:/}
+	[ -e "$src" ] || die "--add: no such file or directory: $src"
+	mkdir -p "$stage$(dirname "$dst")"
+	cp -rT "$src" "$stage$dst"
+	shift 2
+done
+
 if [ "${1:-}" = --run ]; then
 	shift
 	prog=$1
 	shift
 	[ -f "$prog" ] || die "--run: no such program: $prog"
-	if ! file -L "$prog" 2>/dev/null | grep -q "statically linked" && command -v file >/dev/null; then
+	# A script (#!) runs with the VM's busybox; a binary must be static.
+	if [ "$(head -c 2 "$prog")" != '#!' ] && command -v file >/dev/null &&
+		! file -L "$prog" 2>/dev/null | grep -q "statically linked"; then
 		echo "warning: $prog may not be static; the VM has no shared libraries" >&2
 	fi
 	# Keep the program's name: argv[0] matters to some (busybox).

@@ -85,6 +85,22 @@ int __wrap_open(const char *path, int flags, ...)
 	return __real_open(path, flags, mode);
 }
 
+/* Programs built with _FILE_OFFSET_BITS=64 (lighttpd) call open64; link
+ * them with --wrap=open64 too. */
+int __wrap_open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, int);
+		va_end(ap);
+	}
+	return __wrap_open(path, flags, mode);
+}
+
 static uint32_t to_epoll(const struct ukevent *uk)
 {
 	uint32_t e = 0;
