@@ -139,9 +139,16 @@ impl Shared {
     /// files are watched.
     fn run_sweep(self: Arc<Self>) {
         // The timer has fired, or is cancelled here if a wake-up kicked
-        // this run; it is armed again below.
-        let fired = self.sweep.lock().timer.take();
-        drop(fired);
+        // this run; it is armed again below. Cancelled under the lock: an
+        // ADD arming the timer (the same hrtimer) between the take and the
+        // cancel would see it unarmed, start it, and have it cancelled,
+        // leaving it marked armed and no sweep ever again. The timer's
+        // callback only queues this work, so cancelling under the mutex
+        // cannot wait on it.
+        {
+            let mut sweep = self.sweep.lock();
+            drop(sweep.timer.take());
+        }
         let mut budget = SWEEP_BATCH;
         loop {
             let closed = self.watches.lock().take_closed(&mut budget);
@@ -164,12 +171,12 @@ impl Shared {
     /// Stops the sweep for good (module unload; no queue is open, so no
     /// file is watched).
     pub(crate) fn shutdown(&self) {
-        let timer = {
+        {
             let mut sweep = self.sweep.lock();
             sweep.stopped = true;
-            sweep.timer.take()
-        };
-        drop(timer);
+            // Cancelled under the lock, as in `run_sweep`.
+            drop(sweep.timer.take());
+        }
         work::flush(&self.sweep_work);
     }
 }
