@@ -164,7 +164,19 @@ peer_result() { # $1 = status, $2 = description
 
 # The kernel's epoll selftest: the kevent run leaves out the tests that
 # failed natively (on the debug kernel some reach their timeouts), which
-# cannot count against it anyway.
+# cannot count against it anyway. A few of its busy loops take tens of
+# seconds on the debug kernel (epoll59, 100,000 waits and MODs: 16-31 s
+# natively, 27-32 s on kevent, each alone; both builds get 120 s a test,
+# patches/kselftest/timeout_scale.c), so a test that failed on kevent only
+# is run twice more, on kevent and then natively, and counts as failed on
+# kevent only if kevent fails it each time while the native run passes it.
+peer_retry() { # $1 = suite, $2 = test: 0 passed on kevent, 2 failed natively too, 1 otherwise
+	for _ in 1 2; do
+		timeout 300 "/tests/peers/$1.kevent" -t "${2#*.}" >/tmp/$1.retry 2>&1 && return 0
+		timeout 300 "/tests/peers/$1.native" -t "${2#*.}" >/tmp/$1.retry 2>&1 || return 2
+	done
+	return 1
+}
 run_peer() { # $1 = suite name
 	native=/tests/peers/$1.native
 	kevent=/tests/peers/$1.kevent
@@ -180,8 +192,35 @@ run_peer() { # $1 = suite name
 	echo "    # both runs $(took "$start")"
 	report=$(sh /peers-compare.sh /tmp/$1.native /tmp/$1.kevent "$1")
 	st=$?
-	echo "$report" | sed -n '2,$s/^/    # /p'
-	peer_result $st "$(echo "$report" | head -n 1)"
+	echo "$report" | sed -n '/fails on kevent only/!{2,$s/^/    # /p}'
+	again=0
+	both=0
+	kevent_only=
+	for t in $(echo "$report" | sed -n 's/^  fails on kevent only: //p'); do
+		peer_retry "$1" "$t"
+		case $? in
+		0)
+			echo "    # failed on kevent, passed when run again: $t"
+			again=$((again + 1))
+			;;
+		2)
+			echo "    # failed on kevent; run again, fails natively too: $t"
+			both=$((both + 1))
+			;;
+		*) kevent_only="$kevent_only $t" ;;
+		esac
+	done
+	for t in $kevent_only; do
+		echo "    # fails on kevent only: $t"
+		# Its output, from its RUN line to its result.
+		awk -v t="$t" '$0 ~ "RUN +" t " " {p=1} p; p && / ok [0-9]+ / {p=0}' /tmp/$1.kevent |
+			head -n 40 | sed 's/^/    #   /'
+	done
+	echo "$report" | grep -q '^  a log has no result' || [ -n "$kevent_only" ] || st=0
+	retried=
+	[ $again = 0 ] || retried="$again passed when run again"
+	[ $both = 0 ] || retried="${retried:+$retried, }$both failed natively too when run again"
+	peer_result $st "$(echo "$report" | head -n 1)${retried:+ ($retried)}"
 }
 
 # libevent's regress (scripts/libevent.sh), on epoll and on kevent alone, at

@@ -13,6 +13,8 @@
 #   build/peers/epoll_wakeup_test.kevent   on libkevent-epoll, by the
 #                                          --wrap flags of compat/epoll/wrap.flags
 #
+# Both get patches/kselftest/timeout_scale.c, which stretches the harness's
+# 30 s per test to 120 s for the emulated debug kernel.
 # Both use the kernel tree's kselftest_harness.h (the test includes it by
 # its relative path). initramfs.sh copies build/peers/ to the VM's
 # /tests/peers, and scripts/peers-compare.sh to /peers-compare.sh.
@@ -25,6 +27,7 @@ build() {
 	local out=$KEVENT_ROOT/build/peers
 	local lib=$KEVENT_ROOT/build/compat/libkevent-epoll.a
 	local flags=$KEVENT_ROOT/compat/epoll/wrap.flags
+	local scale=$KEVENT_ROOT/patches/kselftest/timeout_scale.c
 	local src test name
 	[ -f "$lib" ] || die "$lib is missing: run 'make compat' first"
 	src=$(linux_source_tree)
@@ -35,15 +38,16 @@ build() {
 	# Upstream's code, built as its Makefile builds it (no -Werror: its
 	# warnings are not ours to fix). Headers: the C library's uapi ones,
 	# which have everything it uses.
-	if [ ! "$name.native" -nt "$test" ]; then
+	if [ ! "$name.native" -nt "$test" ] || [ ! "$name.native" -nt "$scale" ]; then
 		echo "  CC      $name.native"
-		gcc -O2 -g -static -pthread -o "$name.native" "$test"
+		gcc -O2 -g -static -pthread -Wl,--wrap=alarm -o "$name.native" "$test" "$scale"
 	fi
 	if [ ! "$name.kevent" -nt "$test" ] || [ ! "$name.kevent" -nt "$lib" ] ||
-		[ ! "$name.kevent" -nt "$flags" ]; then
+		[ ! "$name.kevent" -nt "$flags" ] || [ ! "$name.kevent" -nt "$scale" ]; then
 		echo "  CC      $name.kevent"
 		# shellcheck disable=SC2046 # the flags are one word per option
-		gcc -O2 -g -static -pthread $(cat "$flags") -o "$name.kevent" "$test" "$lib"
+		gcc -O2 -g -static -pthread -Wl,--wrap=alarm $(cat "$flags") -o "$name.kevent" \
+			"$test" "$scale" "$lib"
 	fi
 }
 
