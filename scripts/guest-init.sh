@@ -162,9 +162,38 @@ peer_result() { # $1 = status, $2 = description
 	[ $1 = 0 ] && passed=$((passed + 1)) || failed=$((failed + 1))
 }
 
+# Runs the tests that failed on kevent only again: $1 is the command that
+# does it for one test (its exit status: 0 kevent passed it, 2 the other
+# contender failed it too, 1 kevent failed it again), $2 names the other
+# contender, the rest are the tests. Sets kevent_only (the tests that still
+# fail on kevent only) and retried (for the suite's line).
+run_again() { # $1 = retry command, $2 = "natively" or "on epoll", then the tests
+	retry=$1 other=$2
+	shift 2
+	kevent_only='' retried=''
+	again=0 both=0
+	for t in "$@"; do
+		# shellcheck disable=SC2086 # the command and its arguments
+		$retry "$t"
+		case $? in
+		0)
+			echo "    # failed on kevent, passed when run again: $t"
+			again=$((again + 1))
+			;;
+		2)
+			echo "    # failed on kevent; run again, fails $other too: $t"
+			both=$((both + 1))
+			;;
+		*) kevent_only="$kevent_only $t" ;;
+		esac
+	done
+	[ $again = 0 ] || retried="$again passed when run again"
+	[ $both = 0 ] || retried="${retried:+$retried, }$both failed $other too when run again"
+}
+
 # The kernel's epoll selftest: the kevent run leaves out the tests that
-# failed natively (on the debug kernel some reach their timeouts), which
-# cannot count against it anyway. A few of its busy loops take tens of
+# failed natively (epoll58 does in the VM), which cannot count against it
+# anyway. A few of its busy loops take tens of
 # seconds on the debug kernel (epoll59, 100,000 waits and MODs: 16-31 s
 # natively, 27-32 s on kevent, each alone; both builds get 120 s a test,
 # patches/kselftest/timeout_scale.c), so a test that failed on kevent only
@@ -193,23 +222,8 @@ run_peer() { # $1 = suite name
 	report=$(sh /peers-compare.sh /tmp/$1.native /tmp/$1.kevent "$1")
 	st=$?
 	echo "$report" | sed -n '/fails on kevent only/!{2,$s/^/    # /p}'
-	again=0
-	both=0
-	kevent_only=
-	for t in $(echo "$report" | sed -n 's/^  fails on kevent only: //p'); do
-		peer_retry "$1" "$t"
-		case $? in
-		0)
-			echo "    # failed on kevent, passed when run again: $t"
-			again=$((again + 1))
-			;;
-		2)
-			echo "    # failed on kevent; run again, fails natively too: $t"
-			both=$((both + 1))
-			;;
-		*) kevent_only="$kevent_only $t" ;;
-		esac
-	done
+	# shellcheck disable=SC2046 # one test per word
+	run_again "peer_retry $1" natively $(echo "$report" | sed -n 's/^  fails on kevent only: //p')
 	for t in $kevent_only; do
 		echo "    # fails on kevent only: $t"
 		# Its output, from its RUN line to its result.
@@ -217,9 +231,6 @@ run_peer() { # $1 = suite name
 			head -n 40 | sed 's/^/    #   /'
 	done
 	echo "$report" | grep -q '^  a log has no result' || [ -n "$kevent_only" ] || st=0
-	retried=
-	[ $again = 0 ] || retried="$again passed when run again"
-	[ $both = 0 ] || retried="${retried:+$retried, }$both failed natively too when run again"
 	peer_result $st "$(echo "$report" | head -n 1)${retried:+ ($retried)}"
 }
 
@@ -287,23 +298,8 @@ run_libevent() {
 	cat /tmp/le.epoll.took /tmp/le.kevent.took
 	regress_failed /tmp/le.epoll >/tmp/le.epoll.failed
 	regress_failed /tmp/le.kevent >/tmp/le.kevent.failed
-	kevent_only=
-	again=0
-	both=0
-	for t in $(lines_not_in /tmp/le.epoll.failed /tmp/le.kevent.failed); do
-		regress_retry "$t"
-		case $? in
-		0)
-			echo "    # failed on kevent, passed when run again: $t"
-			again=$((again + 1))
-			;;
-		2)
-			echo "    # failed on kevent; run again, fails on epoll too: $t"
-			both=$((both + 1))
-			;;
-		*) kevent_only="$kevent_only $t" ;;
-		esac
-	done
+	# shellcheck disable=SC2046 # one test per word
+	run_again regress_retry "on epoll" $(lines_not_in /tmp/le.epoll.failed /tmp/le.kevent.failed)
 	for t in $kevent_only; do
 		echo "    # fails on kevent only: $t"
 		# Its output, from its name to its last FAILED line.
@@ -313,9 +309,6 @@ run_libevent() {
 	for t in $(cat /tmp/le.epoll.failed); do echo "    # fails on epoll too: $t"; done
 	st=0
 	[ -z "$kevent_only" ] && grep -qE ' tests ok\.| TESTS FAILED\.' /tmp/le.kevent || st=1
-	retried=
-	[ $again = 0 ] || retried="$again passed when run again"
-	[ $both = 0 ] || retried="${retried:+$retried, }$both failed on epoll too when run again"
 	peer_result $st "libevent regress: kevent $(regress_count /tmp/le.kevent)${retried:+ ($retried)}, epoll $(regress_count /tmp/le.epoll)"
 }
 
