@@ -193,12 +193,12 @@ run_again() { # $1 = retry command, $2 = "natively" or "on epoll", then the test
 
 # The kernel's epoll selftest: the kevent run leaves out the tests that
 # failed natively (epoll58 does in the VM), which cannot count against it
-# anyway. A few of its busy loops take tens of
-# seconds on the debug kernel (epoll59, 100,000 waits and MODs: 16-31 s
-# natively, 27-32 s on kevent, each alone; both builds get 120 s a test,
-# patches/kselftest/timeout_scale.c), so a test that failed on kevent only
-# is run twice more, on kevent and then natively, and counts as failed on
-# kevent only if kevent fails it each time while the native run passes it.
+# anyway. A few of its busy loops take tens of seconds on the debug kernel
+# (epoll59, 100,000 waits and MODs: 16-31 s natively, 27-32 s on kevent,
+# each alone; both builds get 120 s a test, patches/kselftest/
+# timeout_scale.c), so a test that failed on kevent only is run twice more,
+# on kevent and then natively, and counts as failed on kevent only if
+# kevent fails it each time while the native run passes it.
 peer_retry() { # $1 = suite, $2 = test: 0 passed on kevent, 2 failed natively too, 1 otherwise
 	for _ in 1 2; do
 		timeout 300 "/tests/peers/$1.kevent" -t "${2#*.}" >/tmp/$1.retry 2>&1 && return 0
