@@ -139,3 +139,15 @@ deb_src_entries() {
 	END { flush() }
 	' "${files[@]}"
 }
+
+# Prints the host's TSC rate in kHz (scripts/tsc-khz.c, built on first
+# use), or fails on a host without an invariant x86 TSC.
+host_tsc_khz() {
+	local bin=$KEVENT_ROOT/build/host/tsc-khz src=$KEVENT_ROOT/scripts/tsc-khz.c
+	[ "$(uname -m)" = x86_64 ] || return 1
+	if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ]; then
+		mkdir -p "$(dirname "$bin")"
+		gcc -O2 -Wall -o "$bin" "$src" || return 1
+	fi
+	"$bin"
+}
