@@ -61,6 +61,7 @@ uint64_t eventfd_drain(int fd);
 
 /* The syscall floor (getppid) in ns, measured at start. */
 extern double syscall_floor_ns;
+extern double clock_read_ns;	/* one now_ns(), measured by main.c */
 void bench_floor(void);
 
 /* Samples this thread's kernel addresses while work(arg) runs for about ns. */

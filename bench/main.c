@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/utsname.h>
 #include "bench.h"
 
@@ -34,6 +35,50 @@ static void run_section(const struct section *s)
 	fflush(stdout);
 	s->run();
 	report3("elapsed", s->name, "-", "seconds", (now_ns() - t0) / 1e9, 0, 0);
+}
+
+/* The first word of a sysfs file, or "none". */
+static void sysfs_word(const char *path, char *buf, int len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || fscanf(f, "%63s", buf) != 1)
+		snprintf(buf, len, "none");
+	if (f)
+		fclose(f);
+}
+
+/*
+ * The clocks this boot runs on, so that a report measured on the tick
+ * (clock_getres of 4 ms: no high-resolution timers) shows at once, and
+ * what reading the time costs.
+ */
+static void clock_info(void)
+{
+	char word[64];
+	struct timespec res;
+	struct samples runs = { 0 };
+	long i, n = scaled(20000);
+	int r;
+
+	clock_getres(CLOCK_MONOTONIC, &res);
+	printf("@ info clock_getres_ns %lld - 0 0 0\n", res.tv_sec * 1000000000ll + res.tv_nsec);
+	sysfs_word("/sys/devices/system/clocksource/clocksource0/current_clocksource", word, sizeof(word));
+	printf("@ info clocksource %s - 0 0 0\n", word);
+	sysfs_word("/sys/devices/system/clockevents/clockevent0/current_device", word, sizeof(word));
+	printf("@ info clockevent %s - 0 0 0\n", word);
+	sysfs_word("/sys/devices/system/clockevents/broadcast/current_device", word, sizeof(word));
+	printf("@ info broadcast %s - 0 0 0\n", word);
+	for (r = 0; r < bench_runs; r++) {
+		uint64_t t0 = now_ns();
+
+		for (i = 0; i < n; i++)
+			now_ns();
+		samples_add(&runs, (double)(now_ns() - t0) / n);
+	}
+	clock_read_ns = samples_pct(&runs, 50);
+	report("floor", "clock_gettime", "-", "ns_per_call", &runs);
+	samples_free(&runs);
 }
 
 static int wanted(int argc, char **argv, const char *name)
@@ -67,6 +112,7 @@ int main(int argc, char **argv)
 	printf("@ info cpus %ld - 0 0 0\n", sysconf(_SC_NPROCESSORS_ONLN));
 	printf("@ info runs %d - 0 0 0\n", bench_runs);
 	raise_nofile(200000);
+	clock_info();
 	bench_floor();
 	for (i = 0; i < NSECTIONS; i++)
 		if (wanted(argc, argv, sections[i].name))

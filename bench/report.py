@@ -143,9 +143,10 @@ def registration(rep):
             rows.append([op, str(b), rep.cell("reg", "epoll", p, "ns_per_registration"),
                          rep.cell("reg", "kevent", p, "ns_per_registration"), rfmt(r),
                          rep.cell("reg", "kevent-user", p, "ns_per_registration")])
-            if op == "add" and b == 64:
-                rep.goal("batched ADD of 64: epoll_ctl/kevent per registration >= 3", rfmt(r),
-                         r is not None and r >= 3)
+            if b == 64:
+                want = 1.5 if op == "add" else 1.3
+                rep.goal(f"batched {op.upper()} of 64: epoll_ctl/kevent per registration >= {want}", rfmt(r),
+                         r is not None and r >= want)
     rep.table(["op", "batch", "epoll_ctl", "kevent_ctl", "epoll/kevent (speed-up)",
                "kevent_ctl, KEVENT_USER (no file)"], rows)
 
@@ -153,8 +154,10 @@ def registration(rep):
 def collection(rep, floor):
     rep.out("## 3. Collection", "",
             f"Fetching ready events from 64 always-ready eventfds. The floor is getppid: "
-            f"{fmt(floor)} ns per call in this boot. io_uring re-arms a one-shot POLL_ADD per "
-            "event (it has no persistent level-triggered poll). kevent-user collects "
+            f"{fmt(floor)} ns per call in this boot. io_uring has no level-triggered poll: it "
+            "reports wake-ups, through a multishot POLL_ADD per eventfd armed once "
+            "(SINGLE_ISSUER, DEFER_TASKRUN); before each of its calls the eventfds are written, "
+            "outside the timing, and the call waits for their CQEs. kevent-user collects "
             "level-triggered KEVENT_USER events, which have no file to ask.", "")
     rows = []
     for b in (1, 64):
@@ -164,7 +167,8 @@ def collection(rep, floor):
             rows.append([str(b), w, rep.cell("collect", w, p, "ns_per_call"),
                          rep.cell("collect", w, p, "ns_per_event"), rfmt(ratio(call, floor))])
         r = ratio(rep.med("collect", "kevent", p, "ns_per_call"), rep.med("collect", "epoll", p, "ns_per_call"))
-        rep.goal(f"collection of {b} per call: kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
+        want = 0.8 if b == 64 else 1.0
+        rep.goal(f"collection of {b} per call: kevent/epoll <= {want}", rfmt(r), r is not None and r <= want)
     rep.table(["events per call", "contender", "ns per call", "ns per event", "call / getppid"], rows)
 
 
@@ -183,10 +187,8 @@ def wakeup(rep, data_dir, plots):
     rep.table(["contender", "p50 µs", "p99 µs", "max µs"], rows)
     r = ratio(rep.med("wake", "kevent", "-", "p50_us"), rep.med("wake", "epoll", "-", "p50_us"))
     rep.goal("wake-up p50 (median of runs): kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
-    k, e = rep.get("wake", "kevent", "-", "p50_us"), rep.get("wake", "epoll", "-", "p50_us")
-    r = ratio(k[1], e[1]) if k and e else None
-    rep.goal("wake-up p50 (fastest run, no 4 ms tick stalls): kevent/epoll <= 1.0", rfmt(r),
-             r is not None and r <= 1.0)
+    r = ratio(rep.med("wake", "kevent", "-", "p99_us"), rep.med("wake", "epoll", "-", "p99_us"))
+    rep.goal("wake-up p99 (median of runs): kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
     rep.out("kevent's min_nr: a producer makes 64 eventfds ready one at a time, 200 µs apart (at most 64 "
             "outstanding), the consumer (edge-triggered, draining each fd) collects up to 64 "
             "per call. CPU time is the consumer thread's CLOCK_THREAD_CPUTIME_ID; under TCG on a "
@@ -428,15 +430,41 @@ def web(rep, rounds, info):
         rep.table(["row", "round", "epoll", "kevent", "kevent/epoll"], per_round)
 
 
+def info(rep, name, default="unknown"):
+    """The value of an "@ info NAME VALUE" line."""
+    found = [k[2] for k in rep.res if k[0] == "info" and k[1] == name]
+    return found[0] if found else default
+
+
+def clocks(rep):
+    """The clock line of the header; a boot without high-resolution timers
+    measures every timer and wake-up on the tick, and says so in bold."""
+    res = info(rep, "clock_getres_ns")
+    cost = rep.med("floor", "clock_gettime", "-", "ns_per_call")
+    line = (f"- Clocks: `clock_getres` {fmt_ns(res)}, clocksource {info(rep, 'clocksource')}, "
+            f"clock event device {info(rep, 'clockevent')} (broadcast: {info(rep, 'broadcast')}), "
+            f"`clock_gettime` {fmt(cost)} ns")
+    if res.isdigit() and int(res) > 1000:
+        line += " — **no high-resolution timers: timer and wake-up figures measure the tick**"
+    return line
+
+
+def fmt_ns(v):
+    if not v.isdigit():
+        return v
+    n = int(v)
+    return f"{n // 1000000} ms" if n >= 1000000 and n % 1000000 == 0 else f"{n} ns"
+
+
 def header(rep, a):
-    kern = [k for k in rep.res if k[0] == "info" and k[1] == "kernel"]
-    kernel = kern[0][2] if kern else "unknown"
+    kernel = info(rep, "kernel")
     runs = [k for k in rep.res if k[0] == "info" and k[1] == "runs"]
     rep.out("# Benchmarks", "",
             "Written by `make bench` (bench/run.sh, bench/report.py) from one boot; do not edit by hand.", "",
             f"- Date: {datetime.date.today().isoformat()}",
-            f"- Machine: 2 vCPUs, QEMU {a.qemu}, accelerator **{a.accel.upper()}**, host CPU {a.cpu}",
+            f"- Machine: 2 vCPUs, QEMU {a.qemu}, accelerator **{a.accel.upper()}**, CPU model {a.model}, host CPU {a.cpu}",
             f"- Guest kernel: {kernel} (release flavour), the kevent module loaded",
+            clocks(rep),
             f"- Runs per contender: {runs[0][2] if runs else '?'}, interleaved run by run; "
             "cells are the median with (fastest–slowest run) unless said otherwise",
             f"- Wall time of the benchmark boot: {a.wall} s; VM exit status {a.status}",
@@ -448,7 +476,7 @@ def header(rep, a):
 
 def main():
     ap = argparse.ArgumentParser()
-    for opt in ("results", "out", "plots", "data", "accel", "wall", "qemu", "cpu", "status"):
+    for opt in ("results", "out", "plots", "data", "accel", "model", "wall", "qemu", "cpu", "status"):
         ap.add_argument("--" + opt, default="")
     a = ap.parse_args()
     rep = Report(load(a.results))

@@ -60,13 +60,15 @@ if [ "${args[0]}" != --report-only ]; then
 fi
 status=$(cat "$out/status" 2>/dev/null || echo unknown)
 [ "$status" = 0 ] || echo "warning: the benchmark VM exited with status $status (see $out/qemu.log)" >&2
-accel=$(sed -n 's/.*booting the release kernel (\([a-z]*\)).*/\1/p' "$out/qemu.log" | head -n 1)
+accel=$(sed -n 's/.*booting the release kernel (\([a-z]*\)[,)].*/\1/p' "$out/qemu.log" | head -n 1)
+model=$(sed -n 's/.*booting the release kernel ([a-z]*, cpu \([a-z0-9-]*\)).*/\1/p' "$out/qemu.log" | head -n 1)
 wall=$(cat "$out/wall" 2>/dev/null || echo unknown)
 
 # /usr/bin/python3: the report needs only the standard library, and
 # Debian's python3 is the one scripts/deps.sh installs.
 /usr/bin/python3 bench/report.py --results "$out/results.txt" --out BENCHMARKS.md \
-	--plots bench/plots --data "$out" --accel "${accel:-unknown}" --wall "$wall" \
+	--plots bench/plots --data "$out" --accel "${accel:-unknown}" \
+	--model "${model:-default}" --wall "$wall" \
 	--qemu "$(qemu-system-x86_64 --version | head -n 1 | sed 's/.*version \([0-9.]*\).*/\1/')" \
 	--cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
 	--status "$status" || echo "warning: bench/report.py failed" >&2

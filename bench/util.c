@@ -18,6 +18,7 @@
 int bench_runs = 5;
 double bench_scale = 1.0;
 double syscall_floor_ns;
+double clock_read_ns;
 
 uint64_t now_ns(void)
 {

@@ -108,7 +108,8 @@ awk -v n=$page_bytes 'BEGIN {
 # One configuration per backend; only server.event-handler differs.
 # Keep-alive lasts as long as the benchmark (idle connections must stay
 # open, and wrk's must not be closed after lighttpd's default 1,000
-# requests); no access log.
+# requests); no access log; uploads (none) in the scratch directory, as
+# the VM has no /var/tmp.
 for b in $backends; do
 	cat >"$tmp/$b.conf" <<EOF
 server.document-root = "$tmp/www"
@@ -121,6 +122,7 @@ server.max-keep-alive-requests = 65535
 server.max-keep-alive-idle = 3600
 server.max-read-idle = 3600
 server.listen-backlog = 4096
+server.upload-dirs = ( "$tmp" )
 index-file.names = ( "index.html" )
 mimetype.assign = ( ".html" => "text/html" )
 EOF
