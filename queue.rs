@@ -530,7 +530,10 @@ impl Queue {
         else {
             return;
         };
-        self.waiters.wake_up_count(count);
+        // As in `wake`: a waiter queues itself under the ready lock.
+        if self.waiters.is_active() {
+            self.waiters.wake_up_count(count);
+        }
         if !self.pollers.is_active() {
             return;
         }
@@ -750,22 +753,35 @@ impl Queue {
     /// Moves up to `max_nr` ready events to `out`, oldest first. Returns
     /// how many, and how many were left ready at the end.
     /// Call with the registry locked.
+    ///
+    /// The requests go in batches of `BATCH`: popped under the ready lock,
+    /// asked and copied out without it, then finished (re-queued or let
+    /// go) under the same hold of the lock that pops the next batch, so a
+    /// call takes the lock one time more than it has batches (twice for
+    /// one event, as epoll does).
     fn collect(
         &self,
         reg: &mut Registry,
         max_nr: usize,
         out: &mut UserSliceWriter,
     ) -> (Result<usize>, usize) {
-        let mut budget = None;
         let mut done = 0;
-        let mut left = 0;
         let mut requeued = false;
+        let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
+        let mut ready = self.ready.lock();
+        // Requests re-queued during the call go behind those ready at its
+        // start, so counting those bounds the call, and no request is
+        // delivered twice in one call.
+        let mut budget = max_nr.min(ready.len());
         loop {
-            let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
-            let n = self.pop_batch(reg, &mut batch, &mut budget, max_nr);
+            let n = Self::pop_batch(&mut ready, reg, &mut batch, &mut budget);
             if n == 0 {
-                break;
+                let left = ready.len();
+                drop(ready);
+                self.wake_pollers(requeued);
+                return (Ok(done), left);
             }
+            drop(ready);
             // The requests whose events are out (or were not ready), and
             // whether each keeps its readiness: finished together below.
             let mut after: [Option<(ListArc<Request>, bool)>; BATCH] = Default::default();
@@ -801,40 +817,33 @@ impl Queue {
                     after[i] = Some((item, keep));
                 }
             }
-            let (again, count) = self.finish(&mut after);
-            requeued |= again;
-            left = count;
+            ready = self.ready.lock();
+            requeued |= Self::finish(&mut ready, &mut after);
             if let Some(i) = faulted {
                 // Undelivered events go back to the front, in order, with
                 // what they had pending.
-                left = self.unpop(&mut batch[i..n]);
+                Self::unpop(&mut ready, &mut batch[i..n]);
+                let left = ready.len();
+                drop(ready);
                 self.wake_pollers(requeued);
                 return (if done > 0 { Ok(done) } else { Err(EFAULT) }, left);
             }
         }
-        self.wake_pollers(requeued);
-        (Ok(done), left)
     }
 
-    /// Takes up to `max` requests off the front of the ready list, with
-    /// what they had pending.
+    /// Takes up to `BATCH` requests, and at most `budget`, off the front of
+    /// the ready list, with what they had pending.
     fn pop_batch(
-        &self,
+        ready: &mut ReadyList,
         reg: &mut Registry,
-        batch: &mut [Option<(ListArc<Request>, u64)>],
-        budget: &mut Option<usize>,
-        max_nr: usize,
+        batch: &mut [Option<(ListArc<Request>, u64)>; BATCH],
+        budget: &mut usize,
     ) -> usize {
-        let mut ready = self.ready.lock();
-        // The first batch sets the call's budget: requests re-queued during
-        // the call go behind those ready at its start, so counting those
-        // bounds the call, and no request is delivered twice in one call.
-        let budget = budget.get_or_insert_with(|| max_nr.min(ready.len()));
-        let max = (*budget).min(batch.len());
+        let max = (*budget).min(BATCH);
         let mut n = 0;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
-            let mut taken = item.take_pending(&mut ready);
+            let mut taken = item.take_pending(ready);
             if item.is_periodic_timer() {
                 taken = taken.saturating_add(Self::restart_timer(reg, &item));
             }
@@ -880,18 +889,15 @@ impl Queue {
     }
 
     /// Puts collected but undelivered events back at the front.
-    /// Returns how many are ready then.
-    fn unpop(&self, batch: &mut [Option<(ListArc<Request>, u64)>]) -> usize {
-        let mut ready = self.ready.lock();
+    fn unpop(ready: &mut ReadyList, batch: &mut [Option<(ListArc<Request>, u64)>]) {
         for slot in batch.iter_mut().rev() {
             if let Some((item, taken)) = slot.take() {
                 if !item.stays_ready() {
-                    item.add_pending(&mut ready, taken);
+                    item.add_pending(ready, taken);
                 }
                 let _ = ready.push_front(item);
             }
         }
-        ready.len()
     }
 
     /// A collected request that leaves the queue (one-shot, closed file).
@@ -908,14 +914,12 @@ impl Queue {
     }
 
     /// After collection: the requests still (`keep`) or again pending go
-    /// to the back of the line, in order, under one hold of the ready lock.
-    /// Returns whether any did, and how many are ready then.
-    fn finish(&self, items: &mut [Option<(ListArc<Request>, bool)>]) -> (bool, usize) {
+    /// to the back of the line, in order. Returns whether any did.
+    fn finish(ready: &mut ReadyList, items: &mut [Option<(ListArc<Request>, bool)>]) -> bool {
         let mut requeued = false;
-        let mut ready = self.ready.lock();
         for (item, keep) in items.iter_mut().filter_map(Option::take) {
             if keep && !item.is_dead() {
-                item.keep_pending(&mut ready);
+                item.keep_pending(ready);
             }
             if item.pending() > 0 && !item.is_dead() {
                 requeued |= ready.push_back(item).is_ok();
@@ -926,7 +930,7 @@ impl Queue {
                 drop(item);
             }
         }
-        (requeued, ready.len())
+        requeued
     }
 
     /// Readiness that arrived while a collector held a request was not
