@@ -4,9 +4,9 @@
  * 64 eventfds that stay readable. epoll and kevent are level-triggered, so
  * every call finds them ready again. io_uring has no level-triggered poll:
  * it reports wake-ups, through a multishot POLL_ADD per fd (calls_uring).
- * kevent-user collects 64
- * level-triggered KEVENT_USER events, which have no file: the difference
- * to kevent is what asking the file costs (the fd check and its poll).
+ * kevent-user collects 64 level-triggered KEVENT_USER events, which have
+ * no file: the difference to kevent is what asking the file costs (the fd
+ * check and its poll).
  */
 #define _GNU_SOURCE
 #include <poll.h>

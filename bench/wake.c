@@ -217,8 +217,9 @@ static void *consumer(void *arg)
 }
 
 /*
- * One event every GAP_NS, spun rather than slept (this VM's timers tick at
- * 4 ms), so a consumer with min_nr 1 wakes for each event and min_nr
+ * One event every GAP_NS, spun rather than slept (a sleep adds the timer's
+ * lateness, and a 4 ms tick where the VM has no high-resolution timers),
+ * so a consumer with min_nr 1 wakes for each event and min_nr
  * decides the batch; at most NEV outstanding, so none coalesce.
  */
 #define GAP_NS 200000
