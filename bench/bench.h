@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <sys/epoll.h>
 #include <kevent.h>
+#include <liburing.h>
 
 /* How many runs each contender gets; contenders alternate run by run. */
 extern int bench_runs;
@@ -58,6 +59,13 @@ void close_fds(const int *fds, int n);
 int make_eventfd(void);
 void eventfd_poke(int fd);
 uint64_t eventfd_drain(int fd);
+
+/*
+ * An io_uring set up as event loops run one: its one submitting thread
+ * (the caller) also runs its completion work, in io_uring_enter
+ * (SINGLE_ISSUER, DEFER_TASKRUN).
+ */
+void uring_init_local(struct io_uring *ring, unsigned int entries);
 
 /* The syscall floor (getppid) in ns, measured at start. */
 extern double syscall_floor_ns;

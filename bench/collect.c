@@ -85,11 +85,9 @@ static double calls_uring(struct target *t, int batch, long calls)
 
 static void uring_open(struct target *t)
 {
-	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
 	int i;
 
-	if (io_uring_queue_init_params(2 * NFD, &t->ring, &p))
-		die("io_uring_queue_init_params");
+	uring_init_local(&t->ring, 2 * NFD);
 	for (i = 0; i < NFD; i++)
 		io_uring_prep_poll_multishot(io_uring_get_sqe(&t->ring), t->fds[i], POLLIN);
 	/* The fds are readable already: arming posts a first CQE for each. */

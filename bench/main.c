@@ -37,13 +37,13 @@ static void run_section(const struct section *s)
 	report3("elapsed", s->name, "-", "seconds", (now_ns() - t0) / 1e9, 0, 0);
 }
 
-/* The first word of a sysfs file, or "none". */
-static void sysfs_word(const char *path, char *buf, int len)
+/* The first word of a sysfs file (up to 63 bytes), or "none". */
+static void sysfs_word(const char *path, char word[64])
 {
 	FILE *f = fopen(path, "r");
 
-	if (!f || fscanf(f, "%63s", buf) != 1)
-		snprintf(buf, len, "none");
+	if (!f || fscanf(f, "%63s", word) != 1)
+		strcpy(word, "none");
 	if (f)
 		fclose(f);
 }
@@ -63,11 +63,11 @@ static void clock_info(void)
 
 	clock_getres(CLOCK_MONOTONIC, &res);
 	printf("@ info clock_getres_ns %lld - 0 0 0\n", res.tv_sec * 1000000000ll + res.tv_nsec);
-	sysfs_word("/sys/devices/system/clocksource/clocksource0/current_clocksource", word, sizeof(word));
+	sysfs_word("/sys/devices/system/clocksource/clocksource0/current_clocksource", word);
 	printf("@ info clocksource %s - 0 0 0\n", word);
-	sysfs_word("/sys/devices/system/clockevents/clockevent0/current_device", word, sizeof(word));
+	sysfs_word("/sys/devices/system/clockevents/clockevent0/current_device", word);
 	printf("@ info clockevent %s - 0 0 0\n", word);
-	sysfs_word("/sys/devices/system/clockevents/broadcast/current_device", word, sizeof(word));
+	sysfs_word("/sys/devices/system/clockevents/broadcast/current_device", word);
 	printf("@ info broadcast %s - 0 0 0\n", word);
 	for (r = 0; r < bench_runs; r++) {
 		uint64_t t0 = now_ns();

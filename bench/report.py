@@ -458,14 +458,13 @@ def fmt_ns(v):
 
 def header(rep, a):
     kernel = info(rep, "kernel")
-    runs = [k for k in rep.res if k[0] == "info" and k[1] == "runs"]
     rep.out("# Benchmarks", "",
             "Written by `make bench` (bench/run.sh, bench/report.py) from one boot; do not edit by hand.", "",
             f"- Date: {datetime.date.today().isoformat()}",
             f"- Machine: 2 vCPUs, QEMU {a.qemu}, accelerator **{a.accel.upper()}**, CPU model {a.model}, host CPU {a.cpu}",
             f"- Guest kernel: {kernel} (release flavour), the kevent module loaded",
             clocks(rep),
-            f"- Runs per contender: {runs[0][2] if runs else '?'}, interleaved run by run; "
+            f"- Runs per contender: {info(rep, 'runs', '?')}, interleaved run by run; "
             "cells are the median with (fastest–slowest run) unless said otherwise",
             f"- Wall time of the benchmark boot: {a.wall} s; VM exit status {a.status}",
             "- The host is shared with other VMs: expect noise of tens of per cent between runs.", "")

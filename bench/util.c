@@ -20,6 +20,14 @@ double bench_scale = 1.0;
 double syscall_floor_ns;
 double clock_read_ns;
 
+void uring_init_local(struct io_uring *ring, unsigned int entries)
+{
+	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
+
+	if (io_uring_queue_init_params(entries, ring, &p))
+		die("io_uring_queue_init_params");
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

@@ -47,10 +47,7 @@ static void uring_arm(struct waker *w)
 
 static void uring_open(struct waker *w)
 {
-	struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN };
-
-	if (io_uring_queue_init_params(8, &w->ring, &p))
-		die("io_uring_queue_init_params");
+	uring_init_local(&w->ring, 8);
 	uring_arm(w);
 }
 
