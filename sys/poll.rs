@@ -126,6 +126,9 @@ struct Hook<T> {
     wait: bindings::wait_queue_entry,
     whead: AtomicPtr<bindings::wait_queue_head>,
     owner: *const T,
+    /// The hook made before this one: the hooks are a chain, so a file
+    /// with one wait queue costs one allocation (a vector would add one).
+    next: Option<KBox<Hook<T>>>,
 }
 
 /// The wait queue entries `owner` has in a file's wait queues; dropping
@@ -133,12 +136,12 @@ struct Hook<T> {
 ///
 /// # Invariants
 ///
-/// Every hook is allocated on its own (its address never changes), its
-/// `owner` is `owner`, and it is on the wait queue `whead` unless `whead`
-/// is null, in which case it is on no list.
+/// Every hook of the chain from `first` is allocated on its own (its
+/// address never changes), its `owner` is `owner`, and it is on the wait
+/// queue `whead` unless `whead` is null, in which case it is on no list.
 pub(crate) struct PollHooks<T: PollCallback> {
     owner: Arc<T>,
-    hooks: KVec<KBox<Hook<T>>>,
+    first: Option<KBox<Hook<T>>>,
 }
 
 // SAFETY: The hooks are only touched by their owner (under its locks) and
@@ -161,10 +164,7 @@ impl<T: PollCallback> PollHooks<T> {
     /// Returns the hooks and the readiness the file reported.
     pub(crate) fn register(owner: Arc<T>, file: &File) -> Result<(Self, u32)> {
         let wanted = owner.wanted() | POLL_ALWAYS;
-        let mut this = PollHooks {
-            owner,
-            hooks: KVec::new(),
-        };
+        let mut this = PollHooks { owner, first: None };
         let mut table = RegisterTable::<T> {
             raw: RawPollTable {
                 qproc: Some(queue_proc::<T>),
@@ -206,6 +206,7 @@ unsafe extern "C" fn queue_proc<T: PollCallback>(
         wait: unsafe { core::mem::zeroed() },
         whead: AtomicPtr::new(whead),
         owner: core::ptr::from_ref::<T>(&this.owner),
+        next: None,
     };
     let Ok(mut hook) = KBox::new(hook, GFP_KERNEL_ACCOUNT) else {
         table.failed = true;
@@ -220,12 +221,10 @@ unsafe extern "C" fn queue_proc<T: PollCallback>(
         (*list).next = list;
         (*list).prev = list;
     }
-    if this.hooks.push(hook, GFP_KERNEL_ACCOUNT).is_err() {
-        table.failed = true;
-        return;
-    }
-    // INVARIANT: the hook is in `hooks` (boxed, so it stays where it is)
+    hook.next = this.first.take();
+    // INVARIANT: the hook is on the chain (boxed, so it stays where it is)
     // before it goes on `whead`.
+    this.first = Some(hook);
     // SAFETY: `whead` is a live wait queue head of the file being polled,
     // and `wait` an initialised entry that `Drop` removes.
     unsafe { bindings::add_wait_queue(whead, wait) };
@@ -271,7 +270,10 @@ unsafe extern "C" fn hook_wake<T: PollCallback>(
 
 impl<T: PollCallback> Drop for PollHooks<T> {
     fn drop(&mut self) {
-        for hook in self.hooks.iter_mut() {
+        // One hook at a time, unhooked before it is freed: a recursive drop
+        // of the chain would free hooks still on their queues.
+        let mut next = self.first.take();
+        while let Some(mut hook) = next {
             // SAFETY: A head that announced POLLFREE is freed only after an
             // RCU grace period, so inside this read-side section a head
             // read as non-null is still valid (as `ep_remove_wait_queue`).
@@ -284,6 +286,7 @@ impl<T: PollCallback> Drop for PollHooks<T> {
             }
             // SAFETY: Ends the section begun above.
             unsafe { bindings::__rcu_read_unlock() };
+            next = hook.next.take();
         }
     }
 }
