@@ -362,7 +362,7 @@ impl Queue {
         }
         let spec: TimerSpec = req.timer_spec()?;
         let expires = Ktime::ktime_get().to_ns().saturating_add(spec.first_ns);
-        Ok(Some(HrTimer::start(req.clone(), expires)))
+        HrTimer::start(req.clone(), expires).map(Some)
     }
 
     fn remove(&self, ident: &Identity) -> Result {

@@ -184,7 +184,8 @@ impl Request {
                 dead: AtomicBool::new(false),
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
-                timer <- HrTimer::new(),
+                // Only a timer request sets up its hrtimer.
+                timer <- HrTimer::new(uk.type_ == KEVENT_TIMER),
             }),
             GFP_KERNEL_ACCOUNT,
         )

@@ -79,7 +79,7 @@ impl Shared {
                 watches <- new_mutex!(WatchTable::new(), "kevent_watches"),
                 accounts <- new_mutex!(Accounts::new(), "kevent_accounts"),
                 sweep <- new_mutex!(Sweep { timer: None, stopped: false }, "kevent_sweep"),
-                sweep_timer <- HrTimer::new(),
+                sweep_timer <- HrTimer::new(true),
                 sweep_work <- new_work!("kevent_sweep_work"),
                 next_kick: AtomicI64::new(0),
             }),
@@ -104,7 +104,8 @@ impl Shared {
             return;
         }
         let expires = Ktime::ktime_get().to_ns().saturating_add(SWEEP_INTERVAL_NS);
-        sweep.timer = Some(HrTimer::start(self.clone(), expires));
+        // The sweep's timer is `used`: starting it cannot fail.
+        sweep.timer = HrTimer::start(self.clone(), expires).ok();
     }
 
     /// Runs the sweep now, unless a wake-up did less than a sweep interval

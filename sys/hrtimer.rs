@@ -26,11 +26,13 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// `timer` was initialised by `hrtimer_init` with `T`'s callback.
+/// If `used`, `timer` was initialised by `hrtimer_init` with `T`'s
+/// callback; otherwise it is never passed to the hrtimer core.
 #[pin_data]
 pub(crate) struct HrTimer<T> {
     #[pin]
     timer: Opaque<bindings::hrtimer>,
+    used: bool,
     _t: PhantomData<T>,
 }
 
@@ -76,11 +78,17 @@ macro_rules! impl_has_hr_timer {
 pub(crate) use impl_has_hr_timer;
 
 impl<T: HasHrTimer> HrTimer<T> {
-    /// Initialises a timer on `CLOCK_MONOTONIC` with absolute expiries.
-    pub(crate) fn new() -> impl PinInit<Self> {
+    /// A timer on `CLOCK_MONOTONIC` with absolute expiries; if not `used`,
+    /// one that can never be started, and costs no `hrtimer_init` (which a
+    /// debug kernel's object tracking makes expensive) in an owner that
+    /// needs no timer.
+    pub(crate) fn new(used: bool) -> impl PinInit<Self> {
         pin_init!(Self {
-            // INVARIANT: initialised with `T`'s callback here.
-            timer <- Opaque::ffi_init(|slot: *mut bindings::hrtimer| {
+            // INVARIANT: initialised with `T`'s callback here if `used`.
+            timer <- Opaque::ffi_init(move |slot: *mut bindings::hrtimer| {
+                if !used {
+                    return;
+                }
                 // SAFETY: `slot` is valid for writes and pinned.
                 unsafe {
                     bindings::hrtimer_init(
@@ -91,17 +99,22 @@ impl<T: HasHrTimer> HrTimer<T> {
                     (*slot).function = Some(Self::run);
                 }
             }),
+            used,
             _t: PhantomData,
         })
     }
 
     /// Starts `owner`'s timer to fire at `expires_ns` (`CLOCK_MONOTONIC`).
     /// The handle keeps `owner` alive; dropping it cancels the timer.
-    pub(crate) fn start(owner: Arc<T>, expires_ns: i64) -> TimerHandle<T> {
+    /// `EINVAL` for a timer made not `used`.
+    pub(crate) fn start(owner: Arc<T>, expires_ns: i64) -> Result<TimerHandle<T>> {
+        if !Self::of(&owner).used {
+            return Err(EINVAL);
+        }
         let timer = Self::raw(&owner);
-        // SAFETY: The timer is initialised (type invariant) and lives in
-        // `owner`, which the returned handle keeps alive until it has
-        // cancelled the timer.
+        // SAFETY: The timer is initialised (type invariant: it is `used`)
+        // and lives in `owner`, which the returned handle keeps alive until
+        // it has cancelled the timer.
         unsafe {
             bindings::hrtimer_start_range_ns(
                 timer,
@@ -110,16 +123,19 @@ impl<T: HasHrTimer> HrTimer<T> {
                 bindings::hrtimer_mode_HRTIMER_MODE_ABS,
             )
         };
-        TimerHandle { owner }
+        Ok(TimerHandle { owner })
+    }
+
+    /// The timer embedded in `owner`.
+    fn of(owner: &T) -> &Self {
+        let base = ptr::from_ref(owner).cast::<u8>();
+        // SAFETY: By the `HasHrTimer` contract, `OFFSET` is the offset of
+        // an `HrTimer<T>` within `*owner`, which lives as long as `owner`.
+        unsafe { &*base.add(T::OFFSET).cast::<HrTimer<T>>() }
     }
 
     fn raw(owner: &T) -> *mut bindings::hrtimer {
-        let base = ptr::from_ref(owner).cast::<u8>();
-        // SAFETY: By the `HasHrTimer` contract, `OFFSET` is the offset of
-        // an `HrTimer<T>` within `*owner`.
-        let timer = unsafe { base.add(T::OFFSET) }.cast::<HrTimer<T>>();
-        // SAFETY: `timer` points to a live `HrTimer<T>`.
-        unsafe { (*timer).timer.get() }
+        Self::of(owner).timer.get()
     }
 
     /// # Safety
