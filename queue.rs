@@ -262,10 +262,10 @@ impl Queue {
             watch.as_ref().and_then(|w| w.watch()).cloned(),
         )?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let watch_node = match &watch {
-            Some(_) => Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?),
-            None => None,
-        };
+        let mut watch = watch;
+        if let Some(watch) = watch.as_mut() {
+            watch.reserve()?;
+        }
         let edge = match &target {
             Some(_) => Some(EdgeRoom::new()?),
             None => None,
@@ -307,11 +307,8 @@ impl Queue {
         };
         reg.requests.insert(node.into_node(req.ident, entry));
         reg.count += 1;
-        if let (Some(watch), Some(watch_node)) = (watch, watch_node) {
-            self.shared
-                .watches
-                .lock()
-                .attach(watch, req.clone(), watch_node);
+        if let Some(watch) = watch {
+            self.shared.watches.lock().attach(watch, req.clone());
         }
         if let (Some(checks), Some(target), Some(edge)) = (checks.as_mut(), &target, edge) {
             nest::link(checks, &self.into(), target, edge);

@@ -89,15 +89,19 @@ impl Watch {
 /// A watched file's place in the [`WatchTable`].
 struct Slot {
     watch: Arc<Watch>,
-    /// The requests on the file, by address.
-    requests: RBTree<usize, Arc<Request>>,
+    /// The requests on the file: most files have one, kept here, so that
+    /// watching a file costs no tree node; the others by address.
+    first: Option<Arc<Request>>,
+    others: RBTree<usize, Arc<Request>>,
+    /// Whether `first` is taken, or promised to an ADD in progress.
+    first_claimed: bool,
     /// ADDs that hold the watch but have not attached their request yet.
     adders: usize,
 }
 
 impl Slot {
     fn is_unused(&self) -> bool {
-        self.adders == 0 && self.requests.iter().next().is_none()
+        self.adders == 0 && !self.first_claimed && self.others.iter().next().is_none()
     }
 }
 
@@ -115,18 +119,36 @@ pub(crate) struct WatchTable {
 pub(crate) struct PendingWatch<'a> {
     table: &'a Mutex<WatchTable>,
     watch: Option<Arc<Watch>>,
+    /// Where the request goes: the slot's `first`, claimed for this ADD,
+    /// or a node of `others` that [`PendingWatch::reserve`] allocates.
+    place: Place,
+}
+
+enum Place {
+    First,
+    Other(Option<RBTreeNodeReservation<usize, Arc<Request>>>),
 }
 
 impl PendingWatch<'_> {
     pub(crate) fn watch(&self) -> Option<&Arc<Watch>> {
         self.watch.as_ref()
     }
+
+    /// Allocates what attaching will need (nothing for the first request
+    /// on a file). Call without the table locked.
+    pub(crate) fn reserve(&mut self) -> Result {
+        if let Place::Other(node @ None) = &mut self.place {
+            *node = Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?);
+        }
+        Ok(())
+    }
 }
 
 impl Drop for PendingWatch<'_> {
     fn drop(&mut self) {
         if let Some(watch) = self.watch.take() {
-            let unused = self.table.lock().abandon(&watch);
+            let first = matches!(self.place, Place::First);
+            let unused = self.table.lock().abandon(&watch, first);
             // The file is released (if this was the last use) unlocked.
             drop((watch, unused));
         }
@@ -138,11 +160,17 @@ pub(crate) fn watch_file(
     table: &Mutex<WatchTable>,
     file: FileRef,
 ) -> Result<(PendingWatch<'_>, bool)> {
-    let (watch, new) = table.lock().watch(file)?;
+    let (watch, new, first) = table.lock().watch(file)?;
+    let place = if first {
+        Place::First
+    } else {
+        Place::Other(None)
+    };
     Ok((
         PendingWatch {
             table,
             watch: Some(watch),
+            place,
         },
         new,
     ))
@@ -150,13 +178,14 @@ pub(crate) fn watch_file(
 
 /// The requests of a closed file, taken out of the table by the sweep.
 pub(crate) struct ClosedFile {
-    requests: RBTree<usize, Arc<Request>>,
+    first: Option<Arc<Request>>,
+    others: RBTree<usize, Arc<Request>>,
     _watch: Arc<Watch>,
 }
 
 impl ClosedFile {
     pub(crate) fn requests(&self) -> impl Iterator<Item = &Arc<Request>> {
-        self.requests.values()
+        Iterator::chain(self.first.iter(), self.others.values())
     }
 }
 
@@ -174,51 +203,66 @@ impl WatchTable {
 
     /// The watch of `file` (a reference taken for the ADD), made if the
     /// file has none; the ADD's reference is dropped if it has one. Counts
-    /// the caller as an adder; returns the watch and whether it is new.
-    fn watch(&mut self, file: FileRef) -> Result<(Arc<Watch>, bool)> {
+    /// the caller as an adder; returns the watch, whether it is new, and
+    /// whether the slot's `first` is claimed for the caller.
+    fn watch(&mut self, file: FileRef) -> Result<(Arc<Watch>, bool, bool)> {
         let key = file.file().as_ptr() as usize;
         if let Some(slot) = self.files.get_mut(&key) {
             slot.adders += 1;
-            return Ok((slot.watch.clone(), false));
+            let first = !slot.first_claimed;
+            slot.first_claimed = true;
+            return Ok((slot.watch.clone(), false, first));
         }
         let queue = crate::queue::queue_of(file.file());
         let epoll = file.file().is_epoll();
         let watch = Arc::new(Watch { file, queue, epoll }, GFP_KERNEL_ACCOUNT)?;
         let slot = Slot {
             watch: watch.clone(),
-            requests: RBTree::new(),
+            first: None,
+            others: RBTree::new(),
+            first_claimed: true,
             adders: 1,
         };
         self.files
             .try_create_and_insert(key, slot, GFP_KERNEL_ACCOUNT)?;
-        Ok((watch, true))
+        Ok((watch, true, true))
     }
 
     /// Records `req` as a request on the watch `pending` holds (call with
-    /// the table locked by `self`).
-    pub(crate) fn attach(
-        &mut self,
-        pending: &mut PendingWatch<'_>,
-        req: Arc<Request>,
-        node: RBTreeNodeReservation<usize, Arc<Request>>,
-    ) {
+    /// the table locked by `self`, having called [`PendingWatch::reserve`]).
+    pub(crate) fn attach(&mut self, pending: &mut PendingWatch<'_>, req: Arc<Request>) {
         let Some(watch) = pending.watch.take() else {
             return;
         };
         // An adder keeps its slot in the table, so it is there.
-        if let Some(slot) = self.files.get_mut(&watch.key()) {
-            slot.adders -= 1;
-            let addr = core::ptr::from_ref::<Request>(&req) as usize;
-            slot.requests.insert(node.into_node(addr, req));
+        let Some(slot) = self.files.get_mut(&watch.key()) else {
+            return;
+        };
+        slot.adders -= 1;
+        match core::mem::replace(&mut pending.place, Place::Other(None)) {
+            // Claimed for this ADD, so empty.
+            Place::First => slot.first = Some(req),
+            Place::Other(Some(node)) => {
+                let addr = core::ptr::from_ref::<Request>(&req) as usize;
+                slot.others.insert(node.into_node(addr, req));
+            }
+            // Not reserved: the caller broke the rule above.
+            Place::Other(None) => {
+                kernel::pr_warn!("kevent: a request was attached to its watch unreserved\n");
+            }
         }
     }
 
-    /// An adder gives `watch` back unused; returns the watch if its file
-    /// has no other use, to be dropped unlocked.
-    fn abandon(&mut self, watch: &Watch) -> Option<Arc<Watch>> {
+    /// An adder gives `watch` back unused (with its claim of `first`);
+    /// returns the watch if its file has no other use, to be dropped
+    /// unlocked.
+    fn abandon(&mut self, watch: &Watch, first: bool) -> Option<Arc<Watch>> {
         let key = watch.key();
         if let Some(slot) = self.files.get_mut(&key) {
             slot.adders -= 1;
+            if first {
+                slot.first_claimed = false;
+            }
         }
         self.remove_if_unused(key)
     }
@@ -228,7 +272,16 @@ impl WatchTable {
     pub(crate) fn detach(&mut self, watch: &Watch, req: &Request) -> Option<Arc<Watch>> {
         let key = watch.key();
         let slot = self.files.get_mut(&key)?;
-        slot.requests.remove(&(core::ptr::from_ref(req) as usize));
+        if slot
+            .first
+            .as_ref()
+            .is_some_and(|first| core::ptr::eq::<Request>(&**first, req))
+        {
+            slot.first = None;
+            slot.first_claimed = false;
+        } else {
+            slot.others.remove(&(core::ptr::from_ref(req) as usize));
+        }
         self.remove_if_unused(key)
     }
 
@@ -266,7 +319,8 @@ impl WatchTable {
                     let (_, node) = cursor.remove_current();
                     let (_, slot) = node.to_key_value();
                     return Some(ClosedFile {
-                        requests: slot.requests,
+                        first: slot.first,
+                        others: slot.others,
                         _watch: slot.watch,
                     });
                 }
