@@ -17,7 +17,7 @@ FLAVOUR ?= debug
 
 # The module's sources, copied into a build directory per kernel flavour
 # (an M= build writes its objects next to its sources).
-MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs) layout_check.c uapi/linux/kevent.h
+MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs sys/*.c) layout_check.c uapi/linux/kevent.h
 
 SELFTESTS := $(patsubst selftests/%.c,$(BUILD)/selftests/%,$(wildcard selftests/*_test.c))
 SELFTEST_HDRS := $(wildcard selftests/*.h) uapi/linux/kevent.h include/kevent.h
@@ -62,11 +62,11 @@ lint: kernel
 	@mkdir -p $(BUILD)/lint/module
 	@cp --parents -u $(MODULE_SRCS) $(BUILD)/lint/module/
 	@echo "  CLIPPY  kevent.ko"
-	@touch $(BUILD)/lint/module/kevent.rs
+	@touch $(BUILD)/lint/module/kevent_main.rs
 	@$(KMAKE) M=$(BUILD)/lint/module CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver \
 		KRUSTFLAGS=-Dwarnings modules
 	@echo "  RUSTFMT module"
-	@rustfmt --check --edition 2021 kevent.rs
+	@rustfmt --check --edition 2021 kevent_main.rs
 	@echo "  RUSTFMT userspace"
 	@cd userspace && cargo fmt --check
 	@echo "  CLIPPY  userspace"
@@ -74,7 +74,7 @@ lint: kernel
 
 # Formats the module's and the userspace crates' Rust in place.
 fmt:
-	rustfmt --edition 2021 kevent.rs
+	rustfmt --edition 2021 kevent_main.rs
 	cd userspace && cargo fmt
 
 $(BUILD)/selftests/%: selftests/%.c $(SELFTEST_HDRS)

@@ -15,6 +15,7 @@ use crate::sys::{
     poll::PollTable,
     seq_file::SeqFile,
     signal,
+    uaccess::{UkeventReader, UkeventWriter},
 };
 use core::mem::size_of;
 use kernel::{
@@ -74,8 +75,8 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     if a.num == 0 {
         return Ok(0);
     }
-    let len = a.num as usize * size_of::<Ukevent>();
-    let (mut reader, mut writer) = UserSlice::new(a.events as usize, len).reader_writer();
+    let mut reader = UkeventReader::new(a.events, a.num as usize)?;
+    let mut writer = UkeventWriter::new(a.events, a.num as usize)?;
     let mut done: isize = 0;
     for _ in 0..a.num {
         // A task being killed stops here: the rest would only delay its
@@ -84,7 +85,7 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
         if signal::fatal_signal_pending() {
             return if done > 0 { Ok(done) } else { Err(EINTR) };
         }
-        let Ok(mut uk) = reader.read::<Ukevent>() else {
+        let Ok(mut uk) = reader.read() else {
             break;
         };
         let result = queue.ctl_one(a.cmd, &uk);
@@ -97,7 +98,7 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
         // The entry took effect even if its result cannot be written back,
         // so it counts as processed.
         done += 1;
-        if writer.write(&uk).is_err() {
+        if writer.write(core::slice::from_ref(&uk)) == 0 {
             break;
         }
     }
@@ -172,8 +173,7 @@ fn wait(queue: &Queue, file: &File, a: &GetEventsArg) -> Result<isize> {
             Ktime::ktime_get().to_ns().saturating_add(t),
         )),
     };
-    let len = a.max_nr as usize * size_of::<Ukevent>();
-    let mut out = UserSlice::new(a.events as usize, len).writer();
+    let mut out = UkeventWriter::new(a.events, a.max_nr as usize)?;
     let n = queue.get_events(
         a.min_nr as usize,
         a.max_nr as usize,

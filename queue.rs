@@ -33,6 +33,7 @@ use crate::sys::{
     poll::{self, PollHooks, POLL_ALWAYS},
     seq_file::SeqFile,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
+    uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
     work,
 };
@@ -48,7 +49,6 @@ use kernel::{
     rbtree::{RBTree, RBTreeNodeReservation},
     sync::{Arc, ArcBorrow, Mutex},
     time::Ktime,
-    uaccess::UserSliceWriter,
     workqueue::{self, Work, WorkItem},
 };
 
@@ -63,6 +63,10 @@ const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRD
 
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
+
+/// A batch's events, each tagged with its request's slot in the batch and
+/// whether the request stays ready and is removed once it is delivered.
+type Staged = StagedEvents<BATCH, (usize, bool, bool)>;
 
 /// How long get-events may wait for `min_nr` events.
 #[derive(Clone, Copy)]
@@ -601,7 +605,7 @@ impl Queue {
         max_nr: usize,
         timeout: Timeout,
         nonblock: bool,
-        out: &mut UserSliceWriter,
+        out: &mut UkeventWriter,
     ) -> Result<usize> {
         // Wanting at most one event, a caller takes what is ready at once
         // and waits only if there was none: one hold of the ready lock less
@@ -752,19 +756,20 @@ impl Queue {
     /// Call with the registry locked.
     ///
     /// The requests go in batches of `BATCH`: popped under the ready lock,
-    /// asked and copied out without it, then finished (re-queued or let
-    /// go) under the same hold of the lock that pops the next batch, so a
-    /// call takes the lock one time more than it has batches (twice for
-    /// one event, as epoll does).
+    /// asked and copied out (in one copy) without it, then finished
+    /// (re-queued or let go) under the same hold of the lock that pops the
+    /// next batch, so a call takes the lock one time more than it has
+    /// batches (twice for one event, as epoll does).
     fn collect(
         &self,
         reg: &mut Registry,
         max_nr: usize,
-        out: &mut UserSliceWriter,
+        out: &mut UkeventWriter,
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
         let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
+        let mut staged = Staged::new();
         let mut ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
         // start, so counting those bounds the call, and no request is
@@ -782,32 +787,15 @@ impl Queue {
             // The requests whose events are out (or were not ready), and
             // whether each keeps its readiness: finished together below.
             let mut after: [Option<(ListArc<Request>, bool)>; BATCH] = Default::default();
-            let mut faulted = None;
-            for i in 0..n {
-                let Some((item, taken)) = batch[i].take() else {
+            self.decide(reg, &mut batch[..n], &mut after, &mut staged);
+            // One copy for the batch; what it could not write stays in
+            // `batch`, to go back.
+            let written = out.write(staged.events());
+            done += written;
+            for &(i, keep, remove) in &staged.tags()[..written] {
+                let Some((item, _)) = batch[i].take() else {
                     continue;
                 };
-                let (event, keep, remove) = match Self::outcome(&item, taken) {
-                    Outcome::Skip => {
-                        after[i] = Some((item, false));
-                        continue;
-                    }
-                    Outcome::Discard => {
-                        self.remove_delivered(reg, item);
-                        continue;
-                    }
-                    Outcome::Deliver {
-                        event,
-                        keep,
-                        remove,
-                    } => (event, keep, remove),
-                };
-                if out.write(&event).is_err() {
-                    batch[i] = Some((item, taken));
-                    faulted = Some(i);
-                    break;
-                }
-                done += 1;
                 if remove {
                     self.remove_delivered(reg, item);
                 } else {
@@ -816,14 +804,50 @@ impl Queue {
             }
             ready = self.ready.lock();
             requeued |= Self::finish(&mut ready, &mut after);
-            if let Some(i) = faulted {
+            if written < staged.tags().len() {
                 // Undelivered events go back to the front, in order, with
                 // what they had pending.
-                Self::unpop(&mut ready, &mut batch[i..n]);
+                Self::unpop(&mut ready, &mut batch[..n]);
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
                 return (if done > 0 { Ok(done) } else { Err(EFAULT) }, left);
+            }
+        }
+    }
+
+    /// Decides what each request of a popped batch comes to. Those not
+    /// ready go to `after`, closed files' requests are removed, and the
+    /// events of the others are staged, in order, tagged with their slot in
+    /// `batch` (where they stay) and what follows their delivery.
+    fn decide(
+        &self,
+        reg: &mut Registry,
+        batch: &mut [Option<(ListArc<Request>, u64)>],
+        after: &mut [Option<(ListArc<Request>, bool)>; BATCH],
+        staged: &mut Staged,
+    ) {
+        staged.clear();
+        for (i, slot) in batch.iter_mut().enumerate() {
+            let Some((item, taken)) = slot.take() else {
+                continue;
+            };
+            match Self::outcome(&item, taken) {
+                Outcome::Skip => after[i] = Some((item, false)),
+                Outcome::Discard => self.remove_delivered(reg, item),
+                Outcome::Deliver {
+                    event,
+                    keep,
+                    remove,
+                } => {
+                    if staged.push(event, (i, keep, remove)).is_err() {
+                        // No room (a batch has at most `BATCH` requests, so
+                        // never): it stays ready for the next call.
+                        after[i] = Some((item, true));
+                        continue;
+                    }
+                    *slot = Some((item, taken));
+                }
             }
         }
     }

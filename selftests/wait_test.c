@@ -467,4 +467,39 @@ TEST_F(q, fault_while_copying_out_keeps_the_rest)
 	munmap(map, 2 * page);
 }
 
+/*
+ * Events are copied out a batch at a time: a fault inside a batch still
+ * counts exactly the events written whole, and a one-shot request whose
+ * event was not written stays registered.
+ */
+TEST_F(q, fault_inside_a_batch_counts_whole_events_and_keeps_oneshots)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct ukevent *ev, out[8];
+	struct ukevent uk = uk_user(4, KEVENT_REQ_ONESHOT);
+	int i;
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, mprotect(map + page, page, PROT_NONE));
+	add_users(_metadata, self->fd, 1, 5, KEVENT_REQ_ONESHOT);
+	for (i = 1; i <= 5; i++)
+		ASSERT_EQ(0, user_ready(self->fd, i, 100 + i));
+	/* Room for two events and half of a third. */
+	ev = (struct ukevent *)(map + page - 2 * sizeof(*ev) - sizeof(*ev) / 2);
+	EXPECT_EQ(2, get_ns(self->fd, 1, 8, 0, ev));
+	EXPECT_EQ(1, ev[0].id.raw[0]);
+	EXPECT_EQ(2, ev[1].id.raw[0]);
+	/* Delivered one-shots are gone; the others are registered and ready. */
+	uk.id.raw[0] = 1;
+	EXPECT_EQ(-ENOENT, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
+	ASSERT_EQ(3, get_ns(self->fd, 1, 8, 0, out));
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(3 + i, out[i].id.raw[0]);
+		EXPECT_EQ(103 + i, out[i].ret_data[0]);
+	}
+	EXPECT_EQ(0, get_ns(self->fd, 0, 8, 0, out));
+	munmap(map, 2 * page);
+}
+
 TEST_HARNESS_MAIN

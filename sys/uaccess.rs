@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Arrays of `struct ukevent` in user memory, read and written a word at a
+//! time by the C helpers of `ukevent_copy.c`.
+//!
+//! `kernel::uaccess::UserSlice` copies through `_copy_to_user`, a string
+//! move that costs per byte where the CPU (or an emulator) runs it byte by
+//! byte; epoll stores each event with `__put_user`. 6.12's Rust cannot
+//! emit the exception-table entries of `unsafe_put_user`, so the stores
+//! live in C, behind the safe cursors here.
+
+use crate::defs::Ukevent;
+use core::ffi::{c_int, c_uint, c_void};
+use core::mem::{size_of, MaybeUninit};
+use kernel::prelude::*;
+
+extern "C" {
+    fn kevent_put_ukevents(dst: *mut c_void, src: *const Ukevent, n: c_uint) -> c_uint;
+    fn kevent_get_ukevent(dst: *mut Ukevent, src: *const c_void) -> c_int;
+}
+
+/// A cursor over `len` user-space `struct ukevent`s starting at `ptr`.
+///
+/// # Invariants
+///
+/// `ptr + len * size_of::<Ukevent>()` does not overflow. The memory is the
+/// caller's: the helpers check with `access_ok` and fault-handle each word.
+struct Cursor {
+    ptr: usize,
+    len: usize,
+}
+
+impl Cursor {
+    fn new(ptr: u64, len: usize) -> Result<Self> {
+        let bytes = len.checked_mul(size_of::<Ukevent>()).ok_or(EFAULT)?;
+        let ptr = usize::try_from(ptr).map_err(|_| EFAULT)?;
+        ptr.checked_add(bytes).ok_or(EFAULT)?;
+        // INVARIANT: checked just above.
+        Ok(Self { ptr, len })
+    }
+
+    /// The address of the next `n` entries, and moves past them.
+    fn take(&mut self, n: usize) -> Result<*mut c_void> {
+        if n > self.len {
+            return Err(EFAULT);
+        }
+        let at = self.ptr;
+        self.len -= n;
+        // No overflow: within the range checked by `new`.
+        self.ptr += n * size_of::<Ukevent>();
+        Ok(at as *mut c_void)
+    }
+}
+
+/// Up to `N` events staged for one [`UkeventWriter::write`], each with a
+/// tag of the caller's (what to do once it is written).
+///
+/// Not zeroed when made: a kernel `memset` is a string store, which an
+/// emulator runs byte by byte, and collecting one event would pay for all
+/// `N` slots on every call.
+///
+/// # Invariants
+///
+/// The first `len` slots of `events` and of `tags` are initialised, and
+/// `len <= N`.
+pub(crate) struct StagedEvents<const N: usize, Tag: Copy> {
+    events: [MaybeUninit<Ukevent>; N],
+    tags: [MaybeUninit<Tag>; N],
+    len: usize,
+}
+
+impl<const N: usize, Tag: Copy> StagedEvents<N, Tag> {
+    pub(crate) fn new() -> Self {
+        // INVARIANT: no slot is counted as initialised.
+        Self {
+            events: [const { MaybeUninit::uninit() }; N],
+            tags: [const { MaybeUninit::uninit() }; N],
+            len: 0,
+        }
+    }
+
+    /// Appends `event` with `tag`; hands them back if all `N` slots are
+    /// taken.
+    pub(crate) fn push(&mut self, event: Ukevent, tag: Tag) -> Result<(), (Ukevent, Tag)> {
+        let i = self.len;
+        let (Some(e), Some(t)) = (self.events.get_mut(i), self.tags.get_mut(i)) else {
+            return Err((event, tag));
+        };
+        e.write(event);
+        t.write(tag);
+        // INVARIANT: both slots at the old `len` were just initialised.
+        self.len += 1;
+        Ok(())
+    }
+
+    pub(crate) fn clear(&mut self) {
+        // INVARIANT: no slot is counted any more (both types are `Copy`:
+        // there is nothing to drop).
+        self.len = 0;
+    }
+
+    pub(crate) fn events(&self) -> &[Ukevent] {
+        // SAFETY: By the type invariant the first `len` slots are
+        // initialised, and `MaybeUninit<Ukevent>` has `Ukevent`'s layout.
+        unsafe { core::slice::from_raw_parts(self.events.as_ptr().cast::<Ukevent>(), self.len) }
+    }
+
+    pub(crate) fn tags(&self) -> &[Tag] {
+        // SAFETY: As in `events`.
+        unsafe { core::slice::from_raw_parts(self.tags.as_ptr().cast::<Tag>(), self.len) }
+    }
+}
+
+/// Writes events to a user array, front to back.
+pub(crate) struct UkeventWriter(Cursor);
+
+impl UkeventWriter {
+    /// A writer of at most `len` events at user address `ptr`.
+    pub(crate) fn new(ptr: u64, len: usize) -> Result<Self> {
+        Cursor::new(ptr, len).map(Self)
+    }
+
+    /// Writes `events` as the next entries, in one user-access section.
+    /// Returns how many were written whole: fewer than all of them if the
+    /// array is too short or a write faulted (the rest were not, or only
+    /// in part). The writer moves past all of them.
+    pub(crate) fn write(&mut self, events: &[Ukevent]) -> usize {
+        let Ok(n) = c_uint::try_from(events.len()) else {
+            return 0;
+        };
+        let Ok(dst) = self.0.take(events.len()) else {
+            return 0;
+        };
+        // SAFETY: `events` is valid for reads of `n` ukevents; `dst` is a
+        // user address, which the helper checks with `access_ok` and writes
+        // with fault handling.
+        let written = unsafe { kevent_put_ukevents(dst, events.as_ptr(), n) };
+        (written as usize).min(events.len())
+    }
+}
+
+/// Reads events from a user array, front to back.
+pub(crate) struct UkeventReader(Cursor);
+
+impl UkeventReader {
+    /// A reader of at most `len` events at user address `ptr`.
+    pub(crate) fn new(ptr: u64, len: usize) -> Result<Self> {
+        Cursor::new(ptr, len).map(Self)
+    }
+
+    /// Reads the next entry.
+    pub(crate) fn read(&mut self) -> Result<Ukevent> {
+        let src = self.0.take(1)?;
+        let mut uk = Ukevent::default();
+        // SAFETY: `uk` is valid for writes of one ukevent, all of whose bit
+        // patterns are valid; `src` is a user address, which the helper
+        // checks with `access_ok` and reads with fault handling.
+        match unsafe { kevent_get_ukevent(&mut uk, src) } {
+            0 => Ok(uk),
+            _ => Err(EFAULT),
+        }
+    }
+}

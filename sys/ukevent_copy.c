@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copies of struct ukevent to and from user memory, word by word.
+ *
+ * copy_to_user() of 40 bytes is a call to _copy_to_user, whose body is a
+ * string move: on CPUs with FSRM (QEMU's -cpu max among them) a byte-wise
+ * "rep movsb", which an emulator runs byte by byte. epoll writes each event
+ * with two __put_user stores inside one user_access_begin() section; these
+ * helpers do the same with the five 64-bit words of a ukevent, and write a
+ * batch of events in one user-access section (one STAC/CLAC pair where
+ * SMAP is on, which an emulator also pays dearly for). Rust on 6.12
+ * cannot emit the exception-table entries unsafe_put_user() needs, hence C.
+ */
+#include <linux/build_bug.h>
+#include <linux/kevent.h>
+#include <linux/uaccess.h>
+
+#define UKEVENT_WORDS (sizeof(struct ukevent) / sizeof(u64))
+static_assert(sizeof(struct ukevent) % sizeof(u64) == 0);
+static_assert(__alignof__(struct ukevent) == sizeof(u64));
+
+unsigned int kevent_put_ukevents(struct ukevent __user *dst, const struct ukevent *src,
+				 unsigned int n);
+int kevent_get_ukevent(struct ukevent *dst, const struct ukevent __user *src);
+
+/*
+ * Writes the n events at src to dst, in one user-access section. Returns
+ * how many were written whole: n, or fewer if a write faulted.
+ */
+unsigned int kevent_put_ukevents(struct ukevent __user *dst, const struct ukevent *src,
+				 unsigned int n)
+{
+	const u64 *from = (const u64 *)src;
+	u64 __user *to = (u64 __user *)dst;
+	size_t i, words = (size_t)n * UKEVENT_WORDS;
+
+	/*
+	 * As fs/select.c: a masked pointer (one past user space becomes one
+	 * that faults) needs no speculation barrier, which access_ok() would.
+	 * The words are written in order from the start, as masking requires.
+	 */
+	if (can_do_masked_user_access()) {
+		to = masked_user_access_begin(to);
+	} else if (!user_write_access_begin(dst, words * sizeof(u64))) {
+		/* The array runs past the end of user space: what fits. */
+		for (i = 0; n > 1 && i < n; i++)
+			if (!kevent_put_ukevents(dst + i, src + i, 1))
+				break;
+		return n > 1 ? i : 0;
+	}
+	for (i = 0; i < words; i++)
+		unsafe_put_user(from[i], &to[i], fault);
+	user_write_access_end();
+	return n;
+fault:
+	user_write_access_end();
+	return i / UKEVENT_WORDS;
+}
+
+/* Reads one event from src into dst. Returns 0 or -EFAULT. */
+int kevent_get_ukevent(struct ukevent *dst, const struct ukevent __user *src)
+{
+	u64 *to = (u64 *)dst;
+	const u64 __user *from = (const u64 __user *)src;
+	size_t i;
+
+	if (can_do_masked_user_access())
+		from = masked_user_access_begin(from);
+	else if (!user_read_access_begin(src, sizeof(*src)))
+		return -EFAULT;
+	for (i = 0; i < UKEVENT_WORDS; i++)
+		unsafe_get_user(to[i], &from[i], fault);
+	user_read_access_end();
+	return 0;
+fault:
+	user_read_access_end();
+	return -EFAULT;
+}
