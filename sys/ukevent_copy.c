@@ -2,14 +2,12 @@
 /*
  * Copies of struct ukevent to and from user memory, word by word.
  *
- * copy_to_user() of 40 bytes is a call to _copy_to_user, whose body is a
- * string move: on CPUs with FSRM (QEMU's -cpu max among them) a byte-wise
- * "rep movsb", which an emulator runs byte by byte. epoll writes each event
- * with two __put_user stores inside one user_access_begin() section; these
- * helpers do the same with the five 64-bit words of a ukevent, and write a
- * batch of events in one user-access section (one STAC/CLAC pair where
- * SMAP is on, which an emulator also pays dearly for). Rust on 6.12
- * cannot emit the exception-table entries unsafe_put_user() needs, hence C.
+ * copy_to_user() of one event is a call into _copy_to_user with its own
+ * user-access section (STAC and CLAC where the CPU has SMAP, which QEMU's
+ * -cpu max has and emulates at a cost). Collection instead writes a batch
+ * of events in one section, five 64-bit stores per event, as epoll stores
+ * its events with __put_user. Rust on 6.12 cannot emit the exception-table
+ * entries unsafe_put_user() needs, hence C.
  */
 #include <linux/build_bug.h>
 #include <linux/kevent.h>
