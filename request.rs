@@ -7,7 +7,7 @@ use crate::queue::Queue;
 use crate::sys::{
     hrtimer::{impl_has_hr_timer, HrTimer},
     list::ListOwner,
-    poll::PollCallback,
+    poll::{HookSlot, PollCallback},
 };
 use crate::watch::Watch;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -146,6 +146,9 @@ pub(crate) struct Request {
     tracker: AtomicTracker,
     #[pin]
     timer: HrTimer<Request>,
+    /// The first hook of a `KEVENT_POLL` request in its file's wait queues.
+    #[pin]
+    hook: HookSlot<Request>,
 }
 
 impl_list_arc_safe! {
@@ -186,6 +189,7 @@ impl Request {
                 tracker <- AtomicTracker::new(),
                 // Only a timer request sets up its hrtimer.
                 timer <- HrTimer::new(uk.type_ == KEVENT_TIMER),
+                hook <- HookSlot::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -312,6 +316,10 @@ impl Request {
 }
 
 impl PollCallback for Request {
+    fn hook_slot(&self) -> &HookSlot<Self> {
+        &self.hook
+    }
+
     fn wanted(&self) -> u32 {
         self.event()
     }

@@ -13,12 +13,13 @@ use core::{
     marker::PhantomData,
     mem::offset_of,
     ptr,
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
     bindings,
     prelude::*,
     sync::{Arc, ArcBorrow},
+    types::Opaque,
 };
 
 /// `struct poll_table_struct` of `include/linux/poll.h`.
@@ -108,6 +109,10 @@ unsafe fn call_poll(file: &File, table: *mut bindings::poll_table_struct) -> Res
 
 /// Owners of wait queue entries hooked into other files' wait queues.
 pub(crate) trait PollCallback: Send + Sync + Sized {
+    /// The owner's room for its first hook: a field of the owner (any
+    /// other slot is ignored, and every hook allocated).
+    fn hook_slot(&self) -> &HookSlot<Self>;
+
     /// The readiness bits the owner waits for (`POLL_ALWAYS` is added).
     fn wanted(&self) -> u32;
 
@@ -131,16 +136,48 @@ struct Hook<T> {
     next: Option<KBox<Hook<T>>>,
 }
 
+/// Room for one hook inside its owner: the first wait queue a file names
+/// costs no allocation (epoll's `epitem` embeds its first entry too).
+///
+/// # Invariants
+///
+/// `hook` holds a `Hook<T>` only while `used` is set, by the one
+/// [`PollHooks`] that set it; nothing else touches it but wake-ups.
+#[pin_data]
+pub(crate) struct HookSlot<T> {
+    #[pin]
+    hook: Opaque<Hook<T>>,
+    used: AtomicBool,
+}
+
+// SAFETY: The slot is written only by the `PollHooks` that claimed it
+// (through `used`, atomically), and read by wake-ups as its hook.
+unsafe impl<T: Sync> Send for HookSlot<T> {}
+// SAFETY: See `Send`.
+unsafe impl<T: Sync> Sync for HookSlot<T> {}
+
+impl<T> HookSlot<T> {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            hook: Opaque::uninit(),
+            used: AtomicBool::new(false),
+        })
+    }
+}
+
 /// The wait queue entries `owner` has in a file's wait queues; dropping
 /// it unhooks them all, after which no callback runs for them.
 ///
 /// # Invariants
 ///
-/// Every hook of the chain from `first` is allocated on its own (its
-/// address never changes), its `owner` is `owner`, and it is on the wait
-/// queue `whead` unless `whead` is null, in which case it is on no list.
+/// If `embedded`, this claimed `owner`'s [`HookSlot`], whose hook has
+/// `owner` as its owner. Every hook of the chain from `first` is allocated
+/// on its own (its address never changes), and its `owner` is `owner`.
+/// Each of these hooks is on the wait queue `whead` unless `whead` is
+/// null, in which case it is on no list.
 pub(crate) struct PollHooks<T: PollCallback> {
     owner: Arc<T>,
+    embedded: bool,
     first: Option<KBox<Hook<T>>>,
 }
 
@@ -164,7 +201,11 @@ impl<T: PollCallback> PollHooks<T> {
     /// Returns the hooks and the readiness the file reported.
     pub(crate) fn register(owner: Arc<T>, file: &File) -> Result<(Self, u32)> {
         let wanted = owner.wanted() | POLL_ALWAYS;
-        let mut this = PollHooks { owner, first: None };
+        let mut this = PollHooks {
+            owner,
+            embedded: false,
+            first: None,
+        };
         let mut table = RegisterTable::<T> {
             raw: RawPollTable {
                 qproc: Some(queue_proc::<T>),
@@ -208,26 +249,58 @@ unsafe extern "C" fn queue_proc<T: PollCallback>(
         owner: core::ptr::from_ref::<T>(&this.owner),
         next: None,
     };
-    let Ok(mut hook) = KBox::new(hook, GFP_KERNEL_ACCOUNT) else {
-        table.failed = true;
-        return;
+    let slot = this.owner.hook_slot();
+    let hook: *mut Hook<T> = if !this.embedded
+        && is_within(slot, &*this.owner)
+        && slot
+            .used
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    {
+        let at = slot.hook.get();
+        // SAFETY: The slot is claimed just now, so nothing else uses it; it
+        // lives in the owner, which `this` keeps alive. A hook left there
+        // by an earlier claim has no chain (`next` is `None`): overwriting
+        // it leaks nothing.
+        unsafe { at.write(hook) };
+        // INVARIANT: the slot is claimed, and holds a hook of `owner`.
+        this.embedded = true;
+        at
+    } else {
+        let Ok(mut hook) = KBox::new(hook, GFP_KERNEL_ACCOUNT) else {
+            table.failed = true;
+            return;
+        };
+        hook.next = this.first.take();
+        let at = ptr::addr_of_mut!(*hook);
+        // INVARIANT: the hook is on the chain (boxed, so it stays where it
+        // is) before it goes on `whead`.
+        this.first = Some(hook);
+        at
     };
-    let wait = ptr::addr_of_mut!(hook.wait);
-    // SAFETY: `wait` is valid; this is `init_waitqueue_func_entry()`, with
+    // SAFETY: `hook` is valid (in the claimed slot or on the chain, both
+    // kept alive by `this`); this is `init_waitqueue_func_entry()`, with
     // the list head pointing to itself as `INIT_LIST_HEAD` makes it.
-    unsafe {
+    let wait = unsafe {
+        let wait = ptr::addr_of_mut!((*hook).wait);
         (*wait).func = Some(hook_wake::<T>);
         let list = ptr::addr_of_mut!((*wait).entry);
         (*list).next = list;
         (*list).prev = list;
-    }
-    hook.next = this.first.take();
-    // INVARIANT: the hook is on the chain (boxed, so it stays where it is)
-    // before it goes on `whead`.
-    this.first = Some(hook);
+        wait
+    };
     // SAFETY: `whead` is a live wait queue head of the file being polled,
     // and `wait` an initialised entry that `Drop` removes.
     unsafe { bindings::add_wait_queue(whead, wait) };
+}
+
+/// Whether `part` lies inside `whole`: a `hook_slot` that is not the
+/// owner's own (the trait is safe to implement) is not kept alive by the
+/// hooks, so it is never used.
+fn is_within<P, W>(part: &P, whole: &W) -> bool {
+    let start = ptr::from_ref(whole) as usize;
+    let at = ptr::from_ref(part) as usize;
+    at >= start && at + core::mem::size_of::<P>() <= start + core::mem::size_of::<W>()
 }
 
 /// The wake function of a hook (`ep_poll_callback`).
@@ -268,24 +341,46 @@ unsafe extern "C" fn hook_wake<T: PollCallback>(
     0
 }
 
+impl<T: PollCallback> PollHooks<T> {
+    /// Takes `hook` off its wait queue, if it is on one; once this
+    /// returns, no wake-up runs for it.
+    ///
+    /// # Safety
+    ///
+    /// `hook` is a hook of these `PollHooks`, valid for the call.
+    unsafe fn unhook(hook: *mut Hook<T>) {
+        // SAFETY: A head that announced POLLFREE is freed only after an
+        // RCU grace period, so inside this read-side section a head read
+        // as non-null is still valid (as `ep_remove_wait_queue`).
+        unsafe { bindings::__rcu_read_lock() };
+        // SAFETY: `hook` is valid (the caller's contract).
+        let whead = unsafe { (*hook).whead.load(Ordering::Acquire) };
+        if !whead.is_null() {
+            // SAFETY: By the type invariant the hook is on `whead`; once
+            // this returns, no wake-up runs for it.
+            unsafe { bindings::remove_wait_queue(whead, ptr::addr_of_mut!((*hook).wait)) };
+        }
+        // SAFETY: Ends the section begun above.
+        unsafe { bindings::__rcu_read_unlock() };
+    }
+}
+
 impl<T: PollCallback> Drop for PollHooks<T> {
     fn drop(&mut self) {
+        if self.embedded {
+            let slot = self.owner.hook_slot();
+            // SAFETY: By the type invariant the claimed slot holds a hook
+            // of these `PollHooks`, kept alive by `owner`.
+            unsafe { Self::unhook(slot.hook.get()) };
+            // Unhooked: the slot is free for another claim.
+            slot.used.store(false, Ordering::Release);
+        }
         // One hook at a time, unhooked before it is freed: a recursive drop
         // of the chain would free hooks still on their queues.
         let mut next = self.first.take();
         while let Some(mut hook) = next {
-            // SAFETY: A head that announced POLLFREE is freed only after an
-            // RCU grace period, so inside this read-side section a head
-            // read as non-null is still valid (as `ep_remove_wait_queue`).
-            unsafe { bindings::__rcu_read_lock() };
-            let whead = hook.whead.load(Ordering::Acquire);
-            if !whead.is_null() {
-                // SAFETY: By the type invariant the hook is on `whead`;
-                // once this returns, no wake-up runs for it.
-                unsafe { bindings::remove_wait_queue(whead, ptr::addr_of_mut!(hook.wait)) };
-            }
-            // SAFETY: Ends the section begun above.
-            unsafe { bindings::__rcu_read_unlock() };
+            // SAFETY: The hook is on this chain and alive (boxed here).
+            unsafe { Self::unhook(ptr::addr_of_mut!(*hook)) };
             next = hook.next.take();
         }
     }
