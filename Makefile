@@ -36,7 +36,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
 .PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
-	clean bench
+	clean bench insns
 
 all: vm-inputs
 
@@ -120,8 +120,8 @@ userspace:
 	@cd userspace && RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build --quiet --release --target $(RUST_TARGET)
 
-# Everything qemu-test.sh puts into the VM.
-vm-inputs: module selftests examples userspace peer-tests
+# Everything qemu-test.sh puts into the VM (and insns, so that it builds).
+vm-inputs: module selftests examples userspace peer-tests insns
 
 # QEMU_TEST_FLAGS passes options to qemu-test.sh (e.g. --only poll, --timeout 300).
 check: deps lint vm-inputs
@@ -152,6 +152,14 @@ $(BUILD)/bench/kevent_bench: $(BENCH_SRCS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@gcc $(CFLAGS_TEST) -o $@ $(filter %.c,$^) -luring
+
+# Instruction counts of the hot paths, for A/B of a change: run it with
+# qemu-test.sh --icount (bench/insns/insns.c says how).
+insns: $(BUILD)/bench/insns/insns
+$(BUILD)/bench/insns/insns: bench/insns/insns.c uapi/linux/kevent.h include/kevent.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc $(CFLAGS_TEST) -o $@ $<
 
 # The web server benchmark, all of it in build/bench/web/ for the VM's
 # /bench/web: its script, its idle-connection holder, and lighttpd and wrk

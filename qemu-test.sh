@@ -11,7 +11,8 @@
 # --timeout SECONDS (default 3000 for the tests, 600 otherwise),
 # --only WORD[,WORD] (run only the test programs whose name contains a WORD),
 # --add HOSTPATH:GUESTPATH (put a file or directory into the VM too; any
-# number of times), --no-build (use what is built).
+# number of times), --no-build (use what is built), --icount (under TCG:
+# the guest's clock counts the instructions it runs, see bench/NOTES.md).
 #
 # The test run passes only when the guest writes its verdict on a serial
 # channel of its own (written only when everything passed) and the console
@@ -20,13 +21,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/common.sh
 
-flavour=debug mode=test timeout= build=1 only=
+flavour=debug mode=test timeout= build=1 only= icount=0
 run_args=() adds=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) flavour=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
+	--icount) icount=1; shift ;;
 	--only) only=$2; shift 2 ;;
 	--add)
 		[[ ${2:-} == *:/* ]] || die "--add needs HOSTPATH:/GUESTPATH"
@@ -81,8 +83,14 @@ cpu=qemu64
 [ "$flavour" = release ] && cpu=max
 accel=(-accel tcg -cpu "$cpu")
 cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
-if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$icount" = 0 ]; then
 	accel=(-accel kvm -cpu host)
+elif [ "$icount" = 1 ]; then
+	# One instruction is one nanosecond of the guest's time, and its TSC
+	# ticks once a nanosecond: timing a loop in the guest counts the
+	# instructions it runs, the same from run to run and boot to boot.
+	accel+=(-icount "shift=0,sleep=off")
+	cmdline="$cmdline tsc_early_khz=1000000 tsc=reliable"
 elif tsc_khz=$(host_tsc_khz); then
 	cmdline="$cmdline tsc_early_khz=$tsc_khz tsc=reliable"
 else

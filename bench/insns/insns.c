@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * insns: the cost of each hot path of kevent and epoll, one system call
+ * (or pair) in a loop, timed in the guest.
+ *
+ * Under `qemu-test.sh --icount` the guest's clock advances one nanosecond
+ * per instruction, so each figure is the path's instruction count, the
+ * same in every run and boot: the way to see what a change to a hot path
+ * adds or saves, which the run-to-run noise of wall-clock figures under
+ * TCG hides (bench/NOTES.md, The machine). Without --icount the figures
+ * are nanoseconds, noisy. The best of five runs is printed.
+ *
+ *   make insns
+ *   ./qemu-test.sh --kernel release --icount --run build/bench/insns/insns
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/kevent.h>
+#include "kevent.h"
+
+#define LOOPS 20000
+#define NFD 64
+
+static uint64_t now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ull + t.tv_nsec;
+}
+
+/* Prints the best of five runs of LOOPS times `expr`, divided by `per`. */
+#define MEASURE(name, per, expr)                                                 \
+	do {                                                                     \
+		double best = 1e18;                                              \
+		for (int run = 0; run < 5; run++) {                              \
+			uint64_t t0 = now();                                     \
+			for (int loop = 0; loop < LOOPS; loop++) {               \
+				expr;                                            \
+			}                                                        \
+			double v = (double)(now() - t0) / LOOPS / (per);         \
+			if (v < best)                                            \
+				best = v;                                        \
+		}                                                                \
+		printf("%-36s %8.0f\n", name, best);                             \
+	} while (0)
+
+static struct ukevent poll_request(int fd)
+{
+	struct ukevent uk = { .type = KEVENT_POLL, .event = KEVENT_POLL_POLLIN };
+
+	uk.id.raw[0] = fd;
+	return uk;
+}
+
+int main(void)
+{
+	int ep0 = epoll_create1(0), ep1 = epoll_create1(0), ep64 = epoll_create1(0);
+	int epr = epoll_create1(0), kq0 = open("/dev/kevent", O_RDWR);
+	int kq1 = open("/dev/kevent", O_RDWR), kq64 = open("/dev/kevent", O_RDWR);
+	int kqr = open("/dev/kevent", O_RDWR), efd = eventfd(1, 0), p[2], i;
+	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
+	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], user = { .type = KEVENT_USER };
+
+	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || pipe(p)) {
+		perror("insns: setting up");
+		return 1;
+	}
+	/* One always-readable eventfd, and 64 more, on both. */
+	epoll_ctl(ep1, EPOLL_CTL_ADD, efd, &ev);
+	if (kevent_ctl(kq1, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return perror("insns: ADD"), 1;
+	for (i = 0; i < NFD; i++) {
+		int fd = eventfd(1, 0);
+
+		ev.data.fd = fd;
+		epoll_ctl(ep64, EPOLL_CTL_ADD, fd, &ev);
+		add[i] = poll_request(fd);
+	}
+	if (kevent_ctl(kq64, KEVENT_CTL_ADD, NFD, add) != NFD)
+		return perror("insns: ADD of 64"), 1;
+	printf("# path: ns per call (instructions under --icount)\n");
+	MEASURE("getppid", 1, syscall(SYS_getppid));
+	MEASURE("ioctl, unknown command", 1, ioctl(kq0, 0x1234, 0));
+	MEASURE("epoll_wait, nothing ready", 1, epoll_wait(ep0, out, 1, 0));
+	MEASURE("kevent_get_events, nothing ready", 1, kevent_get_events_ns(kq0, 0, 1, 0, kout, 0));
+	MEASURE("epoll_wait, 1 ready", 1, epoll_wait(ep1, out, 1, 0));
+	MEASURE("kevent_get_events, 1 ready", 1, kevent_get_events_ns(kq1, 0, 1, 0, kout, 0));
+	MEASURE("epoll_wait, 64 ready, per event", NFD, epoll_wait(ep64, out, NFD, 0));
+	MEASURE("kevent_get_events, 64 ready, per event", NFD,
+		kevent_get_events_ns(kq64, 0, NFD, 0, kout, 0));
+	uk = poll_request(p[0]);
+	ev.data.fd = p[0];
+	MEASURE("epoll_ctl ADD+DEL, pipe", 1,
+		(epoll_ctl(epr, EPOLL_CTL_ADD, p[0], &ev), epoll_ctl(epr, EPOLL_CTL_DEL, p[0], &ev)));
+	MEASURE("kevent_ctl ADD+REMOVE, pipe", 1,
+		(kevent_ctl(kqr, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqr, KEVENT_CTL_REMOVE, 1, &uk)));
+	MEASURE("kevent_ctl ADD+REMOVE, KEVENT_USER", 1,
+		(kevent_ctl(kqr, KEVENT_CTL_ADD, 1, &user),
+		 kevent_ctl(kqr, KEVENT_CTL_REMOVE, 1, &user)));
+	return 0;
+}
