@@ -50,7 +50,7 @@ static uint64_t now(void)
 			if (v < best)                                            \
 				best = v;                                        \
 		}                                                                \
-		printf("%-36s %8.0f\n", name, best);                             \
+		printf("%-40s %8.0f\n", name, best);                             \
 	} while (0)
 
 static struct ukevent poll_request(int fd)
