@@ -23,7 +23,8 @@ extern "C" {
 /// # Invariants
 ///
 /// `ptr + len * size_of::<Ukevent>()` does not overflow. The memory is the
-/// caller's: the helpers check with `access_ok` and fault-handle each word.
+/// caller's: the helpers mask or check it (`access_ok`) and fault-handle
+/// each word.
 struct Cursor {
     ptr: usize,
     len: usize,
@@ -133,8 +134,8 @@ impl UkeventWriter {
             return 0;
         };
         // SAFETY: `events` is valid for reads of `n` ukevents; `dst` is a
-        // user address, which the helper checks with `access_ok` and writes
-        // with fault handling.
+        // user address, which the helper masks or checks (`access_ok`) and
+        // writes with fault handling.
         let written = unsafe { kevent_put_ukevents(dst, events.as_ptr(), n) };
         (written as usize).min(events.len())
     }
@@ -155,7 +156,7 @@ impl UkeventReader {
         let mut uk = Ukevent::default();
         // SAFETY: `uk` is valid for writes of one ukevent, all of whose bit
         // patterns are valid; `src` is a user address, which the helper
-        // checks with `access_ok` and reads with fault handling.
+        // masks or checks (`access_ok`) and reads with fault handling.
         match unsafe { kevent_get_ukevent(&mut uk, src) } {
             0 => Ok(uk),
             _ => Err(EFAULT),
