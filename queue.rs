@@ -252,7 +252,7 @@ impl Queue {
     fn add_watching(
         self: ArcBorrow<'_, Self>,
         uk: &Ukevent,
-        watch: Option<&mut PendingWatch<'_>>,
+        mut watch: Option<&mut PendingWatch<'_>>,
     ) -> Result {
         let target = watch
             .as_ref()
@@ -266,7 +266,6 @@ impl Queue {
             watch.as_ref().and_then(|w| w.watch()).cloned(),
         )?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let mut watch = watch;
         if let Some(watch) = watch.as_mut() {
             watch.reserve()?;
         }
@@ -531,10 +530,7 @@ impl Queue {
         else {
             return;
         };
-        // As in `wake`: a waiter queues itself under the ready lock.
-        if self.waiters.is_active() {
-            self.waiters.wake_up_count(count);
-        }
+        self.wake_next(count);
         if !self.pollers.is_active() {
             return;
         }
@@ -573,14 +569,9 @@ impl Queue {
 
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
     fn wake(&self, count: usize) {
-        if count > 0 {
-            // After the ready lock was let go: see `wake_next`.
-            if self.waiters.is_active() {
-                self.waiters.wake_up_count(count);
-            }
-            if self.pollers.is_active() {
-                self.wake_pollers_at(0);
-            }
+        self.wake_next(count);
+        if count > 0 && self.pollers.is_active() {
+            self.wake_pollers_at(0);
         }
     }
 
