@@ -28,7 +28,7 @@ use crate::sys::{
     cred,
     file::{File, FileRef},
     hrtimer::{HrTimer, TimerHandle},
-    list::OwnedList,
+    list::{EmptyHint, OwnedList},
     miscdevice,
     poll::{self, PollHooks, POLL_ALWAYS},
     seq_file::SeqFile,
@@ -119,6 +119,8 @@ pub(crate) struct Queue {
     registry: Mutex<Registry>,
     #[pin]
     ready: SpinLockIrq<ReadyList>,
+    /// Whether `ready` is empty, read without its lock.
+    ready_empty: EmptyHint,
     /// Tasks in get-events, woken one at a time.
     #[pin]
     waiters: WaitQueueHead,
@@ -156,7 +158,7 @@ pub(crate) fn queue_of(file: &File) -> Option<Arc<Queue>> {
 
 impl Queue {
     pub(crate) fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
-        let list = ReadyList::new();
+        let (list, ready_empty) = ReadyList::new(GFP_KERNEL_ACCOUNT)?;
         let list_id = list.id();
         let uid = cred::current_uid();
         let account = shared.open_account(uid)?;
@@ -169,6 +171,7 @@ impl Queue {
                 account,
                 registry <- new_mutex!(Registry { requests: RBTree::new(), count: 0 }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
+                ready_empty,
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
@@ -602,6 +605,19 @@ impl Queue {
         // and waits only if there was none: one hold of the ready lock less
         // on the common path.
         let mut wait_first = min_nr > 1;
+        // Nothing in line: a caller that would not wait returns at once,
+        // without a lock or the collection's set-up (a busy loop polling
+        // an idle queue), as if it had come a moment earlier. One that
+        // would wait checks again under the lock (`wait_for`).
+        if !wait_first && self.ready_empty.is_empty() {
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            if min_nr == 0 || matches!(timeout, Timeout::Poll) {
+                return Ok(0);
+            }
+            wait_first = true;
+        }
         loop {
             let timed_out = wait_first && self.wait_for(min_nr, timeout, nonblock)?;
             wait_first = true;
@@ -794,7 +810,7 @@ impl Queue {
                 }
             }
             ready = self.ready.lock();
-            requeued |= Self::finish(&mut ready, &mut after);
+            requeued |= Self::finish(&mut ready, &mut after[..n]);
             if written < staged.tags().len() {
                 // Undelivered events go back to the front, in order, with
                 // what they had pending.

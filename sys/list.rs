@@ -7,9 +7,15 @@
 //! each list gets a unique id, each item names the id of the list it
 //! belongs to, and only that list accepts it; so every item is either on
 //! its own list or on none, which is the promise `remove` needs.
+//!
+//! Whether the list is empty can also be read without the lock that
+//! guards it, through an [`EmptyHint`], as epoll reads whether its ready
+//! list is empty (`ep_events_available`).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::list::{List, ListArc, ListItem};
+use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// Items that belong to one [`OwnedList`] for life.
 pub(crate) trait ListOwner {
@@ -22,26 +28,49 @@ pub(crate) trait ListOwner {
 /// # Invariants
 ///
 /// Every item on `list` has `list_id() == id`; ids are unique among all
-/// `OwnedList`s; `len` is the number of items on `list`. Items of types
+/// `OwnedList`s; `len` is the number of items on `list`, and `empty`
+/// holds `len == 0` whenever no `&mut self` method is running. Items of
+/// types
 /// used here are never put on any other `List` (this crate only ever
 /// creates `List`s through this type).
 pub(crate) struct OwnedList<T: ListItem + ListOwner> {
     list: List<T>,
     id: u64,
     len: usize,
+    empty: Arc<AtomicBool>,
+}
+
+/// Whether an [`OwnedList`] is empty, readable without the list's lock.
+///
+/// Only the list writes it, when its length goes to or from 0, while it
+/// is changed (under its lock): a read sees the list as it was at some
+/// moment between the last change the reader saw and now. That answers
+/// "is anything there?" for a caller that does not wait, and is never
+/// enough to decide to sleep (that check must be made under the lock).
+pub(crate) struct EmptyHint(Arc<AtomicBool>);
+
+impl EmptyHint {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl<T: ListItem + ListOwner> OwnedList<T> {
-    /// Creates an empty list with a new unique id.
-    pub(crate) fn new() -> Self {
+    /// Creates an empty list with a new unique id, and the hint of its
+    /// emptiness for readers without its lock.
+    pub(crate) fn new(flags: kernel::alloc::Flags) -> Result<(Self, EmptyHint)> {
+        let empty = Arc::new(AtomicBool::new(true), flags)?;
+        let hint = EmptyHint(empty.clone());
         // INVARIANT: a 64-bit counter never wraps in practice.
-        Self {
+        let list = Self {
             list: List::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             len: 0,
-        }
+            empty,
+        };
+        Ok((list, hint))
     }
 
     /// The id that items of this list must report.
@@ -57,13 +86,29 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         self.len == 0
     }
 
+    /// Counts one more or one fewer item, and updates the hint when the
+    /// list stops or starts being empty.
+    fn grow(&mut self) {
+        self.len += 1;
+        if self.len == 1 {
+            self.empty.store(false, Ordering::Relaxed);
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.len -= 1;
+        if self.len == 0 {
+            self.empty.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Appends `item`. An item of another list is handed back.
     pub(crate) fn push_back(&mut self, item: ListArc<T>) -> Result<(), ListArc<T>> {
         if item.list_id() != self.id {
             return Err(item);
         }
         self.list.push_back(item);
-        self.len += 1;
+        self.grow();
         Ok(())
     }
 
@@ -73,7 +118,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
             return Err(item);
         }
         self.list.push_front(item);
-        self.len += 1;
+        self.grow();
         Ok(())
     }
 
@@ -84,7 +129,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
 
     pub(crate) fn pop_front(&mut self) -> Option<ListArc<T>> {
         let item = self.list.pop_front()?;
-        self.len -= 1;
+        self.shrink();
         Some(item)
     }
 
@@ -96,7 +141,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         // SAFETY: `item` belongs to this list, so by the type invariant it
         // is on this list or on no list at all.
         let removed = unsafe { self.list.remove(item) }?;
-        self.len -= 1;
+        self.shrink();
         Some(removed)
     }
 }
