@@ -946,10 +946,11 @@ impl Queue {
     fn finish(ready: &mut ReadyList, items: &mut [Option<(ListArc<Request>, bool)>]) -> bool {
         let mut requeued = false;
         for (item, keep) in items.iter_mut().filter_map(Option::take) {
-            if keep && !item.is_dead() {
+            let dead = item.is_dead();
+            if keep && !dead {
                 item.keep_pending(ready);
             }
-            if item.pending() > 0 && !item.is_dead() {
+            if item.pending() > 0 && !dead {
                 requeued |= ready.push_back(item).is_ok();
             } else {
                 // Let go of the request under the lock: a source that found

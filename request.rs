@@ -242,11 +242,13 @@ impl Request {
     }
 
     pub(crate) fn take_pending(&self, _ready: &mut crate::queue::ReadyList) -> u64 {
-        if self.stays_ready() {
-            self.pending()
-        } else {
-            self.pending.swap(0, Ordering::Relaxed)
+        let taken = self.pending();
+        // Every writer holds the ready lock, as the caller does: a plain
+        // store loses nothing, and costs no atomic exchange.
+        if !self.stays_ready() {
+            self.pending.store(0, Ordering::Relaxed);
         }
+        taken
     }
 
     /// Marks the request pending if it is not (level-triggered readiness
