@@ -64,9 +64,32 @@ const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRD
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
 
-/// A batch's events, each tagged with its request's slot in the batch and
-/// whether the request stays ready and is removed once it is delivered.
-type Staged = StagedEvents<BATCH, (usize, bool, bool)>;
+/// A batch's events, in the order of their requests in the batch.
+type Staged = StagedEvents<BATCH>;
+
+/// A request a collection took off the ready list, and what it comes to.
+struct Taken {
+    item: ListArc<Request>,
+    /// What it had pending when taken: given back if its event is not
+    /// delivered.
+    pending: u64,
+    fate: Fate,
+}
+
+/// What becomes of a collected request once its batch's events are out.
+#[derive(Clone, Copy)]
+enum Fate {
+    /// Not ready after all (a level-triggered file that was drained): back
+    /// in line only if it was woken meanwhile.
+    Skip,
+    /// Its event is staged at `at`: if that was written, it stays ready
+    /// (`keep`, level-triggered files) or leaves the queue (`remove`,
+    /// one-shot); if not, it goes back to the front as it was.
+    Staged { at: usize, keep: bool, remove: bool },
+}
+
+/// The requests of one batch.
+type Batch = [Option<Taken>; BATCH];
 
 /// How long get-events may wait for `min_nr` events.
 #[derive(Clone, Copy)]
@@ -775,7 +798,7 @@ impl Queue {
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
-        let mut batch: [Option<(ListArc<Request>, u64)>; BATCH] = Default::default();
+        let mut batch: Batch = Default::default();
         let mut staged = Staged::new();
         let mut ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
@@ -791,30 +814,15 @@ impl Queue {
                 return (Ok(done), left);
             }
             drop(ready);
-            // The requests whose events are out (or were not ready), and
-            // whether each keeps its readiness: finished together below.
-            let mut after: [Option<(ListArc<Request>, bool)>; BATCH] = Default::default();
-            self.decide(reg, &mut batch[..n], &mut after, &mut staged);
-            // One copy for the batch; what it could not write stays in
-            // `batch`, to go back.
+            let taken = &mut batch[..n];
+            self.decide(reg, taken, &mut staged);
+            // One copy for the batch.
             let written = out.write(staged.events());
             done += written;
-            for &(i, keep, remove) in &staged.tags()[..written] {
-                let Some((item, _)) = batch[i].take() else {
-                    continue;
-                };
-                if remove {
-                    self.remove_delivered(reg, item);
-                } else {
-                    after[i] = Some((item, keep));
-                }
-            }
+            self.remove_oneshots(reg, taken, written);
             ready = self.ready.lock();
-            requeued |= Self::finish(&mut ready, &mut after[..n]);
-            if written < staged.tags().len() {
-                // Undelivered events go back to the front, in order, with
-                // what they had pending.
-                Self::unpop(&mut ready, &mut batch[..n]);
+            requeued |= Self::finish(&mut ready, taken, written);
+            if written < staged.len() {
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
@@ -823,37 +831,50 @@ impl Queue {
         }
     }
 
-    /// Decides what each request of a popped batch comes to. Those not
-    /// ready go to `after`, closed files' requests are removed, and the
-    /// events of the others are staged, in order, tagged with their slot in
-    /// `batch` (where they stay) and what follows their delivery.
-    fn decide(
-        &self,
-        reg: &mut Registry,
-        batch: &mut [Option<(ListArc<Request>, u64)>],
-        after: &mut [Option<(ListArc<Request>, bool)>; BATCH],
-        staged: &mut Staged,
-    ) {
+    /// Decides what each request of a popped batch comes to, and stages
+    /// the events of those that deliver one, in order. Closed files'
+    /// requests are removed at once.
+    fn decide(&self, reg: &mut Registry, taken: &mut [Option<Taken>], staged: &mut Staged) {
         staged.clear();
-        for (i, slot) in batch.iter_mut().enumerate() {
-            let Some((item, taken)) = slot.take() else {
-                continue;
-            };
-            match Self::outcome(&item, taken) {
-                Outcome::Skip => after[i] = Some((item, false)),
-                Outcome::Discard => self.remove_delivered(reg, item),
+        for slot in taken.iter_mut() {
+            let Some(t) = slot.as_mut() else { continue };
+            match Self::outcome(&t.item, t.pending) {
+                Outcome::Skip => t.fate = Fate::Skip,
+                Outcome::Discard => {
+                    if let Some(t) = slot.take() {
+                        self.remove_delivered(reg, t.item);
+                    }
+                }
                 Outcome::Deliver {
                     event,
                     keep,
                     remove,
                 } => {
-                    if staged.push(event, (i, keep, remove)).is_err() {
-                        // No room (a batch has at most `BATCH` requests, so
-                        // never): it stays ready for the next call.
-                        after[i] = Some((item, true));
-                        continue;
-                    }
-                    *slot = Some((item, taken));
+                    // No room cannot happen (a batch has at most `BATCH`
+                    // requests); if it did, the request would go back to
+                    // the front, undelivered, like an event not written.
+                    let at = staged.push(event).unwrap_or(usize::MAX);
+                    t.fate = Fate::Staged { at, keep, remove };
+                }
+            }
+        }
+    }
+
+    /// One-shot requests whose events were written leave the queue.
+    fn remove_oneshots(&self, reg: &mut Registry, taken: &mut [Option<Taken>], written: usize) {
+        for slot in taken.iter_mut() {
+            let Some(Taken {
+                fate: Fate::Staged {
+                    at, remove: true, ..
+                },
+                ..
+            }) = slot
+            else {
+                continue;
+            };
+            if *at < written {
+                if let Some(t) = slot.take() {
+                    self.remove_delivered(reg, t.item);
                 }
             }
         }
@@ -864,7 +885,7 @@ impl Queue {
     fn pop_batch(
         ready: &mut ReadyList,
         reg: &mut Registry,
-        batch: &mut [Option<(ListArc<Request>, u64)>; BATCH],
+        batch: &mut Batch,
         budget: &mut usize,
     ) -> usize {
         let max = (*budget).min(BATCH);
@@ -875,7 +896,11 @@ impl Queue {
             if item.is_periodic_timer() {
                 taken = taken.saturating_add(Self::restart_timer(reg, &item));
             }
-            batch[n] = Some((item, taken));
+            batch[n] = Some(Taken {
+                item,
+                pending: taken,
+                fate: Fate::Skip,
+            });
             n += 1;
         }
         *budget -= n;
@@ -916,18 +941,6 @@ impl Queue {
             .map_or(0, |timer| timer.restart_periodic(spec.period_ns))
     }
 
-    /// Puts collected but undelivered events back at the front.
-    fn unpop(ready: &mut ReadyList, batch: &mut [Option<(ListArc<Request>, u64)>]) {
-        for slot in batch.iter_mut().rev() {
-            if let Some((item, taken)) = slot.take() {
-                if !item.stays_ready() {
-                    item.add_pending(ready, taken);
-                }
-                let _ = ready.push_front(item);
-            }
-        }
-    }
-
     /// A collected request that leaves the queue (one-shot, closed file).
     fn remove_delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
         let ident = item.ident;
@@ -941,11 +954,35 @@ impl Queue {
         }
     }
 
-    /// After collection: the requests still (`keep`) or again pending go
-    /// to the back of the line, in order. Returns whether any did.
-    fn finish(ready: &mut ReadyList, items: &mut [Option<(ListArc<Request>, bool)>]) -> bool {
+    /// After collection, under the ready lock: the requests still (`keep`)
+    /// or again pending go to the back of the line, in order, and those
+    /// whose events were not written (from `written` on) back to the front,
+    /// in order, with what they had pending. Returns whether any went to
+    /// the back.
+    fn finish(ready: &mut ReadyList, taken: &mut [Option<Taken>], written: usize) -> bool {
         let mut requeued = false;
-        for (item, keep) in items.iter_mut().filter_map(Option::take) {
+        let mut unwritten = false;
+        for slot in taken.iter_mut() {
+            let keep = match slot {
+                None => continue,
+                Some(Taken {
+                    fate: Fate::Staged { at, .. },
+                    ..
+                }) if *at >= written => {
+                    unwritten = true;
+                    continue;
+                }
+                Some(Taken {
+                    fate: Fate::Staged { keep, .. },
+                    ..
+                }) => *keep,
+                Some(Taken {
+                    fate: Fate::Skip, ..
+                }) => false,
+            };
+            let Some(Taken { item, .. }) = slot.take() else {
+                continue;
+            };
             let dead = item.is_dead();
             if keep && !dead {
                 item.keep_pending(ready);
@@ -957,6 +994,15 @@ impl Queue {
                 // it held by this collector (and so did not queue it) must
                 // see it pending here, or be able to queue it itself.
                 drop(item);
+            }
+        }
+        if unwritten {
+            // Only the unwritten are left in `taken`.
+            for t in taken.iter_mut().rev().filter_map(Option::take) {
+                if !t.item.stays_ready() {
+                    t.item.add_pending(ready, t.pending);
+                }
+                let _ = ready.push_front(t.item);
             }
         }
         requeued

@@ -52,8 +52,7 @@ impl Cursor {
     }
 }
 
-/// Up to `N` events staged for one [`UkeventWriter::write`], each with a
-/// tag of the caller's (what to do once it is written).
+/// Up to `N` events staged for one [`UkeventWriter::write`].
 ///
 /// Not zeroed when made: zeroing is a call to the kernel's `memset`, a
 /// string store that an emulator runs an iteration at a time, and
@@ -63,53 +62,48 @@ impl Cursor {
 ///
 /// # Invariants
 ///
-/// The first `len` slots of `events` and of `tags` are initialised, and
-/// `len <= N`.
-pub(crate) struct StagedEvents<const N: usize, Tag: Copy> {
+/// The first `len` slots of `events` are initialised, and `len <= N`.
+pub(crate) struct StagedEvents<const N: usize> {
     events: [MaybeUninit<Ukevent>; N],
-    tags: [MaybeUninit<Tag>; N],
     len: usize,
 }
 
-impl<const N: usize, Tag: Copy> StagedEvents<N, Tag> {
+impl<const N: usize> StagedEvents<N> {
     pub(crate) fn new() -> Self {
         // INVARIANT: no slot is counted as initialised.
         Self {
             events: [const { MaybeUninit::uninit() }; N],
-            tags: [const { MaybeUninit::uninit() }; N],
             len: 0,
         }
     }
 
-    /// Appends `event` with `tag`; hands them back if all `N` slots are
-    /// taken.
-    pub(crate) fn push(&mut self, event: Ukevent, tag: Tag) -> Result<(), (Ukevent, Tag)> {
-        let i = self.len;
-        let (Some(e), Some(t)) = (self.events.get_mut(i), self.tags.get_mut(i)) else {
-            return Err((event, tag));
+    /// Appends `event` and returns its place; hands it back if all `N`
+    /// slots are taken.
+    pub(crate) fn push(&mut self, event: Ukevent) -> Result<usize, Ukevent> {
+        let at = self.len;
+        let Some(slot) = self.events.get_mut(at) else {
+            return Err(event);
         };
-        e.write(event);
-        t.write(tag);
-        // INVARIANT: both slots at the old `len` were just initialised.
+        slot.write(event);
+        // INVARIANT: the slot at the old `len` was just initialised.
         self.len += 1;
-        Ok(())
+        Ok(at)
     }
 
     pub(crate) fn clear(&mut self) {
-        // INVARIANT: no slot is counted any more (both types are `Copy`:
+        // INVARIANT: no slot is counted any more (`Ukevent` is `Copy`:
         // there is nothing to drop).
         self.len = 0;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     pub(crate) fn events(&self) -> &[Ukevent] {
         // SAFETY: By the type invariant the first `len` slots are
         // initialised, and `MaybeUninit<Ukevent>` has `Ukevent`'s layout.
         unsafe { core::slice::from_raw_parts(self.events.as_ptr().cast::<Ukevent>(), self.len) }
-    }
-
-    pub(crate) fn tags(&self) -> &[Tag] {
-        // SAFETY: As in `events`.
-        unsafe { core::slice::from_raw_parts(self.tags.as_ptr().cast::<Tag>(), self.len) }
     }
 }
 
