@@ -863,19 +863,12 @@ impl Queue {
     /// One-shot requests whose events were written leave the queue.
     fn remove_oneshots(&self, reg: &mut Registry, taken: &mut [Option<Taken>], written: usize) {
         for slot in taken.iter_mut() {
-            let Some(Taken {
-                fate: Fate::Staged {
-                    at, remove: true, ..
-                },
-                ..
-            }) = slot
-            else {
+            let fate = slot.as_ref().map(|t| t.fate);
+            if !matches!(fate, Some(Fate::Staged { at, remove: true, .. }) if at < written) {
                 continue;
-            };
-            if *at < written {
-                if let Some(t) = slot.take() {
-                    self.remove_delivered(reg, t.item);
-                }
+            }
+            if let Some(t) = slot.take() {
+                self.remove_delivered(reg, t.item);
             }
         }
     }
@@ -892,13 +885,13 @@ impl Queue {
         let mut n = 0;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
-            let mut taken = item.take_pending(ready);
+            let mut pending = item.take_pending(ready);
             if item.is_periodic_timer() {
-                taken = taken.saturating_add(Self::restart_timer(reg, &item));
+                pending = pending.saturating_add(Self::restart_timer(reg, &item));
             }
             batch[n] = Some(Taken {
                 item,
-                pending: taken,
+                pending,
                 fate: Fate::Skip,
             });
             n += 1;
@@ -963,22 +956,14 @@ impl Queue {
         let mut requeued = false;
         let mut unwritten = false;
         for slot in taken.iter_mut() {
-            let keep = match slot {
+            let keep = match slot.as_ref().map(|t| t.fate) {
                 None => continue,
-                Some(Taken {
-                    fate: Fate::Staged { at, .. },
-                    ..
-                }) if *at >= written => {
+                Some(Fate::Staged { at, .. }) if at >= written => {
                     unwritten = true;
                     continue;
                 }
-                Some(Taken {
-                    fate: Fate::Staged { keep, .. },
-                    ..
-                }) => *keep,
-                Some(Taken {
-                    fate: Fate::Skip, ..
-                }) => false,
+                Some(Fate::Staged { keep, .. }) => keep,
+                Some(Fate::Skip) => false,
             };
             let Some(Taken { item, .. }) = slot.take() else {
                 continue;

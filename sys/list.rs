@@ -30,9 +30,8 @@ pub(crate) trait ListOwner {
 /// Every item on `list` has `list_id() == id`; ids are unique among all
 /// `OwnedList`s; `len` is the number of items on `list`, and `empty`
 /// holds `len == 0` whenever no `&mut self` method is running. Items of
-/// types
-/// used here are never put on any other `List` (this crate only ever
-/// creates `List`s through this type).
+/// types used here are never put on any other `List` (this crate only
+/// ever creates `List`s through this type).
 pub(crate) struct OwnedList<T: ListItem + ListOwner> {
     list: List<T>,
     id: u64,
