@@ -22,7 +22,7 @@
 use crate::defs::*;
 use crate::device::KeventDevice;
 use crate::nest::{self, EdgeRoom};
-use crate::request::{self, Identity, Request, TimerSpec};
+use crate::request::{self, Identity, Request, Source, TimerSpec};
 use crate::shared::Shared;
 use crate::sys::{
     cred,
@@ -31,6 +31,7 @@ use crate::sys::{
     list::{EmptyHint, OwnedList},
     miscdevice,
     poll::{self, PollHooks, POLL_ALWAYS},
+    rbtree::RbTree,
     seq_file::SeqFile,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
     uaccess::{StagedEvents, UkeventWriter},
@@ -46,8 +47,7 @@ use kernel::{
     list::ListArc,
     new_mutex, new_work,
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, ArcBorrow, Mutex},
+    sync::{Arc, ArcBorrow, LockedBy, Mutex},
     time::Ktime,
     workqueue::{self, Work, WorkItem},
 };
@@ -101,16 +101,6 @@ pub(crate) enum Timeout {
     Forever,
 }
 
-/// A registered request and what keeps its source running.
-struct Entry {
-    req: Arc<Request>,
-    /// The armed timer of a `KEVENT_TIMER` request; dropping it cancels.
-    timer: Option<TimerHandle<Request>>,
-    /// The wait queue entries of a `KEVENT_POLL` request; dropping them
-    /// unhooks them.
-    hooks: Option<PollHooks<Request>>,
-}
-
 /// What collecting a ready request comes to.
 enum Outcome {
     /// Not ready after all (a level-triggered file that was drained).
@@ -126,8 +116,10 @@ enum Outcome {
     },
 }
 
-struct Registry {
-    requests: RBTree<Identity, Entry>,
+/// The requests of a queue by identity (the tree links are in the
+/// requests: registering allocates nothing more).
+pub(crate) struct Registry {
+    requests: RbTree<Request>,
     count: usize,
 }
 
@@ -192,7 +184,7 @@ impl Queue {
                 shared,
                 uid,
                 account,
-                registry <- new_mutex!(Registry { requests: RBTree::new(), count: 0 }, "kevent_registry"),
+                registry <- new_mutex!(Registry { requests: RbTree::new(), count: 0 }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
                 ready_empty,
                 waiters <- new_wait_queue_head!("kevent_waiters"),
@@ -269,7 +261,7 @@ impl Queue {
     fn check_vacant(&self, ident: &Identity) -> Result {
         let reg = self.registry.lock();
         match reg.requests.get(ident) {
-            Some(entry) if !entry.req.is_closed() => Err(EEXIST),
+            Some(req) if !req.is_closed() => Err(EEXIST),
             _ => Ok(()),
         }
     }
@@ -278,7 +270,7 @@ impl Queue {
     fn add_watching(
         self: ArcBorrow<'_, Self>,
         uk: &Ukevent,
-        mut watch: Option<&mut PendingWatch<'_>>,
+        watch: Option<&mut PendingWatch<'_>>,
     ) -> Result {
         let target = watch
             .as_ref()
@@ -290,11 +282,8 @@ impl Queue {
             self.into(),
             uk,
             watch.as_ref().and_then(|w| w.watch()).cloned(),
+            LockedBy::new(&self.registry, Source::default()),
         )?;
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        if let Some(watch) = watch.as_mut() {
-            watch.reserve()?;
-        }
         let edge = match &target {
             Some(_) => Some(EdgeRoom::new()?),
             None => None,
@@ -302,8 +291,8 @@ impl Queue {
         let mut reg = self.registry.lock();
         // A request of the same identity whose file was closed since the
         // first check is as good as gone: it goes now.
-        if let Some(entry) = reg.requests.get(&req.ident) {
-            if !entry.req.is_closed() {
+        if let Some(old) = reg.requests.get(&req.ident) {
+            if !old.is_closed() {
                 return Err(EEXIST);
             }
             self.remove_locked(&mut reg, &req.ident);
@@ -322,19 +311,21 @@ impl Queue {
             None => None,
         };
         self.account.charge()?;
+        // The identity is vacant (checked under this lock) and the request
+        // new, so it goes in; it is taken out again if its source fails.
+        if reg.requests.insert(req.clone()).is_err() {
+            self.account.uncharge();
+            return Err(EEXIST);
+        }
         let (timer, hooks, ready_now) = match self.start_source(&req) {
             Ok(source) => source,
             Err(e) => {
+                drop(reg.requests.remove(&req.ident));
                 self.account.uncharge();
                 return Err(e);
             }
         };
-        let entry = Entry {
-            req: req.clone(),
-            timer,
-            hooks,
-        };
-        reg.requests.insert(node.into_node(req.ident, entry));
+        *req.source.access_mut(&mut reg) = Source { timer, hooks };
         reg.count += 1;
         if let Some(watch) = watch {
             self.shared.watches.lock().attach(watch, req.clone());
@@ -393,7 +384,7 @@ impl Queue {
 
     fn remove(&self, ident: &Identity) -> Result {
         let mut reg = self.registry.lock();
-        let closed = reg.requests.get(ident).ok_or(ENOENT)?.req.is_closed();
+        let closed = reg.requests.get(ident).ok_or(ENOENT)?.is_closed();
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
         self.remove_locked(&mut reg, ident);
@@ -407,19 +398,19 @@ impl Queue {
 
     /// Removes the request named `ident`, if any.
     fn remove_locked(&self, reg: &mut Registry, ident: &Identity) {
-        if let Some(entry) = reg.requests.remove(ident) {
+        if let Some(req) = reg.requests.remove(ident) {
             reg.count -= 1;
-            self.retire(entry);
+            self.retire(reg, req);
         }
     }
 
     /// The sweep found `req`'s file closed: removes it if it is still here.
-    pub(crate) fn remove_closed(&self, req: &Arc<Request>) {
+    pub(crate) fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
         if reg
             .requests
             .get(&req.ident)
-            .is_some_and(|entry| Arc::ptr_eq(&entry.req, req))
+            .is_some_and(|found| core::ptr::eq::<Request>(&*found, req))
         {
             self.remove_locked(&mut reg, &req.ident);
         }
@@ -429,10 +420,10 @@ impl Queue {
     /// and its callback finished), then its place on the ready list, its
     /// watch, its edge to a watched queue and its charge. Call with the
     /// registry locked, having taken it out of the registry.
-    fn retire(&self, entry: Entry) {
-        drop(entry.timer);
-        drop(entry.hooks);
-        let req = entry.req;
+    fn retire(&self, reg: &mut Registry, req: Arc<Request>) {
+        let source = core::mem::take(req.source.access_mut(reg));
+        drop(source.timer);
+        drop(source.hooks);
         let mut ready = self.ready.lock();
         req.kill(&mut ready);
         let queued = ready.remove(&req);
@@ -453,15 +444,14 @@ impl Queue {
         request::validate(uk)?;
         let mut reg = self.registry.lock();
         let ident = Identity::of(uk);
-        if reg.requests.get(&ident).ok_or(ENOENT)?.req.is_closed() {
+        let req: Arc<Request> = reg.requests.get(&ident).ok_or(ENOENT)?.into();
+        if req.is_closed() {
             self.remove_locked(&mut reg, &ident);
             return Err(ENOENT);
         }
-        let entry = reg.requests.get_mut(&ident).ok_or(ENOENT)?;
         // Stop the source, apply the settings, start it again: a timer
         // restarts on its new schedule with no expiration of the old one.
-        drop(entry.timer.take());
-        let req = entry.req.clone();
+        drop(req.source.access_mut(&mut reg).timer.take());
         req.set(uk.event, uk.req_flags);
         // A watched file is asked again, with the new mask.
         let file_ready = match &req.watch {
@@ -485,7 +475,7 @@ impl Queue {
         }
         let count = ready.len();
         drop(ready);
-        entry.timer = Self::arm(&req)?;
+        req.source.access_mut(&mut reg).timer = Self::arm(&req)?;
         drop(reg);
         self.wake(count);
         Ok(())
@@ -497,8 +487,7 @@ impl Queue {
             return Err(EINVAL);
         }
         let reg = self.registry.lock();
-        let entry = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?;
-        let req = entry.req.clone();
+        let req: Arc<Request> = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?.into();
         {
             let mut ready = self.ready.lock();
             req.set_payload(&mut ready, uk.ret_data);
@@ -928,9 +917,11 @@ impl Queue {
     /// the expirations it missed since it fired.
     fn restart_timer(reg: &mut Registry, req: &Request) -> u64 {
         let Ok(spec) = req.timer_spec() else { return 0 };
-        reg.requests
-            .get_mut(&req.ident)
-            .and_then(|entry| entry.timer.as_mut())
+        // A request that left the registry has no timer any more.
+        req.source
+            .access_mut(reg)
+            .timer
+            .as_mut()
             .map_or(0, |timer| timer.restart_periodic(spec.period_ns))
     }
 
@@ -940,7 +931,7 @@ impl Queue {
         let same = reg
             .requests
             .get(&ident)
-            .is_some_and(|entry| Arc::ptr_eq(&entry.req, item.as_arc()));
+            .is_some_and(|found| core::ptr::eq::<Request>(&*found, &*item));
         drop(item);
         if same {
             self.remove_locked(reg, &ident);
@@ -1006,10 +997,8 @@ impl Queue {
     pub(crate) fn release(&self) {
         let mut reg = self.registry.lock();
         reg.count = 0;
-        while let Some(cursor) = reg.requests.cursor_front() {
-            let (_, node) = cursor.remove_current();
-            let (_, entry) = node.to_key_value();
-            self.retire(entry);
+        while let Some(req) = reg.requests.pop_first() {
+            self.retire(&mut reg, req);
         }
         drop(reg);
         self.shared.close_account(self.uid);
@@ -1024,8 +1013,8 @@ impl Queue {
         let ready = self.ready.lock().len();
         let _ = writeln!(m, "kevent-requests:\t{}", reg.count);
         let _ = writeln!(m, "kevent-ready:\t{}", ready);
-        for (ident, entry) in reg.requests.iter() {
-            let req = &entry.req;
+        for req in reg.requests.iter() {
+            let ident = &req.ident;
             let _ = writeln!(
                 m,
                 "kevent-req: type:{} id:{},{} event:{:#x} flags:{:#x} user:{:#x} pending:{}",

@@ -3,13 +3,14 @@
 //! A request: one registered `struct ukevent` and the source behind it.
 
 use crate::defs::*;
-use crate::queue::Queue;
+use crate::queue::{Queue, Registry};
 use crate::sys::{
-    hrtimer::{impl_has_hr_timer, HrTimer},
+    hrtimer::{impl_has_hr_timer, HrTimer, TimerHandle},
     list::ListOwner,
-    poll::{HookSlot, PollCallback},
+    poll::{HookSlot, PollCallback, PollHooks},
+    rbtree::{impl_has_rb_links, RbItem, RbLinks},
 };
-use crate::watch::Watch;
+use crate::watch::{Watch, OTHERS};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
     list::{
@@ -17,7 +18,7 @@ use kernel::{
         TryNewListArc,
     },
     prelude::*,
-    sync::{Arc, ArcBorrow},
+    sync::{Arc, ArcBorrow, LockedBy},
 };
 
 /// What names a request within its queue: `(id, type, user)`.
@@ -118,10 +119,20 @@ pub(crate) fn check_type(type_: u32) -> Result {
     }
 }
 
+/// What keeps a request's source running: dropping it stops the source.
+#[derive(Default)]
+pub(crate) struct Source {
+    /// The armed timer of a `KEVENT_TIMER` request; dropping it cancels.
+    pub(crate) timer: Option<TimerHandle<Request>>,
+    /// The wait queue entries of a `KEVENT_POLL` request; dropping them
+    /// unhooks them.
+    pub(crate) hooks: Option<PollHooks<Request>>,
+}
+
 /// A registered request.
 ///
-/// Locking: `event` and `req_flags` change only under the queue's registry
-/// mutex. `pending`, `payload` and `dead` change only under the queue's
+/// Locking: `event`, `req_flags`, `source` and the registry links change
+/// only under the queue's registry mutex. `pending`, `payload` and `dead` change only under the queue's
 /// ready lock (atomics, because the registry side reads them without it).
 #[pin_data]
 pub(crate) struct Request {
@@ -140,6 +151,17 @@ pub(crate) struct Request {
     payload: [AtomicU32; 2],
     /// Set once the request has left its queue: it is never queued again.
     dead: AtomicBool,
+    /// Its source, while it is registered. It holds references to the
+    /// request (a timer or hooks must not outlive it): the queue takes it
+    /// out when the request leaves the registry.
+    pub(crate) source: LockedBy<Source, Registry>,
+    /// Its place in the queue's registry.
+    #[pin]
+    reg_links: RbLinks,
+    /// Its place among the requests on its watched file, if it is not the
+    /// first (see `watch.rs`).
+    #[pin]
+    watch_links: RbLinks<OTHERS>,
     #[pin]
     links: ListLinks,
     #[pin]
@@ -161,6 +183,24 @@ impl_list_item! {
     impl ListItem<0> for Request { using ListLinks; }
 }
 impl_has_hr_timer!(Request, timer, Request::timer_fired);
+impl_has_rb_links!(Request, reg_links);
+impl_has_rb_links!(Request, watch_links, OTHERS);
+
+impl RbItem for Request {
+    type Key = Identity;
+
+    fn rb_key(&self) -> Identity {
+        self.ident
+    }
+}
+
+impl RbItem<OTHERS> for Request {
+    type Key = usize;
+
+    fn rb_key(&self) -> usize {
+        self.watch_key()
+    }
+}
 
 impl ListOwner for Request {
     fn list_id(&self) -> u64 {
@@ -169,11 +209,13 @@ impl ListOwner for Request {
 }
 
 impl Request {
-    /// Allocates a request for `uk` (validated) in `queue`.
+    /// Allocates a request for `uk` (validated) in `queue`, with no source
+    /// yet (`source`, made for the queue's registry).
     pub(crate) fn new(
         queue: Arc<Queue>,
         uk: &Ukevent,
         watch: Option<Arc<Watch>>,
+        source: LockedBy<Source, Registry>,
     ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
@@ -185,6 +227,9 @@ impl Request {
                 pending: AtomicU64::new(0),
                 payload: [AtomicU32::new(0), AtomicU32::new(0)],
                 dead: AtomicBool::new(false),
+                source,
+                reg_links <- RbLinks::new(),
+                watch_links <- RbLinks::new(),
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
                 // Only a timer request sets up its hrtimer.
@@ -193,6 +238,11 @@ impl Request {
             }),
             GFP_KERNEL_ACCOUNT,
         )
+    }
+
+    /// Identifies the request among those on its watched file: its address.
+    pub(crate) fn watch_key(&self) -> usize {
+        core::ptr::from_ref(self) as usize
     }
 
     pub(crate) fn event(&self) -> u32 {

@@ -16,6 +16,7 @@ pub(crate) mod miscdevice;
 pub(crate) mod mm;
 pub(crate) mod param;
 pub(crate) mod poll;
+pub(crate) mod rbtree;
 pub(crate) mod seq_file;
 pub(crate) mod signal;
 pub(crate) mod spinlock_irq;

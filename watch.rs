@@ -24,11 +24,13 @@
 
 use crate::queue::Queue;
 use crate::request::Request;
-use crate::sys::file::FileRef;
+use crate::sys::{
+    file::FileRef,
+    rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
+};
 use kernel::{
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
-    sync::{Arc, Mutex},
+    sync::{Arc, LockedBy, Mutex},
 };
 
 /// How often the sweep looks for closed files while any file is watched.
@@ -38,13 +40,36 @@ pub(crate) const SWEEP_INTERVAL_NS: i64 = 50_000_000;
 /// large number of watches costs more runs, never a long one.
 pub(crate) const SWEEP_BATCH: usize = 1024;
 
-/// kevent's reference to a watched file.
+/// The tree of a watch's requests, beyond its first (the request links of
+/// `Request::watch_links`).
+pub(crate) const OTHERS: u64 = 1;
+
+/// kevent's reference to a watched file, and its place in the
+/// [`WatchTable`] (one allocation per watched file).
+#[pin_data]
 pub(crate) struct Watch {
     file: FileRef,
     /// The queue behind the file, if it is a kevent queue.
     queue: Option<Arc<Queue>>,
     /// Whether the file is an epoll instance (see [`Watch::wake_depth`]).
     epoll: bool,
+    /// The requests on the file and the ADDs in progress. It holds
+    /// references to the requests, which hold the watch: requests leave it
+    /// when they leave their queues (`WatchTable::detach`), or all at once
+    /// when the sweep finds the file closed.
+    slot: LockedBy<Slot, WatchTable>,
+    #[pin]
+    links: RbLinks,
+}
+
+impl_has_rb_links!(Watch, links);
+
+impl RbItem for Watch {
+    type Key = usize;
+
+    fn rb_key(&self) -> usize {
+        self.key()
+    }
 }
 
 impl Watch {
@@ -86,13 +111,12 @@ impl Watch {
     }
 }
 
-/// A watched file's place in the [`WatchTable`].
+/// The requests on a watched file. Most files have one, kept in `first`;
+/// the others are in a tree by address, linked through the requests.
+#[derive(Default)]
 struct Slot {
-    watch: Arc<Watch>,
-    /// The requests on the file: most files have one, kept here, so that
-    /// watching a file costs no tree node; the others by address.
     first: Option<Arc<Request>>,
-    others: RBTree<usize, Arc<Request>>,
+    others: RbTree<Request, OTHERS>,
     /// Whether `first` is taken, or promised to an ADD in progress.
     first_claimed: bool,
     /// ADDs that hold the watch but have not attached their request yet.
@@ -101,14 +125,14 @@ struct Slot {
 
 impl Slot {
     fn is_unused(&self) -> bool {
-        self.adders == 0 && !self.first_claimed && self.others.iter().next().is_none()
+        self.adders == 0 && !self.first_claimed && self.others.is_empty()
     }
 }
 
 /// Every watched file of the device, by address: each has exactly one
 /// watch while any request uses it.
 pub(crate) struct WatchTable {
-    files: RBTree<usize, Slot>,
+    files: RbTree<Watch>,
     /// Where the sweep goes on: the next key to visit.
     cursor: usize,
 }
@@ -119,36 +143,21 @@ pub(crate) struct WatchTable {
 pub(crate) struct PendingWatch<'a> {
     table: &'a Mutex<WatchTable>,
     watch: Option<Arc<Watch>>,
-    /// Where the request goes: the slot's `first`, claimed for this ADD,
-    /// or a node of `others` that [`PendingWatch::reserve`] allocates.
-    place: Place,
-}
-
-enum Place {
-    First,
-    Other(Option<RBTreeNodeReservation<usize, Arc<Request>>>),
+    /// Whether the request goes to the slot's `first`, claimed for this
+    /// ADD, or to `others`.
+    first: bool,
 }
 
 impl PendingWatch<'_> {
     pub(crate) fn watch(&self) -> Option<&Arc<Watch>> {
         self.watch.as_ref()
     }
-
-    /// Allocates what attaching will need (nothing for the first request
-    /// on a file). Call without the table locked.
-    pub(crate) fn reserve(&mut self) -> Result {
-        if let Place::Other(node @ None) = &mut self.place {
-            *node = Some(RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?);
-        }
-        Ok(())
-    }
 }
 
 impl Drop for PendingWatch<'_> {
     fn drop(&mut self) {
         if let Some(watch) = self.watch.take() {
-            let first = matches!(self.place, Place::First);
-            let unused = self.table.lock().abandon(&watch, first);
+            let unused = self.table.lock().abandon(&watch, self.first);
             // The file is released (if this was the last use) unlocked.
             drop((watch, unused));
         }
@@ -160,17 +169,12 @@ pub(crate) fn watch_file(
     table: &Mutex<WatchTable>,
     file: FileRef,
 ) -> Result<(PendingWatch<'_>, bool)> {
-    let (watch, new, first) = table.lock().watch(file)?;
-    let place = if first {
-        Place::First
-    } else {
-        Place::Other(None)
-    };
+    let (watch, new, first) = table.lock().watch(table, file)?;
     Ok((
         PendingWatch {
             table,
             watch: Some(watch),
-            place,
+            first,
         },
         new,
     ))
@@ -179,77 +183,85 @@ pub(crate) fn watch_file(
 /// The requests of a closed file, taken out of the table by the sweep.
 pub(crate) struct ClosedFile {
     first: Option<Arc<Request>>,
-    others: RBTree<usize, Arc<Request>>,
+    others: RbTree<Request, OTHERS>,
     _watch: Arc<Watch>,
 }
 
 impl ClosedFile {
-    pub(crate) fn requests(&self) -> impl Iterator<Item = &Arc<Request>> {
-        Iterator::chain(self.first.iter(), self.others.values())
+    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
+        Iterator::chain(self.first.as_deref().into_iter(), self.others.iter())
     }
 }
 
 impl WatchTable {
     pub(crate) fn new() -> Self {
         Self {
-            files: RBTree::new(),
+            files: RbTree::new(),
             cursor: 0,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.files.iter().next().is_none()
+        self.files.is_empty()
     }
 
     /// The watch of `file` (a reference taken for the ADD), made if the
     /// file has none; the ADD's reference is dropped if it has one. Counts
     /// the caller as an adder; returns the watch, whether it is new, and
-    /// whether the slot's `first` is claimed for the caller.
-    fn watch(&mut self, file: FileRef) -> Result<(Arc<Watch>, bool, bool)> {
+    /// whether the slot's `first` is claimed for the caller. `lock` is the
+    /// mutex that `self` is locked from.
+    fn watch(
+        &mut self,
+        lock: &Mutex<WatchTable>,
+        file: FileRef,
+    ) -> Result<(Arc<Watch>, bool, bool)> {
         let key = file.file().as_ptr() as usize;
-        if let Some(slot) = self.files.get_mut(&key) {
+        if let Some(found) = self.files.get(&key) {
+            let watch = Arc::<Watch>::from(found);
+            let slot = watch.slot.access_mut(self);
             slot.adders += 1;
             let first = !slot.first_claimed;
             slot.first_claimed = true;
-            return Ok((slot.watch.clone(), false, first));
+            return Ok((watch, false, first));
         }
         let queue = crate::queue::queue_of(file.file());
         let epoll = file.file().is_epoll();
-        let watch = Arc::new(Watch { file, queue, epoll }, GFP_KERNEL_ACCOUNT)?;
         let slot = Slot {
-            watch: watch.clone(),
-            first: None,
-            others: RBTree::new(),
             first_claimed: true,
             adders: 1,
+            ..Slot::default()
         };
-        self.files
-            .try_create_and_insert(key, slot, GFP_KERNEL_ACCOUNT)?;
+        let watch = Arc::pin_init(
+            pin_init!(Watch {
+                file,
+                queue,
+                epoll,
+                slot: LockedBy::new(lock, slot),
+                links <- RbLinks::new(),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        // The key was not there, and the watch is new.
+        if self.files.insert(watch.clone()).is_err() {
+            return Err(EEXIST);
+        }
         Ok((watch, true, true))
     }
 
     /// Records `req` as a request on the watch `pending` holds (call with
-    /// the table locked by `self`, having called [`PendingWatch::reserve`]).
+    /// the table locked by `self`).
     pub(crate) fn attach(&mut self, pending: &mut PendingWatch<'_>, req: Arc<Request>) {
         let Some(watch) = pending.watch.take() else {
             return;
         };
-        // An adder keeps its slot in the table, so it is there.
-        let Some(slot) = self.files.get_mut(&watch.key()) else {
-            return;
-        };
+        let slot = watch.slot.access_mut(self);
         slot.adders -= 1;
-        match core::mem::replace(&mut pending.place, Place::Other(None)) {
+        if pending.first {
             // Claimed for this ADD, so empty.
-            Place::First => slot.first = Some(req),
-            Place::Other(Some(node)) => {
-                let addr = core::ptr::from_ref::<Request>(&req) as usize;
-                slot.others.insert(node.into_node(addr, req));
-            }
-            // Not reserved: the caller broke the rule above.
-            Place::Other(None) => {
-                kernel::pr_warn!("kevent: a request was attached to its watch unreserved\n");
-            }
+            slot.first = Some(req);
+        } else if slot.others.insert(req).is_err() {
+            // A request is attached once, when it is added.
+            kernel::pr_warn!("kevent: a request was attached to its watch twice\n");
         }
     }
 
@@ -257,83 +269,90 @@ impl WatchTable {
     /// returns the watch if its file has no other use, to be dropped
     /// unlocked.
     fn abandon(&mut self, watch: &Watch, first: bool) -> Option<Arc<Watch>> {
-        let key = watch.key();
-        if let Some(slot) = self.files.get_mut(&key) {
-            slot.adders -= 1;
-            if first {
-                slot.first_claimed = false;
-            }
+        let slot = watch.slot.access_mut(self);
+        slot.adders -= 1;
+        if first {
+            slot.first_claimed = false;
         }
-        self.remove_if_unused(key)
+        self.remove_if_unused(watch)
     }
 
     /// Forgets `req`, which is leaving its queue. Returns the watch if the
     /// file has no requests left, for the caller to drop after unlocking.
+    /// (A watch the sweep took out has lent its requests to the sweep:
+    /// there is nothing to forget.)
     pub(crate) fn detach(&mut self, watch: &Watch, req: &Request) -> Option<Arc<Watch>> {
-        let key = watch.key();
-        let slot = self.files.get_mut(&key)?;
+        let slot = watch.slot.access_mut(self);
         if slot
             .first
-            .as_ref()
-            .is_some_and(|first| core::ptr::eq::<Request>(&**first, req))
+            .as_deref()
+            .is_some_and(|first| core::ptr::eq::<Request>(first, req))
         {
             slot.first = None;
             slot.first_claimed = false;
         } else {
-            slot.others.remove(&(core::ptr::from_ref(req) as usize));
+            drop(slot.others.remove(&req.watch_key()));
         }
-        self.remove_if_unused(key)
+        self.remove_if_unused(watch)
     }
 
-    fn remove_if_unused(&mut self, key: usize) -> Option<Arc<Watch>> {
-        if self.files.get(&key).is_some_and(Slot::is_unused) {
-            return self.files.remove(&key).map(|slot| slot.watch);
+    /// Takes `watch` out of the table if nothing uses it (and it is in the
+    /// table: the sweep may have taken it out).
+    fn remove_if_unused(&mut self, watch: &Watch) -> Option<Arc<Watch>> {
+        if !watch.slot.access_mut(self).is_unused() {
+            return None;
         }
-        None
+        let key = watch.key();
+        let listed = self
+            .files
+            .get(&key)
+            .is_some_and(|found| core::ptr::eq::<Watch>(&*found, watch));
+        if listed {
+            self.files.remove(&key)
+        } else {
+            None
+        }
     }
 
     /// The sweep: visits up to `*budget` watches after the cursor, taking
     /// out the first whose file is closed. `None` when the budget is spent
     /// or a round of the table is complete.
     pub(crate) fn take_closed(&mut self, budget: &mut usize) -> Option<ClosedFile> {
-        let mut wrapped = false;
+        let mut visited = false;
         while *budget > 0 {
-            let Some(mut cursor) = self.files.cursor_lower_bound(&self.cursor) else {
-                // Past the last key: start again from the first, once.
-                if wrapped || self.cursor == 0 {
-                    self.cursor = 0;
+            let Some(found) = self.files.first_from(&self.cursor) else {
+                // Past the last key: the round is complete, unless this
+                // run started there; then it starts again from the first.
+                let again = !visited && self.cursor != 0;
+                self.cursor = 0;
+                if !again {
                     return None;
                 }
-                wrapped = true;
-                self.cursor = 0;
+                visited = true;
                 continue;
             };
-            loop {
-                *budget -= 1;
-                let (&key, slot) = cursor.current();
-                // An ADD in progress holds the slot: the sweep after it
-                // finds the file if it is closed.
-                let closed = slot.adders == 0 && slot.watch.is_closed();
-                self.cursor = key.wrapping_add(1);
-                if closed {
-                    let (_, node) = cursor.remove_current();
-                    let (_, slot) = node.to_key_value();
-                    return Some(ClosedFile {
-                        first: slot.first,
-                        others: slot.others,
-                        _watch: slot.watch,
-                    });
-                }
-                if *budget == 0 {
-                    return None;
-                }
-                match cursor.move_next() {
-                    Some(next) => cursor = next,
-                    None => {
-                        self.cursor = 0;
-                        return None;
-                    }
-                }
+            let watch = Arc::<Watch>::from(found);
+            *budget -= 1;
+            visited = true;
+            let key = watch.key();
+            self.cursor = key.wrapping_add(1);
+            // An ADD in progress holds the slot: the sweep after it finds
+            // the file if it is closed.
+            let slot = watch.slot.access_mut(self);
+            if slot.adders == 0 && watch.is_closed() {
+                let first = slot.first.take();
+                let others = core::mem::take(&mut slot.others);
+                slot.first_claimed = false;
+                drop(self.files.remove(&key));
+                return Some(ClosedFile {
+                    first,
+                    others,
+                    _watch: watch,
+                });
+            }
+            if self.cursor == 0 {
+                // That was the last possible key.
+                return None;
             }
         }
         None

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An intrusive red-black tree of reference-counted items.
+//!
+//! `kernel::rbtree::RBTree` allocates a node for every entry. Here the
+//! `struct rb_node` is embedded in the item, as `struct epitem` embeds its
+//! `rbn`, so putting an item in a tree allocates nothing and cannot fail
+//! for want of memory. The tree holds one reference to each item it holds
+//! (an `Arc` turned into a raw pointer on insert, and back on removal).
+//!
+//! An item is in at most one tree of a given `ID` at a time: inserting
+//! claims its links, and only removal gives them back. Items leave a tree
+//! only by key or from its front, that is, as nodes found by walking that
+//! tree, which is what `rb_erase` needs to be told the right root.
+//!
+//! Upstream has no intrusive red-black tree for Rust; this follows the
+//! shape of `kernel::list` (links embedded in the item, found with an
+//! offset that a macro computes).
+
+use core::cmp::Ordering as CmpOrdering;
+use core::marker::PhantomData;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    types::Opaque,
+};
+
+/// The links of an item in an [`RbTree`]: embed one per tree kind (`ID`).
+#[pin_data]
+pub(crate) struct RbLinks<const ID: u64 = 0> {
+    #[pin]
+    node: Opaque<bindings::rb_node>,
+    /// Whether the item is in a tree: set by the insert that links it,
+    /// cleared by the removal that unlinks it.
+    in_tree: AtomicBool,
+}
+
+// SAFETY: `node` is only touched by the tree that holds the item, through
+// its `&mut self` methods (writes) or `&self` methods (reads); so it moves
+// between threads with the tree, which is `Send` and `Sync` only for items
+// that are.
+unsafe impl<const ID: u64> Send for RbLinks<ID> {}
+// SAFETY: As above.
+unsafe impl<const ID: u64> Sync for RbLinks<ID> {}
+
+impl<const ID: u64> RbLinks<ID> {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // Only a tree that claimed the links writes the node, and it
+            // links it before it reads it.
+            node: Opaque::uninit(),
+            in_tree: AtomicBool::new(false),
+        })
+    }
+}
+
+/// Types that embed [`RbLinks<ID>`], and so can be in an [`RbTree`].
+///
+/// Use [`impl_has_rb_links`] to implement it.
+///
+/// # Safety
+///
+/// `OFFSET` is the offset in `Self` of the field that `rb_links` returns.
+pub(crate) unsafe trait HasRbLinks<const ID: u64 = 0> {
+    const OFFSET: usize;
+
+    fn rb_links(&self) -> &RbLinks<ID>;
+}
+
+/// Implements [`HasRbLinks`] for a type with an [`RbLinks`] field.
+macro_rules! impl_has_rb_links {
+    ($t:ty, $field:ident $(, $id:tt)?) => {
+        // SAFETY: `OFFSET` is the offset of the field `rb_links` returns.
+        unsafe impl $crate::sys::rbtree::HasRbLinks$(<{ $id }>)? for $t {
+            const OFFSET: usize = core::mem::offset_of!($t, $field);
+
+            fn rb_links(&self) -> &$crate::sys::rbtree::RbLinks$(<{ $id }>)? {
+                &self.$field
+            }
+        }
+    };
+}
+pub(crate) use impl_has_rb_links;
+
+/// Items of an [`RbTree`]: their key, which must not change while the item
+/// is in a tree.
+pub(crate) trait RbItem<const ID: u64 = 0>: HasRbLinks<ID> {
+    type Key: Ord;
+
+    fn rb_key(&self) -> Self::Key;
+}
+
+/// What [`RbTree::find`] finds: the node with the key, or the child
+/// pointer (of `parent`, or the root) where a node with it would go.
+enum Place {
+    Found(*mut bindings::rb_node),
+    Vacant {
+        parent: *mut bindings::rb_node,
+        link: *mut *mut bindings::rb_node,
+    },
+}
+
+/// A red-black tree of `Arc<T>`, ordered by [`RbItem::rb_key`], with
+/// unique keys.
+///
+/// # Invariants
+///
+/// Every node reachable from `root` is the `node` of the [`RbLinks<ID>`]
+/// of an item whose `in_tree` is set, at `T::OFFSET` in it, and the tree
+/// owns one reference to that item, from `Arc::into_raw`.
+pub(crate) struct RbTree<T: RbItem<ID>, const ID: u64 = 0> {
+    root: bindings::rb_root,
+    _items: PhantomData<Arc<T>>,
+}
+
+// SAFETY: The tree owns `Arc<T>`s; it may move to another thread if they may.
+unsafe impl<T: RbItem<ID> + Send + Sync, const ID: u64> Send for RbTree<T, ID> {}
+// SAFETY: `&self` methods only read the tree and hand out `&T`.
+unsafe impl<T: RbItem<ID> + Send + Sync, const ID: u64> Sync for RbTree<T, ID> {}
+
+impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
+    pub(crate) fn new() -> Self {
+        // INVARIANT: an empty tree.
+        Self {
+            root: bindings::rb_root {
+                rb_node: ptr::null_mut(),
+            },
+            _items: PhantomData,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.root.rb_node.is_null()
+    }
+
+    /// The item whose `node` this is.
+    ///
+    /// # Safety
+    ///
+    /// `node` is reachable from `self.root`.
+    unsafe fn item(node: *mut bindings::rb_node) -> *const T {
+        let links_to_node = core::mem::offset_of!(RbLinks<ID>, node);
+        // SAFETY: By the type invariant, `node` is at `links_to_node` in
+        // links that are at `T::OFFSET` in a live item.
+        unsafe { node.cast::<u8>().sub(links_to_node + T::OFFSET).cast::<T>() }
+    }
+
+    /// The node of `item`.
+    fn node_of(item: &T) -> *mut bindings::rb_node {
+        item.rb_links().node.get()
+    }
+
+    /// The node holding `key`, or where a node with it would be linked.
+    fn find(&mut self, key: &T::Key) -> Place {
+        let mut parent = ptr::null_mut();
+        let mut link: *mut *mut bindings::rb_node = &mut self.root.rb_node;
+        // SAFETY: `link` points at the root or at a child pointer of a node
+        // of the tree, and every non-null one is a node of the tree, whose
+        // item lives while the tree holds it (type invariant).
+        unsafe {
+            while !(*link).is_null() {
+                let node = *link;
+                let item = &*Self::item(node);
+                link = match key.cmp(&item.rb_key()) {
+                    CmpOrdering::Less => &mut (*node).rb_left,
+                    CmpOrdering::Greater => &mut (*node).rb_right,
+                    CmpOrdering::Equal => return Place::Found(node),
+                };
+                parent = node;
+            }
+        }
+        Place::Vacant { parent, link }
+    }
+
+    /// The item with `key`.
+    pub(crate) fn get(&self, key: &T::Key) -> Option<ArcBorrow<'_, T>> {
+        let mut node = self.root.rb_node;
+        // SAFETY: As in `find`; the tree's reference keeps the item alive
+        // for as long as `self` is borrowed, since removal takes `&mut self`.
+        unsafe {
+            while !node.is_null() {
+                let item = Self::item(node);
+                node = match key.cmp(&(*item).rb_key()) {
+                    CmpOrdering::Less => (*node).rb_left,
+                    CmpOrdering::Greater => (*node).rb_right,
+                    CmpOrdering::Equal => return Some(ArcBorrow::from_raw(item)),
+                };
+            }
+        }
+        None
+    }
+
+    /// The item with the smallest key not below `key`.
+    pub(crate) fn first_from(&self, key: &T::Key) -> Option<ArcBorrow<'_, T>> {
+        let mut node = self.root.rb_node;
+        let mut best = None;
+        // SAFETY: As in `get`.
+        unsafe {
+            while !node.is_null() {
+                let item = Self::item(node);
+                node = match key.cmp(&(*item).rb_key()) {
+                    CmpOrdering::Greater => (*node).rb_right,
+                    CmpOrdering::Equal => return Some(ArcBorrow::from_raw(item)),
+                    CmpOrdering::Less => {
+                        best = Some(item);
+                        (*node).rb_left
+                    }
+                };
+            }
+            best.map(|item| ArcBorrow::from_raw(item))
+        }
+    }
+
+    /// Inserts `item`. It is handed back if the tree has an item with its
+    /// key, or if it is in a tree (of this `ID`) already.
+    pub(crate) fn insert(&mut self, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
+        let links = item.rb_links();
+        if links
+            .in_tree
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(item);
+        }
+        let Place::Vacant { parent, link } = self.find(&item.rb_key()) else {
+            item.rb_links().in_tree.store(false, Ordering::Release);
+            return Err(item);
+        };
+        let node = Self::node_of(&item);
+        let _ = Arc::into_raw(item);
+        // INVARIANT: the node is linked into this tree, which keeps the
+        // reference just given up; the links were claimed above.
+        // SAFETY: `node` belongs to links this tree claimed, so it is in no
+        // tree; `parent` and `link` are where `find` says it goes.
+        unsafe {
+            bindings::rb_link_node(node, parent, link);
+            bindings::rb_insert_color(node, &mut self.root);
+        }
+        Ok(())
+    }
+
+    /// Unlinks `node` and returns its item's reference.
+    ///
+    /// # Safety
+    ///
+    /// `node` is reachable from `self.root`.
+    unsafe fn unlink(&mut self, node: *mut bindings::rb_node) -> Arc<T> {
+        // SAFETY: `node` is in this tree (the caller's promise).
+        unsafe { bindings::rb_erase(node, &mut self.root) };
+        // SAFETY: As above; the tree owned a reference, from `into_raw`.
+        let item = unsafe { Arc::from_raw(Self::item(node)) };
+        item.rb_links().in_tree.store(false, Ordering::Release);
+        item
+    }
+
+    /// Removes the item with `key`.
+    pub(crate) fn remove(&mut self, key: &T::Key) -> Option<Arc<T>> {
+        let Place::Found(node) = self.find(key) else {
+            return None;
+        };
+        // SAFETY: `find` found `node` in this tree.
+        Some(unsafe { self.unlink(node) })
+    }
+
+    /// Removes the item with the smallest key.
+    pub(crate) fn pop_first(&mut self) -> Option<Arc<T>> {
+        // SAFETY: `root` is a valid tree.
+        let node = unsafe { bindings::rb_first(&self.root) };
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: `rb_first` returned a node of this tree.
+        Some(unsafe { self.unlink(node) })
+    }
+
+    /// The items, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        // SAFETY: `root` is a valid tree.
+        let mut node = unsafe { bindings::rb_first(&self.root) };
+        core::iter::from_fn(move || {
+            if node.is_null() {
+                return None;
+            }
+            // SAFETY: `node` is a node of the tree, which `&self` keeps
+            // unchanged and its items alive while the iterator lives.
+            unsafe {
+                let item = &*Self::item(node);
+                node = bindings::rb_next(node);
+                Some(item)
+            }
+        })
+    }
+}
+
+impl<T: RbItem<ID>, const ID: u64> Default for RbTree<T, ID> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: RbItem<ID>, const ID: u64> Drop for RbTree<T, ID> {
+    fn drop(&mut self) {
+        while self.pop_first().is_some() {}
+    }
+}
