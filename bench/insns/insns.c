@@ -37,21 +37,33 @@ static uint64_t now(void)
 	return t.tv_sec * 1000000000ull + t.tv_nsec;
 }
 
-/* Prints the best of five runs of LOOPS times `expr`, divided by `per`. */
-#define MEASURE(name, per, expr)                                                 \
+/* Prints the best of five runs of `loops` times `expr`, divided by `per`. */
+#define MEASURE_LOOPS(name, loops, per, expr)                                    \
 	do {                                                                     \
 		double best = 1e18;                                              \
 		for (int run = 0; run < 5; run++) {                              \
 			uint64_t t0 = now();                                     \
-			for (int loop = 0; loop < LOOPS; loop++) {               \
+			for (int loop = 0; loop < (loops); loop++) {             \
 				expr;                                            \
 			}                                                        \
-			double v = (double)(now() - t0) / LOOPS / (per);         \
+			double v = (double)(now() - t0) / (loops) / (per);       \
 			if (v < best)                                            \
 				best = v;                                        \
 		}                                                                \
 		printf("%-40s %8.0f\n", name, best);                             \
 	} while (0)
+#define MEASURE(name, per, expr) MEASURE_LOOPS(name, LOOPS, per, expr)
+
+/* Adds and removes the eventfds of `add` one epoll_ctl at a time. */
+static void epoll_add_del_each(int ep, const struct ukevent *add)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	for (int i = 0; i < NFD; i++)
+		epoll_ctl(ep, EPOLL_CTL_ADD, add[i].id.raw[0], &ev);
+	for (int i = 0; i < NFD; i++)
+		epoll_ctl(ep, EPOLL_CTL_DEL, add[i].id.raw[0], &ev);
+}
 
 static struct ukevent poll_request(int fd)
 {
@@ -68,7 +80,8 @@ int main(void)
 	int kq1 = open("/dev/kevent", O_RDWR), kq64 = open("/dev/kevent", O_RDWR);
 	int kqr = open("/dev/kevent", O_RDWR), efd = eventfd(1, 0), p[2], i;
 	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
-	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], user = { .type = KEVENT_USER };
+	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], fresh[NFD];
+	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || pipe(p)) {
 		perror("insns: setting up");
@@ -84,6 +97,7 @@ int main(void)
 		ev.data.fd = fd;
 		epoll_ctl(ep64, EPOLL_CTL_ADD, fd, &ev);
 		add[i] = poll_request(fd);
+		fresh[i] = poll_request(eventfd(0, 0));
 	}
 	if (kevent_ctl(kq64, KEVENT_CTL_ADD, NFD, add) != NFD)
 		return perror("insns: ADD of 64"), 1;
@@ -106,5 +120,11 @@ int main(void)
 	MEASURE("kevent_ctl ADD+REMOVE, KEVENT_USER", 1,
 		(kevent_ctl(kqr, KEVENT_CTL_ADD, 1, &user),
 		 kevent_ctl(kqr, KEVENT_CTL_REMOVE, 1, &user)));
+	/* 64 eventfds that nothing else watches. */
+	MEASURE_LOOPS("epoll_ctl ADD+DEL of 64, per fd", LOOPS / NFD, NFD,
+		      epoll_add_del_each(epr, fresh));
+	MEASURE_LOOPS("kevent_ctl ADD+REMOVE batch of 64, per fd", LOOPS / NFD, NFD,
+		      (kevent_ctl(kqr, KEVENT_CTL_ADD, NFD, fresh),
+		       kevent_ctl(kqr, KEVENT_CTL_REMOVE, NFD, fresh)));
 	return 0;
 }
