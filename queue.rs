@@ -47,7 +47,7 @@ use kernel::{
     list::ListArc,
     new_mutex, new_work,
     prelude::*,
-    sync::{Arc, ArcBorrow, LockedBy, Mutex},
+    sync::{lock::mutex::MutexBackend, Arc, ArcBorrow, LockedBy, Mutex},
     time::Ktime,
     workqueue::{self, Work, WorkItem},
 };
@@ -90,6 +90,18 @@ enum Fate {
 
 /// The requests of one batch.
 type Batch = [Option<Taken>; BATCH];
+
+/// A started source: the timer or hooks that keep it running, and whether
+/// its file is ready now.
+type Started = (
+    Option<TimerHandle<Request>>,
+    Option<PollHooks<Request>>,
+    bool,
+);
+
+/// The lock of the device's nesting checks, held while a queue is linked
+/// to a queue it watches.
+type ChecksGuard<'a> = kernel::sync::lock::Guard<'a, nest::Checks, MutexBackend>;
 
 /// How long get-events may wait for `min_nr` events.
 #[derive(Clone, Copy)]
@@ -289,39 +301,14 @@ impl Queue {
             None => None,
         };
         let mut reg = self.registry.lock();
-        // A request of the same identity whose file was closed since the
-        // first check is as good as gone: it goes now.
-        if let Some(old) = reg.requests.get(&req.ident) {
-            if !old.is_closed() {
-                return Err(EEXIST);
-            }
-            self.remove_locked(&mut reg, &req.ident);
-        }
-        if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
-            return Err(ENOSPC);
-        }
-        // Watching a queue: refuse loops and long chains, holding the
-        // device-wide lock until the edge is in place.
-        let mut checks = match &target {
-            Some(target) => {
-                let mut checks = self.shared.nest.lock();
-                nest::check(&mut checks, &self, target)?;
-                Some(checks)
-            }
-            None => None,
-        };
-        self.account.charge()?;
-        // The identity is vacant (checked under this lock) and the request
-        // new, so it goes in; it is taken out again if its source fails.
-        if reg.requests.insert(req.clone()).is_err() {
-            self.account.uncharge();
-            return Err(EEXIST);
-        }
-        let (timer, hooks, ready_now) = match self.start_source(&req) {
-            Ok(source) => source,
+        self.insert_vacant(&mut reg, &req)?;
+        // No ctl or collection sees the request before the registry is
+        // unlocked: until its source runs, a failure only takes it out.
+        let started = self.start_registered(&req, target.as_ref());
+        let (mut checks, (timer, hooks, ready_now)) = match started {
+            Ok(started) => started,
             Err(e) => {
                 drop(reg.requests.remove(&req.ident));
-                self.account.uncharge();
                 return Err(e);
             }
         };
@@ -342,20 +329,66 @@ impl Queue {
         Ok(())
     }
 
+    /// Puts a new request in the registry: `EEXIST` if a live request has
+    /// its identity, `ENOSPC` if the queue is full. A request of the same
+    /// identity whose file was closed since the first check is as good as
+    /// gone: it goes now. The registry is walked once on the common path.
+    fn insert_vacant(&self, reg: &mut Registry, req: &Arc<Request>) -> Result {
+        if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
+            // Full: only a closed file's request of this identity makes room.
+            match reg.requests.get(&req.ident) {
+                Some(old) if old.is_closed() => self.remove_locked(reg, &req.ident),
+                Some(_) => return Err(EEXIST),
+                None => return Err(ENOSPC),
+            }
+        }
+        let Err(new) = reg.requests.insert(req.clone()) else {
+            return Ok(());
+        };
+        let closed = reg
+            .requests
+            .get(&req.ident)
+            .is_some_and(|old| old.is_closed());
+        if !closed {
+            return Err(EEXIST);
+        }
+        self.remove_locked(reg, &req.ident);
+        reg.requests.insert(new).map_err(|_| EEXIST)
+    }
+
+    /// Checks a watch of another queue (refusing loops and long chains),
+    /// charges the request to its user and starts its source. Returns the
+    /// lock of the nesting checks, held until the edge is in place, and
+    /// what `start_source` returns.
+    fn start_registered(
+        &self,
+        req: &Arc<Request>,
+        target: Option<&Arc<Queue>>,
+    ) -> Result<(Option<ChecksGuard<'_>>, Started)> {
+        let checks = match target {
+            Some(target) => {
+                let mut checks = self.shared.nest.lock();
+                nest::check(&mut checks, self, target)?;
+                Some(checks)
+            }
+            None => None,
+        };
+        self.account.charge()?;
+        match self.start_source(req) {
+            Ok(source) => Ok((checks, source)),
+            Err(e) => {
+                self.account.uncharge();
+                Err(e)
+            }
+        }
+    }
+
     /// Starts what makes `req` ready: its timer, or its hooks in the
     /// watched file's wait queues (and whether the file is ready now).
     /// On failure nothing of it is left: a wake-up that arrived through a
     /// hook installed before the failure may have queued it, so it is
     /// taken off the ready list for good.
-    #[allow(clippy::type_complexity)]
-    fn start_source(
-        &self,
-        req: &Arc<Request>,
-    ) -> Result<(
-        Option<TimerHandle<Request>>,
-        Option<PollHooks<Request>>,
-        bool,
-    )> {
+    fn start_source(&self, req: &Arc<Request>) -> Result<Started> {
         let Some(watch) = &req.watch else {
             return Ok((Self::arm(req)?, None, false));
         };
@@ -384,10 +417,12 @@ impl Queue {
 
     fn remove(&self, ident: &Identity) -> Result {
         let mut reg = self.registry.lock();
-        let closed = reg.requests.get(ident).ok_or(ENOENT)?.is_closed();
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
-        self.remove_locked(&mut reg, ident);
+        let req = reg.requests.remove(ident).ok_or(ENOENT)?;
+        reg.count -= 1;
+        let closed = req.is_closed();
+        self.retire(&mut reg, req);
         // A closed file's request was gone already, as far as a caller can
         // tell; its removal was only late.
         if closed {
