@@ -31,6 +31,10 @@ struct sym {
 static struct sym *syms;
 static size_t nsyms;
 
+/* With KEVENT_PROFILE_IPS=N set, the N most sampled kernel addresses too. */
+static uint64_t *ips;
+static size_t nips, ips_cap;
+
 static int cmp_sym(const void *a, const void *b)
 {
 	const struct sym *x = a, *y = b;
@@ -114,6 +118,11 @@ static long read_ring(struct perf_event_mmap_page *pg, long *kernel)
 			if (s) {
 				s->hits++;
 				(*kernel)++;
+				if (nips == ips_cap) {
+					ips_cap = ips_cap ? ips_cap * 2 : 65536;
+					ips = realloc(ips, ips_cap * sizeof(*ips));
+				}
+				ips[nips++] = ip;
 			} else {
 				user++;
 			}
@@ -121,6 +130,44 @@ static long read_ring(struct perf_event_mmap_page *pg, long *kernel)
 		tail += h->size ? h->size : 8;
 	}
 	return user;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The most sampled addresses, as symbol+offset (for objdump of the module). */
+static void print_top_ips(const char *who, long total, int top)
+{
+	size_t i, j, best, best_len;
+	char name[400];
+
+	qsort(ips, nips, sizeof(*ips), cmp_u64);
+	while (top-- > 0) {
+		best = best_len = 0;
+		for (i = 0; i < nips; i = j) {
+			for (j = i; j < nips && ips[j] == ips[i]; j++)
+				;
+			if (ips[i] && j - i > best_len) {
+				best = i;
+				best_len = j - i;
+			}
+		}
+		if (!best_len)
+			break;
+		struct sym *s = lookup(ips[best]);
+
+		snprintf(name, sizeof(name), "%s+0x%llx", s ? s->name : "?",
+			 (unsigned long long)(s ? ips[best] - s->addr : 0));
+		report3("profile-ip", who, name, "pct_of_samples", 100.0 * best_len / total,
+			best_len, 0);
+		for (i = best; i < best + best_len; i++)
+			ips[i] = 0;
+	}
+	nips = 0;
 }
 
 static void print_top(const char *who, long kernel, long user)
@@ -142,6 +189,9 @@ static void print_top(const char *who, long kernel, long user)
 	}
 	for (i = 0; i < nsyms; i++)
 		syms[i].hits = 0;
+	if (getenv("KEVENT_PROFILE_IPS"))
+		print_top_ips(who, kernel + user, atoi(getenv("KEVENT_PROFILE_IPS")));
+	nips = 0;
 }
 
 /* Runs work(arg) repeatedly for about `ns` with the sampler on. */
