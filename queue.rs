@@ -442,12 +442,14 @@ impl Queue {
     /// The sweep found `req`'s file closed: removes it if it is still here.
     pub(crate) fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
-        if reg
-            .requests
-            .get(&req.ident)
-            .is_some_and(|found| core::ptr::eq::<Request>(&*found, req))
-        {
-            self.remove_locked(&mut reg, &req.ident);
+        self.remove_exactly(&mut reg, req);
+    }
+
+    /// Removes `req` if it is the request of its identity.
+    fn remove_exactly(&self, reg: &mut Registry, req: &Request) {
+        if let Some(req) = reg.requests.remove_item(&req.ident, req) {
+            reg.count -= 1;
+            self.retire(reg, req);
         }
     }
 
@@ -962,15 +964,7 @@ impl Queue {
 
     /// A collected request that leaves the queue (one-shot, closed file).
     fn remove_delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
-        let ident = item.ident;
-        let same = reg
-            .requests
-            .get(&ident)
-            .is_some_and(|found| core::ptr::eq::<Request>(&*found, &*item));
-        drop(item);
-        if same {
-            self.remove_locked(reg, &ident);
-        }
+        self.remove_exactly(reg, &item);
     }
 
     /// After collection, under the ready lock: the requests still (`keep`)

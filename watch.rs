@@ -302,16 +302,7 @@ impl WatchTable {
         if !watch.slot.access_mut(self).is_unused() {
             return None;
         }
-        let key = watch.key();
-        let listed = self
-            .files
-            .get(&key)
-            .is_some_and(|found| core::ptr::eq::<Watch>(&*found, watch));
-        if listed {
-            self.files.remove(&key)
-        } else {
-            None
-        }
+        self.files.remove_item(&watch.key(), watch)
     }
 
     /// The sweep: visits up to `*budget` watches after the cursor, taking

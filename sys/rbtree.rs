@@ -265,6 +265,18 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
         Some(unsafe { self.unlink(node) })
     }
 
+    /// Removes the item with `key` if it is `item`.
+    pub(crate) fn remove_item(&mut self, key: &T::Key, item: &T) -> Option<Arc<T>> {
+        let Place::Found(node) = self.find(key) else {
+            return None;
+        };
+        if node != Self::node_of(item) {
+            return None;
+        }
+        // SAFETY: `find` found `node` in this tree.
+        Some(unsafe { self.unlink(node) })
+    }
+
     /// Removes the item with the smallest key.
     pub(crate) fn pop_first(&mut self) -> Option<Arc<T>> {
         // SAFETY: `root` is a valid tree.
