@@ -10,8 +10,9 @@
 //!
 //! An item is in at most one tree of a given `ID` at a time: inserting
 //! claims its links, and only removal gives them back. Items leave a tree
-//! only by key or from its front, that is, as nodes found by walking that
-//! tree, which is what `rb_erase` needs to be told the right root.
+//! only by key (`remove_item`: by key, if it is the given item) or from its
+//! front, that is, as nodes found by walking that tree, which is what
+//! `rb_erase` needs to be told the right root.
 //!
 //! Upstream has no intrusive red-black tree for Rust; this follows the
 //! shape of `kernel::list` (links embedded in the item, found with an

@@ -54,6 +54,15 @@ static uint64_t now(void)
 	} while (0)
 #define MEASURE(name, per, expr) MEASURE_LOOPS(name, LOOPS, per, expr)
 
+/* Modifies the eventfds of `add` in `ep`, one epoll_ctl at a time. */
+static void epoll_mod_each(int ep, const struct ukevent *add)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	for (int i = 0; i < NFD; i++)
+		epoll_ctl(ep, EPOLL_CTL_MOD, add[i].id.raw[0], &ev);
+}
+
 /* Adds and removes the eventfds of `add` one epoll_ctl at a time. */
 static void epoll_add_del_each(int ep, const struct ukevent *add)
 {
@@ -120,6 +129,14 @@ int main(void)
 	MEASURE("kevent_ctl ADD+REMOVE, KEVENT_USER", 1,
 		(kevent_ctl(kqr, KEVENT_CTL_ADD, 1, &user),
 		 kevent_ctl(kqr, KEVENT_CTL_REMOVE, 1, &user)));
+	/* MODIFY of the 64 requests on kq64, in one batch, with the mask they have. */
+	if (kevent_ctl(kq64, KEVENT_CTL_MODIFY, NFD, add) != NFD || add[0].ret_flags & KEVENT_RET_BROKEN)
+		return fprintf(stderr, "insns: MODIFY failed\n"), 1;
+	MEASURE_LOOPS("kevent_ctl MODIFY batch of 64, per fd", LOOPS / NFD, NFD,
+		      kevent_ctl(kq64, KEVENT_CTL_MODIFY, NFD, add));
+	ev.events = EPOLLIN;
+	MEASURE_LOOPS("epoll_ctl MOD of 64, per fd", LOOPS / NFD, NFD,
+		      epoll_mod_each(ep64, add));
 	/* 64 eventfds that nothing else watches. */
 	MEASURE_LOOPS("epoll_ctl ADD+DEL of 64, per fd", LOOPS / NFD, NFD,
 		      epoll_add_del_each(epr, fresh));
