@@ -309,43 +309,59 @@ impl WatchTable {
     /// out the first whose file is closed. `None` when the budget is spent
     /// or a round of the table is complete.
     pub(crate) fn take_closed(&mut self, budget: &mut usize) -> Option<ClosedFile> {
-        let mut visited = false;
-        while *budget > 0 {
-            let Some(found) = self.files.first_from(&self.cursor) else {
-                // Past the last key: the round is complete, unless this
-                // run started there; then it starts again from the first.
-                let again = !visited && self.cursor != 0;
-                self.cursor = 0;
-                if !again {
-                    return None;
-                }
-                visited = true;
-                continue;
-            };
-            let watch = Arc::<Watch>::from(found);
-            *budget -= 1;
-            visited = true;
-            let key = watch.key();
-            self.cursor = key.wrapping_add(1);
-            // An ADD in progress holds the slot: the sweep after it finds
-            // the file if it is closed.
-            let slot = watch.slot.access_mut(self);
-            if slot.adders == 0 && watch.is_closed() {
-                let first = slot.first.take();
-                let others = core::mem::take(&mut slot.others);
-                slot.first_claimed = false;
-                drop(self.files.remove(&key));
-                return Some(ClosedFile {
-                    first,
-                    others,
-                    _watch: watch,
-                });
+        // A run that starts past the last key starts again from the first.
+        for _ in 0..2 {
+            let (visited, next, closed) = self.look_from(self.cursor, *budget);
+            *budget -= visited;
+            if let Some(key) = closed {
+                self.cursor = key.wrapping_add(1);
+                return self.take_out(key);
             }
-            if self.cursor == 0 {
-                // That was the last possible key.
+            if let Some(next) = next {
+                self.cursor = next;
+                return None;
+            }
+            let restart = visited == 0 && self.cursor != 0;
+            self.cursor = 0;
+            if !restart {
                 return None;
             }
         }
         None
+    }
+
+    /// Visits up to `budget` watches from key `from` on, in order. Returns
+    /// how many it visited, the key to go on from if the budget ran out
+    /// first (`None` at the end of the table), and the key of the first
+    /// closed file.
+    fn look_from(&self, from: usize, budget: usize) -> (usize, Option<usize>, Option<usize>) {
+        let mut visited = 0;
+        for watch in self.files.iter_from(&from) {
+            let key = watch.key();
+            if visited == budget {
+                return (visited, Some(key), None);
+            }
+            visited += 1;
+            // An ADD in progress holds the slot: the sweep after it finds
+            // the file if it is closed.
+            if watch.slot.access(self).adders == 0 && watch.is_closed() {
+                return (visited, None, Some(key));
+            }
+        }
+        (visited, None, None)
+    }
+
+    /// Takes the watch of `key` out of the table, with its requests.
+    fn take_out(&mut self, key: usize) -> Option<ClosedFile> {
+        let watch = self.files.remove(&key)?;
+        let slot = watch.slot.access_mut(self);
+        let first = slot.first.take();
+        let others = core::mem::take(&mut slot.others);
+        slot.first_claimed = false;
+        Some(ClosedFile {
+            first,
+            others,
+            _watch: watch,
+        })
     }
 }

@@ -194,25 +194,27 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
         None
     }
 
-    /// The item with the smallest key not below `key`.
-    pub(crate) fn first_from(&self, key: &T::Key) -> Option<ArcBorrow<'_, T>> {
+    /// The items from the smallest key not below `key` on, in key order.
+    pub(crate) fn iter_from(&self, key: &T::Key) -> impl Iterator<Item = &T> + '_ {
         let mut node = self.root.rb_node;
-        let mut best = None;
+        let mut start = ptr::null_mut();
         // SAFETY: As in `get`.
         unsafe {
             while !node.is_null() {
-                let item = Self::item(node);
-                node = match key.cmp(&(*item).rb_key()) {
+                node = match key.cmp(&(*Self::item(node)).rb_key()) {
                     CmpOrdering::Greater => (*node).rb_right,
-                    CmpOrdering::Equal => return Some(ArcBorrow::from_raw(item)),
+                    CmpOrdering::Equal => {
+                        start = node;
+                        break;
+                    }
                     CmpOrdering::Less => {
-                        best = Some(item);
+                        start = node;
                         (*node).rb_left
                     }
                 };
             }
-            best.map(|item| ArcBorrow::from_raw(item))
         }
+        self.iter_nodes(start)
     }
 
     /// Inserts `item`. It is handed back if the tree has an item with its
@@ -292,7 +294,11 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
     /// The items, in key order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         // SAFETY: `root` is a valid tree.
-        let mut node = unsafe { bindings::rb_first(&self.root) };
+        self.iter_nodes(unsafe { bindings::rb_first(&self.root) })
+    }
+
+    /// The items from `node` (a node of this tree, or null) on.
+    fn iter_nodes(&self, mut node: *mut bindings::rb_node) -> impl Iterator<Item = &T> {
         core::iter::from_fn(move || {
             if node.is_null() {
                 return None;
