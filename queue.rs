@@ -132,7 +132,6 @@ enum Outcome {
 /// requests: registering allocates nothing more).
 pub(crate) struct Registry {
     requests: RbTree<Request>,
-    count: usize,
 }
 
 /// An event queue: one open file of `/dev/kevent`.
@@ -196,7 +195,7 @@ impl Queue {
                 shared,
                 uid,
                 account,
-                registry <- new_mutex!(Registry { requests: RbTree::new(), count: 0 }, "kevent_registry"),
+                registry <- new_mutex!(Registry { requests: RbTree::new() }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
                 ready_empty,
                 waiters <- new_wait_queue_head!("kevent_waiters"),
@@ -313,7 +312,6 @@ impl Queue {
             }
         };
         *req.source.access_mut(&mut reg) = Source { timer, hooks };
-        reg.count += 1;
         if let Some(watch) = watch {
             self.shared.watches.lock().attach(watch, req.clone());
         }
@@ -334,7 +332,7 @@ impl Queue {
     /// identity whose file was closed since the first check is as good as
     /// gone: it goes now. The registry is walked once on the common path.
     fn insert_vacant(&self, reg: &mut Registry, req: &Arc<Request>) -> Result {
-        if reg.count >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
+        if reg.requests.len() >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             // Full: only a closed file's request of this identity makes room.
             match reg.requests.get(&req.ident) {
                 Some(old) if old.is_closed() => self.remove_locked(reg, &req.ident),
@@ -420,7 +418,6 @@ impl Queue {
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
         let req = reg.requests.remove(ident).ok_or(ENOENT)?;
-        reg.count -= 1;
         let closed = req.is_closed();
         self.retire(&mut reg, req);
         // A closed file's request was gone already, as far as a caller can
@@ -434,7 +431,6 @@ impl Queue {
     /// Removes the request named `ident`, if any.
     fn remove_locked(&self, reg: &mut Registry, ident: &Identity) {
         if let Some(req) = reg.requests.remove(ident) {
-            reg.count -= 1;
             self.retire(reg, req);
         }
     }
@@ -448,7 +444,6 @@ impl Queue {
     /// Removes `req` if it is the request of its identity.
     fn remove_exactly(&self, reg: &mut Registry, req: &Request) {
         if let Some(req) = reg.requests.remove_item(&req.ident, req) {
-            reg.count -= 1;
             self.retire(reg, req);
         }
     }
@@ -1025,7 +1020,6 @@ impl Queue {
     /// Closes the queue: stops every source, drops every request.
     pub(crate) fn release(&self) {
         let mut reg = self.registry.lock();
-        reg.count = 0;
         while let Some(req) = reg.requests.pop_first() {
             self.retire(&mut reg, req);
         }
@@ -1040,7 +1034,7 @@ impl Queue {
     pub(crate) fn show_fdinfo(&self, m: &mut SeqFile) {
         let reg = self.registry.lock();
         let ready = self.ready.lock().len();
-        let _ = writeln!(m, "kevent-requests:\t{}", reg.count);
+        let _ = writeln!(m, "kevent-requests:\t{}", reg.requests.len());
         let _ = writeln!(m, "kevent-ready:\t{}", ready);
         for req in reg.requests.iter() {
             let ident = &req.ident;

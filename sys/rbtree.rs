@@ -111,9 +111,11 @@ enum Place {
 ///
 /// Every node reachable from `root` is the `node` of the [`RbLinks<ID>`]
 /// of an item whose `in_tree` is set, at `T::OFFSET` in it, and the tree
-/// owns one reference to that item, from `Arc::into_raw`.
+/// owns one reference to that item, from `Arc::into_raw`. `len` is the
+/// number of such nodes.
 pub(crate) struct RbTree<T: RbItem<ID>, const ID: u64 = 0> {
     root: bindings::rb_root,
+    len: usize,
     _items: PhantomData<Arc<T>>,
 }
 
@@ -129,12 +131,18 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
             root: bindings::rb_root {
                 rb_node: ptr::null_mut(),
             },
+            len: 0,
             _items: PhantomData,
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.root.rb_node.is_null()
+    }
+
+    /// How many items the tree holds.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// The item whose `node` this is.
@@ -242,6 +250,7 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
             bindings::rb_link_node(node, parent, link);
             bindings::rb_insert_color(node, &mut self.root);
         }
+        self.len += 1;
         Ok(())
     }
 
@@ -253,6 +262,7 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
     unsafe fn unlink(&mut self, node: *mut bindings::rb_node) -> Arc<T> {
         // SAFETY: `node` is in this tree (the caller's promise).
         unsafe { bindings::rb_erase(node, &mut self.root) };
+        self.len -= 1;
         // SAFETY: As above; the tree owned a reference, from `into_raw`.
         let item = unsafe { Arc::from_raw(Self::item(node)) };
         item.rb_links().in_tree.store(false, Ordering::Release);
