@@ -141,8 +141,9 @@ pub(crate) struct Source {
 /// A registered request.
 ///
 /// Locking: `event`, `req_flags`, `source` and the registry links change
-/// only under the queue's registry mutex. `pending`, `payload` and `dead` change only under the queue's
-/// ready lock (atomics, because the registry side reads them without it).
+/// only under the queue's registry mutex. `pending`, `payload` and `dead`
+/// change only under the queue's ready lock (atomics, because the
+/// registry side reads them without it).
 #[pin_data]
 pub(crate) struct Request {
     pub(crate) ident: Identity,

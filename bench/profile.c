@@ -167,7 +167,6 @@ static void print_top_ips(const char *who, long total, int top)
 		for (i = best; i < best + best_len; i++)
 			ips[i] = 0;
 	}
-	nips = 0;
 }
 
 static void print_top(const char *who, long kernel, long user)

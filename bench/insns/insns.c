@@ -134,7 +134,6 @@ int main(void)
 		return fprintf(stderr, "insns: MODIFY failed\n"), 1;
 	MEASURE_LOOPS("kevent_ctl MODIFY batch of 64, per fd", LOOPS / NFD, NFD,
 		      kevent_ctl(kq64, KEVENT_CTL_MODIFY, NFD, add));
-	ev.events = EPOLLIN;
 	MEASURE_LOOPS("epoll_ctl MOD of 64, per fd", LOOPS / NFD, NFD,
 		      epoll_mod_each(ep64, add));
 	/* 64 eventfds that nothing else watches. */
