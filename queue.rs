@@ -827,7 +827,7 @@ impl Queue {
         // delivered twice in one call.
         let mut budget = max_nr.min(ready.len());
         loop {
-            let n = Self::pop_batch(&mut ready, reg, &mut batch, &mut budget);
+            let n = Self::pop_batch(&mut ready, &mut batch, &mut budget);
             if n == 0 {
                 let left = ready.len();
                 drop(ready);
@@ -859,6 +859,12 @@ impl Queue {
         staged.clear();
         for slot in taken.iter_mut() {
             let Some(t) = slot.as_mut() else { continue };
+            if t.item.is_periodic_timer() {
+                // With interrupts on: its callback cannot run before this
+                // (it fired), and one after it finds the request held and
+                // leaves it pending for `finish`.
+                t.pending = t.pending.saturating_add(Self::restart_timer(reg, &t.item));
+            }
             match Self::outcome(&t.item, t.pending) {
                 Outcome::Skip => t.fate = Fate::Skip,
                 Outcome::Discard => {
@@ -896,20 +902,12 @@ impl Queue {
 
     /// Takes up to `BATCH` requests, and at most `budget`, off the front of
     /// the ready list, with what they had pending.
-    fn pop_batch(
-        ready: &mut ReadyList,
-        reg: &mut Registry,
-        batch: &mut Batch,
-        budget: &mut usize,
-    ) -> usize {
+    fn pop_batch(ready: &mut ReadyList, batch: &mut Batch, budget: &mut usize) -> usize {
         let max = (*budget).min(BATCH);
         let mut n = 0;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
-            let mut pending = item.take_pending(ready);
-            if item.is_periodic_timer() {
-                pending = pending.saturating_add(Self::restart_timer(reg, &item));
-            }
+            let pending = item.take_pending(ready);
             batch[n] = Some(Taken {
                 item,
                 pending,
