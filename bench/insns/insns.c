@@ -74,6 +74,26 @@ static void epoll_add_del_each(int ep, const struct ukevent *add)
 		epoll_ctl(ep, EPOLL_CTL_DEL, add[i].id.raw[0], &ev);
 }
 
+/* One edge-triggered wake-up and its collection: a write, then a wait. */
+static void epoll_et_cycle(int ep, int fd, struct epoll_event *out)
+{
+	eventfd_write(fd, 1);
+	epoll_wait(ep, out, 1, 0);
+}
+
+static void kevent_et_cycle(int kq, int fd, struct ukevent *out)
+{
+	eventfd_write(fd, 1);
+	kevent_get_events_ns(kq, 0, 1, 0, out, 0);
+}
+
+/* A user event triggered and collected. */
+static void kevent_user_cycle(int kq, struct ukevent *user, struct ukevent *out)
+{
+	kevent_ctl(kq, KEVENT_CTL_READY, 1, user);
+	kevent_get_events_ns(kq, 0, 1, 0, out, 0);
+}
+
 static struct ukevent poll_request(int fd)
 {
 	struct ukevent uk = { .type = KEVENT_POLL, .event = KEVENT_POLL_POLLIN };
@@ -88,11 +108,13 @@ int main(void)
 	int epr = epoll_create1(0), kq0 = open("/dev/kevent", O_RDWR);
 	int kq1 = open("/dev/kevent", O_RDWR), kq64 = open("/dev/kevent", O_RDWR);
 	int kqr = open("/dev/kevent", O_RDWR), efd = eventfd(1, 0), p[2], i;
+	int epet = epoll_create1(0), kqet = open("/dev/kevent", O_RDWR), etfd = eventfd(0, 0);
 	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
 	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], fresh[NFD];
 	struct ukevent user = { .type = KEVENT_USER };
 
-	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || pipe(p)) {
+	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
+	    kqet < 0 || etfd < 0 || pipe(p)) {
 		perror("insns: setting up");
 		return 1;
 	}
@@ -120,6 +142,20 @@ int main(void)
 	MEASURE("epoll_wait, 64 ready, per event", NFD, epoll_wait(ep64, out, NFD, 0));
 	MEASURE("kevent_get_events, 64 ready, per event", NFD,
 		kevent_get_events_ns(kq64, 0, NFD, 0, kout, 0));
+	/* Edge-triggered: each write wakes the request, each wait collects it. */
+	ev.events = EPOLLIN | EPOLLET;
+	epoll_ctl(epet, EPOLL_CTL_ADD, etfd, &ev);
+	uk = poll_request(etfd);
+	uk.req_flags = KEVENT_REQ_ET;
+	user.req_flags = KEVENT_REQ_ET;
+	if (kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &uk) != 1 || kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &user) != 1)
+		return perror("insns: ADD edge-triggered"), 1;
+	MEASURE("eventfd write + epoll_wait, edge", 1, epoll_et_cycle(epet, etfd, out));
+	MEASURE("eventfd write + kevent_get_events, edge", 1, kevent_et_cycle(kqet, etfd, kout));
+	MEASURE("KEVENT_CTL_READY + kevent_get_events, edge", 1,
+		kevent_user_cycle(kqet, &user, kout));
+	user.req_flags = 0;
+	ev.events = EPOLLIN;
 	uk = poll_request(p[0]);
 	ev.data.fd = p[0];
 	MEASURE("epoll_ctl ADD+DEL, pipe", 1,
