@@ -15,7 +15,7 @@ use crate::sys::{
     poll::PollTable,
     seq_file::SeqFile,
     signal,
-    uaccess::{UkeventReader, UkeventWriter},
+    uaccess::{StagedEvents, UkeventReader, UkeventWriter},
 };
 use core::mem::size_of;
 use kernel::{
@@ -25,6 +25,12 @@ use kernel::{
     time::Ktime,
     uaccess::UserSlice,
 };
+
+/// How many ctl entries are read, run and written back at a time.
+const CTL_GROUP: usize = 16;
+
+/// A group of ctl entries.
+type CtlGroup = StagedEvents<CTL_GROUP>;
 
 /// The device: each open file is one queue.
 pub(crate) struct KeventDevice;
@@ -77,28 +83,25 @@ fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     }
     let mut reader = UkeventReader::new(a.events, a.num as usize)?;
     let mut writer = UkeventWriter::new(a.events, a.num as usize)?;
+    let mut entries = CtlGroup::new();
     let mut done: isize = 0;
-    for _ in 0..a.num {
-        // A task being killed stops here: the rest would only delay its
-        // exit (under a memory cgroup's OOM kill, every failing allocation
-        // first retries reclaim).
-        if signal::fatal_signal_pending() {
+    // A group at a time: read in one piece, run under one hold of the
+    // registry, written back in one piece.
+    loop {
+        let read = reader.read_into(&mut entries);
+        if read == 0 {
+            break;
+        }
+        let ran = queue.ctl(a.cmd, entries.events_mut());
+        // An entry took effect even if its result cannot be written back,
+        // so it counts as processed.
+        done += ran as isize;
+        let written = writer.write(&entries.events()[..ran]);
+        if ran < read {
+            // The task is being killed.
             return if done > 0 { Ok(done) } else { Err(EINTR) };
         }
-        let Ok(mut uk) = reader.read() else {
-            break;
-        };
-        let result = queue.ctl_one(a.cmd, &uk);
-        uk.ret_flags = KEVENT_RET_DONE;
-        uk.ret_data[1] = 0;
-        if let Err(e) = result {
-            uk.ret_flags |= KEVENT_RET_BROKEN;
-            uk.ret_data[1] = e.to_errno().unsigned_abs();
-        }
-        // The entry took effect even if its result cannot be written back,
-        // so it counts as processed.
-        done += 1;
-        if writer.write(core::slice::from_ref(&uk)) == 0 {
+        if written < ran || read < CTL_GROUP {
             break;
         }
     }

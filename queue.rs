@@ -3,9 +3,9 @@
 //! The event queue: registered requests, the ready list, the waiters.
 //!
 //! Locking, outermost first:
-//! - `registry` (a mutex): the requests by identity. ctl commands and the
-//!   collection of events hold it, so they never interleave; it is never
-//!   held while sleeping for events.
+//! - `registry` (a mutex): the requests by identity. ctl commands (a group
+//!   of entries at a time) and the collection of events hold it, so they
+//!   never interleave; it is never held while sleeping for events.
 //! - `ready` (a spinlock taken with interrupts off): the FIFO of ready
 //!   requests. Event sources (hrtimer callbacks in hard-irq context, wait
 //!   queue callbacks) take only this lock.
@@ -33,6 +33,7 @@ use crate::sys::{
     poll::{self, PollHooks, POLL_ALWAYS},
     rbtree::RbTree,
     seq_file::SeqFile,
+    signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
@@ -232,27 +233,52 @@ impl Queue {
         self.list_id
     }
 
-    /// Runs one ctl entry. The caller writes the result back.
-    pub(crate) fn ctl_one(self: ArcBorrow<'_, Self>, cmd: u32, uk: &Ukevent) -> Result {
+    /// Runs `cmd` on each of `entries` in order, under one hold of the
+    /// registry, and sets each one's result: `KEVENT_RET_DONE`, and
+    /// `KEVENT_RET_BROKEN` with the errno in `ret_data[1]` if it failed.
+    /// Returns how many were run: all of them, unless the task is being
+    /// killed.
+    pub(crate) fn ctl(self: ArcBorrow<'_, Self>, cmd: u32, entries: &mut [Ukevent]) -> usize {
+        let mut reg = self.registry.lock();
+        for (done, uk) in entries.iter_mut().enumerate() {
+            // A task being killed stops here: the rest would only delay its
+            // exit (under a memory cgroup's OOM kill, every failing
+            // allocation first retries reclaim).
+            if signal::fatal_signal_pending() {
+                return done;
+            }
+            let result = self.ctl_one(&mut reg, cmd, uk);
+            uk.ret_flags = KEVENT_RET_DONE;
+            uk.ret_data[1] = 0;
+            if let Err(e) = result {
+                uk.ret_flags |= KEVENT_RET_BROKEN;
+                uk.ret_data[1] = e.to_errno().unsigned_abs();
+            }
+        }
+        entries.len()
+    }
+
+    /// Runs one ctl entry.
+    fn ctl_one(self: ArcBorrow<'_, Self>, reg: &mut Registry, cmd: u32, uk: &Ukevent) -> Result {
         // READY is for user events only, whatever the type is.
         if cmd == KEVENT_CTL_READY && uk.type_ != KEVENT_USER {
             return Err(EINVAL);
         }
         request::check_type(uk.type_)?;
         match cmd {
-            KEVENT_CTL_ADD => self.add(uk),
-            KEVENT_CTL_REMOVE => self.remove(&Identity::of(uk)),
-            KEVENT_CTL_MODIFY => self.modify(uk),
-            KEVENT_CTL_READY => self.ready_user(uk),
+            KEVENT_CTL_ADD => self.add(reg, uk),
+            KEVENT_CTL_REMOVE => self.remove(reg, &Identity::of(uk)),
+            KEVENT_CTL_MODIFY => self.modify(reg, uk),
+            KEVENT_CTL_READY => self.ready_user(reg, uk),
             _ => Err(EINVAL),
         }
     }
 
-    fn add(self: ArcBorrow<'_, Self>, uk: &Ukevent) -> Result {
+    fn add(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
         request::validate(uk)?;
         let ident = Identity::of(uk);
         // A duplicate is refused before any work, the loop check included.
-        self.check_vacant(&ident)?;
+        Self::check_vacant(reg, &ident)?;
         let mut watch = match uk.type_ {
             KEVENT_POLL => {
                 let file = FileRef::from_fd(uk.id[0])?;
@@ -265,12 +291,11 @@ impl Queue {
             _ => None,
         };
         // Dropping `watch` unattached (any failure below) gives it back.
-        self.add_watching(uk, watch.as_mut())
+        self.add_watching(reg, uk, watch.as_mut())
     }
 
     /// Fails with `EEXIST` if a live request has this identity.
-    fn check_vacant(&self, ident: &Identity) -> Result {
-        let reg = self.registry.lock();
+    fn check_vacant(reg: &Registry, ident: &Identity) -> Result {
         match reg.requests.get(ident) {
             Some(req) if !req.is_closed() => Err(EEXIST),
             _ => Ok(()),
@@ -280,6 +305,7 @@ impl Queue {
     /// ADD, with the watch of a `KEVENT_POLL` request's file taken.
     fn add_watching(
         self: ArcBorrow<'_, Self>,
+        reg: &mut Registry,
         uk: &Ukevent,
         watch: Option<&mut PendingWatch<'_>>,
     ) -> Result {
@@ -288,7 +314,6 @@ impl Queue {
             .and_then(|w| w.watch())
             .and_then(|w| w.queue())
             .cloned();
-        // Allocate before taking the lock; a failure below wastes them.
         let req = Request::new(
             self.into(),
             uk,
@@ -299,8 +324,7 @@ impl Queue {
             Some(_) => Some(EdgeRoom::new()?),
             None => None,
         };
-        let mut reg = self.registry.lock();
-        self.insert_vacant(&mut reg, &req)?;
+        self.insert_vacant(reg, &req)?;
         // No ctl or collection sees the request before the registry is
         // unlocked: until its source runs, a failure only takes it out.
         let started = self.start_registered(&req, target.as_ref());
@@ -311,7 +335,7 @@ impl Queue {
                 return Err(e);
             }
         };
-        *req.source.access_mut(&mut reg) = Source { timer, hooks };
+        *req.source.access_mut(reg) = Source { timer, hooks };
         if let Some(watch) = watch {
             self.shared.watches.lock().attach(watch, req.clone());
         }
@@ -319,7 +343,6 @@ impl Queue {
             nest::link(checks, &self.into(), target, edge);
         }
         drop(checks);
-        drop(reg);
         // Ready already: queued as usual, for the next collection.
         if ready_now {
             self.make_ready(req.as_arc_borrow(), 1);
@@ -413,13 +436,12 @@ impl Queue {
         HrTimer::start(req.clone(), expires).map(Some)
     }
 
-    fn remove(&self, ident: &Identity) -> Result {
-        let mut reg = self.registry.lock();
+    fn remove(&self, reg: &mut Registry, ident: &Identity) -> Result {
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
         let req = reg.requests.remove(ident).ok_or(ENOENT)?;
         let closed = req.is_closed();
-        self.retire(&mut reg, req);
+        self.retire(reg, req);
         // A closed file's request was gone already, as far as a caller can
         // tell; its removal was only late.
         if closed {
@@ -472,18 +494,17 @@ impl Queue {
         self.account.uncharge();
     }
 
-    fn modify(&self, uk: &Ukevent) -> Result {
+    fn modify(&self, reg: &mut Registry, uk: &Ukevent) -> Result {
         request::validate(uk)?;
-        let mut reg = self.registry.lock();
         let ident = Identity::of(uk);
         let req: Arc<Request> = reg.requests.get(&ident).ok_or(ENOENT)?.into();
         if req.is_closed() {
-            self.remove_locked(&mut reg, &ident);
+            self.remove_locked(reg, &ident);
             return Err(ENOENT);
         }
         // Stop the source, apply the settings, start it again: a timer
         // restarts on its new schedule with no expiration of the old one.
-        drop(req.source.access_mut(&mut reg).timer.take());
+        drop(req.source.access_mut(reg).timer.take());
         req.set(uk.event, uk.req_flags);
         // A watched file is asked again, with the new mask.
         let file_ready = match &req.watch {
@@ -507,25 +528,22 @@ impl Queue {
         }
         let count = ready.len();
         drop(ready);
-        req.source.access_mut(&mut reg).timer = Self::arm(&req)?;
-        drop(reg);
+        req.source.access_mut(reg).timer = Self::arm(&req)?;
         self.wake(count);
         Ok(())
     }
 
     /// KEVENT_CTL_READY: triggers a user event, with `ret_data` as payload.
-    fn ready_user(self: ArcBorrow<'_, Self>, uk: &Ukevent) -> Result {
+    fn ready_user(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
         if uk.type_ != KEVENT_USER {
             return Err(EINVAL);
         }
-        let reg = self.registry.lock();
-        let req: Arc<Request> = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?.into();
+        let req = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?;
         {
             let mut ready = self.ready.lock();
             req.set_payload(&mut ready, uk.ret_data);
         }
-        drop(reg);
-        self.make_ready(req.as_arc_borrow(), 1);
+        self.make_ready(req, 1);
         Ok(())
     }
 

@@ -9,13 +9,13 @@
 //! `unsafe_put_user`, so the stores live in C, behind the safe cursors here.
 
 use crate::defs::Ukevent;
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_uint, c_void};
 use core::mem::{size_of, MaybeUninit};
 use kernel::prelude::*;
 
 extern "C" {
     fn kevent_put_ukevents(dst: *mut c_void, src: *const Ukevent, n: c_uint) -> c_uint;
-    fn kevent_get_ukevent(dst: *mut Ukevent, src: *const c_void) -> c_int;
+    fn kevent_get_ukevents(dst: *mut Ukevent, src: *const c_void, n: c_uint) -> c_uint;
 }
 
 /// A cursor over `len` user-space `struct ukevent`s starting at `ptr`.
@@ -105,6 +105,13 @@ impl<const N: usize> StagedEvents<N> {
         // initialised, and `MaybeUninit<Ukevent>` has `Ukevent`'s layout.
         unsafe { core::slice::from_raw_parts(self.events.as_ptr().cast::<Ukevent>(), self.len) }
     }
+
+    pub(crate) fn events_mut(&mut self) -> &mut [Ukevent] {
+        // SAFETY: As in `events`; the borrow of `self` is exclusive.
+        unsafe {
+            core::slice::from_raw_parts_mut(self.events.as_mut_ptr().cast::<Ukevent>(), self.len)
+        }
+    }
 }
 
 /// Writes events to a user array, front to back.
@@ -144,16 +151,29 @@ impl UkeventReader {
         Cursor::new(ptr, len).map(Self)
     }
 
-    /// Reads the next entry.
-    pub(crate) fn read(&mut self) -> Result<Ukevent> {
-        let src = self.0.take(1)?;
-        let mut uk = Ukevent::default();
-        // SAFETY: `uk` is valid for writes of one ukevent, all of whose bit
-        // patterns are valid; `src` is a user address, which the helper
-        // masks or checks (`access_ok`) and reads with fault handling.
-        match unsafe { kevent_get_ukevent(&mut uk, src) } {
-            0 => Ok(uk),
-            _ => Err(EFAULT),
+    /// Reads the next entries into `staged`, replacing what it held: as
+    /// many as it has room for and are left, in one user-access section.
+    /// Returns how many were read whole: fewer than that if a read
+    /// faulted. The reader moves past all it tried to read.
+    pub(crate) fn read_into<const N: usize>(&mut self, staged: &mut StagedEvents<N>) -> usize {
+        staged.clear();
+        let n = self.0.len.min(N);
+        let Ok(count) = c_uint::try_from(n) else {
+            return 0;
+        };
+        let Ok(src) = self.0.take(n) else {
+            return 0;
+        };
+        if n == 0 {
+            return 0;
         }
+        // SAFETY: `staged.events` is valid for writes of `N >= n` ukevents,
+        // all of whose bit patterns are valid; `src` is a user address,
+        // which the helper masks or checks (`access_ok`) and reads with
+        // fault handling.
+        let read = unsafe { kevent_get_ukevents(staged.events.as_mut_ptr().cast(), src, count) };
+        // INVARIANT: the helper wrote the first `read` entries whole.
+        staged.len = (read as usize).min(n);
+        staged.len
     }
 }

@@ -6,7 +6,8 @@
  * user-access section (STAC and CLAC where the CPU has SMAP, which QEMU's
  * -cpu max has and emulates at a cost). Collection instead writes a batch
  * of events in one section, five 64-bit stores per event, as epoll stores
- * its events with __put_user. Rust on 6.12 cannot emit the exception-table
+ * its events with __put_user; kevent_ctl reads and writes back its entries
+ * a group at a time the same way. Rust on 6.12 cannot emit the exception-table
  * entries unsafe_put_user() needs, hence C.
  */
 #include <linux/build_bug.h>
@@ -19,7 +20,8 @@ static_assert(__alignof__(struct ukevent) == sizeof(u64));
 
 unsigned int kevent_put_ukevents(struct ukevent __user *dst, const struct ukevent *src,
 				 unsigned int n);
-int kevent_get_ukevent(struct ukevent *dst, const struct ukevent __user *src);
+unsigned int kevent_get_ukevents(struct ukevent *dst, const struct ukevent __user *src,
+				 unsigned int n);
 
 /*
  * Writes the n events at src to dst, in one user-access section. Returns
@@ -61,22 +63,36 @@ fault:
 	return i;
 }
 
-/* Reads one event from src into dst. Returns 0 or -EFAULT. */
-int kevent_get_ukevent(struct ukevent *dst, const struct ukevent __user *src)
+/*
+ * Reads the n events at src into dst, in one user-access section. Returns
+ * how many were read whole: n, or fewer if a read faulted.
+ */
+unsigned int kevent_get_ukevents(struct ukevent *dst, const struct ukevent __user *src,
+				 unsigned int n)
 {
 	u64 *to = (u64 *)dst;
 	const u64 __user *from = (const u64 __user *)src;
-	size_t i;
+	size_t i, words = (size_t)n * UKEVENT_WORDS;
 
-	if (can_do_masked_user_access())
+	/* As kevent_put_ukevents(), reading instead of writing. */
+	if (can_do_masked_user_access()) {
 		from = masked_user_access_begin(from);
-	else if (!user_read_access_begin(src, sizeof(*src)))
-		return -EFAULT;
-	for (i = 0; i < UKEVENT_WORDS; i++)
-		unsafe_get_user(to[i], &from[i], fault);
+	} else if (!user_read_access_begin(src, words * sizeof(u64))) {
+		for (i = 0; n > 1 && i < n; i++)
+			if (!kevent_get_ukevents(dst + i, src + i, 1))
+				break;
+		return n > 1 ? i : 0;
+	}
+	for (i = 0; i < n; i++, from += UKEVENT_WORDS, to += UKEVENT_WORDS) {
+		unsafe_get_user(to[0], &from[0], fault);
+		unsafe_get_user(to[1], &from[1], fault);
+		unsafe_get_user(to[2], &from[2], fault);
+		unsafe_get_user(to[3], &from[3], fault);
+		unsafe_get_user(to[4], &from[4], fault);
+	}
 	user_read_access_end();
-	return 0;
+	return n;
 fault:
 	user_read_access_end();
-	return -EFAULT;
+	return i;
 }
