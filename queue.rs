@@ -325,8 +325,9 @@ impl Queue {
             None => None,
         };
         self.insert_vacant(reg, &req)?;
-        // No ctl or collection sees the request before the registry is
-        // unlocked: until its source runs, a failure only takes it out.
+        // No other entry or collection sees the request before this ADD
+        // returns (the registry is held): until its source runs, a failure
+        // only takes it out.
         let started = self.start_registered(&req, target.as_ref());
         let (mut checks, (timer, hooks, ready_now)) = match started {
             Ok(started) => started,
