@@ -34,6 +34,7 @@ use crate::sys::{
     rbtree::RbTree,
     seq_file::SeqFile,
     signal,
+    slots::Slots,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
@@ -89,8 +90,9 @@ enum Fate {
     Staged { at: usize, keep: bool, remove: bool },
 }
 
-/// The requests of one batch.
-type Batch = [Option<Taken>; BATCH];
+/// The requests of one batch, in the order they were popped; a slot is
+/// emptied when its request is dealt with.
+type Batch = Slots<Option<Taken>, BATCH>;
 
 /// A started source: the timer or hooks that keep it running, and whether
 /// its file is ready now.
@@ -838,7 +840,7 @@ impl Queue {
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
-        let mut batch: Batch = Default::default();
+        let mut batch = Batch::new();
         let mut staged = Staged::new();
         let mut ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
@@ -854,7 +856,7 @@ impl Queue {
                 return (Ok(done), left);
             }
             drop(ready);
-            let taken = &mut batch[..n];
+            let taken = batch.first_mut(n);
             self.decide(reg, taken, &mut staged);
             // One copy for the batch.
             let written = out.write(staged.events());
@@ -927,11 +929,16 @@ impl Queue {
         while n < max {
             let Some(item) = ready.pop_front() else { break };
             let pending = item.take_pending(ready);
-            batch[n] = Some(Taken {
+            let taken = Taken {
                 item,
                 pending,
                 fate: Fate::Skip,
-            });
+            };
+            // Slots are set in order, at most `BATCH`: this cannot fail.
+            if let Err(Some(t)) = batch.set(n, Some(taken)) {
+                Self::put_back(ready, t);
+                break;
+            }
             n += 1;
         }
         *budget -= n;
@@ -1016,13 +1023,19 @@ impl Queue {
         if unwritten {
             // Only the unwritten are left in `taken`.
             for t in taken.iter_mut().rev().filter_map(Option::take) {
-                if !t.item.stays_ready() {
-                    t.item.add_pending(ready, t.pending);
-                }
-                let _ = ready.push_front(t.item);
+                Self::put_back(ready, t);
             }
         }
         requeued
+    }
+
+    /// Puts a request taken but not delivered back at the front of the
+    /// line, with what it had pending.
+    fn put_back(ready: &mut ReadyList, t: Taken) {
+        if !t.item.stays_ready() {
+            t.item.add_pending(ready, t.pending);
+        }
+        let _ = ready.push_front(t.item);
     }
 
     /// Readiness that arrived while a collector held a request was not
