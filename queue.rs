@@ -34,7 +34,6 @@ use crate::sys::{
     rbtree::RbTree,
     seq_file::SeqFile,
     signal,
-    slots::Slots,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
@@ -90,9 +89,8 @@ enum Fate {
     Staged { at: usize, keep: bool, remove: bool },
 }
 
-/// The requests of one batch, in the order they were popped; a slot is
-/// emptied when its request is dealt with.
-type Batch = Slots<Option<Taken>, BATCH>;
+/// The requests of one batch.
+type Batch = [Option<Taken>; BATCH];
 
 /// A started source: the timer or hooks that keep it running, and whether
 /// its file is ready now.
@@ -840,7 +838,7 @@ impl Queue {
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
-        let mut batch = Batch::new();
+        let mut batch: Batch = Default::default();
         let mut staged = Staged::new();
         let mut ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
@@ -856,7 +854,7 @@ impl Queue {
                 return (Ok(done), left);
             }
             drop(ready);
-            let taken = batch.first_mut(n);
+            let taken = &mut batch[..n];
             self.decide(reg, taken, &mut staged);
             // One copy for the batch.
             let written = out.write(staged.events());
@@ -929,16 +927,11 @@ impl Queue {
         while n < max {
             let Some(item) = ready.pop_front() else { break };
             let pending = item.take_pending(ready);
-            let taken = Taken {
+            batch[n] = Some(Taken {
                 item,
                 pending,
                 fate: Fate::Skip,
-            };
-            // Slots are set in order, at most `BATCH`: this cannot fail.
-            if let Err(Some(t)) = batch.set(n, Some(taken)) {
-                Self::put_back(ready, t);
-                break;
-            }
+            });
             n += 1;
         }
         *budget -= n;
@@ -1023,19 +1016,13 @@ impl Queue {
         if unwritten {
             // Only the unwritten are left in `taken`.
             for t in taken.iter_mut().rev().filter_map(Option::take) {
-                Self::put_back(ready, t);
+                if !t.item.stays_ready() {
+                    t.item.add_pending(ready, t.pending);
+                }
+                let _ = ready.push_front(t.item);
             }
         }
         requeued
-    }
-
-    /// Puts a request taken but not delivered back at the front of the
-    /// line, with what it had pending.
-    fn put_back(ready: &mut ReadyList, t: Taken) {
-        if !t.item.stays_ready() {
-            t.item.add_pending(ready, t.pending);
-        }
-        let _ = ready.push_front(t.item);
     }
 
     /// Readiness that arrived while a collector held a request was not

@@ -19,7 +19,6 @@ pub(crate) mod poll;
 pub(crate) mod rbtree;
 pub(crate) mod seq_file;
 pub(crate) mod signal;
-pub(crate) mod slots;
 pub(crate) mod spinlock_irq;
 pub(crate) mod uaccess;
 pub(crate) mod wait;
