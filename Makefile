@@ -35,7 +35,7 @@ EPOLL_WRAP := $(shell cat compat/epoll/wrap.flags)
 RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
-.PHONY: all deps kernel module lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
+.PHONY: all deps kernel module module-in lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
 	clean bench insns
 
 all: vm-inputs
@@ -56,6 +56,12 @@ module: kernel
 	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(FLAVOUR)/module/
 	@echo "  MODULE  $(FLAVOUR)/kevent.ko"
 	@$(KMAKE) M=$(BUILD)/$(FLAVOUR)/module KRUSTFLAGS=-Dwarnings modules
+
+# The module from sources already copied to the directory DIR (bench/ab.sh
+# builds other revisions this way).
+module-in: kernel
+	@test -n "$(DIR)" || { echo "usage: make module-in DIR=... [FLAVOUR=...]" >&2; exit 1; }
+	@$(KMAKE) M=$(abspath $(DIR)) KRUSTFLAGS=-Dwarnings modules
 
 # The kernel's own Rust lints (CLIPPY=1) and rustfmt: both must be clean.
 lint: kernel

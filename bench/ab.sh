@@ -40,7 +40,6 @@ PADS="0 1024 2048 3072"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/kevent-ab.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-kdir=$(scripts/kernel.sh release)
 
 # The module sources of REV (or of the working tree) in $1.
 export_rev() {
@@ -63,8 +62,7 @@ build_padded() {
 		sed -i 's/^kevent-y := /kevent-y := layout_pad.o /' "$dir/Kbuild"
 		echo 'OBJECT_FILES_NON_STANDARD_layout_pad.o := y' >>"$dir/Kbuild"
 	fi
-	make -s -C "$kdir" LLVM=1 RUSTC=/usr/bin/rustc BINDGEN="$KBINDGEN" M="$dir" \
-		KRUSTFLAGS=-Dwarnings modules >"$dir/build.log" 2>&1 ||
+	make -s module-in FLAVOUR=release DIR="$dir" >"$dir/build.log" 2>&1 ||
 		{ cat "$dir/build.log" >&2; die "the module of $dir did not build"; }
 }
 
