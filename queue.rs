@@ -34,7 +34,7 @@ use crate::sys::{
     rbtree::RbTree,
     seq_file::SeqFile,
     signal,
-    spinlock_irq::{new_spinlock_irq, SpinLockIrq},
+    spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
     work,
@@ -59,14 +59,14 @@ pub(crate) static MAX_REQUESTS: AtomicU32 = AtomicU32::new(65536);
 /// The ready requests, oldest first.
 pub(crate) type ReadyList = OwnedList<Request>;
 
+/// The ready list, locked.
+type ReadyGuard<'a> = kernel::sync::lock::Guard<'a, ReadyList, SpinLockIrqBackend>;
+
 /// `poll()` readiness of a queue with events.
 const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRDNORM_BITS) as u32;
 
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
-
-/// A batch's events, in the order of their requests in the batch.
-type Staged = StagedEvents<BATCH>;
 
 /// A request a collection took off the ready list, and what it comes to.
 struct Taken {
@@ -88,9 +88,6 @@ enum Fate {
     /// one-shot); if not, it goes back to the front as it was.
     Staged { at: usize, keep: bool, remove: bool },
 }
-
-/// The requests of one batch.
-type Batch = [Option<Taken>; BATCH];
 
 /// A started source: the timer or hooks that keep it running, and whether
 /// its file is ready now.
@@ -824,27 +821,56 @@ impl Queue {
     /// Moves up to `max_nr` ready events to `out`, oldest first. Returns
     /// how many, and how many were left ready at the end.
     /// Call with the registry locked.
-    ///
-    /// The requests go in batches of `BATCH`: popped under the ready lock,
-    /// asked and copied out (in one copy) without it, then finished
-    /// (re-queued or let go) under the same hold of the lock that pops the
-    /// next batch, so a call takes the lock one time more than it has
-    /// batches (twice for one event, as epoll does).
     fn collect(
         &self,
         reg: &mut Registry,
         max_nr: usize,
         out: &mut UkeventWriter,
     ) -> (Result<usize>, usize) {
-        let mut done = 0;
-        let mut requeued = false;
-        let mut batch: Batch = Default::default();
-        let mut staged = Staged::new();
-        let mut ready = self.ready.lock();
+        let ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
         // start, so counting those bounds the call, and no request is
         // delivered twice in one call.
-        let mut budget = max_nr.min(ready.len());
+        let budget = max_nr.min(ready.len());
+        // Most calls take one event (an event loop's turn after a wake-up):
+        // a batch of one slot is all they set up and drop.
+        if budget <= 1 {
+            self.collect_one(reg, ready, budget, out)
+        } else {
+            self.collect_in::<BATCH>(reg, ready, budget, out)
+        }
+    }
+
+    /// `collect` of at most one event, out of line: the code of the
+    /// batched loop, inlined in its caller, stays as compact as it was.
+    #[inline(never)]
+    fn collect_one<'a>(
+        &'a self,
+        reg: &mut Registry,
+        ready: ReadyGuard<'a>,
+        budget: usize,
+        out: &mut UkeventWriter,
+    ) -> (Result<usize>, usize) {
+        self.collect_in::<1>(reg, ready, budget, out)
+    }
+
+    /// `collect`, in batches of `N` requests: popped under the ready lock
+    /// (held on entry), asked and copied out (in one copy) without it,
+    /// then finished (re-queued or let go) under the same hold of the lock
+    /// that pops the next batch, so a call takes the lock one time more
+    /// than it has batches (twice for one event, as epoll does).
+    #[inline(always)]
+    fn collect_in<'a, const N: usize>(
+        &'a self,
+        reg: &mut Registry,
+        mut ready: ReadyGuard<'a>,
+        mut budget: usize,
+        out: &mut UkeventWriter,
+    ) -> (Result<usize>, usize) {
+        let mut done = 0;
+        let mut requeued = false;
+        let mut batch: [Option<Taken>; N] = [const { None }; N];
+        let mut staged = StagedEvents::<N>::new();
         loop {
             let n = Self::pop_batch(&mut ready, &mut batch, &mut budget);
             if n == 0 {
@@ -874,7 +900,12 @@ impl Queue {
     /// Decides what each request of a popped batch comes to, and stages
     /// the events of those that deliver one, in order. Closed files'
     /// requests are removed at once.
-    fn decide(&self, reg: &mut Registry, taken: &mut [Option<Taken>], staged: &mut Staged) {
+    fn decide<const N: usize>(
+        &self,
+        reg: &mut Registry,
+        taken: &mut [Option<Taken>],
+        staged: &mut StagedEvents<N>,
+    ) {
         staged.clear();
         for slot in taken.iter_mut() {
             let Some(t) = slot.as_mut() else { continue };
@@ -896,7 +927,7 @@ impl Queue {
                     keep,
                     remove,
                 } => {
-                    // No room cannot happen (a batch has at most `BATCH`
+                    // No room cannot happen (a batch has at most `N`
                     // requests); if it did, the request would go back to
                     // the front, undelivered, like an event not written.
                     let at = staged.push(event).unwrap_or(usize::MAX);
@@ -919,10 +950,13 @@ impl Queue {
         }
     }
 
-    /// Takes up to `BATCH` requests, and at most `budget`, off the front of
-    /// the ready list, with what they had pending.
-    fn pop_batch(ready: &mut ReadyList, batch: &mut Batch, budget: &mut usize) -> usize {
-        let max = (*budget).min(BATCH);
+    /// Fills `batch` with requests taken off the front of the ready list,
+    /// at most `budget`, with what they had pending.
+    // Inlined in both batch sizes' loops: a call per batch costs more
+    // under the ready lock than the copy of the code.
+    #[inline(always)]
+    fn pop_batch(ready: &mut ReadyList, batch: &mut [Option<Taken>], budget: &mut usize) -> usize {
+        let max = (*budget).min(batch.len());
         let mut n = 0;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
@@ -984,6 +1018,8 @@ impl Queue {
     /// whose events were not written (from `written` on) back to the front,
     /// in order, with what they had pending. Returns whether any went to
     /// the back.
+    // Inlined for the reason `pop_batch` is.
+    #[inline(always)]
     fn finish(ready: &mut ReadyList, taken: &mut [Option<Taken>], written: usize) -> bool {
         let mut requeued = false;
         let mut unwritten = false;
