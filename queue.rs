@@ -233,17 +233,19 @@ impl Queue {
     /// Runs `cmd` on each of `entries` in order, under one hold of the
     /// registry, and sets each one's result: `KEVENT_RET_DONE`, and
     /// `KEVENT_RET_BROKEN` with the errno in `ret_data[1]` if it failed.
-    /// Returns how many were run: all of them, unless the task is being
-    /// killed.
+    /// Returns how many were run: all of them, or none if the task is
+    /// being killed.
     pub(crate) fn ctl(self: ArcBorrow<'_, Self>, cmd: u32, entries: &mut [Ukevent]) -> usize {
+        // A task being killed stops before each group: the rest would only
+        // delay its exit (under a memory cgroup's OOM kill, every failing
+        // allocation first retries reclaim). A group is short (`CTL_GROUP`
+        // entries in `device.rs`); asking once per entry cost more than a
+        // hundredth of a batched ADD.
+        if signal::fatal_signal_pending() {
+            return 0;
+        }
         let mut reg = self.registry.lock();
-        for (done, uk) in entries.iter_mut().enumerate() {
-            // A task being killed stops here: the rest would only delay its
-            // exit (under a memory cgroup's OOM kill, every failing
-            // allocation first retries reclaim).
-            if signal::fatal_signal_pending() {
-                return done;
-            }
+        for uk in entries.iter_mut() {
             let result = self.ctl_one(&mut reg, cmd, uk);
             uk.ret_flags = KEVENT_RET_DONE;
             uk.ret_data[1] = 0;
