@@ -36,7 +36,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
 .PHONY: all deps kernel module module-in lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
-	clean bench insns
+	clean bench insns insprof
 
 all: vm-inputs
 
@@ -166,6 +166,19 @@ $(BUILD)/bench/insns/insns: bench/insns/insns.c uapi/linux/kevent.h include/keve
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	@gcc $(CFLAGS_TEST) -o $@ $<
+
+# Where each insns row's kernel instructions go, function by function:
+# insns --profile under the QEMU plugin bench/insprof/plugin.c. LINES=KO
+# adds the module's source lines (KO: the module built with -g).
+insprof: $(BUILD)/bench/insprof.so insns
+	@./qemu-test.sh --kernel release --plugin $(BUILD)/bench/insprof.so,out=$(BUILD)/bench/insprof.txt \
+		--run $(BUILD)/bench/insns/insns --profile >/dev/null
+	@bench/insprof/report.py $$(scripts/kernel.sh release)/System.map build/vm-console.log \
+		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(LINES))
+$(BUILD)/bench/insprof.so: bench/insprof/plugin.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@gcc -O2 -Wall -Werror -shared -fPIC -o $@ $< -lpthread
 
 # The web server benchmark, all of it in build/bench/web/ for the VM's
 # /bench/web: its script, its idle-connection holder, and lighttpd and wrk

@@ -12,7 +12,8 @@
 # --only WORD[,WORD] (run only the test programs whose name contains a WORD),
 # --add HOSTPATH:GUESTPATH (put a file or directory into the VM too; any
 # number of times), --no-build (use what is built), --icount (under TCG:
-# the guest's clock counts the instructions it runs, see bench/NOTES.md).
+# the guest's clock counts the instructions it runs, see bench/NOTES.md),
+# --plugin FILE[,ARGS] (load a QEMU TCG plugin, as `make insprof` does).
 #
 # The test run passes only when the guest writes its verdict on a serial
 # channel of its own (written only when everything passed) and the console
@@ -22,13 +23,14 @@ cd "$(dirname "$0")"
 . scripts/common.sh
 
 flavour=debug mode=test timeout= build=1 only= icount=0
-run_args=() adds=()
+run_args=() adds=() plugin=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) flavour=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	--icount) icount=1; shift ;;
+	--plugin) plugin=(-plugin "$(realpath "${2%%,*}")${2#"${2%%,*}"}"); shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--add)
 		[[ ${2:-} == *:/* ]] || die "--add needs HOSTPATH:/GUESTPATH"
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
 		run_args[0]=$(realpath "$1")
 		break
 		;;
-	-h | --help) sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
@@ -83,7 +85,8 @@ cpu=qemu64
 [ "$flavour" = release ] && cpu=max
 accel=(-accel tcg -cpu "$cpu")
 cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
-if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$icount" = 0 ]; then
+# Counting instructions (--icount, plugins) needs TCG.
+if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$icount" = 0 ] && [ ${#plugin[@]} = 0 ]; then
 	accel=(-accel kvm -cpu host)
 elif [ "$icount" = 1 ]; then
 	# One instruction is one nanosecond of the guest's time, and its TSC
@@ -101,7 +104,7 @@ fi
 [ -z "$only" ] || cmdline="$cmdline kevent.only=$only"
 cmdline="$cmdline ${KEVENT_CMDLINE:-}"
 qemu=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1G -smp 2,sockets=2,cores=1 "${accel[@]}"
-	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" -append "$cmdline")
+	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" -append "$cmdline" "${plugin[@]}")
 
 # The console is the first serial port (ttyS0), the verdict channel the
 # second (ttyS1).

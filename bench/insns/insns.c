@@ -12,6 +12,11 @@
  *
  *   make insns
  *   ./qemu-test.sh --kernel release --icount --run build/bench/insns/insns
+ *
+ * With --profile (`make insprof`), each row's runs are a window of the
+ * QEMU plugin bench/insprof/plugin.c, which counts every kernel
+ * instruction they execute by address; bench/insprof/report.py then says
+ * per row which functions and lines the instructions are in.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,7 +26,9 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <linux/kevent.h>
 #include "kevent.h"
@@ -37,10 +44,63 @@ static uint64_t now(void)
 	return t.tv_sec * 1000000000ull + t.tv_nsec;
 }
 
-/* Prints the best of five runs of `loops` times `expr`, divided by `per`. */
+/* The address whose execution bench/insprof/plugin.c takes as a mark. */
+#define INSPROF_MARK ((void *)0x700000000000ull)
+
+/* Under --profile: opens or closes a window of the plugin. */
+static void (*insprof_mark)(void);
+static int insprof_windows;
+
+static void insprof_open(const char *name, long calls)
+{
+	if (!insprof_mark)
+		return;
+	printf("# insprof window %d calls %ld: %s\n", ++insprof_windows, calls, name);
+	fflush(stdout);
+	insprof_mark();
+}
+
+static void insprof_close(void)
+{
+	if (insprof_mark)
+		insprof_mark();
+}
+
+/* Maps the mark: a page at INSPROF_MARK holding a return. */
+static int insprof_setup(void)
+{
+	unsigned char *page = mmap(INSPROF_MARK, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (page != INSPROF_MARK)
+		return perror("insns: mapping the profile mark"), -1;
+	page[0] = 0xc3; /* ret */
+	insprof_mark = (void (*)(void))page;
+	return 0;
+}
+
+/* The module's symbols, for report.py to name its addresses. */
+static void insprof_symbols(void)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[512];
+
+	if (!insprof_mark || !f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "\t[kevent]") || strstr(line, " [kevent]"))
+			printf("# insprof ksym %s", line);
+	fclose(f);
+}
+
+/*
+ * Prints the best of five runs of `loops` times `expr`, divided by `per`;
+ * under --profile the five runs are one window, of 5 * loops * per calls.
+ */
 #define MEASURE_LOOPS(name, loops, per, expr)                                    \
 	do {                                                                     \
 		double best = 1e18;                                              \
+		insprof_open(name, 5L * (loops) * (per));                        \
 		for (int run = 0; run < 5; run++) {                              \
 			uint64_t t0 = now();                                     \
 			for (int loop = 0; loop < (loops); loop++) {             \
@@ -50,6 +110,7 @@ static uint64_t now(void)
 			if (v < best)                                            \
 				best = v;                                        \
 		}                                                                \
+		insprof_close();                                                 \
 		printf("%-40s %8.0f\n", name, best);                             \
 	} while (0)
 #define MEASURE(name, per, expr) MEASURE_LOOPS(name, LOOPS, per, expr)
@@ -102,7 +163,7 @@ static struct ukevent poll_request(int fd)
 	return uk;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int ep0 = epoll_create1(0), ep1 = epoll_create1(0), ep64 = epoll_create1(0);
 	int epr = epoll_create1(0), kq0 = open("/dev/kevent", O_RDWR);
@@ -132,6 +193,8 @@ int main(void)
 	}
 	if (kevent_ctl(kq64, KEVENT_CTL_ADD, NFD, add) != NFD)
 		return perror("insns: ADD of 64"), 1;
+	if (argc > 1 && (strcmp(argv[1], "--profile") || insprof_setup()))
+		return fprintf(stderr, "usage: insns [--profile]\n"), 1;
 	printf("# path: ns per call (instructions under --icount)\n");
 	MEASURE("getppid", 1, syscall(SYS_getppid));
 	MEASURE("ioctl, unknown command", 1, ioctl(kq0, 0x1234, 0));
@@ -178,5 +241,6 @@ int main(void)
 	MEASURE_LOOPS("kevent_ctl ADD+REMOVE batch of 64, per fd", LOOPS / NFD, NFD,
 		      (kevent_ctl(kqr, KEVENT_CTL_ADD, NFD, fresh),
 		       kevent_ctl(kqr, KEVENT_CTL_REMOVE, NFD, fresh)));
+	insprof_symbols();
 	return 0;
 }
