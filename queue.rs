@@ -521,10 +521,17 @@ impl Queue {
             None if req.ident.type_ == KEVENT_TIMER => req.clear_pending(&mut ready),
             None => {}
         }
-        // Its old place in line is given up; still pending, it goes to the back.
-        drop(queued);
-        if req.pending() > 0 {
-            Self::queue_locked(&mut ready, req.as_arc_borrow());
+        // Its old place in line is given up; still pending, it goes to the
+        // back: moved if it was in line (not let go and taken again).
+        match queued {
+            Some(item) if req.pending() > 0 && !req.is_dead() => {
+                let _ = ready.push_back(item);
+            }
+            Some(item) => drop(item),
+            None if req.pending() > 0 => {
+                Self::queue_locked(&mut ready, req.as_arc_borrow());
+            }
+            None => {}
         }
         let count = ready.len();
         drop(ready);
