@@ -31,7 +31,7 @@ use crate::sys::{
     list::{EmptyHint, OwnedList},
     miscdevice,
     poll::{self, PollHooks, POLL_ALWAYS},
-    rbtree::RbTree,
+    rbtree::{RbTree, Vacancy},
     seq_file::SeqFile,
     signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
@@ -275,9 +275,9 @@ impl Queue {
 
     fn add(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
         request::validate(uk)?;
-        let ident = Identity::of(uk);
-        // A duplicate is refused before any work, the loop check included.
-        Self::check_vacant(reg, &ident)?;
+        // A duplicate is refused before any work, the loop check included;
+        // where the lookup ended is kept for the insert.
+        let vacancy = Self::check_vacant(reg, &Identity::of(uk))?;
         let mut watch = match uk.type_ {
             KEVENT_POLL => {
                 let file = FileRef::from_fd(uk.id[0])?;
@@ -290,14 +290,17 @@ impl Queue {
             _ => None,
         };
         // Dropping `watch` unattached (any failure below) gives it back.
-        self.add_watching(reg, uk, watch.as_mut())
+        self.add_watching(reg, uk, watch.as_mut(), vacancy)
     }
 
-    /// Fails with `EEXIST` if a live request has this identity.
-    fn check_vacant(reg: &Registry, ident: &Identity) -> Result {
-        match reg.requests.get(ident) {
-            Some(req) if !req.is_closed() => Err(EEXIST),
-            _ => Ok(()),
+    /// Fails with `EEXIST` if a live request has this identity; else
+    /// returns where a request of it goes (`None`: a closed file's request
+    /// has it, which `insert_vacant` takes out).
+    fn check_vacant(reg: &mut Registry, ident: &Identity) -> Result<Option<Vacancy<Identity>>> {
+        match reg.requests.vacancy(ident) {
+            Ok(vacancy) => Ok(Some(vacancy)),
+            Err(req) if !req.is_closed() => Err(EEXIST),
+            Err(_) => Ok(None),
         }
     }
 
@@ -307,6 +310,7 @@ impl Queue {
         reg: &mut Registry,
         uk: &Ukevent,
         watch: Option<&mut PendingWatch<'_>>,
+        vacancy: Option<Vacancy<Identity>>,
     ) -> Result {
         let target = watch
             .as_ref()
@@ -323,7 +327,7 @@ impl Queue {
             Some(_) => Some(EdgeRoom::new()?),
             None => None,
         };
-        self.insert_vacant(reg, &req)?;
+        self.insert_vacant(reg, &req, vacancy)?;
         // No other entry or collection sees the request before this ADD
         // returns (the registry is held): until its source runs, a failure
         // only takes it out.
@@ -353,8 +357,14 @@ impl Queue {
     /// Puts a new request in the registry: `EEXIST` if a live request has
     /// its identity, `ENOSPC` if the queue is full. A request of the same
     /// identity whose file was closed since the first check is as good as
-    /// gone: it goes now. The registry is walked once on the common path.
-    fn insert_vacant(&self, reg: &mut Registry, req: &Arc<Request>) -> Result {
+    /// gone: it goes now. On the common path the registry is not walked
+    /// again: the request goes where `check_vacant` found its place.
+    fn insert_vacant(
+        &self,
+        reg: &mut Registry,
+        req: &Arc<Request>,
+        vacancy: Option<Vacancy<Identity>>,
+    ) -> Result {
         if reg.requests.len() >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             // Full: only a closed file's request of this identity makes room.
             match reg.requests.get(&req.ident) {
@@ -363,7 +373,11 @@ impl Queue {
                 None => return Err(ENOSPC),
             }
         }
-        let Err(new) = reg.requests.insert(req.clone()) else {
+        let inserted = match vacancy {
+            Some(at) => reg.requests.insert_at(at, req.clone()),
+            None => reg.requests.insert(req.clone()),
+        };
+        let Err(new) = inserted else {
             return Ok(());
         };
         let closed = reg
@@ -465,7 +479,7 @@ impl Queue {
 
     /// Removes `req` if it is the request of its identity.
     fn remove_exactly(&self, reg: &mut Registry, req: &Request) {
-        if let Some(req) = reg.requests.remove_item(&req.ident, req) {
+        if let Some(req) = reg.requests.remove_item(req) {
             self.retire(reg, req);
         }
     }

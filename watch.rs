@@ -216,14 +216,17 @@ impl WatchTable {
         file: FileRef,
     ) -> Result<(Arc<Watch>, bool, bool)> {
         let key = file.file().as_ptr() as usize;
-        if let Some(found) = self.files.get(&key) {
-            let watch = Arc::<Watch>::from(found);
-            let slot = watch.slot.access_mut(self);
-            slot.adders += 1;
-            let first = !slot.first_claimed;
-            slot.first_claimed = true;
-            return Ok((watch, false, first));
-        }
+        let vacancy = match self.files.vacancy(&key) {
+            Ok(vacancy) => vacancy,
+            Err(found) => {
+                let watch = Arc::<Watch>::from(found);
+                let slot = watch.slot.access_mut(self);
+                slot.adders += 1;
+                let first = !slot.first_claimed;
+                slot.first_claimed = true;
+                return Ok((watch, false, first));
+            }
+        };
         let queue = crate::queue::queue_of(file.file());
         let epoll = file.file().is_epoll();
         let slot = Slot {
@@ -242,7 +245,7 @@ impl WatchTable {
             GFP_KERNEL_ACCOUNT,
         )?;
         // The key was not there, and the watch is new.
-        if self.files.insert(watch.clone()).is_err() {
+        if self.files.insert_at(vacancy, watch.clone()).is_err() {
             return Err(EEXIST);
         }
         Ok((watch, true, true))
@@ -291,7 +294,7 @@ impl WatchTable {
             slot.first = None;
             slot.first_claimed = false;
         } else {
-            drop(slot.others.remove(&req.watch_key()));
+            drop(slot.others.remove_item(req));
         }
         self.remove_if_unused(watch)
     }
@@ -302,7 +305,7 @@ impl WatchTable {
         if !watch.slot.access_mut(self).is_unused() {
             return None;
         }
-        self.files.remove_item(&watch.key(), watch)
+        self.files.remove_item(watch)
     }
 
     /// The sweep: visits up to `*budget` watches after the cursor, taking

@@ -9,10 +9,15 @@
 //! (an `Arc` turned into a raw pointer on insert, and back on removal).
 //!
 //! An item is in at most one tree of a given `ID` at a time: inserting
-//! claims its links, and only removal gives them back. Items leave a tree
-//! only by key (`remove_item`: by key, if it is the given item) or from its
-//! front, that is, as nodes found by walking that tree, which is what
-//! `rb_erase` needs to be told the right root.
+//! claims its links with the tree's id, and only removal gives them back.
+//! `rb_erase` must be told the root of the tree a node is in: an item
+//! leaves a tree by key, from its front (nodes found by walking that
+//! tree), or as itself (`remove_item`) when its links name this tree.
+//!
+//! An ADD looks its key up before it does any work and inserts the item
+//! after: [`RbTree::vacancy`] remembers where the lookup ended, and
+//! [`RbTree::insert_at`] links the item there without a second walk if
+//! the tree has not changed since (each tree counts its changes).
 //!
 //! Upstream has no intrusive red-black tree for Rust; this follows the
 //! shape of `kernel::list` (links embedded in the item, found with an
@@ -21,7 +26,7 @@
 use core::cmp::Ordering as CmpOrdering;
 use core::marker::PhantomData;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::{
     bindings,
     prelude::*,
@@ -34,10 +39,13 @@ use kernel::{
 pub(crate) struct RbLinks<const ID: u64 = 0> {
     #[pin]
     node: Opaque<bindings::rb_node>,
-    /// Whether the item is in a tree: set by the insert that links it,
-    /// cleared by the removal that unlinks it.
-    in_tree: AtomicBool,
+    /// The id of the tree the item is in, 0 if none: set by the insert
+    /// that links it, cleared by the removal that unlinks it.
+    tree: AtomicU64,
 }
+
+/// The next tree id: ids are never reused (a `u64` does not wrap).
+static NEXT_TREE_ID: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: `node` is only touched by the tree that holds the item, through
 // its `&mut self` methods (writes) or `&self` methods (reads); so it moves
@@ -53,7 +61,7 @@ impl<const ID: u64> RbLinks<ID> {
             // Only a tree that claimed the links writes the node, and it
             // links it before it reads it.
             node: Opaque::uninit(),
-            in_tree: AtomicBool::new(false),
+            tree: AtomicU64::new(0),
         })
     }
 }
@@ -104,18 +112,34 @@ enum Place {
     },
 }
 
+/// Where an item with a key the tree does not hold would be linked, as
+/// [`RbTree::vacancy`] found it: the child slot (left or right) of
+/// `parent`, or the root if `parent` is null, in the tree `tree` as it was
+/// at change `changes`. `K` is the type of the key it was found for.
+pub(crate) struct Vacancy<K> {
+    tree: u64,
+    changes: u64,
+    parent: *mut bindings::rb_node,
+    left: bool,
+    _key: PhantomData<K>,
+}
+
 /// A red-black tree of `Arc<T>`, ordered by [`RbItem::rb_key`], with
 /// unique keys.
 ///
 /// # Invariants
 ///
 /// Every node reachable from `root` is the `node` of the [`RbLinks<ID>`]
-/// of an item whose `in_tree` is set, at `T::OFFSET` in it, and the tree
-/// owns one reference to that item, from `Arc::into_raw`. `len` is the
-/// number of such nodes.
+/// of an item whose `tree` is `id`, at `T::OFFSET` in it, and the tree
+/// owns one reference to that item, from `Arc::into_raw`; every item
+/// whose links' `tree` is `id` is such an item. `len` is the number of
+/// such nodes. `id` is 0 until the tree first needs one, then unique
+/// among all trees. `changes` grows with every link and unlink.
 pub(crate) struct RbTree<T: RbItem<ID>, const ID: u64 = 0> {
     root: bindings::rb_root,
     len: usize,
+    id: u64,
+    changes: u64,
     _items: PhantomData<Arc<T>>,
 }
 
@@ -132,6 +156,8 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
                 rb_node: ptr::null_mut(),
             },
             len: 0,
+            id: 0,
+            changes: 0,
             _items: PhantomData,
         }
     }
@@ -155,6 +181,16 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
         // SAFETY: By the type invariant, `node` is at `links_to_node` in
         // links that are at `T::OFFSET` in a live item.
         unsafe { node.cast::<u8>().sub(links_to_node + T::OFFSET).cast::<T>() }
+    }
+
+    /// This tree's id, given now if it had none (an atomic increment per
+    /// tree, not per operation).
+    fn id(&mut self) -> u64 {
+        if self.id == 0 {
+            // INVARIANT: a fresh id; no item names it yet.
+            self.id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
+        }
+        self.id
     }
 
     /// The node of `item`.
@@ -228,30 +264,108 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
     /// Inserts `item`. It is handed back if the tree has an item with its
     /// key, or if it is in a tree (of this `ID`) already.
     pub(crate) fn insert(&mut self, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
-        let links = item.rb_links();
-        if links
-            .in_tree
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !self.claim(&item) {
             return Err(item);
         }
-        let Place::Vacant { parent, link } = self.find(&item.rb_key()) else {
-            item.rb_links().in_tree.store(false, Ordering::Release);
+        match self.find(&item.rb_key()) {
+            Place::Vacant { parent, link } => {
+                self.link(item, parent, link);
+                Ok(())
+            }
+            Place::Found(_) => Err(self.unclaim(item)),
+        }
+    }
+
+    /// Looks `key` up for a later [`insert_at`](Self::insert_at): the item
+    /// with it, or where an item with it would go.
+    pub(crate) fn vacancy(
+        &mut self,
+        key: &T::Key,
+    ) -> core::result::Result<Vacancy<T::Key>, ArcBorrow<'_, T>> {
+        let tree = self.id();
+        match self.find(key) {
+            // SAFETY: `find` found `node` in this tree, which holds its item
+            // while `self` is borrowed.
+            Place::Found(node) => Err(unsafe { ArcBorrow::from_raw(Self::item(node)) }),
+            Place::Vacant { parent, link } => Ok(Vacancy {
+                tree,
+                changes: self.changes,
+                parent,
+                // SAFETY: a non-null `parent` is a node of this tree.
+                left: !parent.is_null()
+                    && ptr::eq(link, unsafe { ptr::addr_of_mut!((*parent).rb_left) }),
+                _key: PhantomData,
+            }),
+        }
+    }
+
+    /// Inserts `item`, which has the key `at` was found for, where `at`
+    /// says, walking the tree again only if it changed since (or `at` is
+    /// of another tree). Hands `item` back as [`insert`](Self::insert)
+    /// does. An item of another key would leave the tree out of order:
+    /// lookups would miss, but no memory is at stake.
+    pub(crate) fn insert_at(
+        &mut self,
+        at: Vacancy<T::Key>,
+        item: Arc<T>,
+    ) -> core::result::Result<(), Arc<T>> {
+        if at.tree != self.id || at.changes != self.changes {
+            return self.insert(item);
+        }
+        if !self.claim(&item) {
             return Err(item);
+        }
+        let link = if at.parent.is_null() {
+            ptr::addr_of_mut!(self.root.rb_node)
+        } else if at.left {
+            // SAFETY: the tree has not changed since `parent` was found in
+            // it, so it is still a node of it, and its left slot is empty.
+            unsafe { ptr::addr_of_mut!((*at.parent).rb_left) }
+        } else {
+            // SAFETY: As above, for its right slot.
+            unsafe { ptr::addr_of_mut!((*at.parent).rb_right) }
         };
+        self.link(item, at.parent, link);
+        Ok(())
+    }
+
+    /// Claims the links of `item` for this tree: false if it is in a tree
+    /// (of this `ID`) already.
+    fn claim(&mut self, item: &T) -> bool {
+        let id = self.id();
+        item.rb_links()
+            .tree
+            .compare_exchange(0, id, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Gives back the links of `item`, claimed and not linked.
+    fn unclaim(&mut self, item: Arc<T>) -> Arc<T> {
+        item.rb_links().tree.store(0, Ordering::Release);
+        item
+    }
+
+    /// Links `item`, whose links this tree claimed, at `link`, a child slot
+    /// of `parent` (or the root) that `find` or a [`Vacancy`] of the
+    /// unchanged tree gave.
+    fn link(
+        &mut self,
+        item: Arc<T>,
+        parent: *mut bindings::rb_node,
+        link: *mut *mut bindings::rb_node,
+    ) {
         let node = Self::node_of(&item);
         let _ = Arc::into_raw(item);
         // INVARIANT: the node is linked into this tree, which keeps the
-        // reference just given up; the links were claimed above.
+        // reference just given up; its links name this tree (claimed).
         // SAFETY: `node` belongs to links this tree claimed, so it is in no
-        // tree; `parent` and `link` are where `find` says it goes.
+        // tree; `parent` and `link` are where an item of its key goes.
         unsafe {
             bindings::rb_link_node(node, parent, link);
             bindings::rb_insert_color(node, &mut self.root);
         }
         self.len += 1;
-        Ok(())
+        self.changes += 1;
     }
 
     /// Unlinks `node` and returns its item's reference.
@@ -263,9 +377,11 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
         // SAFETY: `node` is in this tree (the caller's promise).
         unsafe { bindings::rb_erase(node, &mut self.root) };
         self.len -= 1;
+        self.changes += 1;
         // SAFETY: As above; the tree owned a reference, from `into_raw`.
         let item = unsafe { Arc::from_raw(Self::item(node)) };
-        item.rb_links().in_tree.store(false, Ordering::Release);
+        // INVARIANT: unlinked, the item names no tree.
+        item.rb_links().tree.store(0, Ordering::Release);
         item
     }
 
@@ -278,16 +394,14 @@ impl<T: RbItem<ID>, const ID: u64> RbTree<T, ID> {
         Some(unsafe { self.unlink(node) })
     }
 
-    /// Removes the item with `key` if it is `item`.
-    pub(crate) fn remove_item(&mut self, key: &T::Key, item: &T) -> Option<Arc<T>> {
-        let Place::Found(node) = self.find(key) else {
-            return None;
-        };
-        if node != Self::node_of(item) {
+    /// Removes `item` if it is in this tree, without a walk.
+    pub(crate) fn remove_item(&mut self, item: &T) -> Option<Arc<T>> {
+        if self.id == 0 || item.rb_links().tree.load(Ordering::Acquire) != self.id {
             return None;
         }
-        // SAFETY: `find` found `node` in this tree.
-        Some(unsafe { self.unlink(node) })
+        // SAFETY: an item whose links name this tree is in it (type
+        // invariant); ids are unique, so no other tree's item names it.
+        Some(unsafe { self.unlink(Self::node_of(item)) })
     }
 
     /// Removes the item with the smallest key.
