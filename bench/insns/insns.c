@@ -169,13 +169,15 @@ int main(int argc, char **argv)
 	int epr = epoll_create1(0), kq0 = open("/dev/kevent", O_RDWR);
 	int kq1 = open("/dev/kevent", O_RDWR), kq64 = open("/dev/kevent", O_RDWR);
 	int kqr = open("/dev/kevent", O_RDWR), efd = eventfd(1, 0), p[2], i;
-	int epet = epoll_create1(0), kqet = open("/dev/kevent", O_RDWR), etfd = eventfd(0, 0);
+	int epet = epoll_create1(0), kqet = open("/dev/kevent", O_RDWR);
+	/* One eventfd each: a write wakes only the queue measured. */
+	int epetfd = eventfd(0, 0), kqetfd = eventfd(0, 0);
 	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
 	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], fresh[NFD];
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || etfd < 0 || pipe(p)) {
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || pipe(p)) {
 		perror("insns: setting up");
 		return 1;
 	}
@@ -207,14 +209,14 @@ int main(int argc, char **argv)
 		kevent_get_events_ns(kq64, 0, NFD, 0, kout, 0));
 	/* Edge-triggered: each write wakes the request, each wait collects it. */
 	ev.events = EPOLLIN | EPOLLET;
-	epoll_ctl(epet, EPOLL_CTL_ADD, etfd, &ev);
-	uk = poll_request(etfd);
+	epoll_ctl(epet, EPOLL_CTL_ADD, epetfd, &ev);
+	uk = poll_request(kqetfd);
 	uk.req_flags = KEVENT_REQ_ET;
 	user.req_flags = KEVENT_REQ_ET;
 	if (kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &uk) != 1 || kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &user) != 1)
 		return perror("insns: ADD edge-triggered"), 1;
-	MEASURE("eventfd write + epoll_wait, edge", 1, epoll_et_cycle(epet, etfd, out));
-	MEASURE("eventfd write + kevent_get_events, edge", 1, kevent_et_cycle(kqet, etfd, kout));
+	MEASURE("eventfd write + epoll_wait, edge", 1, epoll_et_cycle(epet, epetfd, out));
+	MEASURE("eventfd write + kevent_get_events, edge", 1, kevent_et_cycle(kqet, kqetfd, kout));
 	MEASURE("KEVENT_CTL_READY + kevent_get_events, edge", 1,
 		kevent_user_cycle(kqet, &user, kout));
 	user.req_flags = 0;
