@@ -36,7 +36,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
 .PHONY: all deps kernel module module-in lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
-	clean bench insns insprof
+	clean bench insns insprof insprof-debuginfo
 
 all: vm-inputs
 
@@ -168,13 +168,20 @@ $(BUILD)/bench/insns/insns: bench/insns/insns.c uapi/linux/kevent.h include/keve
 	@gcc $(CFLAGS_TEST) -o $@ $<
 
 # Where each insns row's kernel instructions go, function by function:
-# insns --profile under the QEMU plugin bench/insprof/plugin.c. LINES=KO
-# adds the module's source lines (KO: the module built with -g).
+# insns --profile under the QEMU plugin bench/insprof/plugin.c. LINES=1
+# adds the module's source lines, from a copy of it built with -g (which
+# leaves its code as it is).
 insprof: $(BUILD)/bench/insprof.so insns
 	@./qemu-test.sh --kernel release --plugin $(BUILD)/bench/insprof.so,out=$(BUILD)/bench/insprof.txt \
 		--run $(BUILD)/bench/insns/insns --profile >/dev/null
+	@$(if $(LINES),$(MAKE) --no-print-directory FLAVOUR=release insprof-debuginfo)
 	@bench/insprof/report.py $$(scripts/kernel.sh release)/System.map build/vm-console.log \
-		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(LINES))
+		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(BUILD)/insprof/module/kevent.ko)
+insprof-debuginfo: kernel
+	@mkdir -p $(BUILD)/insprof/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/insprof/module/
+	@echo "  MODULE  kevent.ko with debug info"
+	@$(KMAKE) M=$(BUILD)/insprof/module KRUSTFLAGS="-Dwarnings -g" modules
 $(BUILD)/bench/insprof.so: bench/insprof/plugin.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"

@@ -477,7 +477,8 @@ impl Queue {
         self.remove_exactly(&mut reg, req);
     }
 
-    /// Removes `req` if it is the request of its identity.
+    /// Removes `req` if it is still in the registry (not replaced by a
+    /// request of its identity).
     fn remove_exactly(&self, reg: &mut Registry, req: &Request) {
         if let Some(req) = reg.requests.remove_item(req) {
             self.retire(reg, req);

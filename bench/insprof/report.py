@@ -35,7 +35,7 @@ def read_windows(console):
         m = re.search(r'# insprof ksym ([0-9a-f]+) [tT] (\S+)', line)
         if m:
             module.append((int(m.group(1), 16), m.group(2) + ' [kevent]'))
-    return windows, module
+    return windows, sorted(module)
 
 
 def read_counts(profile):
@@ -61,13 +61,15 @@ def source_lines(ko, module, counts, calls, top):
     for addr, n in counts.items():
         i = bisect.bisect_right(starts, addr) - 1
         if addr >= MODULE_START and i >= 0 and module[i][1] in ko_syms:
-            by_ko[ko_syms[module[i][1]] + addr - module[i][0]] = n
+            by_ko[ko_syms[module[i][1]] + addr - module[i][0]] = (n, module[i][1])
     lines = collections.Counter()
-    for addr, n in by_ko.items():
+    for addr, (n, func) in by_ko.items():
         out = subprocess.run(['addr2line', '-i', '-e', ko, hex(addr)],
                              capture_output=True, text=True).stdout.split()
         ours = [f for f in out if not re.search(r'/rustlib/|/rust/kernel/|^\?', f)]
-        lines[(ours or out or ['?'])[0].split('/')[-1]] += n
+        # C objects of the module carry no line information: their function.
+        where = (ours or out or ['?'])[0].split('/')[-1]
+        lines[func if where.startswith('??') else where] += n
     for where, n in lines.most_common(top):
         print(f'    {n / calls:8.1f}  {where}')
 
