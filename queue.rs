@@ -239,8 +239,8 @@ impl Queue {
         // A task being killed stops before each group: the rest would only
         // delay its exit (under a memory cgroup's OOM kill, every failing
         // allocation first retries reclaim). A group is short (`CTL_GROUP`
-        // entries in `device.rs`); asking once per entry cost more than a
-        // hundredth of a batched ADD.
+        // entries in `device.rs`); asking once per entry cost a twentieth
+        // of a batched MODIFY.
         if signal::fatal_signal_pending() {
             return 0;
         }
