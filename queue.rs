@@ -556,10 +556,8 @@ impl Queue {
     }
 
     /// KEVENT_CTL_READY: triggers a user event, with `ret_data` as payload.
+    /// `ctl_one` has refused any other type.
     fn ready_user(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
-        if uk.type_ != KEVENT_USER {
-            return Err(EINVAL);
-        }
         let req = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?;
         {
             let mut ready = self.ready.lock();

@@ -158,15 +158,15 @@ impl UkeventReader {
     pub(crate) fn read_into<const N: usize>(&mut self, staged: &mut StagedEvents<N>) -> usize {
         staged.clear();
         let n = self.0.len.min(N);
+        if n == 0 {
+            return 0;
+        }
         let Ok(count) = c_uint::try_from(n) else {
             return 0;
         };
         let Ok(src) = self.0.take(n) else {
             return 0;
         };
-        if n == 0 {
-            return 0;
-        }
         // SAFETY: `staged.events` is valid for writes of `N >= n` ukevents,
         // all of whose bit patterns are valid; `src` is a user address,
         // which the helper masks or checks (`access_ok`) and reads with

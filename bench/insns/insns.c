@@ -88,7 +88,7 @@ static void insprof_symbols(void)
 	if (!insprof_mark || !f)
 		return;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "\t[kevent]") || strstr(line, " [kevent]"))
+		if (strstr(line, "\t[kevent]"))
 			printf("# insprof ksym %s", line);
 	fclose(f);
 }
