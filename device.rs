@@ -15,15 +15,13 @@ use crate::sys::{
     poll::PollTable,
     seq_file::SeqFile,
     signal,
-    uaccess::{StagedEvents, UkeventReader, UkeventWriter},
+    uaccess::{read_arg, StagedEvents, UkeventReader, UkeventWriter},
 };
-use core::mem::size_of;
 use kernel::{
     c_str,
     prelude::*,
     sync::{Arc, ArcBorrow},
     time::Ktime,
-    uaccess::UserSlice,
 };
 
 /// How many ctl entries are read, run and written back at a time.
@@ -69,7 +67,7 @@ impl MiscDevice for KeventDevice {
 
 /// `KEVENT_IOC_CTL`: runs `cmd` on each entry in order and writes it back.
 fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
-    let a: CtlArg = UserSlice::new(arg, size_of::<CtlArg>()).reader().read()?;
+    let a: CtlArg = read_arg(arg)?;
     if a.flags != 0 || a.reserved != 0 || a.num > KEVENT_CTL_MAX_NUM {
         return Err(EINVAL);
     }
@@ -123,18 +121,14 @@ fn init(queue: &Queue, file: &File, a: &CtlArg) -> Result<isize> {
 
 /// `KEVENT_IOC_GET_EVENTS`.
 fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
-    let a: GetEventsArg = UserSlice::new(arg, size_of::<GetEventsArg>())
-        .reader()
-        .read()?;
+    let a: GetEventsArg = read_arg(arg)?;
     wait(&queue, file, &a)
 }
 
 /// `KEVENT_IOC_PGET_EVENTS`: get-events with the signal mask the caller
 /// passes in force while it waits, as `epoll_pwait()` and `ppoll()` do.
 fn pget_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
-    let a: PgetEventsArg = UserSlice::new(arg, size_of::<PgetEventsArg>())
-        .reader()
-        .read()?;
+    let a: PgetEventsArg = read_arg(arg)?;
     if a.reserved != 0 {
         return Err(EINVAL);
     }
@@ -142,11 +136,7 @@ fn pget_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<i
         // Without a mask the size means nothing, as for epoll_pwait().
         0 => None,
         _ if a.sigsetsize != SIGSET_SIZE => return Err(EINVAL),
-        ptr => Some(
-            UserSlice::new(ptr as usize, size_of::<u64>())
-                .reader()
-                .read::<u64>()?,
-        ),
+        ptr => Some(read_arg::<u64>(ptr as usize)?),
     };
     check_get_events(&a.get)?;
     let Some(mask) = mask else {

@@ -1,21 +1,59 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Arrays of `struct ukevent` in user memory, read and written a word at a
-//! time by the C helpers of `ukevent_copy.c`.
+//! Arrays of `struct ukevent` and the ioctls' arguments in user memory,
+//! read and written a word at a time by the C helpers of `ukevent_copy.c`.
 //!
 //! `kernel::uaccess::UserSlice` copies one value per call, each in a
-//! user-access section of its own; collection writes a whole batch of
-//! events in one. 6.12's Rust cannot emit the exception-table entries of
+//! user-access section of its own, through `copy_from_user`'s checks and
+//! string copy; collection writes a whole batch of events in one section,
+//! and an argument of a few words is read with as many loads. 6.12's Rust cannot emit the exception-table entries of
 //! `unsafe_put_user`, so the stores live in C, behind the safe cursors here.
 
 use crate::defs::Ukevent;
-use core::ffi::{c_uint, c_void};
-use core::mem::{size_of, MaybeUninit};
-use kernel::prelude::*;
+use core::ffi::{c_int, c_uint, c_void};
+use core::mem::{align_of, size_of, MaybeUninit};
+use kernel::{prelude::*, types::FromBytes};
 
 extern "C" {
     fn kevent_put_ukevents(dst: *mut c_void, src: *const Ukevent, n: c_uint) -> c_uint;
     fn kevent_get_ukevents(dst: *mut Ukevent, src: *const c_void, n: c_uint) -> c_uint;
+    fn kevent_get_arg1(dst: *mut u64, src: *const c_void) -> c_int;
+    fn kevent_get_arg3(dst: *mut u64, src: *const c_void) -> c_int;
+    fn kevent_get_arg4(dst: *mut u64, src: *const c_void) -> c_int;
+    fn kevent_get_arg6(dst: *mut u64, src: *const c_void) -> c_int;
+}
+
+/// Reads an ioctl argument of type `T` from user address `arg`.
+///
+/// `T` is made of 1, 3, 4 or 6 whole 64-bit words, the sizes the helpers
+/// read, and aligned to one (checked at compile time).
+pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
+    const {
+        assert!(size_of::<T>() % size_of::<u64>() == 0);
+        assert!(matches!(size_of::<T>() / size_of::<u64>(), 1 | 3 | 4 | 6));
+        assert!(align_of::<T>() == align_of::<u64>());
+    }
+    let mut value = MaybeUninit::<T>::uninit();
+    let dst = value.as_mut_ptr().cast::<u64>();
+    let src = arg as *const c_void;
+    // SAFETY: `dst` is valid for writes of the size of `T`, whole words
+    // (checked above), and aligned to one; `src` is a user address, which
+    // the helper masks or checks (`access_ok`) and reads with fault
+    // handling.
+    let r = unsafe {
+        match size_of::<T>() / size_of::<u64>() {
+            1 => kevent_get_arg1(dst, src),
+            3 => kevent_get_arg3(dst, src),
+            4 => kevent_get_arg4(dst, src),
+            _ => kevent_get_arg6(dst, src),
+        }
+    };
+    if r != 0 {
+        return Err(EFAULT);
+    }
+    // SAFETY: The helper returned 0: it wrote every word of `T`, and every
+    // bit pattern is a valid `T` (`FromBytes`).
+    Ok(unsafe { value.assume_init() })
 }
 
 /// A cursor over `len` user-space `struct ukevent`s starting at `ptr`.

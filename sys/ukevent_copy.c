@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Copies of struct ukevent to and from user memory, word by word.
+ * Copies of struct ukevent and of the ioctl arguments to and from user
+ * memory, word by word.
  *
  * copy_to_user() of one event is a call into _copy_to_user with its own
  * user-access section (STAC and CLAC where the CPU has SMAP, which QEMU's
@@ -96,3 +97,38 @@ fault:
 	user_read_access_end();
 	return i;
 }
+
+/*
+ * Read an ioctl's argument of WORDS 64-bit words (all of them are made of
+ * whole words) in one user-access section. Return 0, or -EFAULT if a read
+ * faulted.
+ *
+ * copy_from_user() of the 32-byte argument of every get-events call goes
+ * through its checks, then rep_movs_alternative, which without FSRM loops
+ * a word at a time. One function per size, so that the compiler unrolls
+ * the reads: a loop over a count passed in cost nearly what the copy did.
+ */
+#define DEFINE_KEVENT_GET_ARG(WORDS)							\
+int kevent_get_arg##WORDS(u64 *dst, const void __user *src);				\
+int kevent_get_arg##WORDS(u64 *dst, const void __user *src)				\
+{											\
+	const u64 __user *from = src;							\
+	unsigned int i;									\
+											\
+	if (can_do_masked_user_access())						\
+		from = masked_user_access_begin(from);					\
+	else if (!user_read_access_begin(from, WORDS * sizeof(u64)))			\
+		return -EFAULT;								\
+	for (i = 0; i < WORDS; i++)							\
+		unsafe_get_user(dst[i], &from[i], fault);				\
+	user_read_access_end();								\
+	return 0;									\
+fault:											\
+	user_read_access_end();								\
+	return -EFAULT;									\
+}
+
+DEFINE_KEVENT_GET_ARG(1)	/* a signal mask */
+DEFINE_KEVENT_GET_ARG(3)	/* struct kevent_ctl_arg */
+DEFINE_KEVENT_GET_ARG(4)	/* struct kevent_get_events_arg */
+DEFINE_KEVENT_GET_ARG(6)	/* struct kevent_pget_events_arg */
