@@ -65,6 +65,11 @@ impl MiscDevice for KeventDevice {
     }
 }
 
+/// The queue behind `file`, if it is a kevent queue.
+pub(crate) fn queue_of(file: &File) -> Option<Arc<Queue>> {
+    miscdevice::private_of::<KeventDevice>(file).map(Arc::from)
+}
+
 /// `KEVENT_IOC_CTL`: runs `cmd` on each entry in order and writes it back.
 fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     let a: CtlArg = read_arg(arg)?;

@@ -9,14 +9,15 @@
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
+mod account;
 mod defs;
 mod device;
 mod nest;
 mod queue;
 mod request;
 mod shared;
+mod source;
 mod sys;
-mod user;
 mod watch;
 
 /// The layouts of hand-declared C structs, generated from `layout_check.c`.
@@ -41,7 +42,7 @@ sys::param::module_param_uint!(
 
 sys::param::module_param_uint!(
     max_user_requests,
-    user::MAX_USER_REQUESTS,
+    account::MAX_USER_REQUESTS,
     0o644,
     "Most requests the queues of one user may hold together (default: 4% of memory's worth)"
 );
@@ -53,7 +54,7 @@ struct KeventModule {
 
 impl kernel::Module for KeventModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        user::init_limit(sys::mm::total_ram_bytes());
+        account::init_limit(sys::mm::total_ram_bytes());
         let shared = shared::Shared::new()?;
         let opts = sys::miscdevice::MiscDeviceOptions {
             name: c_str!("kevent"),

@@ -19,18 +19,16 @@
 //! - a queue's nesting links and the device-wide locks of `shared.rs`,
 //!   inside the registry.
 
+use crate::account::UserAccount;
 use crate::defs::*;
-use crate::device::KeventDevice;
 use crate::nest::{self, EdgeRoom};
-use crate::request::{self, Identity, Request, Source, TimerSpec};
+use crate::request::{Identity, Request};
 use crate::shared::Shared;
+use crate::source::{Delivery, Kind, Running, Started};
 use crate::sys::{
     cred,
-    file::{File, FileRef},
-    hrtimer::{HrTimer, TimerHandle},
+    file::FileRef,
     list::{EmptyHint, OwnedList},
-    miscdevice,
-    poll::{self, PollHooks, POLL_ALWAYS},
     rbtree::{RbTree, Vacancy},
     seq_file::SeqFile,
     signal,
@@ -39,7 +37,6 @@ use crate::sys::{
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
     work,
 };
-use crate::user::UserAccount;
 use crate::watch::{self, PendingWatch};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -88,14 +85,6 @@ enum Fate {
     /// one-shot); if not, it goes back to the front as it was.
     Staged { at: usize, keep: bool, remove: bool },
 }
-
-/// A started source: the timer or hooks that keep it running, and whether
-/// its file is ready now.
-type Started = (
-    Option<TimerHandle<Request>>,
-    Option<PollHooks<Request>>,
-    bool,
-);
 
 /// The lock of the device's nesting checks, held while a queue is linked
 /// to a queue it watches.
@@ -173,11 +162,6 @@ impl WorkItem for Queue {
     fn run(this: Arc<Queue>) {
         this.wake_pollers_at(0);
     }
-}
-
-/// The queue behind `file`, if it is a kevent queue.
-pub(crate) fn queue_of(file: &File) -> Option<Arc<Queue>> {
-    miscdevice::private_of::<KeventDevice>(file).map(Arc::from)
 }
 
 impl Queue {
@@ -259,38 +243,39 @@ impl Queue {
 
     /// Runs one ctl entry.
     fn ctl_one(self: ArcBorrow<'_, Self>, reg: &mut Registry, cmd: u32, uk: &Ukevent) -> Result {
-        // READY is for user events only, whatever the type is.
-        if cmd == KEVENT_CTL_READY && uk.type_ != KEVENT_USER {
+        // READY is for the types triggered by hand only, whatever the type
+        // is.
+        if cmd == KEVENT_CTL_READY && !Kind::is_triggered(uk.type_) {
             return Err(EINVAL);
         }
-        request::check_type(uk.type_)?;
+        let kind = Kind::of(uk.type_)?;
         match cmd {
-            KEVENT_CTL_ADD => self.add(reg, uk),
+            KEVENT_CTL_ADD => self.add(reg, kind, uk),
             KEVENT_CTL_REMOVE => self.remove(reg, &Identity::of(uk)),
-            KEVENT_CTL_MODIFY => self.modify(reg, uk),
-            KEVENT_CTL_READY => self.ready_user(reg, uk),
+            KEVENT_CTL_MODIFY => self.modify(reg, kind, uk),
+            KEVENT_CTL_READY => self.trigger(reg, kind, uk),
             _ => Err(EINVAL),
         }
     }
 
-    fn add(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
-        request::validate(uk)?;
+    fn add(self: ArcBorrow<'_, Self>, reg: &mut Registry, kind: Kind, uk: &Ukevent) -> Result {
+        kind.validate(uk)?;
         // A duplicate is refused before any work, the loop check included;
         // where the lookup ended is kept for the insert.
         let vacancy = Self::check_vacant(reg, &Identity::of(uk))?;
-        let mut watch = match uk.type_ {
-            KEVENT_POLL => {
-                let file = FileRef::from_fd(uk.id[0])?;
+        let mut watch = match kind.watched_fd(uk) {
+            Some(fd) => {
+                let file = FileRef::from_fd(fd)?;
                 let (watch, new) = watch::watch_file(&self.shared.watches, file)?;
                 if new {
                     self.shared.arm_sweep();
                 }
                 Some(watch)
             }
-            _ => None,
+            None => None,
         };
         // Dropping `watch` unattached (any failure below) gives it back.
-        self.add_watching(reg, uk, watch.as_mut(), vacancy)
+        self.add_watching(reg, kind, uk, watch.as_mut(), vacancy)
     }
 
     /// Fails with `EEXIST` if a live request has this identity; else
@@ -304,10 +289,11 @@ impl Queue {
         }
     }
 
-    /// ADD, with the watch of a `KEVENT_POLL` request's file taken.
+    /// ADD, with the watch of the request's file taken if it watches one.
     fn add_watching(
         self: ArcBorrow<'_, Self>,
         reg: &mut Registry,
+        kind: Kind,
         uk: &Ukevent,
         watch: Option<&mut PendingWatch<'_>>,
         vacancy: Option<Vacancy<Identity>>,
@@ -320,8 +306,9 @@ impl Queue {
         let req = Request::new(
             self.into(),
             uk,
+            kind,
             watch.as_ref().and_then(|w| w.watch()).cloned(),
-            LockedBy::new(&self.registry, Source::default()),
+            LockedBy::new(&self.registry, Running::Stopped),
         )?;
         let edge = match &target {
             Some(_) => Some(EdgeRoom::new()?),
@@ -332,14 +319,14 @@ impl Queue {
         // returns (the registry is held): until its source runs, a failure
         // only takes it out.
         let started = self.start_registered(&req, target.as_ref());
-        let (mut checks, (timer, hooks, ready_now)) = match started {
+        let (mut checks, (running, ready_now)) = match started {
             Ok(started) => started,
             Err(e) => {
                 drop(reg.requests.remove(&req.ident));
                 return Err(e);
             }
         };
-        *req.source.access_mut(reg) = Source { timer, hooks };
+        *req.source.access_mut(reg) = running;
         if let Some(watch) = watch {
             self.shared.watches.lock().attach(watch, req.clone());
         }
@@ -399,7 +386,7 @@ impl Queue {
         &self,
         req: &Arc<Request>,
         target: Option<&Arc<Queue>>,
-    ) -> Result<(Option<ChecksGuard<'_>>, Started)> {
+    ) -> Result<(Option<ChecksGuard<'_>>, Started<Request>)> {
         let checks = match target {
             Some(target) => {
                 let mut checks = self.shared.nest.lock();
@@ -418,17 +405,13 @@ impl Queue {
         }
     }
 
-    /// Starts what makes `req` ready: its timer, or its hooks in the
-    /// watched file's wait queues (and whether the file is ready now).
-    /// On failure nothing of it is left: a wake-up that arrived through a
-    /// hook installed before the failure may have queued it, so it is
-    /// taken off the ready list for good.
-    fn start_source(&self, req: &Arc<Request>) -> Result<Started> {
-        let Some(watch) = &req.watch else {
-            return Ok((Self::arm(req)?, None, false));
-        };
-        match PollHooks::register(req.clone(), watch.file().file()) {
-            Ok((hooks, mask)) => Ok((None, Some(hooks), mask & (req.event() | POLL_ALWAYS) != 0)),
+    /// Starts what makes `req` ready (and says whether it is ready now).
+    /// On failure nothing of it is left: the source may have fired before
+    /// it failed (a wake-up through a hook installed first), so the
+    /// request is taken off the ready list for good.
+    fn start_source(&self, req: &Arc<Request>) -> Result<Started<Request>> {
+        match req.kind.start(req) {
+            Ok(started) => Ok(started),
             Err(e) => {
                 let mut ready = self.ready.lock();
                 req.kill(&mut ready);
@@ -438,16 +421,6 @@ impl Queue {
                 Err(e)
             }
         }
-    }
-
-    /// Starts the source of a request that has none running.
-    fn arm(req: &Arc<Request>) -> Result<Option<TimerHandle<Request>>> {
-        if req.ident.type_ != KEVENT_TIMER {
-            return Ok(None);
-        }
-        let spec: TimerSpec = req.timer_spec()?;
-        let expires = Ktime::ktime_get().to_ns().saturating_add(spec.first_ns);
-        HrTimer::start(req.clone(), expires).map(Some)
     }
 
     fn remove(&self, reg: &mut Registry, ident: &Identity) -> Result {
@@ -490,9 +463,8 @@ impl Queue {
     /// watch, its edge to a watched queue and its charge. Call with the
     /// registry locked, having taken it out of the registry.
     fn retire(&self, reg: &mut Registry, req: Arc<Request>) {
-        let source = core::mem::take(req.source.access_mut(reg));
-        drop(source.timer);
-        drop(source.hooks);
+        let running = core::mem::replace(req.source.access_mut(reg), Running::Stopped);
+        drop(running);
         let mut ready = self.ready.lock();
         req.kill(&mut ready);
         let queued = ready.remove(&req);
@@ -509,8 +481,8 @@ impl Queue {
         self.account.uncharge();
     }
 
-    fn modify(&self, reg: &mut Registry, uk: &Ukevent) -> Result {
-        request::validate(uk)?;
+    fn modify(&self, reg: &mut Registry, kind: Kind, uk: &Ukevent) -> Result {
+        kind.validate(uk)?;
         let ident = Identity::of(uk);
         let req: Arc<Request> = reg.requests.get(&ident).ok_or(ENOENT)?.into();
         if req.is_closed() {
@@ -518,22 +490,16 @@ impl Queue {
             return Err(ENOENT);
         }
         // Stop the source, apply the settings, start it again: a timer
-        // restarts on its new schedule with no expiration of the old one.
-        drop(req.source.access_mut(reg).timer.take());
+        // restarts on its new schedule with no expiration of the old one,
+        // a watched file is asked again with the new mask.
+        kind.pause(req.source.access_mut(reg));
         req.set(uk.event, uk.req_flags);
-        // A watched file is asked again, with the new mask.
-        let file_ready = match &req.watch {
-            Some(watch) => {
-                Some(poll::poll_now(watch.file().file())? & (req.event() | POLL_ALWAYS) != 0)
-            }
-            None => None,
-        };
+        let ready_now = kind.ready_after_change(&*req)?;
         let mut ready = self.ready.lock();
         let queued = ready.remove(&req);
-        match file_ready {
+        match ready_now {
             Some(true) => req.keep_pending(&mut ready),
             Some(false) => req.clear_pending(&mut ready),
-            None if req.ident.type_ == KEVENT_TIMER => req.clear_pending(&mut ready),
             None => {}
         }
         // Its old place in line is given up; still pending, it goes to the
@@ -550,21 +516,15 @@ impl Queue {
         }
         let count = ready.len();
         drop(ready);
-        req.source.access_mut(reg).timer = Self::arm(&req)?;
+        kind.resume(&req, req.source.access_mut(reg))?;
         self.wake(count);
         Ok(())
     }
 
-    /// KEVENT_CTL_READY: triggers a user event, with `ret_data` as payload.
-    /// `ctl_one` has refused any other type.
-    fn ready_user(self: ArcBorrow<'_, Self>, reg: &mut Registry, uk: &Ukevent) -> Result {
+    /// KEVENT_CTL_READY: triggers the request, with `ret_data` as payload.
+    fn trigger(&self, reg: &mut Registry, kind: Kind, uk: &Ukevent) -> Result {
         let req = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?;
-        {
-            let mut ready = self.ready.lock();
-            req.set_payload(&mut ready, uk.ret_data);
-        }
-        self.make_ready(req, 1);
-        Ok(())
+        kind.trigger(req, uk.ret_data)
     }
 
     /// Queues `req` at the back unless it is queued or dead. Returns `true`
@@ -587,6 +547,18 @@ impl Queue {
     /// waiter that can use it. Any context; never sleeps.
     pub(crate) fn make_ready(&self, req: ArcBorrow<'_, Request>, n: u64) {
         if let Some((count, _)) = self.mark_ready(req, |req, ready| req.add_pending(ready, n)) {
+            self.wake(count);
+        }
+    }
+
+    /// `make_ready` of one firing that leaves `payload` for the delivery,
+    /// under the same hold of the ready lock.
+    pub(crate) fn make_ready_with(&self, req: ArcBorrow<'_, Request>, payload: [u32; 2]) {
+        let mark = |req: &Request, ready: &mut ReadyList| {
+            req.set_payload(ready, payload);
+            req.add_pending(ready, 1);
+        };
+        if let Some((count, _)) = self.mark_ready(req, mark) {
             self.wake(count);
         }
     }
@@ -780,15 +752,10 @@ impl Queue {
         true
     }
 
-    /// Whether collecting `req` now would deliver an event (files are
-    /// asked; a closed file's request never would).
+    /// Whether collecting `req` now would deliver an event (its source
+    /// is asked; a closed file's request never would).
     fn is_ready_now(&self, req: &Request) -> bool {
-        let Some(watch) = &req.watch else {
-            return true;
-        };
-        let wanted = req.event() | POLL_ALWAYS;
-        !watch.is_closed()
-            && poll::poll_now(watch.file().file()).is_ok_and(|mask| mask & wanted != 0)
+        !req.is_closed() && req.kind.is_ready_now(req)
     }
 
     /// Sleeps until `min_nr` events are ready, the deadline passes (then
@@ -931,13 +898,7 @@ impl Queue {
         staged.clear();
         for slot in taken.iter_mut() {
             let Some(t) = slot.as_mut() else { continue };
-            if t.item.is_periodic_timer() {
-                // With interrupts on: its callback cannot run before this
-                // (it fired), and one after it finds the request held and
-                // leaves it pending for `finish`.
-                t.pending = t.pending.saturating_add(Self::restart_timer(reg, &t.item));
-            }
-            match Self::outcome(&t.item, t.pending) {
+            match Self::outcome(reg, &t.item, &mut t.pending) {
                 Outcome::Skip => t.fate = Fate::Skip,
                 Outcome::Discard => {
                     if let Some(t) = slot.take() {
@@ -994,40 +955,21 @@ impl Queue {
         n
     }
 
-    /// Decides what collecting `req` delivers. A watched file is asked for
-    /// its readiness now; which task asks makes no difference.
-    fn outcome(req: &Request, taken: u64) -> Outcome {
-        let Some(watch) = &req.watch else {
-            return Outcome::Deliver {
-                event: req.to_event(taken),
-                keep: false,
-                remove: req.is_oneshot(),
-            };
-        };
-        if watch.is_closed() {
+    /// Decides what collecting `req` delivers: its source says, unless its
+    /// file was closed. `taken` is what it had pending, to which the source
+    /// may add.
+    fn outcome(reg: &mut Registry, req: &Request, taken: &mut u64) -> Outcome {
+        if req.is_closed() {
             return Outcome::Discard;
         }
-        let wanted = req.event() | POLL_ALWAYS;
-        match poll::poll_now(watch.file().file()).map(|mask| mask & wanted) {
-            Ok(0) | Err(_) => Outcome::Skip,
-            Ok(mask) => Outcome::Deliver {
-                event: req.event_with(KEVENT_RET_DONE, [mask, 0]),
-                keep: !req.is_edge_triggered(),
+        match req.kind.deliver(req, req.source.access_mut(reg), taken) {
+            Delivery::NotReady => Outcome::Skip,
+            Delivery::Ready { ret_data, keep } => Outcome::Deliver {
+                event: req.event_with(KEVENT_RET_DONE, ret_data),
+                keep,
                 remove: req.is_oneshot(),
             },
         }
-    }
-
-    /// Restarts the periodic timer of a request being delivered; returns
-    /// the expirations it missed since it fired.
-    fn restart_timer(reg: &mut Registry, req: &Request) -> u64 {
-        let Ok(spec) = req.timer_spec() else { return 0 };
-        // A request that left the registry has no timer any more.
-        req.source
-            .access_mut(reg)
-            .timer
-            .as_mut()
-            .map_or(0, |timer| timer.restart_periodic(spec.period_ns))
     }
 
     /// A collected request that leaves the queue (one-shot, closed file).

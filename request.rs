@@ -4,10 +4,12 @@
 
 use crate::defs::*;
 use crate::queue::{Queue, Registry};
+use crate::source::{self, Handle, Kind, Running};
 use crate::sys::{
-    hrtimer::{impl_has_hr_timer, HrTimer, TimerHandle},
+    file::File,
+    hrtimer::{impl_has_hr_timer, HrTimer},
     list::ListOwner,
-    poll::{HookSlot, PollCallback, PollHooks},
+    poll::{HookSlot, PollCallback},
     rbtree::{impl_has_rb_links, RbItem, RbLinks},
 };
 use crate::watch::{Watch, OTHERS};
@@ -68,77 +70,8 @@ impl PartialOrd for Identity {
     }
 }
 
-/// The schedule of a `KEVENT_TIMER` request, in nanoseconds.
-#[derive(Clone, Copy)]
-pub(crate) struct TimerSpec {
-    pub(crate) period_ns: i64,
-    pub(crate) first_ns: i64,
-}
-
-impl TimerSpec {
-    /// Decodes `id` and `event` of a timer request (see the uapi header).
-    pub(crate) fn decode(id: [u32; 2], event: u32) -> Result<Self> {
-        if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
-            return Err(EINVAL);
-        }
-        let unit_ns: i64 = match event & KEVENT_TIMER_UNIT_MASK {
-            0 => 1_000_000,
-            KEVENT_TIMER_UNIT_US => 1_000,
-            KEVENT_TIMER_UNIT_NS => 1,
-            _ => return Err(EINVAL),
-        };
-        if id[0] == 0 {
-            return Err(EINVAL);
-        }
-        let period_ns = i64::from(id[0]) * unit_ns;
-        let first_ns = match id[1] {
-            0 => period_ns,
-            first => i64::from(first) * unit_ns,
-        };
-        Ok(Self {
-            period_ns,
-            first_ns,
-        })
-    }
-}
-
-/// Checks the per-type fields of an ADD or MODIFY entry.
-pub(crate) fn validate(uk: &Ukevent) -> Result {
-    if uk.req_flags & !KEVENT_REQ_ALL != 0 {
-        return Err(EINVAL);
-    }
-    match uk.type_ {
-        KEVENT_TIMER => TimerSpec::decode(uk.id, uk.event).map(|_| ()),
-        KEVENT_POLL if uk.id[1] != 0 || uk.event & !KEVENT_POLL_VALID != 0 => Err(EINVAL),
-        KEVENT_POLL => Ok(()),
-        // A user event has no mask; `event` is reserved.
-        KEVENT_USER if uk.event != 0 => Err(EINVAL),
-        KEVENT_USER => Ok(()),
-        _ => Err(EINVAL),
-    }
-}
-
-/// Checks that `type_` is a type this module knows and implements.
-pub(crate) fn check_type(type_: u32) -> Result {
-    match type_ {
-        KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
-        // take12's socket, inode and AIO types.
-        0..=5 => Err(eopnotsupp()),
-        _ => Err(EINVAL),
-    }
-}
-
-/// What keeps a request's source running: dropping it stops the source.
-#[derive(Default)]
-pub(crate) struct Source {
-    /// The armed timer of a `KEVENT_TIMER` request; dropping it cancels.
-    pub(crate) timer: Option<TimerHandle<Request>>,
-    /// The wait queue entries of a `KEVENT_POLL` request; dropping them
-    /// unhooks them.
-    pub(crate) hooks: Option<PollHooks<Request>>,
-}
-
-/// A registered request.
+/// A registered request: the queue's side of it. What makes it ready is
+/// its source's (`source.rs`), which sees it as a [`Handle`].
 ///
 /// Locking: `event`, `req_flags`, `source` and the registry links change
 /// only under the queue's registry mutex. `pending`, `payload` and `dead`
@@ -147,24 +80,25 @@ pub(crate) struct Source {
 #[pin_data]
 pub(crate) struct Request {
     pub(crate) ident: Identity,
+    pub(crate) kind: Kind,
     pub(crate) queue: Arc<Queue>,
-    /// The watched file of a `KEVENT_POLL` request.
+    /// The watched file of a kind that watches one.
     pub(crate) watch: Option<Arc<Watch>>,
     event: AtomicU32,
     req_flags: AtomicU32,
-    /// Timers: expirations since the last delivery. User events: non-zero
-    /// while triggered. Files: non-zero while possibly ready (the file's
-    /// poll method decides at collection), counting the wake-ups since it
-    /// was last taken, so that a wake-up is always seen as a change.
+    /// How many times the source fired since the last delivery: non-zero
+    /// while the request is in line (for a file, while it is possibly
+    /// ready: its poll method decides at collection), so that each firing
+    /// is seen as a change.
     pending: AtomicU64,
-    /// The payload of the last `KEVENT_CTL_READY` (user events).
+    /// The payload of the last `Handle::fire_with`.
     payload: [AtomicU32; 2],
     /// Set once the request has left its queue: it is never queued again.
     dead: AtomicBool,
-    /// Its source, while it is registered. It holds references to the
-    /// request (a timer or hooks must not outlive it): the queue takes it
-    /// out when the request leaves the registry.
-    pub(crate) source: LockedBy<Source, Registry>,
+    /// What keeps its source running, while it is registered. It holds
+    /// references to the request (a timer or hooks must not outlive it):
+    /// the queue takes it out when the request leaves the registry.
+    pub(crate) source: LockedBy<Running<Request>, Registry>,
     /// Its place in the queue's registry.
     #[pin]
     reg_links: RbLinks,
@@ -176,9 +110,10 @@ pub(crate) struct Request {
     links: ListLinks,
     #[pin]
     tracker: AtomicTracker,
+    /// The hrtimer of a source that uses one.
     #[pin]
     timer: HrTimer<Request>,
-    /// The first hook of a `KEVENT_POLL` request in its file's wait queues.
+    /// The first hook of a source that hooks a file's wait queues.
     #[pin]
     hook: HookSlot<Request>,
 }
@@ -192,7 +127,7 @@ impl_has_list_links! {
 impl_list_item! {
     impl ListItem<0> for Request { using ListLinks; }
 }
-impl_has_hr_timer!(Request, timer, Request::timer_fired);
+impl_has_hr_timer!(Request, timer, source::timer_fired);
 impl_has_rb_links!(Request, reg_links);
 impl_has_rb_links!(Request, watch_links, OTHERS);
 
@@ -224,12 +159,14 @@ impl Request {
     pub(crate) fn new(
         queue: Arc<Queue>,
         uk: &Ukevent,
+        kind: Kind,
         watch: Option<Arc<Watch>>,
-        source: LockedBy<Source, Registry>,
+        source: LockedBy<Running<Request>, Registry>,
     ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 ident: Identity::of(uk),
+                kind,
                 queue,
                 watch,
                 event: AtomicU32::new(uk.event),
@@ -242,8 +179,8 @@ impl Request {
                 watch_links <- RbLinks::new(),
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
-                // Only a timer request sets up its hrtimer.
-                timer <- HrTimer::new(uk.type_ == KEVENT_TIMER),
+                // Only a source that uses it sets up its hrtimer.
+                timer <- HrTimer::new(kind.uses_hrtimer()),
                 hook <- HookSlot::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -267,23 +204,15 @@ impl Request {
         self.req_flags() & KEVENT_REQ_ONESHOT != 0
     }
 
-    pub(crate) fn is_edge_triggered(&self) -> bool {
-        self.req_flags() & KEVENT_REQ_ET != 0
-    }
-
-    /// Level-triggered user events stay ready after delivery.
+    /// Whether it stays ready after delivery with nothing new.
     pub(crate) fn stays_ready(&self) -> bool {
-        self.ident.type_ == KEVENT_USER && self.req_flags() & KEVENT_REQ_ET == 0
+        self.kind.stays_ready(self.req_flags())
     }
 
     /// Replaces the settings (MODIFY). Call with the registry mutex held.
     pub(crate) fn set(&self, event: u32, req_flags: u32) {
         self.event.store(event, Ordering::Relaxed);
         self.req_flags.store(req_flags, Ordering::Relaxed);
-    }
-
-    pub(crate) fn timer_spec(&self) -> Result<TimerSpec> {
-        TimerSpec::decode(self.ident.id, self.event())
     }
 
     pub(crate) fn pending(&self) -> u64 {
@@ -332,20 +261,6 @@ impl Request {
         self.dead.store(true, Ordering::Relaxed);
     }
 
-    /// The event of a timer or user request as delivered: the request as
-    /// registered, with `ret_data` filled from `taken` (what
-    /// `take_pending` returned).
-    pub(crate) fn to_event(&self, taken: u64) -> Ukevent {
-        let ret_data = match self.ident.type_ {
-            KEVENT_TIMER => [u32::try_from(taken).unwrap_or(u32::MAX), 0],
-            _ => [
-                self.payload[0].load(Ordering::Relaxed),
-                self.payload[1].load(Ordering::Relaxed),
-            ],
-        };
-        self.event_with(KEVENT_RET_DONE, ret_data)
-    }
-
     /// The request as registered, with these results.
     pub(crate) fn event_with(&self, ret_flags: u32, ret_data: [u32; 2]) -> Ukevent {
         Ukevent {
@@ -363,17 +278,6 @@ impl Request {
     /// the request is as good as removed (see `watch.rs`).
     pub(crate) fn is_closed(&self) -> bool {
         self.watch.as_ref().is_some_and(|watch| watch.is_closed())
-    }
-
-    /// Periodic timers are restarted when their event is collected.
-    pub(crate) fn is_periodic_timer(&self) -> bool {
-        self.ident.type_ == KEVENT_TIMER && !self.is_oneshot()
-    }
-
-    /// The hrtimer callback (hard-irq context): one expiration. A periodic
-    /// timer counts the ones it missed when it is restarted at collection.
-    fn timer_fired(this: ArcBorrow<'_, Self>) {
-        this.queue.make_ready(this, 1);
     }
 }
 
@@ -397,5 +301,38 @@ impl PollCallback for Request {
             return;
         }
         this.queue.make_ready_nested(this, watch.wake_depth());
+    }
+}
+
+impl Handle for Request {
+    fn id(&self) -> [u32; 2] {
+        self.ident.id
+    }
+
+    fn event(&self) -> u32 {
+        Request::event(self)
+    }
+
+    fn req_flags(&self) -> u32 {
+        Request::req_flags(self)
+    }
+
+    fn file(&self) -> Option<&File> {
+        self.watch.as_ref().map(|watch| watch.file().file())
+    }
+
+    fn payload(&self) -> [u32; 2] {
+        [
+            self.payload[0].load(Ordering::Relaxed),
+            self.payload[1].load(Ordering::Relaxed),
+        ]
+    }
+
+    fn fire(this: ArcBorrow<'_, Self>, n: u64) {
+        this.queue.make_ready(this, n);
+    }
+
+    fn fire_with(this: ArcBorrow<'_, Self>, payload: [u32; 2]) {
+        this.queue.make_ready_with(this, payload);
     }
 }

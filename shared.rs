@@ -8,12 +8,12 @@
 //! `accounts`); the sweep takes `watches` alone and then each queue's
 //! registry, never both.
 
+use crate::account::{Accounts, UserAccount};
 use crate::nest::Checks;
 use crate::sys::{
     hrtimer::{impl_has_hr_timer, HrTimer, TimerHandle},
     work,
 };
-use crate::user::{Accounts, UserAccount};
 use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
 use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::{

@@ -227,7 +227,7 @@ impl WatchTable {
                 return Ok((watch, false, first));
             }
         };
-        let queue = crate::queue::queue_of(file.file());
+        let queue = crate::device::queue_of(file.file());
         let epoll = file.file().is_epoll();
         let slot = Slot {
             first_claimed: true,

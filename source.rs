@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Event sources: what makes a request ready, one module per type.
+//!
+//! The queue knows requests, identities, the ready list, waiting and
+//! collection, and no type by name. A source owns its type's fields: their
+//! validation, starting and stopping what fires (a timer, hooks in a file's
+//! wait queues), whether its request is ready now, and what a delivery
+//! writes back. The queue calls it through [`Kind`].
+//!
+//! A source sees its request only through [`Handle`], which it declares
+//! and the queue's request implements: what a source may read of its
+//! request and do to it. So the sources import nothing of the queue.
+
+mod poll;
+mod timer;
+mod user;
+
+/// The hrtimer callback of a request's embedded timer.
+pub(crate) use timer::fired as timer_fired;
+
+use crate::defs::*;
+use crate::sys::{
+    file::File,
+    hrtimer::{HasHrTimer, TimerHandle},
+    poll::{PollCallback, PollHooks},
+};
+use kernel::{
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+
+/// What a source may read of its request and do to it.
+///
+/// A source is told of its request's own storage through the supertraits:
+/// the hrtimer and the first wait-queue hook are embedded in the request,
+/// so that registering allocates no more for them.
+pub(crate) trait Handle: HasHrTimer + PollCallback {
+    /// `id` as registered: what it means is the source's.
+    fn id(&self) -> [u32; 2];
+    /// `event` and `req_flags` as registered or last modified.
+    fn event(&self) -> u32;
+    fn req_flags(&self) -> u32;
+    /// The file the request watches, for a kind that watches one (see
+    /// [`Kind::watched_fd`]): the queue holds it.
+    fn file(&self) -> Option<&File>;
+    /// The payload the last [`Handle::fire_with`] left.
+    fn payload(&self) -> [u32; 2];
+    /// The source fired `n` times: the request is queued and a waiter
+    /// woken. Any context; never sleeps.
+    fn fire(this: ArcBorrow<'_, Self>, n: u64);
+    /// Fires once, leaving `payload` for the delivery to write back.
+    fn fire_with(this: ArcBorrow<'_, Self>, payload: [u32; 2]);
+}
+
+/// What keeps a request's source running while it is registered; dropping
+/// it stops the source (a timer is cancelled and its callback finished,
+/// hooks leave the wait queues). It holds a reference to the request.
+pub(crate) enum Running<R: Handle> {
+    Stopped,
+    /// A started timer.
+    Timer(TimerHandle<R>),
+    /// Hooks in a file's wait queues, held for what their drop does.
+    Hooked {
+        _hooks: PollHooks<R>,
+    },
+}
+
+/// A started source, and whether its request is ready already.
+pub(crate) type Started<R> = (Running<R>, bool);
+
+/// What collecting a ready request finds.
+pub(crate) enum Delivery {
+    /// Not ready after all (a level-triggered file that was drained).
+    NotReady,
+    /// An event carrying `ret_data`. With `keep`, the request stays ready
+    /// after the delivery (a level-triggered file is asked again next
+    /// time).
+    Ready { ret_data: [u32; 2], keep: bool },
+}
+
+/// A request's type, as its source sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Timer,
+    Poll,
+    User,
+}
+
+impl Kind {
+    /// The kind of `type_`: `EOPNOTSUPP` for a type take12 defined that
+    /// this module does not implement, `EINVAL` for any other.
+    pub(crate) fn of(type_: u32) -> Result<Self> {
+        match type_ {
+            KEVENT_TIMER => Ok(Self::Timer),
+            KEVENT_POLL => Ok(Self::Poll),
+            KEVENT_USER => Ok(Self::User),
+            // take12's socket, inode and AIO types.
+            0..=5 => Err(eopnotsupp()),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Checks the fields of an ADD or MODIFY entry of this kind.
+    pub(crate) fn validate(self, uk: &Ukevent) -> Result {
+        if uk.req_flags & !KEVENT_REQ_ALL != 0 {
+            return Err(EINVAL);
+        }
+        match self {
+            Self::Timer => timer::validate(uk),
+            Self::Poll => poll::validate(uk),
+            Self::User => user::validate(uk),
+        }
+    }
+
+    /// The fd whose file a request of this kind watches: the queue takes
+    /// and holds the file (and notices it closed) before [`Kind::start`].
+    pub(crate) fn watched_fd(self, uk: &Ukevent) -> Option<u32> {
+        match self {
+            Self::Poll => Some(uk.id[0]),
+            Self::Timer | Self::User => None,
+        }
+    }
+
+    /// Whether a request of this kind uses its embedded hrtimer (setting
+    /// one up costs an `hrtimer_init`, which a debug kernel's object
+    /// tracking makes expensive).
+    pub(crate) fn uses_hrtimer(self) -> bool {
+        self == Self::Timer
+    }
+
+    /// Whether a request stays ready after its event is delivered, with
+    /// nothing new (a level-triggered user event).
+    pub(crate) fn stays_ready(self, req_flags: u32) -> bool {
+        self == Self::User && req_flags & KEVENT_REQ_ET == 0
+    }
+
+    /// Starts what makes `req` ready, which the queue has registered.
+    /// Returns what keeps it running, and whether it is ready already.
+    /// A source that fails leaves nothing running, but may have fired.
+    pub(crate) fn start<R: Handle>(self, req: &Arc<R>) -> Result<Started<R>> {
+        match self {
+            Self::Timer => Ok((timer::start(req)?, false)),
+            Self::Poll => poll::start(req),
+            Self::User => Ok((Running::Stopped, false)),
+        }
+    }
+
+    /// MODIFY, before the settings change: stops what must not fire on the
+    /// old settings.
+    pub(crate) fn pause<R: Handle>(self, running: &mut Running<R>) {
+        if self == Self::Timer {
+            *running = Running::Stopped;
+        }
+    }
+
+    /// MODIFY, after the settings changed: whether the request is ready
+    /// now (`None`: as it was).
+    pub(crate) fn ready_after_change<R: Handle>(self, req: &R) -> Result<Option<bool>> {
+        match self {
+            // An expiration of the old schedule is not one of the new.
+            Self::Timer => Ok(Some(false)),
+            Self::Poll => poll::is_ready_now(req).map(Some),
+            Self::User => Ok(None),
+        }
+    }
+
+    /// MODIFY, last: starts again what [`Kind::pause`] stopped.
+    pub(crate) fn resume<R: Handle>(self, req: &Arc<R>, running: &mut Running<R>) -> Result {
+        if self == Self::Timer {
+            *running = timer::start(req)?;
+        }
+        Ok(())
+    }
+
+    /// Whether collecting `req` now would deliver an event (a file is
+    /// asked; anything else that is in line is ready).
+    pub(crate) fn is_ready_now<R: Handle>(self, req: &R) -> bool {
+        match self {
+            Self::Poll => poll::is_ready_now(req).unwrap_or(false),
+            Self::Timer | Self::User => true,
+        }
+    }
+
+    /// What collecting `req` delivers. `taken` is what it had pending
+    /// (the times it fired), which the source may add to (expirations of
+    /// a periodic timer it restarts now). Call with interrupts on.
+    pub(crate) fn deliver<R: Handle>(
+        self,
+        req: &R,
+        running: &mut Running<R>,
+        taken: &mut u64,
+    ) -> Delivery {
+        match self {
+            Self::Timer => timer::deliver(req, running, taken),
+            Self::Poll => poll::deliver(req),
+            Self::User => user::deliver(req),
+        }
+    }
+
+    /// `KEVENT_CTL_READY`: triggers `req` with `payload`; `EINVAL` for a
+    /// kind that is not triggered by hand.
+    pub(crate) fn trigger<R: Handle>(self, req: ArcBorrow<'_, R>, payload: [u32; 2]) -> Result {
+        match self {
+            Self::User => {
+                user::trigger(req, payload);
+                Ok(())
+            }
+            Self::Timer | Self::Poll => Err(EINVAL),
+        }
+    }
+
+    /// Whether [`Kind::trigger`] applies to requests of `type_`.
+    pub(crate) fn is_triggered(type_: u32) -> bool {
+        type_ == KEVENT_USER
+    }
+}
