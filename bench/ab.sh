@@ -46,9 +46,11 @@ export_rev() {
 	local rev=$1 dir=$2
 	mkdir -p "$dir"
 	if [ "$rev" = work ]; then
-		cp --parents Kbuild ./*.rs sys/*.rs sys/*.c layout_check.c uapi/linux/kevent.h "$dir"
+		cp --parents Kbuild ./*.rs sys/* layout_check.c uapi/linux/kevent.h "$dir"
+		[ -d source ] && cp -r source "$dir"
 	else
 		git rev-parse --verify -q "$rev^{commit}" >/dev/null || die "no such revision: $rev"
+		# '*.rs' takes source/ too (older revisions have none).
 		git archive "$rev" -- Kbuild '*.rs' sys layout_check.c uapi | tar -x -C "$dir"
 	fi
 }
