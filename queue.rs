@@ -958,11 +958,15 @@ impl Queue {
     /// Decides what collecting `req` delivers: its source says, unless its
     /// file was closed. `taken` is what it had pending, to which the source
     /// may add.
+    // Inlined in `decide`: out of line, the event it builds is returned
+    // through memory and copied again (measured: 62 instructions more per
+    // event at 64 events per call).
+    #[inline(always)]
     fn outcome(reg: &mut Registry, req: &Request, taken: &mut u64) -> Outcome {
         if req.is_closed() {
             return Outcome::Discard;
         }
-        match req.kind.deliver(req, req.source.access_mut(reg), taken) {
+        match req.kind.deliver(req, || req.source.access_mut(reg), taken) {
             Delivery::NotReady => Outcome::Skip,
             Delivery::Ready { ret_data, keep } => Outcome::Deliver {
                 event: req.event_with(KEVENT_RET_DONE, ret_data),

@@ -184,15 +184,20 @@ impl Kind {
 
     /// What collecting `req` delivers. `taken` is what it had pending
     /// (the times it fired), which the source may add to (expirations of
-    /// a periodic timer it restarts now). Call with interrupts on.
-    pub(crate) fn deliver<R: Handle>(
+    /// a periodic timer it restarts now); `running` gives what keeps the
+    /// source running, to a source that needs it. Call with interrupts on.
+    // Inlined in the collection loop, as are the common sources': out of
+    // line, the `Delivery` goes through memory (measured: 50 instructions
+    // more per event at 64 events per call).
+    #[inline(always)]
+    pub(crate) fn deliver<'a, R: Handle>(
         self,
-        req: &R,
-        running: &mut Running<R>,
+        req: &'a R,
+        running: impl FnOnce() -> &'a mut Running<R>,
         taken: &mut u64,
     ) -> Delivery {
         match self {
-            Self::Timer => timer::deliver(req, running, taken),
+            Self::Timer => timer::deliver(req, running(), taken),
             Self::Poll => poll::deliver(req),
             Self::User => user::deliver(req),
         }

@@ -70,6 +70,7 @@ pub(crate) fn fired<R: Handle>(req: ArcBorrow<'_, R>) {
 /// A periodic timer is restarted as its event is delivered, with the
 /// expirations it missed since it fired added to `taken`; the event
 /// carries the count.
+#[inline(always)]
 pub(super) fn deliver<R: Handle>(req: &R, running: &mut Running<R>, taken: &mut u64) -> Delivery {
     if req.req_flags() & KEVENT_REQ_ONESHOT == 0 {
         // With interrupts on: its callback cannot run before this (it

@@ -22,6 +22,7 @@ pub(super) fn trigger<R: Handle>(req: ArcBorrow<'_, R>, payload: [u32; 2]) {
 /// The event carries the payload of the last trigger. A level-triggered
 /// user event stays ready (see `Kind::stays_ready`) until it is modified
 /// or removed.
+#[inline(always)]
 pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
     Delivery::Ready {
         ret_data: req.payload(),
