@@ -17,7 +17,7 @@ FLAVOUR ?= debug
 
 # The module's sources, copied into a build directory per kernel flavour
 # (an M= build writes its objects next to its sources).
-MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs sys/*.c source/*.rs) layout_check.c uapi/linux/kevent.h
+MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs sys/*.c sys/*.h source/*.rs) layout_check.c uapi/linux/kevent.h
 
 SELFTESTS := $(patsubst selftests/%.c,$(BUILD)/selftests/%,$(wildcard selftests/*_test.c))
 SELFTEST_HDRS := $(wildcard selftests/*.h) uapi/linux/kevent.h include/kevent.h

@@ -13,6 +13,7 @@ use kernel::{
 };
 
 /// Event types.
+pub(crate) const KEVENT_SOCKET: u32 = layout::KEVENT_SOCKET_VALUE as u32;
 pub(crate) const KEVENT_TIMER: u32 = 2;
 pub(crate) const KEVENT_POLL: u32 = 3;
 pub(crate) const KEVENT_USER: u32 = 9;
@@ -25,6 +26,12 @@ pub(crate) const KEVENT_REQ_ALL: u32 = KEVENT_REQ_ONESHOT | KEVENT_REQ_ET;
 /// Result flags.
 pub(crate) const KEVENT_RET_BROKEN: u32 = 0x1;
 pub(crate) const KEVENT_RET_DONE: u32 = 0x2;
+pub(crate) const KEVENT_RET_EOF: u32 = layout::KEVENT_RET_EOF_VALUE as u32;
+
+/// `KEVENT_SOCKET` events: one direction each.
+pub(crate) const KEVENT_SOCKET_RECV: u32 = layout::KEVENT_SOCKET_RECV_VALUE as u32;
+pub(crate) const KEVENT_SOCKET_ACCEPT: u32 = layout::KEVENT_SOCKET_ACCEPT_VALUE as u32;
+pub(crate) const KEVENT_SOCKET_SEND: u32 = layout::KEVENT_SOCKET_SEND_VALUE as u32;
 
 /// Timer events: take12's "fired" bit and the unit.
 pub(crate) const KEVENT_TIMER_FIRED: u32 = 0x1;
@@ -35,6 +42,11 @@ pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
 /// `KEVENT_POLL` events: take12's POLL* bits and `POLLRDHUP`, the kernel's
 /// values.
 pub(crate) const KEVENT_POLL_VALID: u32 = 0x07ff | 0x1000 | 0x2000;
+pub(crate) const KEVENT_POLL_POLLIN: u32 = 0x0001;
+pub(crate) const KEVENT_POLL_POLLOUT: u32 = 0x0004;
+pub(crate) const KEVENT_POLL_POLLRDNORM: u32 = 0x0040;
+pub(crate) const KEVENT_POLL_POLLWRNORM: u32 = 0x0100;
+pub(crate) const KEVENT_POLL_POLLRDHUP: u32 = 0x2000;
 
 /// ctl commands.
 pub(crate) const KEVENT_CTL_ADD: u32 = 0;

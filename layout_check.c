@@ -13,6 +13,9 @@
 #include <linux/poll.h>
 #include <linux/signal.h>
 #include <linux/kevent.h>
+#include <net/sock.h>
+
+#include "sys/socket.h"
 
 #define SIZE(sym, type) DEFINE(sym, sizeof(type))
 
@@ -66,6 +69,22 @@ void kevent_layout(void)
 	OFFSET(PGET_EVENTS_ARG_SIGSETSIZE, kevent_pget_events_arg, sigsetsize);
 	OFFSET(PGET_EVENTS_ARG_RESERVED, kevent_pget_events_arg, __reserved);
 	SIZE(SIGSET_SIZE, sigset_t);
+
+	SIZE(SOCKET_STATE_SIZE, struct kevent_socket_state);
+	OFFSET(SOCKET_STATE_INQ, kevent_socket_state, inq);
+	OFFSET(SOCKET_STATE_BACKLOG, kevent_socket_state, backlog);
+	OFFSET(SOCKET_STATE_SPACE, kevent_socket_state, space);
+	OFFSET(SOCKET_STATE_ERROR, kevent_socket_state, error);
+	OFFSET(SOCKET_STATE_SHUTDOWN, kevent_socket_state, shutdown);
+	OFFSET(SOCKET_STATE_LISTENING, kevent_socket_state, listening);
+	DEFINE(RCV_SHUTDOWN_BITS, RCV_SHUTDOWN);
+	DEFINE(SEND_SHUTDOWN_BITS, SEND_SHUTDOWN);
+
+	DEFINE(KEVENT_SOCKET_VALUE, KEVENT_SOCKET);
+	DEFINE(KEVENT_SOCKET_RECV_VALUE, KEVENT_SOCKET_RECV);
+	DEFINE(KEVENT_SOCKET_ACCEPT_VALUE, KEVENT_SOCKET_ACCEPT);
+	DEFINE(KEVENT_SOCKET_SEND_VALUE, KEVENT_SOCKET_SEND);
+	DEFINE(KEVENT_RET_EOF_VALUE, KEVENT_RET_EOF);
 
 	DEFINE(IOC_CTL, KEVENT_IOC_CTL);
 	DEFINE(IOC_GET_EVENTS, KEVENT_IOC_GET_EVENTS);

@@ -266,6 +266,7 @@ impl Queue {
         let mut watch = match kind.watched_fd(uk) {
             Some(fd) => {
                 let file = FileRef::from_fd(fd)?;
+                kind.check_file(file.file())?;
                 let (watch, new) = watch::watch_file(&self.shared.watches, file)?;
                 if new {
                     self.shared.arm_sweep();
@@ -968,8 +969,12 @@ impl Queue {
         }
         match req.kind.deliver(req, || req.source.access_mut(reg), taken) {
             Delivery::NotReady => Outcome::Skip,
-            Delivery::Ready { ret_data, keep } => Outcome::Deliver {
-                event: req.event_with(KEVENT_RET_DONE, ret_data),
+            Delivery::Ready {
+                ret_data,
+                ret_flags,
+                keep,
+            } => Outcome::Deliver {
+                event: req.event_with(KEVENT_RET_DONE | ret_flags, ret_data),
                 keep,
                 remove: req.is_oneshot(),
             },

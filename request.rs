@@ -287,7 +287,7 @@ impl PollCallback for Request {
     }
 
     fn wanted(&self) -> u32 {
-        self.event()
+        self.kind.wake_mask(self.event())
     }
 
     /// A wake-up of the watched file (any context, under the lock of the

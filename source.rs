@@ -13,6 +13,7 @@
 //! request and do to it. So the sources import nothing of the queue.
 
 mod poll;
+mod socket;
 mod timer;
 mod user;
 
@@ -73,15 +74,20 @@ pub(crate) type Started<R> = (Running<R>, bool);
 pub(crate) enum Delivery {
     /// Not ready after all (a level-triggered file that was drained).
     NotReady,
-    /// An event carrying `ret_data`. With `keep`, the request stays ready
-    /// after the delivery (a level-triggered file is asked again next
-    /// time).
-    Ready { ret_data: [u32; 2], keep: bool },
+    /// An event carrying `ret_data`, and `ret_flags` besides
+    /// `KEVENT_RET_DONE`. With `keep`, the request stays ready after the
+    /// delivery (a level-triggered file is asked again next time).
+    Ready {
+        ret_data: [u32; 2],
+        ret_flags: u32,
+        keep: bool,
+    },
 }
 
 /// A request's type, as its source sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
+    Socket,
     Timer,
     Poll,
     User,
@@ -92,11 +98,12 @@ impl Kind {
     /// this module does not implement, `EINVAL` for any other.
     pub(crate) fn of(type_: u32) -> Result<Self> {
         match type_ {
+            KEVENT_SOCKET => Ok(Self::Socket),
             KEVENT_TIMER => Ok(Self::Timer),
             KEVENT_POLL => Ok(Self::Poll),
             KEVENT_USER => Ok(Self::User),
-            // take12's socket, inode and AIO types.
-            0..=5 => Err(eopnotsupp()),
+            // take12's inode (1) and AIO (4, 5) types.
+            1 | 4 | 5 => Err(eopnotsupp()),
             _ => Err(EINVAL),
         }
     }
@@ -107,6 +114,7 @@ impl Kind {
             return Err(EINVAL);
         }
         match self {
+            Self::Socket => socket::validate(uk),
             Self::Timer => timer::validate(uk),
             Self::Poll => poll::validate(uk),
             Self::User => user::validate(uk),
@@ -117,8 +125,27 @@ impl Kind {
     /// and holds the file (and notices it closed) before [`Kind::start`].
     pub(crate) fn watched_fd(self, uk: &Ukevent) -> Option<u32> {
         match self {
-            Self::Poll => Some(uk.id[0]),
+            Self::Socket | Self::Poll => Some(uk.id[0]),
             Self::Timer | Self::User => None,
+        }
+    }
+
+    /// Checks the file a request of this kind is to watch, before anything
+    /// is made for the request (`ENOTSOCK` for a socket request's file
+    /// that is no socket).
+    pub(crate) fn check_file(self, file: &File) -> Result {
+        match self {
+            Self::Socket => socket::check_file(file),
+            Self::Poll | Self::Timer | Self::User => Ok(()),
+        }
+    }
+
+    /// The readiness bits of a watched file's wake-ups that concern a
+    /// request with this `event` (others do not queue it).
+    pub(crate) fn wake_mask(self, event: u32) -> u32 {
+        match self {
+            Self::Socket => socket::wake_mask(event),
+            Self::Poll | Self::Timer | Self::User => event,
         }
     }
 
@@ -140,6 +167,7 @@ impl Kind {
     /// A source that fails leaves nothing running, but may have fired.
     pub(crate) fn start<R: Handle>(self, req: &Arc<R>) -> Result<Started<R>> {
         match self {
+            Self::Socket => socket::start(req),
             Self::Timer => Ok((timer::start(req)?, false)),
             Self::Poll => poll::start(req),
             Self::User => Ok((Running::Stopped, false)),
@@ -161,6 +189,7 @@ impl Kind {
             // An expiration of the old schedule is not one of the new.
             Self::Timer => Ok(Some(false)),
             Self::Poll => poll::is_ready_now(req).map(Some),
+            Self::Socket => Ok(Some(socket::is_ready_now(req))),
             Self::User => Ok(None),
         }
     }
@@ -178,6 +207,7 @@ impl Kind {
     pub(crate) fn is_ready_now<R: Handle>(self, req: &R) -> bool {
         match self {
             Self::Poll => poll::is_ready_now(req).unwrap_or(false),
+            Self::Socket => socket::is_ready_now(req),
             Self::Timer | Self::User => true,
         }
     }
@@ -197,6 +227,7 @@ impl Kind {
         taken: &mut u64,
     ) -> Delivery {
         match self {
+            Self::Socket => socket::deliver(req),
             Self::Timer => timer::deliver(req, running(), taken),
             Self::Poll => poll::deliver(req),
             Self::User => user::deliver(req),
@@ -211,7 +242,7 @@ impl Kind {
                 user::trigger(req, payload);
                 Ok(())
             }
-            Self::Timer | Self::Poll => Err(EINVAL),
+            Self::Socket | Self::Timer | Self::Poll => Err(EINVAL),
         }
     }
 

@@ -19,6 +19,7 @@ pub(crate) mod poll;
 pub(crate) mod rbtree;
 pub(crate) mod seq_file;
 pub(crate) mod signal;
+pub(crate) mod socket;
 pub(crate) mod spinlock_irq;
 pub(crate) mod uaccess;
 pub(crate) mod wait;

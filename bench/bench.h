@@ -82,5 +82,6 @@ void bench_collection(void);
 void bench_wakeup(void);
 void bench_throughput(void);
 void bench_timers(void);
+void bench_sockets(void);
 
 #endif

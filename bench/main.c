@@ -3,7 +3,7 @@
  * kevent_bench [-r RUNS] [-s SCALE] [SECTION...]
  *
  * Runs the benchmarks of `make bench` (all, or the sections named: pipes,
- * reg, collect, wake, tput, timers) and prints one "@ ..." line per
+ * reg, collect, wake, tput, timers, sockets) and prints one "@ ..." line per
  * result (see bench.h). reg and collect end with kernel profiles
  * (profile.c). Never fails on a slow result: it only reports.
  */
@@ -24,6 +24,7 @@ struct section {
 static const struct section sections[] = {
 	{ "pipes", bench_pipes },	{ "reg", bench_registration }, { "collect", bench_collection },
 	{ "wake", bench_wakeup },	{ "tput", bench_throughput },  { "timers", bench_timers },
+	{ "sockets", bench_sockets },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -172,6 +172,21 @@ def collection(rep, floor):
     rep.table(["events per call", "contender", "ns per call", "ns per event", "call / getppid"], rows)
 
 
+def sockets(rep):
+    rep.out("## 9. Socket readiness", "",
+            "Collecting 64 readable unix stream sockets per call, level-triggered, the same sockets "
+            "for every contender. A program that sizes its reads also wants the bytes waiting: "
+            "epoll+FIONREAD asks each socket after epoll_wait; a KEVENT_SOCKET event carries the "
+            "count. kevent-poll is KEVENT_POLL on the sockets: readiness only, as epoll.", "")
+    p = "batch=64"
+    rows = [[w, rep.cell("sockets", w, p, "ns_per_event")]
+            for w in ("epoll", "epoll+FIONREAD", "kevent-poll", "kevent-socket")]
+    rep.table(["contender", "ns per event"], rows)
+    r = ratio(rep.med("sockets", "kevent-socket", p, "ns_per_event"),
+              rep.med("sockets", "epoll+FIONREAD", p, "ns_per_event"))
+    rep.out(f"kevent-socket / epoll+FIONREAD: {rfmt(r)}", "")
+
+
 def wakeup(rep, data_dir, plots):
     rep.out("## 4. Wake-up latency", "",
             "A thread blocked in its wait call, another writing an eventfd 300 µs after the "
@@ -490,6 +505,7 @@ def main():
     timers(body)
     profiles(body)
     web(body, *load_web(a.results))
+    sockets(body)
     rep.out("## Goals", "", "Figures to report, not assertions.", "")
     rep.table(["goal", "figure", ""], [list(g) for g in body.goals])
     rep.lines += body.lines

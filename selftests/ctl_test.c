@@ -86,7 +86,7 @@ TEST_F(q, modify_missing_is_enoent_and_modify_changes_flags)
 TEST_F(q, unknown_types_are_einval_unimplemented_are_eopnotsupp)
 {
 	static const __u32 invalid[] = { 6, 7, 8, 10, 11, 0x100, 0xffffffff };
-	static const __u32 unimplemented[] = { KEVENT_SOCKET, KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO };
+	static const __u32 unimplemented[] = { KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO };
 	struct ukevent uk;
 	unsigned int i;
 
@@ -106,7 +106,7 @@ TEST_F(q, unknown_types_are_einval_unimplemented_are_eopnotsupp)
 /*
  * READY is for user events: any other type is EINVAL, whether it is
  * implemented, one of take12's unimplemented ones, or unknown (issue 11,
- * section 6). Today's main answers EOPNOTSUPP for types 0, 1, 4 and 5.
+ * section 6).
  */
 TEST_F(q, ready_of_every_other_type_is_einval)
 {

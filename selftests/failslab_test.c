@@ -15,12 +15,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,6 +264,54 @@ TEST_F(inject, add_poll_pipe)
 	ASSERT_EQ(0, pipe(pipe_fds));
 	p = uk_make(KEVENT_POLL, pipe_fds[0], 0, KEVENT_POLL_POLLIN, KEVENT_REQ_ONESHOT, 5);
 	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_pipe));
+}
+
+static int sock_fds[2];
+
+/* A byte on the socket makes its one-shot RECV request ready. */
+static int trigger_socket(int q, struct ukevent *uk)
+{
+	struct ukevent ev;
+	char c = 'x';
+	int ok;
+
+	if (write(sock_fds[1], &c, 1) != 1)
+		return 0;
+	ok = get_ns(q, 1, 1, NSEC_PER_SEC, &ev) == 1 && ev.ptr == uk->ptr &&
+	     ev.type == KEVENT_SOCKET && ev.ret_data[0] == 1;
+	return read(sock_fds[0], &c, 1) == 1 && ok;
+}
+
+TEST_F(inject, add_socket_unix)
+{
+	struct ukevent p;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock_fds));
+	p = uk_make(KEVENT_SOCKET, sock_fds[0], 0, KEVENT_SOCKET_RECV, KEVENT_REQ_ONESHOT, 7);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_socket));
+}
+
+/* TCP over loopback: the figures come from the protocol (SIOCINQ). */
+TEST_F(inject, add_socket_tcp)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	struct ukevent p;
+	int l;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_GE(l, 0);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(l, 1));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&sin, &len));
+	sock_fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, connect(sock_fds[1], (struct sockaddr *)&sin, len));
+	sock_fds[0] = accept(l, NULL, NULL);
+	ASSERT_GE(sock_fds[0], 0);
+	close(l);
+	p = uk_make(KEVENT_SOCKET, sock_fds[0], 0, KEVENT_SOCKET_RECV, KEVENT_REQ_ONESHOT, 8);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_socket));
 }
 
 TEST_F(inject, add_poll_queue)

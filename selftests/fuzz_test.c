@@ -400,18 +400,24 @@ static uint32_t pick_bits(struct rng *r, uint32_t likely)
 
 static void fill_entry(struct rng *r, struct ukevent *uk)
 {
-	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER };
+	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER, KEVENT_SOCKET };
 	static const uint32_t flags[] = { 0, KEVENT_REQ_ONESHOT, KEVENT_REQ_ET,
 					  KEVENT_REQ_ET | KEVENT_REQ_ONESHOT };
 
 	memset(uk, 0, sizeof(*uk));
-	uk->type = below(r, 10) ? types[below(r, 3)] : below(r, 12);
+	uk->type = below(r, 10) ? types[below(r, 4)] : below(r, 12);
 	uk->req_flags = pick_bits(r, flags[below(r, 4)]);
 	uk->ptr = below(r, 4);		/* few cookies: duplicates and matches */
 	switch (uk->type) {
 	case KEVENT_POLL:
 		uk->id.raw[0] = pick_fd(r);
 		uk->event = pick_bits(r, KEVENT_POLL_POLLIN | (chance(r, 30) ? KEVENT_POLL_POLLOUT : 0));
+		break;
+	case KEVENT_SOCKET:
+		uk->id.raw[0] = pick_fd(r);
+		uk->id.raw[1] = chance(r, 80) ? 0 : below(r, 8) ? below(r, 100) : (uint32_t)next(r);
+		uk->event = pick_bits(r, (uint32_t[]){ KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND,
+						       KEVENT_SOCKET_ACCEPT }[below(r, 3)]);
 		break;
 	case KEVENT_TIMER:
 		uk->id.raw[0] = below(r, 8) ? 1 + below(r, 2000) : (uint32_t)next(r);
@@ -452,7 +458,7 @@ static const int call_errnos[] = { EINVAL, EFAULT, ENOTTY, EBADF, EINTR, ENOMEM,
 
 /* What a ctl entry may be answered with, in ret_data[1]. */
 static const int entry_errnos[] = { EINVAL, ENOENT, EEXIST, ENOSPC, EOPNOTSUPP, ENOMEM,
-				    EBADF, ELOOP };
+				    EBADF, ELOOP, ENOTSOCK };
 
 static void check_entries(struct worker *w, const struct ukevent *uk, int n)
 {
@@ -524,22 +530,39 @@ static int64_t pick_timeout(struct rng *r)
 	}
 }
 
+/* KEVENT_RET_EOF if `e` is a socket's event, which may carry it; else 0. */
+static uint32_t socket_eof(const struct ukevent *e)
+{
+	return e->type == KEVENT_SOCKET ? KEVENT_RET_EOF : 0;
+}
+
 /*
- * Every event is a normal one: KEVENT_RET_DONE and nothing else. Since
- * issue 11 no event is ever BROKEN: a closed file's requests go silently
- * (no EBADF event), and a file still open elsewhere is delivered normally.
- * A file's mask and a timer's expirations are never 0; neither says
- * anything in ret_data[1].
+ * Every event is a normal one: KEVENT_RET_DONE and nothing else (a socket
+ * may add KEVENT_RET_EOF). Since issue 11 no event is ever BROKEN: a
+ * closed file's requests go silently (no EBADF event), and a file still
+ * open elsewhere is delivered normally. A file's mask and a timer's
+ * expirations are never 0; neither says anything in ret_data[1]. A
+ * socket's figure may be 0 (end of file, an error, an empty datagram);
+ * its ret_data[1] is an errno or 0.
  */
 static void check_events(struct worker *w, const struct ukevent *ev, int n)
 {
 	for (int i = 0; i < n; i++) {
 		const struct ukevent *e = &ev[i];
 
-		if (e->type != KEVENT_POLL && e->type != KEVENT_TIMER && e->type != KEVENT_USER) {
+		if (e->type != KEVENT_POLL && e->type != KEVENT_TIMER && e->type != KEVENT_USER &&
+		    e->type != KEVENT_SOCKET) {
 			fail(w, "event %d malformed: type %u ret_flags %#x", i, e->type,
 			     e->ret_flags);
 			return;
+		}
+		if (e->type == KEVENT_SOCKET) {
+			if ((e->ret_flags & ~socket_eof(e)) != KEVENT_RET_DONE ||
+			    (e->event != KEVENT_SOCKET_RECV && e->event != KEVENT_SOCKET_SEND &&
+			     e->event != KEVENT_SOCKET_ACCEPT) || e->ret_data[1] >= 4096)
+				fail(w, "socket event %d (id %u): event %#x ret_flags %#x errno %u",
+				     i, e->id.raw[0], e->event, e->ret_flags, e->ret_data[1]);
+			continue;
 		}
 		if (e->ret_flags != KEVENT_RET_DONE) {
 			fail(w, "event %d (type %u id %u cookie %#llx): ret_flags %#x, errno %u",
@@ -942,7 +965,7 @@ static int cc_collect(int q, uint64_t cookie)
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
-			if (ev[i].ret_flags != KEVENT_RET_DONE) {
+			if ((ev[i].ret_flags & ~socket_eof(&ev[i])) != KEVENT_RET_DONE) {
 				say("# close check: event (type %u id %u cookie %#llx) ret_flags %#x, "
 				    "errno %u", ev[i].type, ev[i].id.raw[0],
 				    (unsigned long long)ev[i].ptr, ev[i].ret_flags, ev[i].ret_data[1]);

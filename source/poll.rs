@@ -59,6 +59,7 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
         Ok(0) | Err(_) => Delivery::NotReady,
         Ok(mask) => Delivery::Ready {
             ret_data: [mask, 0],
+            ret_flags: 0,
             keep: req.req_flags() & KEVENT_REQ_ET == 0,
         },
     }

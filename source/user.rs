@@ -26,6 +26,7 @@ pub(super) fn trigger<R: Handle>(req: ArcBorrow<'_, R>, payload: [u32; 2]) {
 pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
     Delivery::Ready {
         ret_data: req.payload(),
+        ret_flags: 0,
         keep: false,
     }
 }

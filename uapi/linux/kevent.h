@@ -14,7 +14,7 @@
 #include <linux/ioctl.h>
 
 /* Event types (struct ukevent.type). */
-#define KEVENT_SOCKET		0	/* not implemented: EOPNOTSUPP */
+#define KEVENT_SOCKET		0	/* a socket ready in one direction, with figures */
 #define KEVENT_INODE		1	/* not implemented: EOPNOTSUPP */
 #define KEVENT_TIMER		2	/* an hrtimer */
 #define KEVENT_POLL		3	/* readiness of any file with a poll method */
@@ -30,8 +30,18 @@
 /* Result flags (struct ukevent.ret_flags), written by the kernel. */
 #define KEVENT_RET_BROKEN	0x1	/* failed: positive errno in ret_data[1] */
 #define KEVENT_RET_DONE		0x2	/* the entry was processed */
+#define KEVENT_RET_EOF		0x4	/* KEVENT_SOCKET: the direction was shut down */
 
-/* KEVENT_SOCKET events (take12 names; the type is not implemented). */
+/*
+ * KEVENT_SOCKET events (take12's names): a request asks for exactly one.
+ * id.raw[0] is the socket's fd; id.raw[1] a low-water mark in bytes for
+ * RECV and SEND (0 means 1), 0 for ACCEPT. An event carries in ret_data[0]
+ * the bytes a receive returns now (a datagram socket: the next datagram's
+ * size), the connections waiting to be accepted, or the free space in the
+ * send buffer; in ret_data[1] the socket's pending error (a positive errno,
+ * not cleared; 0 if none); KEVENT_RET_EOF in ret_flags once the direction
+ * is shut down (for RECV: the peer will send no more).
+ */
 #define KEVENT_SOCKET_RECV	0x1
 #define KEVENT_SOCKET_ACCEPT	0x2
 #define KEVENT_SOCKET_SEND	0x4
@@ -86,7 +96,7 @@ struct kevent_id {
 
 /* One request as the program registers it and one event as it comes back. */
 struct ukevent {
-	struct kevent_id id;	/* POLL: raw[0] = fd. TIMER: period, first expiry */
+	struct kevent_id id;	/* POLL: raw[0] = fd. SOCKET: fd, low-water mark. TIMER: period, first expiry */
 	__u32 type;		/* KEVENT_* type */
 	__u32 event;		/* per-type mask */
 	__u32 req_flags;	/* KEVENT_REQ_* */

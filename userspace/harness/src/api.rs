@@ -1,12 +1,14 @@
 //! The kevent crate's API against the module: batches, the reusable
-//! `Events` buffer, fd conversions, queues watching queues.
+//! `Events` buffer, fd conversions, queues watching queues, sockets.
 
 use crate::alloc_count::allocations;
 use crate::ktap::{Test, TestResult};
 use crate::queue::{errno, queue, user, wait};
 use crate::{check, check_eq};
-use kevent::{Ctl, Events, Interest, Kind, Queue, Request};
+use kevent::{Ctl, Direction, Events, Interest, Kind, Queue, Request, SocketReadiness};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 pub const TESTS: &[Test] = &[
@@ -21,6 +23,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "api_fd_conversions_and_a_watched_queue",
         run: fd_conversions_and_a_watched_queue,
+    },
+    Test {
+        name: "api_socket_directions_figures_and_eof",
+        run: socket_directions_figures_and_eof,
     },
 ];
 
@@ -121,6 +127,69 @@ fn fd_conversions_and_a_watched_queue() -> TestResult {
     check_eq!(
         (e.cookie(), e.fired(), e.fd()),
         (5, Interest::IN, Some(raw))
+    );
+    Ok(())
+}
+
+fn socket_directions_figures_and_eof() -> TestResult {
+    let q = queue()?;
+    let (mut a, mut b) = UnixStream::pair().map_err(|e| e.to_string())?;
+    // Two directions of one socket: two cookies.
+    let recv = Request::socket(&a, Direction::Recv)
+        .low_water(4)
+        .with_cookie(1);
+    let send = Request::socket(&a, Direction::Send).with_cookie(2);
+    let mut batch = [
+        recv,
+        send,
+        Request::socket(&a, Direction::Accept).low_water(1),
+    ];
+    let results = q.submit(Ctl::Add, &mut batch).map_err(|e| e.to_string())?;
+    let errnos: Vec<Option<i32>> = results.into_iter().map(errno).collect();
+    check_eq!(errnos, vec![None, None, Some(libc::EINVAL)]);
+    let mut ev = Events::with_capacity(4);
+    // Room to send; below the mark, nothing to receive.
+    b.write_all(b"abc").map_err(|e| e.to_string())?;
+    check_eq!(wait(&q, 1, &mut ev, Some(Duration::from_secs(10)))?, 1);
+    let e = ev.get(0).ok_or("no event")?;
+    let s = e.socket().ok_or("not a socket event")?;
+    check_eq!(
+        (e.kind(), e.cookie(), e.fd()),
+        (Kind::Socket, 2, Some(a.as_raw_fd()))
+    );
+    check!(
+        s.direction == Direction::Send && s.amount > 0 && !s.eof,
+        "{s:?}"
+    );
+    q.remove(&send).map_err(|e| e.to_string())?;
+    // The fourth byte reaches the mark; the peer's close is end of file.
+    b.write_all(b"d").map_err(|e| e.to_string())?;
+    check_eq!(wait(&q, 1, &mut ev, Some(Duration::from_secs(10)))?, 1);
+    let s = ev
+        .get(0)
+        .and_then(|e| e.socket())
+        .ok_or("no socket event")?;
+    let want = SocketReadiness {
+        direction: Direction::Recv,
+        amount: 4,
+        eof: false,
+        error: None,
+    };
+    check_eq!(s, want);
+    drop(b);
+    let mut buf = [0u8; 8];
+    check_eq!(a.read(&mut buf).map_err(|e| e.to_string())?, 4);
+    check_eq!(wait(&q, 1, &mut ev, Some(Duration::from_secs(10)))?, 1);
+    let s = ev
+        .get(0)
+        .and_then(|e| e.socket())
+        .ok_or("no socket event")?;
+    check!(s.eof && s.amount == 0, "{s:?}");
+    // A pipe is no socket.
+    let (reader, _writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    check_eq!(
+        errno(q.add(&Request::socket(&reader, Direction::Recv))),
+        Some(libc::ENOTSOCK)
     );
     Ok(())
 }

@@ -46,6 +46,7 @@ pub const ENOENT: i32 = libc::ENOENT;
 pub const EEXIST: i32 = libc::EEXIST;
 pub const EAGAIN: i32 = libc::EAGAIN;
 pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+pub const ENOTSOCK: i32 = libc::ENOTSOCK;
 
 /// Bits `poll` always reports.
 const POLL_ALWAYS: u32 = KEVENT_POLL_POLLERR | KEVENT_POLL_POLLHUP;
@@ -140,7 +141,7 @@ pub struct Model {
 /// Checks the type of an entry, as every ctl command does first.
 pub fn check_type(type_: u32) -> Result<(), i32> {
     match type_ {
-        KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
+        KEVENT_SOCKET | KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
         0..=5 => Err(EOPNOTSUPP),
         _ => Err(EINVAL),
     }
@@ -188,6 +189,11 @@ pub fn validate(uk: &Ukevent) -> Result<(), i32> {
         KEVENT_TIMER => timer_spec(uk.id, uk.event).map(|_| ()),
         KEVENT_POLL if uk.id[1] != 0 || uk.event & !KEVENT_POLL_VALID != 0 => Err(EINVAL),
         KEVENT_USER if uk.event != 0 => Err(EINVAL),
+        KEVENT_SOCKET => match uk.event {
+            KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND => Ok(()),
+            KEVENT_SOCKET_ACCEPT if uk.id[1] == 0 => Ok(()),
+            _ => Err(EINVAL),
+        },
         _ => Ok(()),
     }
 }
@@ -470,7 +476,7 @@ impl Model {
             return Err(EEXIST);
         }
         let file = match uk.type_ {
-            KEVENT_POLL => Some(
+            KEVENT_POLL | KEVENT_SOCKET => Some(
                 *i32::try_from(uk.id[0])
                     .ok()
                     .and_then(|fd| self.fds.get(&fd))
@@ -478,6 +484,10 @@ impl Model {
             ),
             _ => None,
         };
+        // The model's files are pipe ends.
+        if uk.type_ == KEVENT_SOCKET {
+            return Err(ENOTSOCK);
+        }
         self.reqs.insert(
             ident,
             Req {
@@ -886,7 +896,7 @@ mod tests {
             ..user(1, 0)
         };
         let take12 = Ukevent {
-            type_: KEVENT_SOCKET,
+            type_: KEVENT_INODE,
             ..user(1, 0)
         };
         let out = m
@@ -911,7 +921,7 @@ mod tests {
         // READY refuses every type but KEVENT_USER with EINVAL, before the
         // type check: take12's unimplemented types too; the other commands
         // keep EOPNOTSUPP for them.
-        for t in [KEVENT_SOCKET, KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO] {
+        for t in [KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO] {
             let uk = Ukevent {
                 type_: t,
                 ..user(1, 0)
@@ -926,6 +936,24 @@ mod tests {
             ..user(1, 0)
         };
         assert_eq!(err(&mut m, KEVENT_CTL_READY, timer), EINVAL);
+        // A socket request asks for one direction, then needs a socket:
+        // a bad fd is EBADF, and the model's files are pipes.
+        let socket = Ukevent {
+            type_: KEVENT_SOCKET,
+            event: KEVENT_SOCKET_RECV,
+            ..poll(999, 0, 0)
+        };
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, socket), EBADF);
+        assert_eq!(err(&mut m, KEVENT_CTL_READY, socket), EINVAL);
+        for event in [0, KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND] {
+            assert_eq!(validate(&Ukevent { event, ..socket }), Err(EINVAL));
+        }
+        let accept = Ukevent {
+            event: KEVENT_SOCKET_ACCEPT,
+            id: [999, 1],
+            ..socket
+        };
+        assert_eq!(validate(&accept), Err(EINVAL));
         // KEVENT_POLL_POLLRDHUP is a valid poll bit (0x8000 is not).
         let rdhup = Ukevent {
             event: KEVENT_POLL_POLLRDHUP,

@@ -73,6 +73,9 @@ pub enum Target {
     User(u32),
     /// A pipe end of a slot: its fd now, or the number it had.
     Pipe(usize, End),
+    /// A `KEVENT_SOCKET` request on a pipe end of a slot (never a
+    /// socket: `ENOTSOCK`, or `EBADF` if its number is closed).
+    SocketOnPipe(usize, End),
     /// An fd number nothing uses.
     BadFd,
     /// A raw type and id (bad types, bad timers).
@@ -170,6 +173,8 @@ impl fmt::Display for Entry {
             Target::User(id) => write!(f, "user#{id}")?,
             Target::Pipe(slot, End::Read) => write!(f, "pipe{slot}.r")?,
             Target::Pipe(slot, End::Write) => write!(f, "pipe{slot}.w")?,
+            Target::SocketOnPipe(slot, End::Read) => write!(f, "socket:pipe{slot}.r")?,
+            Target::SocketOnPipe(slot, End::Write) => write!(f, "socket:pipe{slot}.w")?,
             Target::BadFd => write!(f, "fd#bad")?,
             Target::Raw(t, id) => write!(f, "type{t}[{},{}]", id[0], id[1])?,
         }
@@ -312,7 +317,17 @@ fn gen_entry(r: &mut Rng, cmd: u32) -> Entry {
         }
         // Entries the kernel refuses, each for one reason.
         90 => e.target = Target::Raw(7, [1, 0]),
-        91 => e.target = Target::Raw(KEVENT_SOCKET, [1, 0]),
+        91 => {
+            e.target = Target::SocketOnPipe(r.below(SLOTS as u32) as usize, End::Read);
+            // A direction (refused for the file), or none or two (EINVAL).
+            e.event = r.pick(&[
+                KEVENT_SOCKET_RECV,
+                KEVENT_SOCKET_SEND,
+                KEVENT_SOCKET_ACCEPT,
+                0,
+                KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND,
+            ]);
+        }
         92 => e.target = Target::Raw(KEVENT_TIMER, [0, 0]),
         93 => {
             e.target = Target::Raw(KEVENT_TIMER, [5, 0]);
@@ -1076,6 +1091,7 @@ fn resolve(e: &Entry, slots: &[Slot; SLOTS]) -> Ukevent {
     let (type_, id) = match e.target {
         Target::User(id) => (KEVENT_USER, [id, e.id1]),
         Target::Pipe(s, end) => (KEVENT_POLL, [slots[s].fds[end_ix(end)] as u32, e.id1]),
+        Target::SocketOnPipe(s, end) => (KEVENT_SOCKET, [slots[s].fds[end_ix(end)] as u32, e.id1]),
         Target::BadFd => (KEVENT_POLL, [1000, e.id1]),
         Target::Raw(t, id) => (t, id),
     };

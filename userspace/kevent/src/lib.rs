@@ -548,6 +548,9 @@ impl fmt::Debug for Interest {
 /// What a request watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// A socket's readiness in one direction, with figures
+    /// (`KEVENT_SOCKET`).
+    Socket,
     /// A file's readiness (`KEVENT_POLL`).
     Poll,
     /// A timer (`KEVENT_TIMER`).
@@ -561,12 +564,60 @@ pub enum Kind {
 impl Kind {
     fn of(type_: u32) -> Kind {
         match type_ {
+            sys::KEVENT_SOCKET => Kind::Socket,
             sys::KEVENT_POLL => Kind::Poll,
             sys::KEVENT_TIMER => Kind::Timer,
             sys::KEVENT_USER => Kind::User,
             t => Kind::Other(t),
         }
     }
+}
+
+/// Which way a socket request looks (`KEVENT_SOCKET_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Bytes to receive (`KEVENT_SOCKET_RECV`).
+    Recv,
+    /// Connections to accept (`KEVENT_SOCKET_ACCEPT`).
+    Accept,
+    /// Room to send (`KEVENT_SOCKET_SEND`).
+    Send,
+}
+
+impl Direction {
+    fn bits(self) -> u32 {
+        match self {
+            Direction::Recv => sys::KEVENT_SOCKET_RECV,
+            Direction::Accept => sys::KEVENT_SOCKET_ACCEPT,
+            Direction::Send => sys::KEVENT_SOCKET_SEND,
+        }
+    }
+
+    fn of(event: u32) -> Option<Direction> {
+        match event {
+            sys::KEVENT_SOCKET_RECV => Some(Direction::Recv),
+            sys::KEVENT_SOCKET_ACCEPT => Some(Direction::Accept),
+            sys::KEVENT_SOCKET_SEND => Some(Direction::Send),
+            _ => None,
+        }
+    }
+}
+
+/// What a socket event says (see [`Event::socket`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketReadiness {
+    /// The direction the request looks.
+    pub direction: Direction,
+    /// The bytes a receive returns now (for a datagram or seqpacket
+    /// socket, the next one's size), the connections waiting to be
+    /// accepted, or the free space in the send buffer.
+    pub amount: u32,
+    /// The direction is shut down: for `Recv`, the peer sends no more
+    /// (what is left may still be read); for `Send`, nothing more can be
+    /// sent.
+    pub eof: bool,
+    /// The socket's pending error (an errno), left for `SO_ERROR`.
+    pub error: Option<i32>,
 }
 
 /// The timer units, finest first, with their length in nanoseconds.
@@ -623,6 +674,31 @@ impl Request {
             event: interest.bits(),
             ..Default::default()
         })
+    }
+
+    /// Readiness of socket `fd` in one direction, with the figure of that
+    /// direction in each event (see [`Event::socket`]).
+    ///
+    /// The direction is not part of the identity (id, type, cookie): to
+    /// watch two directions of one socket, give the requests different
+    /// cookies. Closed sockets are treated as [`Request::poll`] treats
+    /// closed files.
+    pub fn socket(fd: impl AsFd, direction: Direction) -> Request {
+        Request(Ukevent {
+            id: [fd.as_fd().as_raw_fd() as u32, 0],
+            type_: sys::KEVENT_SOCKET,
+            event: direction.bits(),
+            ..Default::default()
+        })
+    }
+
+    /// For a socket request looking to receive or send, a low-water mark:
+    /// ready only once `bytes` are there to receive, or there is room for
+    /// them. Part of the identity (`id[1]`).
+    #[must_use]
+    pub fn low_water(mut self, bytes: u32) -> Request {
+        self.0.id[1] = bytes;
+        self
     }
 
     /// A timer that fires every `period`, the first time after `first`
@@ -862,9 +938,25 @@ impl<'a> Event<'a> {
         })
     }
 
-    /// For a poll request, the fd it watches.
+    /// For a poll or socket request, the fd it watches.
     pub fn fd(&self) -> Option<RawFd> {
-        (self.kind() == Kind::Poll).then_some(self.0.id[0] as RawFd)
+        matches!(self.kind(), Kind::Poll | Kind::Socket).then_some(self.0.id[0] as RawFd)
+    }
+
+    /// For a socket request, what its socket has now.
+    pub fn socket(&self) -> Option<SocketReadiness> {
+        if self.kind() != Kind::Socket {
+            return None;
+        }
+        Some(SocketReadiness {
+            direction: Direction::of(self.0.event)?,
+            amount: self.0.ret_data[0],
+            eof: self.0.ret_flags & sys::KEVENT_RET_EOF != 0,
+            error: match self.0.ret_data[1] {
+                0 => None,
+                e => Some(e as i32),
+            },
+        })
     }
 
     /// For a poll request, what fired (the wanted bits that are set, and

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The figures of a socket that KEVENT_SOCKET events carry, as kqueue's
+ * EVFILT_READ and EVFILT_WRITE report them: the bytes a receive would
+ * return, the connections waiting to be accepted, the free space in the
+ * send buffer, the pending error and whether either direction was shut
+ * down.
+ *
+ * They are read from struct sock, whose layout 6.12's Rust bindings do not
+ * have, and from protocol functions (tcp_ioctl(), udp_ioctl(),
+ * unix_inq_len()) that answer SIOCINQ; hence C, behind sys/socket.rs.
+ */
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/skbuff.h>
+#include <linux/ioctl.h>
+#include <linux/sockios.h>
+#include <asm/ioctls.h>
+#include <net/af_unix.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <net/udp.h>
+
+#include "socket.h"
+
+/* The families and protocols whose figures are known. */
+static bool supported(const struct sock *sk)
+{
+	switch (READ_ONCE(sk->sk_family)) {
+	case AF_INET:
+	case AF_INET6:
+		return sk_is_tcp(sk) ||
+		       (sk->sk_type == SOCK_DGRAM &&
+			(sk->sk_protocol == IPPROTO_UDP || sk->sk_protocol == IPPROTO_UDPLITE));
+	case AF_UNIX:
+		return sk->sk_type == SOCK_STREAM || sk->sk_type == SOCK_DGRAM ||
+		       sk->sk_type == SOCK_SEQPACKET;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Whether a KEVENT_SOCKET request may watch file: 0, -ENOTSOCK for a file
+ * that is not a socket, -EOPNOTSUPP for a socket of another family or
+ * protocol.
+ */
+int kevent_socket_check(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+
+	if (!sock || !sock->sk)
+		return -ENOTSOCK;
+	return supported(sock->sk) ? 0 : -EOPNOTSUPP;
+}
+
+/* The bytes a receive would return now (a record's or datagram's size). */
+static u32 inq(struct sock *sk)
+{
+	struct sk_buff *skb;
+	int karg = 0;
+	long len = 0;
+
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		return 0;
+	if (sk->sk_family != AF_UNIX) {
+		/* SIOCINQ of TCP (under the socket lock) and UDP. */
+		if (!sk->sk_prot->ioctl || sk->sk_prot->ioctl(sk, SIOCINQ, &karg))
+			return 0;
+		return max(karg, 0);
+	}
+	if (sk->sk_type == SOCK_STREAM) {
+		len = unix_inq_len(sk);
+		return len > 0 ? min_t(long, len, U32_MAX) : 0;
+	}
+	/* A datagram or a record: the next one's size. */
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb = skb_peek(&sk->sk_receive_queue);
+	if (skb)
+		len = skb->len;
+	spin_unlock(&sk->sk_receive_queue.lock);
+	return len;
+}
+
+/* Connections waiting to be accepted on a listening socket. */
+static u32 backlog(struct sock *sk)
+{
+	if (READ_ONCE(sk->sk_state) != TCP_LISTEN)
+		return 0;
+	/* A unix listener queues its connections as skbs. */
+	if (sk->sk_family == AF_UNIX)
+		return skb_queue_len_lockless(&sk->sk_receive_queue);
+	return READ_ONCE(sk->sk_ack_backlog);
+}
+
+/* Free space in the send buffer. */
+static u32 space(struct sock *sk)
+{
+	int free;
+
+	if (sk_is_tcp(sk))
+		free = sk_stream_wspace(sk);
+	else
+		free = READ_ONCE(sk->sk_sndbuf) - sk_wmem_alloc_get(sk);
+	return max(free, 0);
+}
+
+/*
+ * Reads the figures of the socket behind file, which kevent_socket_check()
+ * accepted. Process context: TCP's SIOCINQ takes the socket lock.
+ */
+void kevent_socket_state(struct file *file, struct kevent_socket_state *st)
+{
+	struct socket *sock = sock_from_file(file);
+	struct sock *sk = sock ? sock->sk : NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (!sk)
+		return;
+	st->inq = inq(sk);
+	st->backlog = backlog(sk);
+	st->space = space(sk);
+	st->error = READ_ONCE(sk->sk_err);
+	st->shutdown = READ_ONCE(sk->sk_shutdown) & SHUTDOWN_MASK;
+	st->listening = READ_ONCE(sk->sk_state) == TCP_LISTEN;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What sys/socket.c reads of a socket for KEVENT_SOCKET; sys/socket.rs
+ * declares the struct again, and layout_check.c checks that declaration
+ * against this one.
+ */
+#ifndef KEVENT_SYS_SOCKET_H
+#define KEVENT_SYS_SOCKET_H
+
+#include <linux/types.h>
+
+struct file;
+
+struct kevent_socket_state {
+	u32 inq;	/* bytes a receive returns now; a datagram's size */
+	u32 backlog;	/* connections waiting to be accepted */
+	u32 space;	/* free space in the send buffer */
+	u32 error;	/* the pending error (positive errno), not cleared */
+	u32 shutdown;	/* RCV_SHUTDOWN and SEND_SHUTDOWN */
+	u32 listening;	/* 1 if the socket listens for connections */
+};
+
+int kevent_socket_check(struct file *file);
+void kevent_socket_state(struct file *file, struct kevent_socket_state *st);
+
+#endif

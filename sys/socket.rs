@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sockets: what a `KEVENT_SOCKET` event reports of one, read by the C
+//! helpers of `sys/socket.c` (6.12's bindings have no `struct sock`).
+//!
+//! Upstream has no Rust socket abstraction to shape this like; it is the
+//! smallest surface the source needs: is this file a supported socket, and
+//! its figures now.
+
+use super::file::File;
+use crate::layout;
+use core::ffi::{c_int, c_void};
+use core::mem::{offset_of, size_of};
+use kernel::{error::Error, prelude::*};
+
+/// What `sys/socket.c` reads of a socket (`struct kevent_socket_state`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SocketState {
+    /// The bytes a receive would return now (a datagram's or a record's
+    /// size).
+    pub(crate) inq: u32,
+    /// Connections waiting to be accepted.
+    pub(crate) backlog: u32,
+    /// Free space in the send buffer.
+    pub(crate) space: u32,
+    /// The pending error, a positive errno (0: none); not cleared.
+    pub(crate) error: u32,
+    /// [`RCV_SHUTDOWN`] and [`SEND_SHUTDOWN`].
+    pub(crate) shutdown: u32,
+    /// 1 if the socket listens for connections.
+    pub(crate) listening: u32,
+}
+
+const _: () = {
+    assert!(size_of::<SocketState>() == layout::SOCKET_STATE_SIZE);
+    assert!(offset_of!(SocketState, inq) == layout::SOCKET_STATE_INQ);
+    assert!(offset_of!(SocketState, backlog) == layout::SOCKET_STATE_BACKLOG);
+    assert!(offset_of!(SocketState, space) == layout::SOCKET_STATE_SPACE);
+    assert!(offset_of!(SocketState, error) == layout::SOCKET_STATE_ERROR);
+    assert!(offset_of!(SocketState, shutdown) == layout::SOCKET_STATE_SHUTDOWN);
+    assert!(offset_of!(SocketState, listening) == layout::SOCKET_STATE_LISTENING);
+};
+
+/// The receiving direction was shut down (by the peer, or here).
+pub(crate) const RCV_SHUTDOWN: u32 = layout::RCV_SHUTDOWN_BITS as u32;
+/// The sending direction was shut down.
+pub(crate) const SEND_SHUTDOWN: u32 = layout::SEND_SHUTDOWN_BITS as u32;
+
+extern "C" {
+    // `struct file` is passed as an opaque pointer: its Rust binding holds
+    // a type that is not FFI-safe, and C dereferences it, not Rust.
+    fn kevent_socket_check(file: *mut c_void) -> c_int;
+    fn kevent_socket_state(file: *mut c_void, st: *mut SocketState);
+}
+
+/// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
+/// it is no socket, `EOPNOTSUPP` for another family or protocol (TCP and
+/// UDP over IPv4 and IPv6, and unix sockets of every type are known).
+pub(crate) fn check(file: &File) -> Result {
+    // SAFETY: `file` is valid while borrowed (`File`'s invariant).
+    let r = unsafe { kevent_socket_check(file.as_ptr().cast()) };
+    if r < 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}
+
+/// The figures of the socket behind `file`, which [`check`] accepted.
+/// May sleep (TCP's count of bytes to receive takes the socket lock).
+pub(crate) fn state(file: &File) -> SocketState {
+    let mut st = SocketState::default();
+    // SAFETY: `file` is valid while borrowed; a file that is a socket stays
+    // one, so the helper finds the socket `check` accepted; `st` is valid
+    // for writes and has the helper's layout (checked above).
+    unsafe { kevent_socket_state(file.as_ptr().cast(), &mut st) };
+    st
+}
