@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Event accounting under concurrency: producer threads add, modify, make
- * ready and remove one-shot timers, user events and pipe watches on one
- * queue while collector threads take events off it, for a fixed time.
+ * ready and remove one-shot timers, user events, pipe watches and socket
+ * requests on one queue while collector threads take events off it, for a
+ * fixed time.
  * Every request gets a cookie of its own, and at the end each one must have
  * been delivered exactly once if it fired and was not removed, and never
  * if its REMOVE succeeded (a one-shot request that was delivered is gone,
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kevent_test.h"
@@ -30,7 +32,7 @@
 #define PRODUCERS	3
 #define COLLECTORS	2
 #define WINDOW		48		/* live requests per producer */
-#define PIPES		16		/* pipes per producer */
+#define PIPES		16		/* pipes per producer; the odd ones are sockets */
 #define MAX_SEQ		(1u << 21)	/* requests per producer */
 
 enum kind { USER, TIMER, PIPE };
@@ -96,6 +98,10 @@ static struct ukevent request_of(struct producer *p, struct live *l)
 		return uk_make(KEVENT_TIMER, 1000, l->first_us, KEVENT_TIMER_UNIT_US,
 			       KEVENT_REQ_ONESHOT, cookie);
 	default:
+		/* An odd "pipe" is a unix socket pair: a KEVENT_SOCKET request. */
+		if (l->pipe % 2)
+			return uk_make(KEVENT_SOCKET, p->pipes[l->pipe][0], 0, KEVENT_SOCKET_RECV,
+				       KEVENT_REQ_ONESHOT, cookie);
 		return uk_make(KEVENT_POLL, p->pipes[l->pipe][0], 0, KEVENT_POLL_POLLIN,
 			       KEVENT_REQ_ONESHOT, cookie);
 	}
@@ -275,7 +281,9 @@ static void account(const struct ukevent *ev)
 		ok = ev->type == KEVENT_TIMER && ev->ret_data[0] == 1;
 		break;
 	default:
-		ok = ev->type == KEVENT_POLL && (ev->ret_data[0] & KEVENT_POLL_POLLIN);
+		/* One byte was written, and is read only after the delivery. */
+		ok = (ev->type == KEVENT_POLL && (ev->ret_data[0] & KEVENT_POLL_POLLIN)) ||
+		     (ev->type == KEVENT_SOCKET && ev->ret_data[0] == 1 && ev->ret_data[1] == 0);
 		break;
 	}
 	if (!ok || ev->ret_flags != KEVENT_RET_DONE) {
@@ -374,8 +382,9 @@ int main(int argc, char **argv)
 		p->delivered = calloc(MAX_SEQ, sizeof(*p->delivered));
 		p->expect = calloc(MAX_SEQ, 1);
 		for (int j = 0; j < PIPES; j++)
-			if (pipe(p->pipes[j]))
-				return perror("pipe"), 1;
+			if (j % 2 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->pipes[j])
+				  : pipe(p->pipes[j]))
+				return perror("pipe or socketpair"), 1;
 	}
 	for (int i = 0; i < COLLECTORS; i++)
 		pthread_create(&collectors[i], NULL, collector_main, (void *)(uintptr_t)(i + 1));

@@ -315,6 +315,111 @@ TEST_F(q, unix_datagram_and_seqpacket_report_the_next_one)
 	close(sv[1]);
 }
 
+/* The event of request `cookie` among those ready now: 1 if found. */
+static int find_event(int q, __u64 cookie, struct ukevent *out)
+{
+	struct ukevent ev[8];
+	int n = get_ns(q, 0, 8, 0, ev), i;
+
+	for (i = 0; i < n; i++)
+		if (ev[i].ptr == cookie) {
+			*out = ev[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* A unix socket bound to an abstract address (nothing in the file system). */
+static int unix_bound(int type, const char *name, struct sockaddr_un *sun)
+{
+	int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1, "kevent-%s-%d", name, getpid());
+	if (s < 0 || bind(s, (struct sockaddr *)sun, sizeof(*sun)))
+		abort();
+	return s;
+}
+
+TEST_F(q, unix_listener_counts_waiting_connections)
+{
+	struct sockaddr_un sun;
+	struct ukevent ev;
+	int l, c1, c2;
+
+	l = unix_bound(SOCK_STREAM, "accept", &sun);
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, add_sock(self->fd, l, KEVENT_SOCKET_ACCEPT, 0, 0));
+	/* RECV on a listener: it has connections, not bytes. */
+	ASSERT_EQ(0, add_sock(self->fd, l, KEVENT_SOCKET_RECV, 0, 0));
+	EXPECT_EQ(0, take_one(self->fd, &ev));
+	c1 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c2 = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_EQ(0, connect(c1, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, connect(c2, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(1, find_event(self->fd, cookie(l, KEVENT_SOCKET_ACCEPT), &ev));
+	EXPECT_EQ(KEVENT_SOCKET_ACCEPT, ev.event);
+	EXPECT_EQ(2u, ev.ret_data[0]);
+	EXPECT_EQ(0, find_event(self->fd, cookie(l, KEVENT_SOCKET_RECV), &ev));
+	close(accept(l, NULL, NULL));
+	close(accept(l, NULL, NULL));
+	EXPECT_EQ(0, take_one(self->fd, &ev));
+	close(c1);
+	close(c2);
+	close(l);
+}
+
+TEST_F(q, unix_datagram_send_waits_for_the_receivers_queue)
+{
+	struct sockaddr_un sun;
+	struct ukevent ev;
+	char buf[16] = { 0 };
+	int r, s, sent = 0;
+
+	r = unix_bound(SOCK_DGRAM, "dgram", &sun);
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ASSERT_EQ(0, connect(s, (struct sockaddr *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, add_sock(self->fd, s, KEVENT_SOCKET_SEND, 0, 0));
+	ASSERT_EQ(1, take_one(self->fd, &ev));
+	EXPECT_GT(ev.ret_data[0], 0u);
+	/* Fill the receiver's queue (net.unix.max_dgram_qlen datagrams). */
+	while (send(s, buf, sizeof(buf), 0) == sizeof(buf))
+		sent++;
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_GT(sent, 0);
+	/* Room in the send buffer, but not writable: no event. */
+	EXPECT_EQ(0, take_one(self->fd, &ev));
+	/* The receiver reads one: the sender is woken, and writable. */
+	ASSERT_EQ((ssize_t)sizeof(buf), recv(r, buf, sizeof(buf), 0));
+	ASSERT_EQ(1, get_ns(self->fd, 1, 1, 5 * NSEC_PER_SEC, &ev));
+	EXPECT_EQ(KEVENT_SOCKET_SEND, ev.event);
+	EXPECT_GT(ev.ret_data[0], 0u);
+	close(s);
+	close(r);
+}
+
+TEST_F(q, udp_send_reports_free_space)
+{
+	struct ukevent ev;
+	int s = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+
+	if (s < 0)
+		SKIP(return, "no IPv6");
+	ASSERT_EQ(0, getsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len));
+	ASSERT_EQ(0, add_sock(self->fd, s, KEVENT_SOCKET_SEND, 1024, 0));
+	ASSERT_EQ(1, take_one(self->fd, &ev));
+	EXPECT_EQ((__u32)sndbuf, ev.ret_data[0]);
+	/* More than the buffer holds: never. */
+	ASSERT_EQ(0, add_sock(self->fd, s, KEVENT_SOCKET_SEND, sndbuf + 1, 0));
+	ASSERT_EQ(1, take_one(self->fd, &ev));
+	EXPECT_EQ(1024u, ev.id.raw[1]);
+	EXPECT_EQ(0, take_one(self->fd, &ev) == 1 && ev.id.raw[1] != 1024);
+	close(s);
+}
+
 static void tcp_figures(struct __test_metadata *_metadata, int q, int family)
 {
 	int client, server, listener, c2;
