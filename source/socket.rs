@@ -57,7 +57,8 @@ pub(super) fn is_ready_now<R: Handle>(req: &R) -> bool {
 /// The event, if the socket is ready in the request's direction now: the
 /// direction's figure has reached the low-water mark (`id[1]`; without
 /// one, anything to receive or room to send), or the direction was shut
-/// down (end of file), or an error is pending. A level-triggered request stays ready, to be asked again.
+/// down (end of file), or an error is pending. A level-triggered request
+/// stays ready, to be asked again.
 pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
     match observe(req) {
         None => Delivery::NotReady,
