@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A TCP echo server on loopback driven only by /dev/kevent: one queue
- * watches the listening socket and every connection (KEVENT_POLL), plus a
- * timer that prints statistics. Clients run in child processes, several at
+ * watches the listening socket and every connection (KEVENT_SOCKET), plus
+ * a timer that prints statistics. Each event says how much there is: the
+ * connections waiting to be accepted, the bytes to read, and whether the
+ * peer is done, so the server makes exactly the calls that succeed. Clients run in child processes, several at
  * once, and check every echo; the program exits 0 only if all of them got
  * back exactly what they sent.
  *
@@ -28,7 +30,7 @@ static int watch(int fd, __u32 cmd, __u32 events)
 	struct ukevent uk;
 
 	memset(&uk, 0, sizeof(uk));
-	uk.type = KEVENT_POLL;
+	uk.type = KEVENT_SOCKET;
 	uk.id.raw[0] = fd;
 	uk.event = events;
 	uk.user[0] = fd;
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	printf("echo server on 127.0.0.1:%d, %d clients x %d messages\n", ntohs(addr.sin_port),
 	       clients, messages);
-	if (watch(lfd, KEVENT_CTL_ADD, KEVENT_POLL_POLLIN))
+	if (watch(lfd, KEVENT_CTL_ADD, KEVENT_SOCKET_ACCEPT))
 		return 1;
 	memset(&tick, 0, sizeof(tick));
 	tick.type = KEVENT_TIMER;
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 		wakeups++;
 		for (i = 0; i < n; i++) {
 			int fd = ev[i].id.raw[0];
+			__u32 ready = ev[i].ret_data[0];	/* connections, or bytes */
 			char buf[4096];
 			ssize_t len;
 
@@ -122,21 +125,25 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (fd == lfd) {
-				int c;
+				for (; ready > 0; ready--) {
+					int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-					if (watch(c, KEVENT_CTL_ADD, KEVENT_POLL_POLLIN))
+					if (c < 0 || watch(c, KEVENT_CTL_ADD, KEVENT_SOCKET_RECV))
 						return 1;
 					open_conns++;
 				}
 				continue;
 			}
-			while ((len = read(fd, buf, sizeof(buf))) > 0) {
-				if (write(fd, buf, len) != len)
+			/* Exactly the bytes that are there: no read ends in EAGAIN. */
+			while (ready > 0) {
+				len = read(fd, buf, ready < sizeof(buf) ? ready : sizeof(buf));
+				if (len <= 0 || write(fd, buf, len) != len)
 					return 1;
 				echoed += memchr(buf, '\n', len) ? 1 : 0;
+				ready -= len;
 			}
-			if (len == 0 || (ev[i].ret_data[0] & KEVENT_POLL_POLLHUP)) {
+			/* The peer is done, or the connection failed. */
+			if ((ev[i].ret_flags & KEVENT_RET_EOF) || ev[i].ret_data[1]) {
 				watch(fd, KEVENT_CTL_REMOVE, 0);
 				close(fd);
 				open_conns--;
