@@ -71,9 +71,7 @@ void kevent_layout(void)
 	SIZE(SIGSET_SIZE, sigset_t);
 
 	SIZE(SOCKET_STATE_SIZE, struct kevent_socket_state);
-	OFFSET(SOCKET_STATE_INQ, kevent_socket_state, inq);
-	OFFSET(SOCKET_STATE_BACKLOG, kevent_socket_state, backlog);
-	OFFSET(SOCKET_STATE_SPACE, kevent_socket_state, space);
+	OFFSET(SOCKET_STATE_FIGURE, kevent_socket_state, figure);
 	OFFSET(SOCKET_STATE_ERROR, kevent_socket_state, error);
 	OFFSET(SOCKET_STATE_SHUTDOWN, kevent_socket_state, shutdown);
 	OFFSET(SOCKET_STATE_LISTENING, kevent_socket_state, listening);

@@ -74,25 +74,25 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
 /// the socket has now, if it has one.
 fn observe<R: Handle>(req: &R) -> Option<([u32; 2], u32)> {
     let file = req.file()?;
-    let st = socket::state(file);
+    let direction = req.event();
+    let st = socket::state(file, direction);
     let lowat = req.id()[1];
-    let (figure, reached, eof) = match req.event() {
+    let (reached, eof) = match direction {
         KEVENT_SOCKET_RECV => {
             // Without a mark, anything to receive: an empty datagram too,
             // which has no bytes. A listener has connections, not bytes.
             let reached = match lowat {
                 0 => st.listening == 0 && polls(file, KEVENT_POLL_POLLIN),
-                lowat => st.inq >= lowat,
+                lowat => st.figure >= lowat,
             };
-            (st.inq, reached, st.shutdown & RCV_SHUTDOWN != 0)
+            (reached, st.shutdown & RCV_SHUTDOWN != 0)
         }
-        KEVENT_SOCKET_ACCEPT => (st.backlog, st.backlog > 0, false),
+        KEVENT_SOCKET_ACCEPT => (st.figure > 0, false),
         // Free space is not enough: a connecting TCP socket has it, and a
         // unix datagram socket whose peer's queue is full. The socket's
         // own writability decides first.
         _ => (
-            st.space,
-            polls(file, KEVENT_POLL_POLLOUT) && st.space >= lowat.max(1),
+            polls(file, KEVENT_POLL_POLLOUT) && st.figure >= lowat.max(1),
             st.shutdown & SEND_SHUTDOWN != 0,
         ),
     };
@@ -100,7 +100,7 @@ fn observe<R: Handle>(req: &R) -> Option<([u32; 2], u32)> {
         return None;
     }
     let ret_flags = if eof { KEVENT_RET_EOF } else { 0 };
-    Some(([figure, st.error], ret_flags))
+    Some(([st.figure, st.error], ret_flags))
 }
 
 /// Whether the socket's poll method reports `bit` now.

@@ -14,6 +14,7 @@
 #include <linux/net.h>
 #include <linux/skbuff.h>
 #include <linux/ioctl.h>
+#include <linux/kevent.h>
 #include <linux/sockios.h>
 #include <asm/ioctls.h>
 #include <net/af_unix.h>
@@ -106,10 +107,12 @@ static u32 space(struct sock *sk)
 }
 
 /*
- * Reads the figures of the socket behind file, which kevent_socket_check()
- * accepted. Process context: TCP's SIOCINQ takes the socket lock.
+ * Reads the state of the socket behind file, which kevent_socket_check()
+ * accepted, with the figure of direction (a KEVENT_SOCKET_* event) only:
+ * the others may cost a lock (TCP's SIOCINQ takes the socket lock).
+ * Process context.
  */
-void kevent_socket_state(struct file *file, struct kevent_socket_state *st)
+void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_state *st)
 {
 	struct socket *sock = sock_from_file(file);
 	struct sock *sk = sock ? sock->sk : NULL;
@@ -117,9 +120,17 @@ void kevent_socket_state(struct file *file, struct kevent_socket_state *st)
 	memset(st, 0, sizeof(*st));
 	if (!sk)
 		return;
-	st->inq = inq(sk);
-	st->backlog = backlog(sk);
-	st->space = space(sk);
+	switch (direction) {
+	case KEVENT_SOCKET_RECV:
+		st->figure = inq(sk);
+		break;
+	case KEVENT_SOCKET_ACCEPT:
+		st->figure = backlog(sk);
+		break;
+	default:
+		st->figure = space(sk);
+		break;
+	}
 	st->error = READ_ONCE(sk->sk_err);
 	st->shutdown = READ_ONCE(sk->sk_shutdown) & SHUTDOWN_MASK;
 	st->listening = READ_ONCE(sk->sk_state) == TCP_LISTEN;

@@ -12,15 +12,18 @@
 struct file;
 
 struct kevent_socket_state {
-	u32 inq;	/* bytes a receive returns now; a datagram's size */
-	u32 backlog;	/* connections waiting to be accepted */
-	u32 space;	/* free space in the send buffer */
+	/*
+	 * The figure of the direction asked for: the bytes a receive returns
+	 * now (a datagram's size), the connections waiting to be accepted, or
+	 * the free space in the send buffer.
+	 */
+	u32 figure;
 	u32 error;	/* the pending error (positive errno), not cleared */
 	u32 shutdown;	/* RCV_SHUTDOWN and SEND_SHUTDOWN */
 	u32 listening;	/* 1 if the socket listens for connections */
 };
 
 int kevent_socket_check(struct file *file);
-void kevent_socket_state(struct file *file, struct kevent_socket_state *st);
+void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_state *st);
 
 #endif

@@ -17,13 +17,10 @@ use kernel::{error::Error, prelude::*};
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub(crate) struct SocketState {
-    /// The bytes a receive would return now (a datagram's or a record's
-    /// size).
-    pub(crate) inq: u32,
-    /// Connections waiting to be accepted.
-    pub(crate) backlog: u32,
-    /// Free space in the send buffer.
-    pub(crate) space: u32,
+    /// The figure of the direction asked for: the bytes a receive would
+    /// return now (a datagram's or a record's size), the connections
+    /// waiting to be accepted, or the free space in the send buffer.
+    pub(crate) figure: u32,
     /// The pending error, a positive errno (0: none); not cleared.
     pub(crate) error: u32,
     /// [`RCV_SHUTDOWN`] and [`SEND_SHUTDOWN`].
@@ -34,9 +31,7 @@ pub(crate) struct SocketState {
 
 const _: () = {
     assert!(size_of::<SocketState>() == layout::SOCKET_STATE_SIZE);
-    assert!(offset_of!(SocketState, inq) == layout::SOCKET_STATE_INQ);
-    assert!(offset_of!(SocketState, backlog) == layout::SOCKET_STATE_BACKLOG);
-    assert!(offset_of!(SocketState, space) == layout::SOCKET_STATE_SPACE);
+    assert!(offset_of!(SocketState, figure) == layout::SOCKET_STATE_FIGURE);
     assert!(offset_of!(SocketState, error) == layout::SOCKET_STATE_ERROR);
     assert!(offset_of!(SocketState, shutdown) == layout::SOCKET_STATE_SHUTDOWN);
     assert!(offset_of!(SocketState, listening) == layout::SOCKET_STATE_LISTENING);
@@ -51,7 +46,7 @@ extern "C" {
     // `struct file` is passed as an opaque pointer: its Rust binding holds
     // a type that is not FFI-safe, and C dereferences it, not Rust.
     fn kevent_socket_check(file: *mut c_void) -> c_int;
-    fn kevent_socket_state(file: *mut c_void, st: *mut SocketState);
+    fn kevent_socket_state(file: *mut c_void, direction: u32, st: *mut SocketState);
 }
 
 /// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
@@ -66,13 +61,15 @@ pub(crate) fn check(file: &File) -> Result {
     Ok(())
 }
 
-/// The figures of the socket behind `file`, which [`check`] accepted.
-/// May sleep (TCP's count of bytes to receive takes the socket lock).
-pub(crate) fn state(file: &File) -> SocketState {
+/// The state of the socket behind `file`, which [`check`] accepted, with
+/// the figure of `direction` (a `KEVENT_SOCKET_*` event) only: reading
+/// the others may cost a lock. May sleep (TCP's count of bytes to receive
+/// takes the socket lock).
+pub(crate) fn state(file: &File, direction: u32) -> SocketState {
     let mut st = SocketState::default();
     // SAFETY: `file` is valid while borrowed; a file that is a socket stays
     // one, so the helper finds the socket `check` accepted; `st` is valid
     // for writes and has the helper's layout (checked above).
-    unsafe { kevent_socket_state(file.as_ptr().cast(), &mut st) };
+    unsafe { kevent_socket_state(file.as_ptr().cast(), direction, &mut st) };
     st
 }
