@@ -15,7 +15,7 @@
 
 /* Event types (struct ukevent.type). */
 #define KEVENT_SOCKET		0	/* a socket ready in one direction, with figures */
-#define KEVENT_INODE		1	/* not implemented: EOPNOTSUPP */
+#define KEVENT_INODE		1	/* file-system notifications of a file or directory */
 #define KEVENT_TIMER		2	/* an hrtimer */
 #define KEVENT_POLL		3	/* readiness of any file with a poll method */
 #define KEVENT_NAIO		4	/* not implemented: EOPNOTSUPP */
@@ -30,7 +30,7 @@
 /* Result flags (struct ukevent.ret_flags), written by the kernel. */
 #define KEVENT_RET_BROKEN	0x1	/* failed: positive errno in ret_data[1] */
 #define KEVENT_RET_DONE		0x2	/* the entry was processed */
-#define KEVENT_RET_EOF		0x4	/* KEVENT_SOCKET: the direction was shut down */
+#define KEVENT_RET_EOF		0x4	/* SOCKET: the direction was shut down; INODE: the watch ended */
 
 /*
  * KEVENT_SOCKET events (take12's names): a request asks for exactly one.
@@ -46,9 +46,30 @@
 #define KEVENT_SOCKET_ACCEPT	0x2
 #define KEVENT_SOCKET_SEND	0x4
 
-/* KEVENT_INODE events (take12 names; the type is not implemented). */
-#define KEVENT_INODE_CREATE	0x1
-#define KEVENT_INODE_REMOVE	0x2
+/*
+ * KEVENT_INODE events: take12's CREATE and REMOVE, and what kqueue's
+ * EVFILT_VNODE reports. id.raw[0] is an fd of the file or directory (an
+ * O_PATH fd works; the caller must be allowed to read the object); it names
+ * the object at ADD only: the request watches the object, not the fd, and
+ * closing the fd does not remove it. id.raw[1] must be 0. An event carries
+ * in ret_data[0] what happened since the last delivery (of the events asked
+ * for, and UNMOUNT), in ret_data[1] how many notifications were coalesced
+ * into it (saturating at 0xffffffff). KEVENT_RET_EOF in ret_flags: the
+ * watch ended (the object was deleted or its file system unmounted), and
+ * the request leaves the queue with this event. Entry events (CREATE,
+ * REMOVE, MOVED_*) come from directories; the others from either.
+ */
+#define KEVENT_INODE_CREATE	0x1	/* an entry was created (also link, mkdir, mknod) */
+#define KEVENT_INODE_REMOVE	0x2	/* an entry was removed (unlink, rmdir) */
+#define KEVENT_INODE_WRITE	0x4	/* the data was modified (write, truncate) */
+#define KEVENT_INODE_ATTRIB	0x8	/* mode, owner, times, link count, xattrs */
+#define KEVENT_INODE_CLOSE_WRITE 0x10	/* a file opened for writing was closed */
+#define KEVENT_INODE_MOVED_FROM	0x20	/* an entry was moved out (or renamed) */
+#define KEVENT_INODE_MOVED_TO	0x40	/* an entry was moved in (or renamed) */
+#define KEVENT_INODE_DELETE_SELF 0x80	/* the object itself was deleted */
+#define KEVENT_INODE_MOVE_SELF	0x100	/* the object itself was moved or renamed */
+#define KEVENT_INODE_UNMOUNT	0x200	/* its file system was unmounted: always reported */
+#define KEVENT_INODE_ALL	0x3ff
 
 /*
  * KEVENT_TIMER events. take12 programs pass 0 or KEVENT_TIMER_FIRED: both
@@ -96,7 +117,7 @@ struct kevent_id {
 
 /* One request as the program registers it and one event as it comes back. */
 struct ukevent {
-	struct kevent_id id;	/* POLL: raw[0] = fd. SOCKET: fd, low-water mark. TIMER: period, first expiry */
+	struct kevent_id id;	/* POLL, INODE: raw[0] = fd. SOCKET: fd, low-water mark. TIMER: period, first expiry */
 	__u32 type;		/* KEVENT_* type */
 	__u32 event;		/* per-type mask */
 	__u32 req_flags;	/* KEVENT_REQ_* */
