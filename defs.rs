@@ -14,6 +14,7 @@ use kernel::{
 
 /// Event types.
 pub(crate) const KEVENT_SOCKET: u32 = layout::KEVENT_SOCKET_VALUE as u32;
+pub(crate) const KEVENT_INODE: u32 = layout::KEVENT_INODE_VALUE as u32;
 pub(crate) const KEVENT_TIMER: u32 = 2;
 pub(crate) const KEVENT_POLL: u32 = 3;
 pub(crate) const KEVENT_USER: u32 = 9;
@@ -32,6 +33,11 @@ pub(crate) const KEVENT_RET_EOF: u32 = layout::KEVENT_RET_EOF_VALUE as u32;
 pub(crate) const KEVENT_SOCKET_RECV: u32 = layout::KEVENT_SOCKET_RECV_VALUE as u32;
 pub(crate) const KEVENT_SOCKET_ACCEPT: u32 = layout::KEVENT_SOCKET_ACCEPT_VALUE as u32;
 pub(crate) const KEVENT_SOCKET_SEND: u32 = layout::KEVENT_SOCKET_SEND_VALUE as u32;
+
+/// `KEVENT_INODE` events: every bit a request may ask for, and the one it
+/// is always told of.
+pub(crate) const KEVENT_INODE_ALL: u32 = layout::KEVENT_INODE_ALL_VALUE as u32;
+pub(crate) const KEVENT_INODE_UNMOUNT: u32 = layout::KEVENT_INODE_UNMOUNT_VALUE as u32;
 
 /// Timer events: take12's "fired" bit and the unit.
 pub(crate) const KEVENT_TIMER_FIRED: u32 = 0x1;

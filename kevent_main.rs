@@ -50,11 +50,15 @@ sys::param::module_param_uint!(
 struct KeventModule {
     _dev: Pin<KBox<sys::miscdevice::MiscDeviceRegistration<device::KeventDevice>>>,
     shared: Arc<shared::Shared>,
+    // Dropped after the device, as fields drop in order: it waits for the
+    // inode marks of closed queues to be freed.
+    _inodes: sys::inode::InodeNotify,
 }
 
 impl kernel::Module for KeventModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         account::init_limit(sys::mm::total_ram_bytes());
+        let inodes = sys::inode::InodeNotify::new()?;
         let shared = shared::Shared::new()?;
         let opts = sys::miscdevice::MiscDeviceOptions {
             name: c_str!("kevent"),
@@ -67,7 +71,11 @@ impl kernel::Module for KeventModule {
             GFP_KERNEL,
         )?;
         pr_info!("/dev/kevent registered\n");
-        Ok(Self { _dev: dev, shared })
+        Ok(Self {
+            _dev: dev,
+            shared,
+            _inodes: inodes,
+        })
     }
 }
 

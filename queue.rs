@@ -973,10 +973,11 @@ impl Queue {
                 ret_data,
                 ret_flags,
                 keep,
+                last,
             } => Outcome::Deliver {
                 event: req.event_with(KEVENT_RET_DONE | ret_flags, ret_data),
                 keep,
-                remove: req.is_oneshot(),
+                remove: last || req.is_oneshot(),
             },
         }
     }

@@ -8,6 +8,7 @@ use crate::source::{self, Handle, Kind, Running};
 use crate::sys::{
     file::File,
     hrtimer::{impl_has_hr_timer, HrTimer},
+    inode::InodeWatcher,
     list::ListOwner,
     poll::{HookSlot, PollCallback},
     rbtree::{impl_has_rb_links, RbItem, RbLinks},
@@ -86,7 +87,8 @@ pub(crate) struct Request {
     pub(crate) watch: Option<Arc<Watch>>,
     event: AtomicU32,
     req_flags: AtomicU32,
-    /// How many times the source fired since the last delivery: non-zero
+    /// How many times the source fired since the last delivery (what an
+    /// inode request's notifications were, see `Kind::merge`): non-zero
     /// while the request is in line (for a file, while it is possibly
     /// ready: its poll method decides at collection), so that each firing
     /// is seen as a change.
@@ -227,7 +229,8 @@ impl Request {
     /// lock is held.
     pub(crate) fn add_pending(&self, _ready: &mut crate::queue::ReadyList, n: u64) {
         let old = self.pending.load(Ordering::Relaxed);
-        self.pending.store(old.saturating_add(n), Ordering::Relaxed);
+        self.pending
+            .store(self.kind.merge(old, n), Ordering::Relaxed);
     }
 
     pub(crate) fn take_pending(&self, _ready: &mut crate::queue::ReadyList) -> u64 {
@@ -301,6 +304,12 @@ impl PollCallback for Request {
             return;
         }
         this.queue.make_ready_nested(this, watch.wake_depth());
+    }
+}
+
+impl InodeWatcher for Request {
+    fn notified(this: ArcBorrow<'_, Self>, events: u32) {
+        source::inode_notified(this, events);
     }
 }
 

@@ -12,11 +12,14 @@
 //! and the queue's request implements: what a source may read of its
 //! request and do to it. So the sources import nothing of the queue.
 
+mod inode;
 mod poll;
 mod socket;
 mod timer;
 mod user;
 
+/// The notification callback of a request's inode mark.
+pub(crate) use inode::notified as inode_notified;
 /// The hrtimer callback of a request's embedded timer.
 pub(crate) use timer::fired as timer_fired;
 
@@ -24,6 +27,7 @@ use crate::defs::*;
 use crate::sys::{
     file::File,
     hrtimer::{HasHrTimer, TimerHandle},
+    inode::{InodeMark, InodeWatcher},
     poll::{PollCallback, PollHooks},
 };
 use kernel::{
@@ -33,10 +37,10 @@ use kernel::{
 
 /// What a source may read of its request and do to it.
 ///
-/// A source is told of its request's own storage through the supertraits:
-/// the hrtimer and the first wait-queue hook are embedded in the request,
-/// so that registering allocates no more for them.
-pub(crate) trait Handle: HasHrTimer + PollCallback {
+/// A source is told of its request's own storage and callbacks through the
+/// supertraits: the hrtimer and the first wait-queue hook are embedded in
+/// the request, so that registering allocates no more for them.
+pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher {
     /// `id` as registered: what it means is the source's.
     fn id(&self) -> [u32; 2];
     /// `event` and `req_flags` as registered or last modified.
@@ -48,7 +52,8 @@ pub(crate) trait Handle: HasHrTimer + PollCallback {
     /// The payload the last [`Handle::fire_with`] left.
     fn payload(&self) -> [u32; 2];
     /// The source fired `n` times: the request is queued and a waiter
-    /// woken. Any context; never sleeps.
+    /// woken. Any context; never sleeps. (What `n` means is the kind's:
+    /// [`Kind::merge`] adds it to what is pending.)
     fn fire(this: ArcBorrow<'_, Self>, n: u64);
     /// Fires once, leaving `payload` for the delivery to write back.
     fn fire_with(this: ArcBorrow<'_, Self>, payload: [u32; 2]);
@@ -65,6 +70,10 @@ pub(crate) enum Running<R: Handle> {
     Hooked {
         _hooks: PollHooks<R>,
     },
+    /// An inode's notifications, held for what its drop does.
+    Watching {
+        _mark: InodeMark<R>,
+    },
 }
 
 /// A started source, and whether its request is ready already.
@@ -76,11 +85,14 @@ pub(crate) enum Delivery {
     NotReady,
     /// An event carrying `ret_data`, and `ret_flags` besides
     /// `KEVENT_RET_DONE`. With `keep`, the request stays ready after the
-    /// delivery (a level-triggered file is asked again next time).
+    /// delivery (a level-triggered file is asked again next time); with
+    /// `last`, it leaves the queue, as a one-shot request does (its source
+    /// is gone: a deleted inode).
     Ready {
         ret_data: [u32; 2],
         ret_flags: u32,
         keep: bool,
+        last: bool,
     },
 }
 
@@ -88,6 +100,7 @@ pub(crate) enum Delivery {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Socket,
+    Inode,
     Timer,
     Poll,
     User,
@@ -99,11 +112,12 @@ impl Kind {
     pub(crate) fn of(type_: u32) -> Result<Self> {
         match type_ {
             KEVENT_SOCKET => Ok(Self::Socket),
+            KEVENT_INODE => Ok(Self::Inode),
             KEVENT_TIMER => Ok(Self::Timer),
             KEVENT_POLL => Ok(Self::Poll),
             KEVENT_USER => Ok(Self::User),
-            // take12's inode (1) and AIO (4, 5) types.
-            1 | 4 | 5 => Err(eopnotsupp()),
+            // take12's AIO types (NAIO, AIO).
+            4 | 5 => Err(eopnotsupp()),
             _ => Err(EINVAL),
         }
     }
@@ -115,6 +129,7 @@ impl Kind {
         }
         match self {
             Self::Socket => socket::validate(uk),
+            Self::Inode => inode::validate(uk),
             Self::Timer => timer::validate(uk),
             Self::Poll => poll::validate(uk),
             Self::User => user::validate(uk),
@@ -123,10 +138,13 @@ impl Kind {
 
     /// The fd whose file a request of this kind watches: the queue takes
     /// and holds the file (and notices it closed) before [`Kind::start`].
+    /// An inode request watches the object, not the file: closing the fd
+    /// does not end it, and holding the file would keep its file system
+    /// busy.
     pub(crate) fn watched_fd(self, uk: &Ukevent) -> Option<u32> {
         match self {
             Self::Socket | Self::Poll => Some(uk.id[0]),
-            Self::Timer | Self::User => None,
+            Self::Inode | Self::Timer | Self::User => None,
         }
     }
 
@@ -136,7 +154,7 @@ impl Kind {
     pub(crate) fn check_file(self, file: &File) -> Result {
         match self {
             Self::Socket => socket::check_file(file),
-            Self::Poll | Self::Timer | Self::User => Ok(()),
+            Self::Inode | Self::Poll | Self::Timer | Self::User => Ok(()),
         }
     }
 
@@ -145,7 +163,7 @@ impl Kind {
     pub(crate) fn wake_mask(self, event: u32) -> u32 {
         match self {
             Self::Socket => socket::wake_mask(event),
-            Self::Poll | Self::Timer | Self::User => event,
+            Self::Inode | Self::Poll | Self::Timer | Self::User => event,
         }
     }
 
@@ -168,6 +186,7 @@ impl Kind {
     pub(crate) fn start<R: Handle>(self, req: &Arc<R>) -> Result<Started<R>> {
         match self {
             Self::Socket => socket::start(req),
+            Self::Inode => Ok((inode::start(req)?, false)),
             Self::Timer => Ok((timer::start(req)?, false)),
             Self::Poll => poll::start(req),
             Self::User => Ok((Running::Stopped, false)),
@@ -190,7 +209,8 @@ impl Kind {
             Self::Timer => Ok(Some(false)),
             Self::Poll => poll::is_ready_now(req).map(Some),
             Self::Socket => Ok(Some(socket::is_ready_now(req))),
-            Self::User => Ok(None),
+            // What is pending is filtered by the new mask at delivery.
+            Self::Inode | Self::User => Ok(None),
         }
     }
 
@@ -208,7 +228,7 @@ impl Kind {
         match self {
             Self::Poll => poll::is_ready_now(req).unwrap_or(false),
             Self::Socket => socket::is_ready_now(req),
-            Self::Timer | Self::User => true,
+            Self::Inode | Self::Timer | Self::User => true,
         }
     }
 
@@ -228,6 +248,7 @@ impl Kind {
     ) -> Delivery {
         match self {
             Self::Socket => socket::deliver(req),
+            Self::Inode => inode::deliver(req, *taken),
             Self::Timer => timer::deliver(req, running(), taken),
             Self::Poll => poll::deliver(req),
             Self::User => user::deliver(req),
@@ -242,7 +263,18 @@ impl Kind {
                 user::trigger(req, payload);
                 Ok(())
             }
-            Self::Socket | Self::Timer | Self::Poll => Err(EINVAL),
+            Self::Socket | Self::Inode | Self::Timer | Self::Poll => Err(EINVAL),
+        }
+    }
+
+    /// Adds what a source fired (`n`, see [`Handle::fire`]) to what its
+    /// request had pending: a count of firings for most kinds; an inode
+    /// request merges events and counts (see `source/inode.rs`).
+    #[inline(always)]
+    pub(crate) fn merge(self, pending: u64, n: u64) -> u64 {
+        match self {
+            Self::Inode => inode::merge(pending, n),
+            _ => pending.saturating_add(n),
         }
     }
 

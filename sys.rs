@@ -10,6 +10,7 @@
 pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod hrtimer;
+pub(crate) mod inode;
 pub(crate) mod list;
 pub(crate) mod lock_class;
 pub(crate) mod miscdevice;

@@ -86,7 +86,7 @@ TEST_F(q, modify_missing_is_enoent_and_modify_changes_flags)
 TEST_F(q, unknown_types_are_einval_unimplemented_are_eopnotsupp)
 {
 	static const __u32 invalid[] = { 6, 7, 8, 10, 11, 0x100, 0xffffffff };
-	static const __u32 unimplemented[] = { KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO };
+	static const __u32 unimplemented[] = { KEVENT_NAIO, KEVENT_AIO };
 	struct ukevent uk;
 	unsigned int i;
 
@@ -101,6 +101,15 @@ TEST_F(q, unknown_types_are_einval_unimplemented_are_eopnotsupp)
 		EXPECT_EQ(EOPNOTSUPP, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
 		EXPECT_EQ(EOPNOTSUPP, ctl1(self->fd, KEVENT_CTL_MODIFY, &uk));
 	}
+	/*
+	 * KEVENT_INODE is implemented: an entry with no event is refused as
+	 * invalid (fd 1 is open), and what was never added is not found.
+	 */
+	uk = uk_make(KEVENT_INODE, 1, 0, 0, 0, 0);
+	EXPECT_EQ(EINVAL, ctl1(self->fd, KEVENT_CTL_ADD, &uk));
+	EXPECT_EQ(ENOENT, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
+	uk = uk_make(KEVENT_INODE, 1, 0, KEVENT_INODE_WRITE, 0, 0);
+	EXPECT_EQ(ENOENT, ctl1(self->fd, KEVENT_CTL_MODIFY, &uk));
 }
 
 /*

@@ -61,6 +61,7 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
             ret_data: [mask, 0],
             ret_flags: 0,
             keep: req.req_flags() & KEVENT_REQ_ET == 0,
+            last: false,
         },
     }
 }

@@ -66,6 +66,7 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
             ret_data,
             ret_flags,
             keep: req.req_flags() & KEVENT_REQ_ET == 0,
+            last: false,
         },
     }
 }

@@ -84,5 +84,6 @@ pub(super) fn deliver<R: Handle>(req: &R, running: &mut Running<R>, taken: &mut 
         ret_data: [u32::try_from(*taken).unwrap_or(u32::MAX), 0],
         ret_flags: 0,
         keep: false,
+        last: false,
     }
 }

@@ -28,5 +28,6 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
         ret_data: req.payload(),
         ret_flags: 0,
         keep: false,
+        last: false,
     }
 }

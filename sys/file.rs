@@ -96,6 +96,18 @@ impl FileRef {
             .ok_or(kernel::error::code::EBADF)
     }
 
+    /// Takes a reference to the file `fd` refers to in the calling task,
+    /// an `O_PATH` file too (which names an object but gives no access).
+    pub(crate) fn from_fd_raw(fd: u32) -> kernel::error::Result<Self> {
+        // SAFETY: `fget_raw` looks `fd` up in the current task's table and
+        // returns a new reference, or null.
+        let file = unsafe { bindings::fget_raw(fd) };
+        // INVARIANT: the reference `fget_raw` took is now ours.
+        core::ptr::NonNull::new(file)
+            .map(Self)
+            .ok_or(kernel::error::code::EBADF)
+    }
+
     /// Returns `true` if this is the only reference to the file: every
     /// descriptor of it is closed, none is in flight (SCM_RIGHTS), and no
     /// mapping, io_uring table or other kernel object holds it. The
