@@ -19,7 +19,10 @@ mod generated {
 
 pub use generated::{
     KEVENT_AIO, KEVENT_CTL_ADD, KEVENT_CTL_INIT, KEVENT_CTL_MAX_NUM, KEVENT_CTL_MODIFY,
-    KEVENT_CTL_READY, KEVENT_CTL_REMOVE, KEVENT_INODE, KEVENT_IOC_CTL, KEVENT_IOC_GET_EVENTS,
+    KEVENT_CTL_READY, KEVENT_CTL_REMOVE, KEVENT_INODE, KEVENT_INODE_ALL, KEVENT_INODE_ATTRIB,
+    KEVENT_INODE_CLOSE_WRITE, KEVENT_INODE_CREATE, KEVENT_INODE_DELETE_SELF,
+    KEVENT_INODE_MOVED_FROM, KEVENT_INODE_MOVED_TO, KEVENT_INODE_MOVE_SELF, KEVENT_INODE_REMOVE,
+    KEVENT_INODE_UNMOUNT, KEVENT_INODE_WRITE, KEVENT_IOC_CTL, KEVENT_IOC_GET_EVENTS,
     KEVENT_IOC_MAGIC, KEVENT_IOC_PGET_EVENTS, KEVENT_MAX, KEVENT_NAIO, KEVENT_POLL,
     KEVENT_POLL_POLLERR, KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG,
     KEVENT_POLL_POLLNVAL, KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND,
@@ -451,6 +454,29 @@ mod tests {
         assert_eq!(now.sig[word] & bit, bit);
         assert_eq!(old.sig[word] & bit, 0);
         assert_eq!(thread_sigmask().unwrap(), old);
+    }
+
+    #[test]
+    fn inode_bits_keep_take12s_and_make_all() {
+        // take12's CREATE and REMOVE keep their values.
+        assert_eq!((KEVENT_INODE_CREATE, KEVENT_INODE_REMOVE), (1, 2));
+        let bits = [
+            KEVENT_INODE_CREATE,
+            KEVENT_INODE_REMOVE,
+            KEVENT_INODE_WRITE,
+            KEVENT_INODE_ATTRIB,
+            KEVENT_INODE_CLOSE_WRITE,
+            KEVENT_INODE_MOVED_FROM,
+            KEVENT_INODE_MOVED_TO,
+            KEVENT_INODE_DELETE_SELF,
+            KEVENT_INODE_MOVE_SELF,
+            KEVENT_INODE_UNMOUNT,
+        ];
+        // One bit each, all different, and ALL is every one of them.
+        assert!(bits.iter().all(|b| b.is_power_of_two()));
+        assert_eq!(bits.iter().fold(0, |a, b| a | b).count_ones(), 10);
+        assert_eq!(bits.iter().fold(0, |a, b| a | b), KEVENT_INODE_ALL);
+        assert_eq!(KEVENT_INODE_ALL, 0x3ff);
     }
 
     #[test]
