@@ -1,7 +1,8 @@
 //! Safe bindings to `/dev/kevent`, the unified event queue.
 //!
 //! A [`Queue`] is one open of the device. [`Request`]s go in (readiness of
-//! any file, timers, user events), one at a time or in batches with a
+//! any file or socket, changes to files and directories, timers, user
+//! events), one at a time or in batches with a
 //! result per entry; events come out with [`Queue::wait`] into a reusable
 //! [`Events`] buffer that the kernel writes into directly, so waiting
 //! allocates nothing and copies nothing beyond the ioctl's own copy.
@@ -523,25 +524,164 @@ impl BitOrAssign for Interest {
 
 impl fmt::Debug for Interest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        let mut first = true;
-        for (bit, name) in Self::NAMES {
-            if rest & bit.0 != 0 {
-                if !first {
-                    f.write_str("|")?;
-                }
-                f.write_str(name)?;
-                rest &= !bit.0;
-                first = false;
-            }
-        }
-        if rest != 0 || first {
+        write_bits(
+            f,
+            self.0,
+            Self::NAMES.iter().map(|(bit, name)| (bit.0, *name)),
+        )
+    }
+}
+
+/// Writes `bits` as `NAME|NAME|0xrest` from `names`, or `0x0` if empty.
+fn write_bits<'n>(
+    f: &mut fmt::Formatter<'_>,
+    bits: u32,
+    names: impl Iterator<Item = (u32, &'n str)>,
+) -> fmt::Result {
+    let mut rest = bits;
+    let mut first = true;
+    for (bit, name) in names {
+        if rest & bit != 0 {
             if !first {
                 f.write_str("|")?;
             }
-            write!(f, "{rest:#x}")?;
+            f.write_str(name)?;
+            rest &= !bit;
+            first = false;
         }
-        Ok(())
+    }
+    if rest != 0 || first {
+        if !first {
+            f.write_str("|")?;
+        }
+        write!(f, "{rest:#x}")?;
+    }
+    Ok(())
+}
+
+/// A set of `KEVENT_INODE_*` bits: what an inode request watches for (see
+/// [`Request::inode`]), and what happened (see [`Event::inode`]).
+///
+/// ```
+/// use kevent::InodeEvents;
+/// let e = InodeEvents::CREATE | InodeEvents::REMOVE;
+/// assert!(e.contains(InodeEvents::CREATE) && !e.contains(InodeEvents::WRITE));
+/// assert_eq!(e.bits(), 0x3);
+/// assert_eq!(format!("{e:?}"), "CREATE|REMOVE");
+/// assert_eq!(InodeEvents::all().bits(), 0x3ff);
+/// assert_eq!(InodeEvents::from_bits(0x400), None);
+/// assert_eq!(
+///     InodeEvents::from_bits(0x90),
+///     Some(InodeEvents::CLOSE_WRITE | InodeEvents::DELETE_SELF)
+/// );
+/// // The last event of a watch that ended for a reason it did not ask for.
+/// assert_eq!(format!("{:?}", InodeEvents::empty()), "0x0");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct InodeEvents(u32);
+
+impl InodeEvents {
+    /// An entry was created in the watched directory: `creat`, `mkdir`,
+    /// `mknod`, `symlink`, `link` (`KEVENT_INODE_CREATE`).
+    pub const CREATE: InodeEvents = InodeEvents(sys::KEVENT_INODE_CREATE);
+    /// An entry was removed from the watched directory: `unlink`, `rmdir`
+    /// (`KEVENT_INODE_REMOVE`).
+    pub const REMOVE: InodeEvents = InodeEvents(sys::KEVENT_INODE_REMOVE);
+    /// The watched file's data was modified: `write`, `truncate`
+    /// (`KEVENT_INODE_WRITE`).
+    pub const WRITE: InodeEvents = InodeEvents(sys::KEVENT_INODE_WRITE);
+    /// Its metadata changed: mode, owner, times, link count, extended
+    /// attributes (`KEVENT_INODE_ATTRIB`).
+    pub const ATTRIB: InodeEvents = InodeEvents(sys::KEVENT_INODE_ATTRIB);
+    /// A file opened for writing was closed (`KEVENT_INODE_CLOSE_WRITE`).
+    pub const CLOSE_WRITE: InodeEvents = InodeEvents(sys::KEVENT_INODE_CLOSE_WRITE);
+    /// An entry was renamed out of the watched directory
+    /// (`KEVENT_INODE_MOVED_FROM`); a rename within it gives `MOVED_TO`
+    /// too.
+    pub const MOVED_FROM: InodeEvents = InodeEvents(sys::KEVENT_INODE_MOVED_FROM);
+    /// An entry was renamed into the watched directory
+    /// (`KEVENT_INODE_MOVED_TO`).
+    pub const MOVED_TO: InodeEvents = InodeEvents(sys::KEVENT_INODE_MOVED_TO);
+    /// The watched object was deleted: its last link removed and the last
+    /// reference to it dropped (`KEVENT_INODE_DELETE_SELF`). The watch
+    /// ends with it.
+    pub const DELETE_SELF: InodeEvents = InodeEvents(sys::KEVENT_INODE_DELETE_SELF);
+    /// The watched object itself was renamed or moved
+    /// (`KEVENT_INODE_MOVE_SELF`).
+    pub const MOVE_SELF: InodeEvents = InodeEvents(sys::KEVENT_INODE_MOVE_SELF);
+    /// Its file system was unmounted (`KEVENT_INODE_UNMOUNT`): always
+    /// reported, asked for or not. The watch ends with it.
+    pub const UNMOUNT: InodeEvents = InodeEvents(sys::KEVENT_INODE_UNMOUNT);
+
+    const NAMES: [(InodeEvents, &'static str); 10] = [
+        (Self::CREATE, "CREATE"),
+        (Self::REMOVE, "REMOVE"),
+        (Self::WRITE, "WRITE"),
+        (Self::ATTRIB, "ATTRIB"),
+        (Self::CLOSE_WRITE, "CLOSE_WRITE"),
+        (Self::MOVED_FROM, "MOVED_FROM"),
+        (Self::MOVED_TO, "MOVED_TO"),
+        (Self::DELETE_SELF, "DELETE_SELF"),
+        (Self::MOVE_SELF, "MOVE_SELF"),
+        (Self::UNMOUNT, "UNMOUNT"),
+    ];
+
+    /// No bit (a request for nothing is `EINVAL`).
+    pub const fn empty() -> InodeEvents {
+        InodeEvents(0)
+    }
+
+    /// Every bit (`KEVENT_INODE_ALL`).
+    pub const fn all() -> InodeEvents {
+        InodeEvents(sys::KEVENT_INODE_ALL)
+    }
+
+    /// The set with these bits, or `None` if a bit is not a
+    /// `KEVENT_INODE_*` value.
+    pub const fn from_bits(bits: u32) -> Option<InodeEvents> {
+        if bits & !sys::KEVENT_INODE_ALL != 0 {
+            None
+        } else {
+            Some(InodeEvents(bits))
+        }
+    }
+
+    /// The bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is set here.
+    pub const fn contains(self, other: InodeEvents) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no bit is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for InodeEvents {
+    type Output = InodeEvents;
+    fn bitor(self, rhs: InodeEvents) -> InodeEvents {
+        InodeEvents(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for InodeEvents {
+    fn bitor_assign(&mut self, rhs: InodeEvents) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for InodeEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_bits(
+            f,
+            self.0,
+            Self::NAMES.iter().map(|(bit, name)| (bit.0, *name)),
+        )
     }
 }
 
@@ -551,6 +691,9 @@ pub enum Kind {
     /// A socket's readiness in one direction, with figures
     /// (`KEVENT_SOCKET`).
     Socket,
+    /// File-system notifications of a file or directory
+    /// (`KEVENT_INODE`).
+    Inode,
     /// A file's readiness (`KEVENT_POLL`).
     Poll,
     /// A timer (`KEVENT_TIMER`).
@@ -565,6 +708,7 @@ impl Kind {
     fn of(type_: u32) -> Kind {
         match type_ {
             sys::KEVENT_SOCKET => Kind::Socket,
+            sys::KEVENT_INODE => Kind::Inode,
             sys::KEVENT_POLL => Kind::Poll,
             sys::KEVENT_TIMER => Kind::Timer,
             sys::KEVENT_USER => Kind::User,
@@ -618,6 +762,24 @@ pub struct SocketReadiness {
     pub eof: bool,
     /// The socket's pending error (an errno), left for `SO_ERROR`.
     pub error: Option<i32>,
+}
+
+/// What an inode event says (see [`Event::inode`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InodeChange {
+    /// What happened since the last delivery, of what the request asks
+    /// for, and `UNMOUNT`. Empty only in the last event of a watch that
+    /// ended for a reason the request does not ask for (a request for
+    /// `WRITE` whose file was deleted).
+    pub events: InodeEvents,
+    /// How many notifications were coalesced into this event, saturating
+    /// at `u32::MAX`: every one that arrived before the event was
+    /// collected.
+    pub count: u32,
+    /// The watch ended (`KEVENT_RET_EOF`): the object was deleted or its
+    /// file system unmounted, and the request left the queue with this
+    /// event ([`Queue::remove`] of it is `ENOENT`).
+    pub ended: bool,
 }
 
 /// The timer units, finest first, with their length in nanoseconds.
@@ -688,6 +850,53 @@ impl Request {
             id: [fd.as_fd().as_raw_fd() as u32, 0],
             type_: sys::KEVENT_SOCKET,
             event: direction.bits(),
+            ..Default::default()
+        })
+    }
+
+    /// File-system notifications of the file or directory `fd` names:
+    /// what happens to it among `events`, and `UNMOUNT` always, in one
+    /// event per collection that says what happened since the last one
+    /// and how many times (see [`Event::inode`]). Entry events (`CREATE`,
+    /// `REMOVE`, `MOVED_*`) come from directories; what happens to an
+    /// entry itself (a write to a file in the directory) is not the
+    /// directory's.
+    ///
+    /// The request watches the object, not the fd: `fd` names it at ADD
+    /// and gives the identity its number, and closing `fd` does not
+    /// remove the request (unlike [`Request::poll`]). Any fd naming an
+    /// inode works, an `O_PATH` one too; the caller must be allowed to
+    /// read the object (`EACCES` otherwise, as `inotify_add_watch`). An
+    /// empty `events` is `EINVAL`. The watch ends when the object is
+    /// deleted (its last link removed and its last reference dropped) or
+    /// its file system is unmounted: the request leaves the queue with
+    /// that last event ([`InodeChange::ended`]). Edge-triggered makes no
+    /// difference: every delivery clears what it reports.
+    ///
+    /// ```no_run
+    /// use kevent::{Events, InodeEvents, Queue, Request};
+    /// use std::time::Duration;
+    ///
+    /// let queue = Queue::new()?;
+    /// let dir = std::fs::File::open("/tmp")?;
+    /// let entries = Request::inode(&dir, InodeEvents::CREATE | InodeEvents::REMOVE);
+    /// queue.add(&entries)?;
+    /// drop(dir); // the request stays
+    /// let mut events = Events::with_capacity(8);
+    /// queue.wait(1, &mut events, Some(Duration::from_secs(1)))?;
+    /// for ev in &events {
+    ///     if let Some(c) = ev.inode() {
+    ///         println!("{:?}, {} notifications, ended: {}", c.events, c.count, c.ended);
+    ///     }
+    /// }
+    /// queue.remove(&entries)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn inode(fd: impl AsFd, events: InodeEvents) -> Request {
+        Request(Ukevent {
+            id: [fd.as_fd().as_raw_fd() as u32, 0],
+            type_: sys::KEVENT_INODE,
+            event: events.bits(),
             ..Default::default()
         })
     }
@@ -917,8 +1126,9 @@ impl<'a> Event<'a> {
         Kind::of(self.0.type_)
     }
 
-    /// The request's id (`[fd, 0]` for a poll request, the timer schedule,
-    /// `[id, 0]` for a user event).
+    /// The request's id (`[fd, 0]` for a poll or inode request, `[fd,
+    /// low-water mark]` for a socket request, the timer schedule, `[id, 0]`
+    /// for a user event).
     pub fn id(&self) -> [u32; 2] {
         self.0.id
     }
@@ -938,9 +1148,12 @@ impl<'a> Event<'a> {
         })
     }
 
-    /// For a poll or socket request, the fd it watches.
+    /// For a poll or socket request, the fd it watches; for an inode
+    /// request, the fd number that named its object at ADD (which may be
+    /// closed since, or name another file).
     pub fn fd(&self) -> Option<RawFd> {
-        matches!(self.kind(), Kind::Poll | Kind::Socket).then_some(self.0.id[0] as RawFd)
+        matches!(self.kind(), Kind::Poll | Kind::Socket | Kind::Inode)
+            .then_some(self.0.id[0] as RawFd)
     }
 
     /// For a socket request, what its socket has now.
@@ -956,6 +1169,16 @@ impl<'a> Event<'a> {
                 0 => None,
                 e => Some(e as i32),
             },
+        })
+    }
+
+    /// For an inode request, what happened to its object since the last
+    /// delivery, and whether the watch ended.
+    pub fn inode(&self) -> Option<InodeChange> {
+        (self.kind() == Kind::Inode).then(|| InodeChange {
+            events: InodeEvents(self.0.ret_data[0]),
+            count: self.0.ret_data[1],
+            ended: self.0.ret_flags & sys::KEVENT_RET_EOF != 0,
         })
     }
 
@@ -1060,6 +1283,87 @@ mod tests {
         assert_eq!(p.raw().id, [rd.as_fd().as_raw_fd() as u32, 0]);
         assert_eq!(p.raw().event, 0x11);
         assert_eq!(p.kind(), Kind::Poll);
+    }
+
+    #[test]
+    fn inode_requests_name_the_fd_and_carry_the_bits() {
+        let (rd, _wr) = std::io::pipe().unwrap();
+        let r = Request::inode(&rd, InodeEvents::WRITE | InodeEvents::ATTRIB)
+            .oneshot()
+            .with_cookie(4);
+        assert_eq!(
+            (r.raw().id, r.raw().type_, r.raw().event),
+            ([rd.as_fd().as_raw_fd() as u32, 0], sys::KEVENT_INODE, 0xc)
+        );
+        assert_eq!((r.kind(), r.cookie()), (Kind::Inode, 4));
+        assert_eq!(r.raw().req_flags, sys::KEVENT_REQ_ONESHOT);
+        // Not validated here: the kernel refuses an empty set.
+        assert_eq!(Request::inode(&rd, InodeEvents::empty()).raw().event, 0);
+    }
+
+    #[test]
+    fn inode_events_decode_bits_count_and_end() {
+        let uk = Ukevent {
+            id: [5, 0],
+            type_: sys::KEVENT_INODE,
+            event: sys::KEVENT_INODE_WRITE,
+            ret_flags: sys::KEVENT_RET_DONE,
+            ret_data: [sys::KEVENT_INODE_WRITE | sys::KEVENT_INODE_UNMOUNT, 3],
+            ..Default::default()
+        };
+        let ev = Event(&uk);
+        let want = InodeChange {
+            events: InodeEvents::WRITE | InodeEvents::UNMOUNT,
+            count: 3,
+            ended: false,
+        };
+        assert_eq!(ev.inode(), Some(want));
+        assert_eq!(
+            (ev.kind(), ev.fd(), ev.socket()),
+            (Kind::Inode, Some(5), None)
+        );
+        assert!(ev.error().is_none());
+        // The end of a watch it did not ask about: no bits, no count.
+        let end = Ukevent {
+            ret_flags: sys::KEVENT_RET_DONE | sys::KEVENT_RET_EOF,
+            ret_data: [0, 0],
+            ..uk
+        };
+        let c = Event(&end).inode().unwrap();
+        assert!(c.ended && c.events.is_empty() && c.count == 0, "{c:?}");
+        // Saturated.
+        let many = Ukevent {
+            ret_data: [sys::KEVENT_INODE_WRITE, u32::MAX],
+            ..uk
+        };
+        assert_eq!(Event(&many).inode().map(|c| c.count), Some(u32::MAX));
+        // Another kind has none.
+        let poll = Ukevent {
+            type_: sys::KEVENT_POLL,
+            ..uk
+        };
+        assert_eq!(Event(&poll).inode(), None);
+    }
+
+    #[test]
+    fn inode_events_debug_and_from_bits() {
+        let all = InodeEvents::all();
+        assert_eq!(
+            format!("{all:?}"),
+            "CREATE|REMOVE|WRITE|ATTRIB|CLOSE_WRITE|MOVED_FROM|MOVED_TO|DELETE_SELF|MOVE_SELF|UNMOUNT"
+        );
+        assert_eq!(InodeEvents::from_bits(0x3ff), Some(all));
+        assert_eq!(InodeEvents::from_bits(0x3ff | 0x400), None);
+        assert_eq!(
+            format!("{:?}", InodeEvents(0x200 | 0x8000)),
+            "UNMOUNT|0x8000"
+        );
+        let mut e = InodeEvents::empty();
+        assert!(e.is_empty() && all.contains(e));
+        e |= InodeEvents::MOVED_FROM;
+        e |= InodeEvents::MOVED_TO;
+        assert_eq!(e.bits(), 0x60);
+        assert!(!e.contains(InodeEvents::MOVED_FROM | InodeEvents::CREATE));
     }
 
     #[test]
