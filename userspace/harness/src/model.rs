@@ -7,6 +7,15 @@
 //! Timers are not modelled here: their events depend on time. They are
 //! checked with tolerances on a queue of their own (`TimerModel`).
 //!
+//! Inode requests (`KEVENT_INODE`) are modelled as far as ctl goes: their
+//! validation, ADD on any open fd (a pipe end names an inode like any
+//! file), and requests that watch the object and not the fd, so closing
+//! their fd removes nothing. Their events are not modelled: an inode
+//! request is never ready here. The model test asks only for bits that a
+//! pipe's inode never reports under its operations (`PIPE_INODE_SILENT`
+//! in `model_test.rs`); the API tests (`api.rs`) check the events on a
+//! real file system.
+//!
 //! What the model follows besides the spec, because the kernel's pipes do
 //! it and it decides the order of the ready list:
 //! - a write to a pipe wakes the read end's wait queue with `POLLIN |
@@ -131,17 +140,19 @@ pub struct Model {
     /// file, events delivered under an fd number that no longer names
     /// their file (still open through another descriptor), and ADDs that
     /// were `EEXIST` for such a request (its number closed or naming
-    /// another file).
+    /// another file); and entries naming an inode request whose fd number
+    /// was closed since its ADD.
     pub pruned: usize,
     pub closed_removed: usize,
     pub renamed_delivered: usize,
     pub exists_renamed: usize,
+    pub inode_fd_closed: usize,
 }
 
 /// Checks the type of an entry, as every ctl command does first.
 pub fn check_type(type_: u32) -> Result<(), i32> {
     match type_ {
-        KEVENT_SOCKET | KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
+        KEVENT_SOCKET | KEVENT_INODE | KEVENT_TIMER | KEVENT_POLL | KEVENT_USER => Ok(()),
         0..=5 => Err(EOPNOTSUPP),
         _ => Err(EINVAL),
     }
@@ -194,6 +205,9 @@ pub fn validate(uk: &Ukevent) -> Result<(), i32> {
             KEVENT_SOCKET_ACCEPT if uk.id[1] == 0 => Ok(()),
             _ => Err(EINVAL),
         },
+        KEVENT_INODE if uk.id[1] != 0 || uk.event == 0 || uk.event & !KEVENT_INODE_ALL != 0 => {
+            Err(EINVAL)
+        }
         _ => Ok(()),
     }
 }
@@ -449,6 +463,12 @@ impl Model {
     fn ctl_one(&mut self, cmd: u32, uk: &Ukevent) -> Result<(), i32> {
         check_ready_type(cmd, uk.type_)?;
         check_type(uk.type_)?;
+        if uk.type_ == KEVENT_INODE
+            && self.reqs.contains_key(&Ident::of(uk))
+            && !self.fds.contains_key(&(uk.id[0] as i32))
+        {
+            self.inode_fd_closed += 1;
+        }
         match cmd {
             KEVENT_CTL_ADD => self.add(uk),
             KEVENT_CTL_REMOVE => self.remove(&Ident::of(uk)),
@@ -462,6 +482,9 @@ impl Model {
     /// names another file, while the file its request watches is open
     /// through another descriptor, is `EEXIST`, not `EBADF`. (The requests
     /// of a closed file are gone already: every request here is live.)
+    /// An inode request needs an open fd too, but only to name its
+    /// object: it is not hooked to the file, so no close removes it, and
+    /// it is never ready (its events are not modelled).
     fn add(&mut self, uk: &Ukevent) -> Result<(), i32> {
         validate(uk)?;
         assert!(uk.type_ != KEVENT_TIMER, "the exact model has no timers");
@@ -487,6 +510,12 @@ impl Model {
         // The model's files are pipe ends.
         if uk.type_ == KEVENT_SOCKET {
             return Err(ENOTSOCK);
+        }
+        if uk.type_ == KEVENT_INODE {
+            i32::try_from(uk.id[0])
+                .ok()
+                .filter(|fd| self.fds.contains_key(fd))
+                .ok_or(EBADF)?;
         }
         self.reqs.insert(
             ident,
@@ -896,7 +925,7 @@ mod tests {
             ..user(1, 0)
         };
         let take12 = Ukevent {
-            type_: KEVENT_INODE,
+            type_: KEVENT_NAIO,
             ..user(1, 0)
         };
         let out = m
@@ -921,7 +950,7 @@ mod tests {
         // READY refuses every type but KEVENT_USER with EINVAL, before the
         // type check: take12's unimplemented types too; the other commands
         // keep EOPNOTSUPP for them.
-        for t in [KEVENT_INODE, KEVENT_NAIO, KEVENT_AIO] {
+        for t in [KEVENT_NAIO, KEVENT_AIO] {
             let uk = Ukevent {
                 type_: t,
                 ..user(1, 0)
@@ -954,6 +983,37 @@ mod tests {
             ..socket
         };
         assert_eq!(validate(&accept), Err(EINVAL));
+        // An inode request asks for some of the ten bits and nothing else,
+        // with id[1] 0; then needs an open fd. READY is not for it.
+        let inode = Ukevent {
+            type_: KEVENT_INODE,
+            event: KEVENT_INODE_WRITE,
+            ..poll(999, 0, 0)
+        };
+        assert_eq!(validate(&inode), Ok(()));
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, inode), EBADF);
+        assert_eq!(err(&mut m, KEVENT_CTL_READY, inode), EINVAL);
+        assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, inode), ENOENT);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, inode), ENOENT);
+        for event in [0, 0x400, KEVENT_INODE_ALL | 0x800] {
+            let bad = Ukevent { event, ..inode };
+            assert_eq!(validate(&bad), Err(EINVAL), "{event:#x}");
+            assert_eq!(err(&mut m, KEVENT_CTL_ADD, bad), EINVAL);
+            assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, bad), EINVAL);
+        }
+        let id1 = Ukevent {
+            id: [999, 1],
+            ..inode
+        };
+        assert_eq!(validate(&id1), Err(EINVAL));
+        assert_eq!(
+            validate(&Ukevent {
+                event: KEVENT_INODE_ALL,
+                req_flags: KEVENT_REQ_ONESHOT | KEVENT_REQ_ET,
+                ..inode
+            }),
+            Ok(())
+        );
         // KEVENT_POLL_POLLRDHUP is a valid poll bit (0x8000 is not).
         let rdhup = Ukevent {
             event: KEVENT_POLL_POLLRDHUP,
@@ -1111,6 +1171,54 @@ mod tests {
         m.pipe_write(q, 1);
         let evs = m.get_events(1, 8).unwrap();
         assert_eq!(ids(&evs), [11, 10]);
+    }
+
+    fn inode(fd: i32, event: u32, flags: u32) -> Ukevent {
+        Ukevent {
+            type_: KEVENT_INODE,
+            ..poll(fd, event, flags)
+        }
+    }
+
+    #[test]
+    fn inode_requests_watch_the_object_not_the_fd() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        // Any fd of the pipe names an inode; one identity once.
+        let attrib = inode(10, KEVENT_INODE_ATTRIB, 0);
+        ok(&mut m, KEVENT_CTL_ADD, attrib);
+        ok(&mut m, KEVENT_CTL_ADD, inode(11, KEVENT_INODE_CREATE, 0));
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, attrib), EEXIST);
+        ok(&mut m, KEVENT_CTL_ADD, poll(10, KEVENT_POLL_POLLIN, 0));
+        // Never ready, whatever happens to the pipe.
+        m.pipe_write(p, 4);
+        let evs = m.get_events(0, 8).unwrap();
+        assert_eq!((evs.len(), evs[0].type_), (1, KEVENT_POLL));
+        // Closing the fds removes the poll request only.
+        assert_eq!(m.close_fd(10), [Ident::of(&poll(10, 0, 0))]);
+        m.close_fd(11);
+        assert_eq!((m.len(), m.closed_removed), (2, 1));
+        assert_eq!(m.get_events(0, 8).unwrap(), []);
+        // Its identity is taken with its number closed (EEXIST), another
+        // cookie needs an open fd (EBADF); MODIFY and REMOVE reach it.
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, attrib), EEXIST);
+        let other = Ukevent { user: 5, ..attrib };
+        assert_eq!(err(&mut m, KEVENT_CTL_ADD, other), EBADF);
+        ok(
+            &mut m,
+            KEVENT_CTL_MODIFY,
+            inode(10, KEVENT_INODE_DELETE_SELF, KEVENT_REQ_ONESHOT),
+        );
+        ok(&mut m, KEVENT_CTL_REMOVE, attrib);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, attrib), ENOENT);
+        // The number names a new pipe: a new request.
+        m.pipe_opened(10, 11);
+        ok(&mut m, KEVENT_CTL_ADD, attrib);
+        assert_eq!(
+            err(&mut m, KEVENT_CTL_ADD, inode(11, KEVENT_INODE_CREATE, 0)),
+            EEXIST
+        );
+        assert_eq!(m.len(), 2);
     }
 
     /// A model with pipe 10/11 watched level-triggered for `POLLIN` and
