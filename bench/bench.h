@@ -83,5 +83,6 @@ void bench_wakeup(void);
 void bench_throughput(void);
 void bench_timers(void);
 void bench_sockets(void);
+void bench_inode(void);
 
 #endif

@@ -3,8 +3,8 @@
  * kevent_bench [-r RUNS] [-s SCALE] [SECTION...]
  *
  * Runs the benchmarks of `make bench` (all, or the sections named: pipes,
- * reg, collect, wake, tput, timers, sockets) and prints one "@ ..." line per
- * result (see bench.h). reg and collect end with kernel profiles
+ * reg, collect, wake, tput, timers, sockets, inode) and prints one "@ ..."
+ * line per result (see bench.h). reg and collect end with kernel profiles
  * (profile.c). Never fails on a slow result: it only reports.
  */
 #define _GNU_SOURCE
@@ -24,7 +24,7 @@ struct section {
 static const struct section sections[] = {
 	{ "pipes", bench_pipes },	{ "reg", bench_registration }, { "collect", bench_collection },
 	{ "wake", bench_wakeup },	{ "tput", bench_throughput },  { "timers", bench_timers },
-	{ "sockets", bench_sockets },
+	{ "sockets", bench_sockets },	{ "inode", bench_inode },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
