@@ -187,6 +187,43 @@ def sockets(rep):
     rep.out(f"kevent-socket / epoll+FIONREAD: {rfmt(r)}", "")
 
 
+def inode(rep):
+    who = ("write-only", "inotify", "kevent")
+    rep.out("## 10. Inode events", "",
+            f"Files on {info(rep, 'inode_fs', 'the VM’s /tmp')} watched for writes, each by one "
+            "KEVENT_INODE request (KEVENT_INODE_WRITE) or one inotify watch (IN_MODIFY), the same files "
+            "for both, one contender watching at a time. A round writes one byte (pwrite) to each file, "
+            "then collects: one kevent_get_events of all the events, read() of the inotify fd until "
+            "every file was heard of. ns per event: the whole round, writes included, per event; "
+            "write-only is the same writes with nothing watching, and the last column compares what "
+            "each contender adds to it (the notification and the collection).", "")
+    rows = []
+    for files in (1, 64):
+        p, m = f"files={files},writes=1", "ns_per_event"
+        w, i, k = (rep.med("inode", c, p, m) for c in who)
+        rows.append([str(files)] + [rep.cell("inode", c, p, m) for c in who] +
+                    [rfmt(ratio(k, i)), rfmt(ratio(above(k, w), above(i, w)))])
+    rep.table(["files", "write-only", "inotify", "kevent", "kevent/inotify", "kevent/inotify less the writes"],
+              rows)
+    rep.out("Coalescing: each file written `writes` times, in turn, before one collection; ns per write. "
+            "A KEVENT_INODE request gives one event per file with the count of its writes (checked); "
+            "inotify merges an event only into the last one queued, if identical: one event for one "
+            "file, but one per write for two files written in turn.", "")
+    rows = []
+    for files, writes in ((1, 64), (2, 32)):
+        p, m = f"files={files},writes={writes}", "ns_per_write"
+        rows.append([str(files), str(writes)] + [rep.cell("inode", c, p, m) for c in who] +
+                    [fmt(rep.med("inode", c, p, "events_per_round")) for c in who[1:]] +
+                    [rfmt(ratio(rep.med("inode", "kevent", p, m), rep.med("inode", "inotify", p, m)))])
+    rep.table(["files", "writes per file", "write-only", "inotify", "kevent", "inotify events per round",
+               "kevent events per round", "kevent/inotify"], rows)
+
+
+def above(a, b):
+    """a - b, or None unless a > b (a contender's figure over write-only's)."""
+    return a - b if a is not None and b is not None and a > b else None
+
+
 def wakeup(rep, data_dir, plots):
     rep.out("## 4. Wake-up latency", "",
             "A thread blocked in its wait call, another writing an eventfd 300 µs after the "
@@ -506,6 +543,7 @@ def main():
     profiles(body)
     web(body, *load_web(a.results))
     sockets(body)
+    inode(body)
     rep.out("## Goals", "", "Figures to report, not assertions.", "")
     rep.table(["goal", "figure", ""], [list(g) for g in body.goals])
     rep.lines += body.lines
