@@ -146,13 +146,20 @@ static long collect_inotify(int in, const int *file_of_wd, long *per_file, const
 	return got;
 }
 
-/* Collects one event per file, each with the round's writes counted. */
+/*
+ * Collects one event per file, each with the round's writes counted. The
+ * events are queued by the writes (as inotify's are), so the call takes
+ * them without waiting: min_nr 1, as the other sections collect, and as
+ * inotify's read() returns what is there; min_nr = files would add a
+ * pass over the ready requests that only a call that waits needs. Only
+ * events that are late are waited for.
+ */
 static void collect_kevent(int kq, long *per_file, const struct shape *s, long *late)
 {
 	struct ukevent ev[MAXFILES];
 	int n, i, more;
 
-	n = kevent_get_events_ns(kq, s->files, s->files, 0, ev, 0);
+	n = kevent_get_events_ns(kq, 1, s->files, 0, ev, 0);
 	if (n < 0)
 		die("kevent_get_events");
 	if (n < s->files) {
