@@ -78,10 +78,13 @@ FIXTURE_SETUP(inject)
 	ASSERT_GE(self->q, 0);
 }
 
+static void inode_cleanup(void);
+
 FIXTURE_TEARDOWN(inject)
 {
 	if (self->q >= 0)
 		close(self->q);
+	inode_cleanup();
 	if (nth_fd >= 0)
 		close(nth_fd);
 	TH_LOG("%d allocations made to fail", self->steps);
@@ -312,6 +315,120 @@ TEST_F(inject, add_socket_tcp)
 	close(l);
 	p = uk_make(KEVENT_SOCKET, sock_fds[0], 0, KEVENT_SOCKET_RECV, KEVENT_REQ_ONESHOT, 8);
 	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_socket));
+}
+
+/*
+ * KEVENT_INODE: a scratch directory under /tmp (a tmpfs in the VM) and a
+ * file in it, open for writing; an ADD makes the module's request and
+ * fsnotify's mark (and its connector) on the inode.
+ */
+static char inode_dir[64];
+static int inode_wfd = -1;
+
+static int inode_path(char *buf, size_t len, const char *name)
+{
+	return snprintf(buf, len, "%s/%s", inode_dir, name) < (int)len ? 0 : -1;
+}
+
+/* Makes the scratch directory and its file; 0 or -1. */
+static int inode_setup(void)
+{
+	char path[96];
+
+	strcpy(inode_dir, "/tmp/kevent-failslab-XXXXXX");
+	if (!mkdtemp(inode_dir)) {
+		inode_dir[0] = 0;
+		return -1;
+	}
+	if (inode_path(path, sizeof(path), "file"))
+		return -1;
+	inode_wfd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	return inode_wfd < 0 ? -1 : 0;
+}
+
+static void inode_cleanup(void)
+{
+	char path[96];
+
+	if (inode_wfd >= 0)
+		close(inode_wfd);
+	inode_wfd = -1;
+	if (!inode_dir[0])
+		return;
+	if (!inode_path(path, sizeof(path), "file"))
+		unlink(path);
+	if (!inode_path(path, sizeof(path), "entry"))
+		unlink(path);
+	rmdir(inode_dir);
+	inode_dir[0] = 0;
+}
+
+/*
+ * The one event ready within a second: request uk's, normal, with these
+ * bits and one notification. A second event would be a request that a
+ * failed ADD left behind.
+ */
+static int inode_delivered(int q, const struct ukevent *uk, __u32 bits)
+{
+	struct ukevent ev[2];
+
+	return get_ns(q, 1, 2, NSEC_PER_SEC, ev) == 1 && ev[0].ptr == uk->ptr &&
+	       ev[0].type == KEVENT_INODE && ev[0].ret_flags == KEVENT_RET_DONE &&
+	       ev[0].ret_data[0] == bits && ev[0].ret_data[1] == 1;
+}
+
+/* A byte written to the file: one WRITE for its one-shot request. */
+static int trigger_inode_file(int q, struct ukevent *uk)
+{
+	return write(inode_wfd, "x", 1) == 1 && inode_delivered(q, uk, KEVENT_INODE_WRITE);
+}
+
+/* An entry made in the directory: one CREATE for its one-shot request. */
+static int trigger_inode_dir(int q, struct ukevent *uk)
+{
+	char path[96];
+	int fd, ok;
+
+	if (inode_path(path, sizeof(path), "entry"))
+		return 0;
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	ok = inode_delivered(q, uk, KEVENT_INODE_CREATE);
+	return unlink(path) == 0 && ok;
+}
+
+TEST_F(inject, add_inode_file)
+{
+	char path[96];
+	struct ukevent p;
+	int fd;
+
+	ASSERT_EQ(0, inode_setup());
+	ASSERT_EQ(0, inode_path(path, sizeof(path), "file"));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	p = uk_make(KEVENT_INODE, fd, 0, KEVENT_INODE_WRITE, KEVENT_REQ_ONESHOT, 9);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_inode_file));
+	close(fd);
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+/* A directory through an O_PATH fd, closed before the end. */
+TEST_F(inject, add_inode_dir_o_path)
+{
+	struct ukevent p;
+	int fd;
+
+	ASSERT_EQ(0, inode_setup());
+	fd = open(inode_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	p = uk_make(KEVENT_INODE, fd, 0, KEVENT_INODE_CREATE | KEVENT_INODE_REMOVE,
+		    KEVENT_REQ_ONESHOT, 10);
+	FAIL_EACH_ALLOCATION(op_add(self->q, p, trigger_inode_dir));
+	close(fd);
+	ASSERT_TRUE(queue_works(self->q, 99));
 }
 
 TEST_F(inject, add_poll_queue)
