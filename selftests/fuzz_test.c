@@ -8,19 +8,25 @@
  * them. Watched files are closed while queues watch them; queues travel
  * in SCM_RIGHTS and sit in flight in sockets that queues watch (the cycles
  * of issue 11); queues watch several queues, in diamonds and chains.
+ * KEVENT_INODE requests watch files and directories of a scratch tree
+ * under /tmp in which the workers create, write, truncate, chmod, link,
+ * rename and delete entries, and mount and lazily unmount tmpfs instances,
+ * so that watches end by deletion and by unmount at any time.
  * Argument arrays point at good memory, NULL, unmapped, read-only and
  * PROT_NONE pages, kernel addresses, and arrays that run into an unmapped
  * page. A ticker interrupts blocked calls with a signal.
  *
  * What is checked here: every call returns a value and an errno the ABI
  * allows, and every event that comes back is well formed and never BROKEN
- * (a closed file's requests go silently). A child process, whose files no
- * other thread can reach, checks the closed-file rules exactly; with one
- * thread, graphs of new queues are checked exactly too (a chain's fifth
- * edge is ELOOP). At the end, once every descriptor is closed, the module's
- * reference count must come back to where it started: no queue is kept
- * alive by a cycle. What is checked by the VM around it: no oops, no KASAN
- * or lockdep report, and (after rmmod) no kmemleak report.
+ * (a closed file's requests go silently; an inode request's last event
+ * carries KEVENT_RET_EOF, and its bits are among those it asked for and
+ * UNMOUNT). A child process, whose files no other thread can reach,
+ * checks the closed-file rules exactly; with one thread, graphs of new
+ * queues are checked exactly too (a chain's fifth edge is ELOOP). At the
+ * end, once every descriptor is closed, the module's reference count must
+ * come back to where it started: no queue is kept alive by a cycle. What
+ * is checked by the VM around it: no oops, no KASAN or lockdep report, and
+ * (after rmmod) no kmemleak report.
  *
  *   fuzz_test [-s SEED] [-d SECONDS] [-t THREADS]
  *
@@ -36,6 +42,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -50,6 +57,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -70,11 +78,11 @@
 
 /* What a slot holds, as a hint for choosing arguments (it may be stale). */
 enum kind { K_NONE, K_QUEUE, K_PIPE_R, K_PIPE_W, K_EVENTFD, K_TIMERFD, K_SOCKET,
-	    K_EPOLL, K_DEVNULL, K_FILE, K_NKINDS };
+	    K_EPOLL, K_DEVNULL, K_FILE, K_DIR, K_PATH, K_NKINDS };
 
 static const char *const kind_name[K_NKINDS] = {
 	"none", "queue", "pipe-r", "pipe-w", "eventfd", "timerfd", "socket",
-	"epoll", "devnull", "file",
+	"epoll", "devnull", "file", "dir", "o_path",
 };
 
 static _Atomic int slot_fd[NSLOTS];
@@ -123,6 +131,9 @@ struct worker {
 	uint64_t calls_ok;		/* ioctls that succeeded */
 	uint64_t events;		/* events collected */
 	uint64_t entry_errors;		/* ctl entries answered BROKEN */
+	uint64_t inode_events;		/* KEVENT_INODE events checked */
+	uint64_t inode_ends;		/* of which the end of a watch (EOF) */
+	uint64_t inode_unmounts;	/* of which by an unmount */
 	uint64_t call_errors[MAX_ERRNO];	/* kevent calls that failed, by errno */
 	struct ukevent buf[65];		/* 64, and room for a misaligned start */
 	char log[LOG_DEPTH][96];	/* the last operations, for a failure report */
@@ -196,6 +207,37 @@ static int pick_queue(struct worker *w)
 			return atomic_load(&slot_fd[i]);
 	}
 	return pick_fd(r);
+}
+
+/*
+ * The scratch tree of the file-system operations (made in main, removed at
+ * the end): files e0-e7 and directories d0-d3 in it, the same names in
+ * d0-d3, and m0-m1, where tmpfs instances come and go. Names are few so
+ * that the workers' operations meet: what one creates, another writes,
+ * renames or deletes while a third's request watches it.
+ */
+static char fs_root[64];
+
+static void pick_path(struct rng *r, char *buf, size_t len)
+{
+	switch (below(r, 8)) {
+	case 0:
+		snprintf(buf, len, "%s/d%u", fs_root, below(r, 4));
+		break;
+	case 1:
+		snprintf(buf, len, "%s/m%u", fs_root, below(r, 2));
+		break;
+	case 2:
+	case 3:
+		snprintf(buf, len, "%s/d%u/e%u", fs_root, below(r, 4), below(r, 8));
+		break;
+	case 4:
+		snprintf(buf, len, "%s/m%u/e%u", fs_root, below(r, 2), below(r, 8));
+		break;
+	default:
+		snprintf(buf, len, "%s/e%u", fs_root, below(r, 8));
+		break;
+	}
 }
 
 /* Puts `fd` in slot `i`, closing what was there. */
@@ -275,10 +317,20 @@ static void op_open(struct worker *w)
 		install(i, open("/dev/null", O_RDWR | O_CLOEXEC), kind);
 		break;
 	case K_FILE: {
-		char name[64];
+		char name[96];
 
-		snprintf(name, sizeof(name), "/tmp/kevent-fuzz-%d", w->index);
+		snprintf(name, sizeof(name), "%s/w%d", fs_root, w->index);
 		install(i, open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600), kind);
+		break;
+	}
+	case K_DIR:
+	case K_PATH: {
+		char name[128];
+
+		/* Whatever the name is now (a file, a directory, nothing). */
+		pick_path(r, name, sizeof(name));
+		install(i, open(name, (kind == K_PATH ? O_PATH : O_RDONLY | O_DIRECTORY) | O_CLOEXEC),
+			kind);
 		break;
 	}
 	default:
@@ -398,14 +450,28 @@ static uint32_t pick_bits(struct rng *r, uint32_t likely)
 	}
 }
 
+/* A valid KEVENT_INODE mask: a single bit, a few, or all of them. */
+static uint32_t pick_inode_mask(struct rng *r)
+{
+	switch (below(r, 4)) {
+	case 0:
+		return 1u << below(r, 10);
+	case 1:
+		return KEVENT_INODE_ALL;
+	default:
+		return 1 + below(r, KEVENT_INODE_ALL);
+	}
+}
+
 static void fill_entry(struct rng *r, struct ukevent *uk)
 {
-	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER, KEVENT_SOCKET };
+	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER, KEVENT_SOCKET,
+					  KEVENT_INODE };
 	static const uint32_t flags[] = { 0, KEVENT_REQ_ONESHOT, KEVENT_REQ_ET,
 					  KEVENT_REQ_ET | KEVENT_REQ_ONESHOT };
 
 	memset(uk, 0, sizeof(*uk));
-	uk->type = below(r, 10) ? types[below(r, 4)] : below(r, 12);
+	uk->type = below(r, 10) ? types[below(r, 5)] : below(r, 12);
 	uk->req_flags = pick_bits(r, flags[below(r, 4)]);
 	uk->ptr = below(r, 4);		/* few cookies: duplicates and matches */
 	switch (uk->type) {
@@ -418,6 +484,11 @@ static void fill_entry(struct rng *r, struct ukevent *uk)
 		uk->id.raw[1] = chance(r, 80) ? 0 : below(r, 8) ? below(r, 100) : (uint32_t)next(r);
 		uk->event = pick_bits(r, (uint32_t[]){ KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND,
 						       KEVENT_SOCKET_ACCEPT }[below(r, 3)]);
+		break;
+	case KEVENT_INODE:
+		uk->id.raw[0] = pick_fd(r);
+		uk->id.raw[1] = chance(r, 90) ? 0 : (uint32_t)next(r);
+		uk->event = pick_bits(r, pick_inode_mask(r));
 		break;
 	case KEVENT_TIMER:
 		uk->id.raw[0] = below(r, 8) ? 1 + below(r, 2000) : (uint32_t)next(r);
@@ -458,7 +529,7 @@ static const int call_errnos[] = { EINVAL, EFAULT, ENOTTY, EBADF, EINTR, ENOMEM,
 
 /* What a ctl entry may be answered with, in ret_data[1]. */
 static const int entry_errnos[] = { EINVAL, ENOENT, EEXIST, ENOSPC, EOPNOTSUPP, ENOMEM,
-				    EBADF, ELOOP, ENOTSOCK };
+				    EBADF, ELOOP, ENOTSOCK, EACCES };
 
 static void check_entries(struct worker *w, const struct ukevent *uk, int n)
 {
@@ -530,20 +601,45 @@ static int64_t pick_timeout(struct rng *r)
 	}
 }
 
-/* KEVENT_RET_EOF if `e` is a socket's event, which may carry it; else 0. */
-static uint32_t socket_eof(const struct ukevent *e)
+/* KEVENT_RET_EOF if `e` is a socket's or an inode's event, which may carry it. */
+static uint32_t may_eof(const struct ukevent *e)
 {
-	return e->type == KEVENT_SOCKET ? KEVENT_RET_EOF : 0;
+	return e->type == KEVENT_SOCKET || e->type == KEVENT_INODE ? KEVENT_RET_EOF : 0;
+}
+
+/*
+ * An inode request's event: DONE, and EOF if the watch ended. Its bits are
+ * among those the request asks for (the mask the event echoes) and
+ * UNMOUNT; an event without bits is only ever the end of the watch, and
+ * bits come with a count of at least one. id.raw[1] is always 0.
+ */
+static void check_inode_event(struct worker *w, int i, const struct ukevent *e)
+{
+	uint32_t bits = e->ret_data[0];
+
+	w->inode_events++;
+	if (e->ret_flags & KEVENT_RET_EOF) {
+		w->inode_ends++;
+		w->inode_unmounts += !!(bits & KEVENT_INODE_UNMOUNT);
+	}
+	if ((e->ret_flags & ~KEVENT_RET_EOF) != KEVENT_RET_DONE || e->id.raw[1] != 0 ||
+	    e->event == 0 || (e->event & ~KEVENT_INODE_ALL) ||
+	    (bits & ~(e->event | KEVENT_INODE_UNMOUNT)) ||
+	    (bits == 0 && !(e->ret_flags & KEVENT_RET_EOF)) ||
+	    (bits != 0 && e->ret_data[1] == 0))
+		fail(w, "inode event %d (fd %u cookie %#llx): event %#x ret_flags %#x bits %#x "
+		     "count %u id[1] %u", i, e->id.raw[0], (unsigned long long)e->ptr, e->event,
+		     e->ret_flags, bits, e->ret_data[1], e->id.raw[1]);
 }
 
 /*
  * Every event is a normal one: KEVENT_RET_DONE and nothing else (a socket
- * may add KEVENT_RET_EOF). Since issue 11 no event is ever BROKEN: a
- * closed file's requests go silently (no EBADF event), and a file still
- * open elsewhere is delivered normally. A file's mask and a timer's
- * expirations are never 0; neither says anything in ret_data[1]. A
- * socket's figure may be 0 (end of file, an error, an empty datagram);
- * its ret_data[1] is an errno or 0.
+ * may add KEVENT_RET_EOF; an inode request's, see check_inode_event).
+ * Since issue 11 no event is ever BROKEN: a closed file's requests go
+ * silently (no EBADF event), and a file still open elsewhere is delivered
+ * normally. A file's mask and a timer's expirations are never 0; neither
+ * says anything in ret_data[1]. A socket's figure may be 0 (end of file,
+ * an error, an empty datagram); its ret_data[1] is an errno or 0.
  */
 static void check_events(struct worker *w, const struct ukevent *ev, int n)
 {
@@ -551,13 +647,17 @@ static void check_events(struct worker *w, const struct ukevent *ev, int n)
 		const struct ukevent *e = &ev[i];
 
 		if (e->type != KEVENT_POLL && e->type != KEVENT_TIMER && e->type != KEVENT_USER &&
-		    e->type != KEVENT_SOCKET) {
+		    e->type != KEVENT_SOCKET && e->type != KEVENT_INODE) {
 			fail(w, "event %d malformed: type %u ret_flags %#x", i, e->type,
 			     e->ret_flags);
 			return;
 		}
+		if (e->type == KEVENT_INODE) {
+			check_inode_event(w, i, e);
+			continue;
+		}
 		if (e->type == KEVENT_SOCKET) {
-			if ((e->ret_flags & ~socket_eof(e)) != KEVENT_RET_DONE ||
+			if ((e->ret_flags & ~may_eof(e)) != KEVENT_RET_DONE ||
 			    (e->event != KEVENT_SOCKET_RECV && e->event != KEVENT_SOCKET_SEND &&
 			     e->event != KEVENT_SOCKET_ACCEPT) || e->ret_data[1] >= 4096)
 				fail(w, "socket event %d (id %u): event %#x ret_flags %#x errno %u",
@@ -744,6 +844,10 @@ static enum kind kind_of(int fd)
 
 	if (fstat(fd, &st))
 		return K_NONE;
+	if (fcntl(fd, F_GETFL) & O_PATH)
+		return K_PATH;
+	if (S_ISDIR(st.st_mode))
+		return K_DIR;
 	if (S_ISCHR(st.st_mode))
 		return major(st.st_rdev) == 10 ? K_QUEUE : K_DEVNULL;	/* misc: /dev/kevent */
 	if (S_ISFIFO(st.st_mode))
@@ -839,6 +943,226 @@ out:
 			install(pick_slot(r), fds[1], kinds[1]);
 		break;
 	}
+}
+
+/* ---- file-system operations and inode requests ----------------------- */
+
+/* One ctl entry: 0, its positive errno, or -errno (-1000: not DONE). */
+static int ctl_uk(int q, unsigned int cmd, struct ukevent *uk)
+{
+	int r = kevent_ctl(q, cmd, 1, uk);
+
+	if (r < 0)
+		return -errno;
+	if (r != 1 || !(uk->ret_flags & KEVENT_RET_DONE))
+		return -1000;
+	return uk->ret_flags & KEVENT_RET_BROKEN ? (int)uk->ret_data[1] : 0;
+}
+
+static struct ukevent uk_inode(struct rng *r, int fd)
+{
+	struct ukevent uk;
+
+	memset(&uk, 0, sizeof(uk));
+	uk.type = KEVENT_INODE;
+	uk.id.raw[0] = fd;
+	uk.event = pick_inode_mask(r);
+	uk.req_flags = pick_req_flags(r);
+	uk.ptr = below(r, 4);
+	return uk;
+}
+
+/*
+ * A scratch entry (whatever its name holds now) watched from 1-2 queues,
+ * through an O_PATH or a read-only fd; the request is sometimes MODIFY'd
+ * to another mask, or removed. The fd is closed at once (the requests stay
+ * on the object) or kept in a slot.
+ */
+static void op_fs_watch(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	char path[128];
+	struct ukevent uk;
+	int fd, nq = 1 + below(r, 2);
+
+	pick_path(r, path, sizeof(path));
+	fd = open(path, (chance(r, 50) ? O_PATH : O_RDONLY | O_NONBLOCK) | O_CLOEXEC);
+	note(w, "watch %s (fd %d) from %d queues", path + strlen(fs_root), fd, nq);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < nq; i++) {
+		int q = pick_queue(w);
+
+		uk = uk_inode(r, fd);
+		if (check_result(w, "ADD of an inode request", ctl_uk(q, KEVENT_CTL_ADD, &uk)))
+			break;
+		if (chance(r, 25)) {
+			uk.event = pick_inode_mask(r);
+			if (check_result(w, "MODIFY of an inode request",
+					 ctl_uk(q, KEVENT_CTL_MODIFY, &uk)))
+				break;
+		} else if (chance(r, 15) &&
+			   check_result(w, "REMOVE of an inode request",
+					ctl_uk(q, KEVENT_CTL_REMOVE, &uk))) {
+			break;
+		}
+	}
+	if (chance(r, 50))
+		close(fd);
+	else
+		install(pick_slot(r), fd, kind_of(fd));
+}
+
+/*
+ * A new tmpfs at m0 or m1, after a lazy unmount of what was there: the
+ * inodes watched in the old one see UNMOUNT once nothing holds it any
+ * more (the last fd into it may sit in a slot, and be closed later by any
+ * worker), or at once when nothing does. Its root and a file are watched
+ * from the start; half the time it is unmounted again at once (EBUSY if
+ * another worker has opened something in it meanwhile).
+ */
+static void op_remount(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	char m[96], f[128];
+	struct ukevent uk;
+	int fd;
+
+	snprintf(m, sizeof(m), "%s/m%u", fs_root, below(r, 2));
+	snprintf(f, sizeof(f), "%s/e0", m);
+	note(w, "remount %s", m + strlen(fs_root));
+	umount2(m, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (mount("kevent-fuzz", m, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=256"))
+		return;
+	fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 2; i++) {
+		fd = open(i ? f : m, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		uk = uk_inode(r, fd);
+		check_result(w, "ADD of an inode request in a new tmpfs",
+			     ctl_uk(pick_queue(w), KEVENT_CTL_ADD, &uk));
+		close(fd);
+	}
+	if (chance(r, 50))
+		umount2(m, UMOUNT_NOFOLLOW);
+}
+
+/*
+ * What inode requests see: entries made, written, truncated, chmod'ed,
+ * touched, linked, renamed and deleted, in the scratch tree, by every
+ * worker at once; fds of its entries put in slots (for the random ctl
+ * entries, and for op_io's writes); watches; tmpfs mounts coming and going.
+ * Most calls fail now and then (the name holds something else, or
+ * nothing): that is part of it, and nothing is checked but the events.
+ */
+static void op_fs(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	char a[128], b[128];
+	int fd, res = 0, op = below(r, 20);
+
+	pick_path(r, a, sizeof(a));
+	pick_path(r, b, sizeof(b));
+	note(w, "fs op %d: %s %s", op, a + strlen(fs_root), b + strlen(fs_root));
+	switch (op) {
+	case 0:
+	case 1:
+	case 2:		/* created or appended to, then closed */
+		fd = open(a, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
+		if (fd < 0)
+			break;
+		for (uint32_t n = below(r, 4); n > 0; n--)
+			if (write(fd, "k", 1) != 1)
+				break;
+		close(fd);
+		break;
+	case 3:
+		res = truncate(a, below(r, 64));
+		break;
+	case 4:
+		res = chmod(a, chance(r, 50) ? 0644 : 0600);
+		break;
+	case 5:
+		res = utimensat(AT_FDCWD, a, NULL, 0);
+		break;
+	case 6:
+		res = link(a, b);
+		break;
+	case 7:
+		res = symlink(a, b);
+		break;
+	case 8:
+	case 9:
+		res = mkdir(a, 0755);
+		break;
+	case 10:
+		res = rmdir(a);
+		break;
+	case 11:
+	case 12:
+		res = unlink(a);
+		break;
+	case 13:
+	case 14:
+		res = rename(a, b);
+		break;
+	case 15:	/* into a slot */
+		fd = open(a, (chance(r, 30) ? O_PATH : chance(r, 50) ? O_RDWR : O_RDONLY) |
+			  O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			install(pick_slot(r), fd, kind_of(fd));
+		break;
+	case 16:
+	case 17:
+	case 18:
+		op_fs_watch(w);
+		break;
+	default:
+		if (chance(r, 5))
+			op_remount(w);
+		else
+			op_fs_watch(w);
+		break;
+	}
+	(void)res;	/* failures are part of it */
+}
+
+/* Lazily unmounts what is still mounted in the scratch tree, and removes it. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void fs_cleanup(void)
+{
+	size_t len = strlen(fs_root), cap = 0;
+	char *line = NULL, mp[512];
+
+	for (int round = 0; round < 64; round++) {
+		FILE *f = fopen("/proc/self/mountinfo", "re");
+		bool found = false;
+
+		if (!f)
+			break;
+		while (getline(&line, &cap, f) > 0)
+			if (sscanf(line, "%*s %*s %*s %*s %511s", mp) == 1 &&
+			    !strncmp(mp, fs_root, len) && mp[len] == '/') {
+				umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW);
+				found = true;
+			}
+		fclose(f);
+		if (!found)
+			break;
+	}
+	free(line);
+	nftw(fs_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 /* ---- closed files, checked exactly, in a child ------------------------- */
@@ -965,7 +1289,7 @@ static int cc_collect(int q, uint64_t cookie)
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
-			if ((ev[i].ret_flags & ~socket_eof(&ev[i])) != KEVENT_RET_DONE) {
+			if ((ev[i].ret_flags & ~may_eof(&ev[i])) != KEVENT_RET_DONE) {
 				say("# close check: event (type %u id %u cookie %#llx) ret_flags %#x, "
 				    "errno %u", ev[i].type, ev[i].id.raw[0],
 				    (unsigned long long)ev[i].ptr, ev[i].ret_flags, ev[i].ret_data[1]);
@@ -1559,24 +1883,26 @@ static void one_op(struct worker *w)
 {
 	uint32_t dice = below(&w->rng, 1000);
 
-	if (dice < 280)
+	if (dice < 260)
 		op_ctl(w);
-	else if (dice < 460)
+	else if (dice < 430)
 		op_get(w);
-	else if (dice < 570)
+	else if (dice < 530)
 		op_io(w);
-	else if (dice < 660)
+	else if (dice < 615)
 		op_open(w);
-	else if (dice < 730)
+	else if (dice < 685)
 		op_close(w);
-	else if (dice < 760)
+	else if (dice < 715)
 		op_dup2(w);
-	else if (dice < 800)
+	else if (dice < 755)
 		op_raw_ioctl(w);
-	else if (dice < 850)
+	else if (dice < 800)
 		op_file(w);
-	else if (dice < 890)
+	else if (dice < 840)
 		op_watch_close(w);
+	else if (dice < 890)
+		op_fs(w);
 	else if (dice < 920)
 		op_pass(w);
 	else if (dice < 945)
@@ -1670,6 +1996,7 @@ int main(int argc, char **argv)
 	const char *seed_arg = NULL, *dur_arg = NULL, *thr_arg = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	uint64_t seed, ops = 0, calls = 0, events = 0, entry_errors = 0;
+	uint64_t inode_events = 0, inode_ends = 0, inode_unmounts = 0;
 	int refcnt_before, left = 0;
 	long duration;
 	int64_t start, end;
@@ -1710,6 +2037,17 @@ int main(int argc, char **argv)
 	setup_memory();
 	for (int i = 0; i < NSLOTS; i++)
 		atomic_store(&slot_fd[i], -1);
+	strcpy(fs_root, "/tmp/kevent-fuzz-XXXXXX");
+	if (!mkdtemp(fs_root)) {
+		printf("# fuzz: no scratch tree under /tmp: %s\n", strerror(errno));
+		strcpy(fs_root, "/nonexistent/kevent-fuzz");
+	}
+	for (int i = 0; i < 2; i++) {
+		char m[96];
+
+		snprintf(m, sizeof(m), "%s/m%d", fs_root, i);
+		mkdir(m, 0755);
+	}
 	refcnt_before = module_refcnt();
 
 	start = time(NULL);
@@ -1739,6 +2077,9 @@ int main(int argc, char **argv)
 		calls += workers[i].calls_ok;
 		events += workers[i].events;
 		entry_errors += workers[i].entry_errors;
+		inode_events += workers[i].inode_events;
+		inode_ends += workers[i].inode_ends;
+		inode_unmounts += workers[i].inode_unmounts;
 	}
 	for (int i = 0; i < NSLOTS; i++) {
 		int fd = atomic_exchange(&slot_fd[i], -1);
@@ -1758,7 +2099,10 @@ int main(int argc, char **argv)
 	printf("# fuzz: %" PRIu64 " operations in %ld s (%" PRIu64 " kevent calls succeeded, %"
 	       PRIu64 " entries refused, %" PRIu64 " events collected)\n",
 	       ops, (long)(time(NULL) - start), calls, entry_errors, events);
+	printf("# fuzz: %" PRIu64 " inode events checked, %" PRIu64 " of them ends of a watch (%"
+	       PRIu64 " by an unmount)\n", inode_events, inode_ends, inode_unmounts);
 	print_errors();
+	fs_cleanup();
 	if (atomic_load(&failed)) {
 		printf("not ok 1 fuzz (seed %" PRIu64 ")\n", seed);
 		return 1;
