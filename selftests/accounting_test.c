@@ -9,6 +9,15 @@
  * if its REMOVE succeeded (a one-shot request that was delivered is gone,
  * so its REMOVE answers ENOENT).
  *
+ * Inode requests (not one-shot) watch files of their own, in a scratch
+ * directory under /tmp, that their producer writes to any number of times
+ * (each write one notification), then deletes or REMOVEs the request of.
+ * Deleted: exactly one of its events ends the watch (KEVENT_RET_EOF), and
+ * the counts (ret_data[1]) of all its events add up to its writes exactly,
+ * plus the notifications of the deletion it asked for (the unlink's
+ * ATTRIB, and DELETE_SELF). Removed: it never ended, and its counts add up
+ * to at most its writes.
+ *
  *   accounting_test [SECONDS]       (or KEVENT_STRESS_DURATION; default 20)
  *
  * This is exact because the module delivers and removes a one-shot request
@@ -25,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kevent_test.h"
@@ -35,11 +45,24 @@
 #define PIPES		16		/* pipes per producer; the odd ones are sockets */
 #define MAX_SEQ		(1u << 21)	/* requests per producer */
 
-enum kind { USER, TIMER, PIPE };
-static const char *const kind_name[] = { "user", "timer", "pipe" };
+enum kind { USER, TIMER, PIPE, INODE };
+static const char *const kind_name[] = { "user", "timer", "pipe", "inode" };
 
-/* What a request's cookie must have seen by the end. */
-enum expect { IN_FLIGHT, ONCE, NEVER };
+/*
+ * What a request's cookie must have seen by the end. An inode request:
+ * ENDED by the deletion of its file, or REMOVED.
+ */
+enum expect { IN_FLIGHT, ONCE, NEVER, ENDED, REMOVED };
+
+/* The masks of inode requests, and what the deletion adds to each. */
+static const uint32_t inode_masks[] = {
+	KEVENT_INODE_WRITE,
+	KEVENT_INODE_WRITE | KEVENT_INODE_DELETE_SELF,
+	KEVENT_INODE_WRITE | KEVENT_INODE_ATTRIB | KEVENT_INODE_DELETE_SELF,
+};
+static const uint32_t deletion_counts[] = { 0, 1, 2 };
+
+static char scratch[64];	/* the inode requests' files */
 
 /* The cookie: kind, producer, sequence number. */
 #define COOKIE(kind, p, seq) (((uint64_t)(kind) << 60) | ((uint64_t)(p) << 52) | (seq))
@@ -54,6 +77,9 @@ struct live {
 	bool fired;		/* made ready (user), written (pipe), armed (timer) */
 	int pipe;		/* PIPE: index into the producer's pipes */
 	uint32_t first_us;	/* TIMER: the first expiry, part of its identity */
+	int wfd;		/* INODE: its file, open for writing; the request's id */
+	int mask;		/* INODE: index into inode_masks */
+	bool et;		/* INODE: KEVENT_REQ_ET */
 };
 
 struct producer {
@@ -68,7 +94,10 @@ struct producer {
 	uint32_t pipe_seq[PIPES];
 	_Atomic uint8_t *delivered;	/* [MAX_SEQ], written by collectors */
 	uint8_t *expect;		/* [MAX_SEQ], written by this producer */
-	uint64_t added, removed, modified;
+	uint32_t *notified;		/* [MAX_SEQ] INODE: notifications it asked for */
+	_Atomic uint32_t *counted;	/* [MAX_SEQ] INODE: the sum of its events' counts */
+	_Atomic uint8_t *ends;		/* [MAX_SEQ] INODE: its events with KEVENT_RET_EOF */
+	uint64_t added, removed, modified, inode_writes;
 };
 
 static int qfd;
@@ -97,6 +126,9 @@ static struct ukevent request_of(struct producer *p, struct live *l)
 	case TIMER:
 		return uk_make(KEVENT_TIMER, 1000, l->first_us, KEVENT_TIMER_UNIT_US,
 			       KEVENT_REQ_ONESHOT, cookie);
+	case INODE:
+		return uk_make(KEVENT_INODE, l->wfd, 0, inode_masks[l->mask],
+			       l->et ? KEVENT_REQ_ET : 0, cookie);
 	default:
 		/* An odd "pipe" is a unix socket pair: a KEVENT_SOCKET request. */
 		if (l->pipe % 2)
@@ -115,9 +147,50 @@ static int free_pipe(struct producer *p)
 	return -1;
 }
 
-/* Makes a live request fire: READY for a user event, a byte for a pipe. */
+static void inode_path(char *buf, size_t len, struct producer *p, uint32_t seq)
+{
+	snprintf(buf, len, "%s/%d-%u", scratch, p->index, seq);
+}
+
+/* 1-3 writes to an inode request's file: as many notifications. */
+static void write_inode(struct producer *p, struct live *l)
+{
+	uint32_t n = 1 + rnd(p, 3);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (write(l->wfd, "x", 1) != 1)
+			FAIL("write to inode %u's file: %s", l->seq, strerror(errno));
+	p->notified[l->seq] += n;
+	p->inode_writes += n;
+	l->fired = true;
+}
+
+/*
+ * Ends an inode request by deleting its file: the fd closed (no event it
+ * asked for), then the last name unlinked: its last event must come.
+ */
+static void delete_inode(struct producer *p, struct live *l)
+{
+	char path[96];
+
+	inode_path(path, sizeof(path), p, l->seq);
+	close(l->wfd);
+	if (unlink(path))
+		FAIL("unlink %s: %s", path, strerror(errno));
+	p->notified[l->seq] += deletion_counts[l->mask];
+	p->expect[l->seq] = ENDED;
+}
+
+/*
+ * Makes a live request fire: READY for a user event, a byte for a pipe,
+ * writes for an inode request (any number of times).
+ */
 static void fire(struct producer *p, struct live *l)
 {
+	if (l->kind == INODE) {
+		write_inode(p, l);
+		return;
+	}
 	if (l->fired)
 		return;
 	if (l->kind == USER) {
@@ -144,8 +217,9 @@ static void add_one(struct producer *p, struct live *l)
 	if (p->next_seq >= MAX_SEQ)
 		return;
 	memset(l, 0, sizeof(*l));
-	l->kind = rnd(p, 3);
+	l->kind = rnd(p, 4);
 	l->pipe = -1;
+	l->wfd = -1;
 	if (l->kind == PIPE) {
 		l->pipe = free_pipe(p);
 		if (l->pipe < 0)
@@ -154,10 +228,29 @@ static void add_one(struct producer *p, struct live *l)
 	l->seq = p->next_seq++;
 	l->fired = l->kind == TIMER;
 	l->first_us = 20 + rnd(p, 2000);	/* 20 us to 2 ms */
+	if (l->kind == INODE) {
+		char path[96];
+
+		inode_path(path, sizeof(path), p, l->seq);
+		l->wfd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (l->wfd < 0) {
+			FAIL("create %s: %s", path, strerror(errno));
+			return;
+		}
+		l->mask = rnd(p, 3);
+		l->et = rnd(p, 2);
+	}
 	uk = request_of(p, l);
 	r = ctl1(qfd, KEVENT_CTL_ADD, &uk);
 	if (r) {
 		FAIL("ADD of %s %u failed: %d", kind_name[l->kind], l->seq, r);
+		if (l->kind == INODE) {
+			char path[96];
+
+			inode_path(path, sizeof(path), p, l->seq);
+			close(l->wfd);
+			unlink(path);
+		}
 		return;
 	}
 	if (l->kind == PIPE)
@@ -166,13 +259,17 @@ static void add_one(struct producer *p, struct live *l)
 	p->added++;
 }
 
-/* MODIFY keeps a request (a timer restarts); ENOENT once it was delivered. */
+/*
+ * MODIFY keeps a request (a timer restarts); ENOENT once it was delivered.
+ * An inode request is there until it is deleted or removed, and a MODIFY
+ * to the same mask loses none of its pending notifications.
+ */
 static void modify_one(struct producer *p, struct live *l)
 {
 	struct ukevent uk = request_of(p, l);
 	int r = ctl1(qfd, KEVENT_CTL_MODIFY, &uk);
 
-	if (r == ENOENT && l->fired)
+	if (r == ENOENT && l->fired && l->kind != INODE)
 		return;
 	if (r)
 		FAIL("MODIFY of %s %u: %d", kind_name[l->kind], l->seq, r);
@@ -185,6 +282,26 @@ static void retire(struct producer *p, struct live *l)
 	struct ukevent uk;
 	int r;
 
+	if (l->kind == INODE) {
+		if (rnd(p, 2)) {
+			delete_inode(p, l);
+		} else {
+			char path[96];
+
+			uk = request_of(p, l);
+			r = ctl1(qfd, KEVENT_CTL_REMOVE, &uk);
+			if (r)
+				FAIL("REMOVE of inode %u: %d", l->seq, r);
+			p->expect[l->seq] = REMOVED;
+			p->removed++;
+			/* Gone: its file's deletion is nobody's event. */
+			inode_path(path, sizeof(path), p, l->seq);
+			close(l->wfd);
+			unlink(path);
+		}
+		l->used = false;
+		return;
+	}
 	if (rnd(p, 2)) {
 		fire(p, l);
 		p->expect[l->seq] = ONCE;
@@ -269,8 +386,29 @@ static void account(const struct ukevent *ev)
 	bool ok;
 
 	atomic_fetch_add(&collected, 1);
-	if (kind > PIPE || prod >= PRODUCERS || seq >= MAX_SEQ) {
+	if (kind > INODE || prod >= PRODUCERS || seq >= MAX_SEQ) {
 		FAIL("an event with a cookie never used: %#" PRIx64, c);
+		return;
+	}
+	if (kind == INODE) {
+		uint32_t bits = ev->ret_data[0];
+		bool eof = ev->ret_flags & KEVENT_RET_EOF;
+
+		/*
+		 * Bits among those asked for; none only at the end; a count
+		 * with bits. The sums are checked at the end.
+		 */
+		ok = ev->type == KEVENT_INODE &&
+		     (ev->ret_flags & ~KEVENT_RET_EOF) == KEVENT_RET_DONE &&
+		     !(bits & ~ev->event) && (bits || eof) && (!bits || ev->ret_data[1]);
+		if (!ok) {
+			atomic_fetch_add(&bad_events, 1);
+			FAIL("inode %u delivered as type %u flags %#x data %#x %u", seq, ev->type,
+			     ev->ret_flags, bits, ev->ret_data[1]);
+		}
+		atomic_fetch_add(&producers[prod].counted[seq], ev->ret_data[1]);
+		if (eof)
+			atomic_fetch_add(&producers[prod].ends[seq], 1);
 		return;
 	}
 	switch (kind) {
@@ -324,7 +462,11 @@ static void settle(void)
 		struct producer *p = &producers[i];
 
 		for (int j = 0; j < WINDOW; j++) {
-			if (p->window[j].used) {
+			if (!p->window[j].used)
+				continue;
+			if (p->window[j].kind == INODE) {
+				delete_inode(p, &p->window[j]);
+			} else {
 				fire(p, &p->window[j]);
 				p->expect[p->window[j].seq] = ONCE;
 			}
@@ -348,7 +490,25 @@ static uint64_t check(void)
 		for (uint32_t s = 0; s < p->next_seq; s++) {
 			unsigned int got = atomic_load(&p->delivered[s]);
 			unsigned int want = p->expect[s] == ONCE ? 1 : 0;
+			uint32_t counted = atomic_load(&p->counted[s]);
+			unsigned int ends = atomic_load(&p->ends[s]);
 
+			if (p->expect[s] == ENDED) {
+				if (ends != 1 || counted != p->notified[s])
+					FAIL("producer %d inode %u, deleted: %u events ended it, "
+					     "counts add up to %u, %u notifications", i, s, ends,
+					     counted, p->notified[s]);
+				checked++;
+				continue;
+			}
+			if (p->expect[s] == REMOVED) {
+				if (ends != 0 || counted > p->notified[s])
+					FAIL("producer %d inode %u, removed: %u events ended it, "
+					     "counts add up to %u, %u notifications", i, s, ends,
+					     counted, p->notified[s]);
+				checked++;
+				continue;
+			}
 			if (p->expect[s] == IN_FLIGHT)
 				FAIL("producer %d request %u has no outcome", i, s);
 			else if (got != want)
@@ -365,7 +525,7 @@ int main(int argc, char **argv)
 	const char *env = getenv("KEVENT_STRESS_DURATION");
 	long duration = argc > 1 ? atol(argv[1]) : env ? atol(env) : 20;
 	pthread_t collectors[COLLECTORS];
-	uint64_t added = 0, removed = 0, modified = 0, checked;
+	uint64_t added = 0, removed = 0, modified = 0, inode_writes = 0, checked;
 	struct ukevent ev[64];
 
 	printf("TAP version 13\n1..1\n");
@@ -374,6 +534,9 @@ int main(int argc, char **argv)
 		printf("ok 1 accounting # SKIP %s: %s\n", KEVENT_DEVICE, strerror(errno));
 		return 0;
 	}
+	strcpy(scratch, "/tmp/kevent-accounting-XXXXXX");
+	if (!mkdtemp(scratch))
+		return perror("mkdtemp"), 1;
 	for (int i = 0; i < PRODUCERS; i++) {
 		struct producer *p = &producers[i];
 
@@ -381,6 +544,9 @@ int main(int argc, char **argv)
 		p->rng = 0x2545f4914f6cdd1dULL * (i + 1);
 		p->delivered = calloc(MAX_SEQ, sizeof(*p->delivered));
 		p->expect = calloc(MAX_SEQ, 1);
+		p->notified = calloc(MAX_SEQ, sizeof(*p->notified));
+		p->counted = calloc(MAX_SEQ, sizeof(*p->counted));
+		p->ends = calloc(MAX_SEQ, sizeof(*p->ends));
 		for (int j = 0; j < PIPES; j++)
 			if (j % 2 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p->pipes[j])
 				  : pipe(p->pipes[j]))
@@ -397,6 +563,7 @@ int main(int argc, char **argv)
 		added += producers[i].added;
 		removed += producers[i].removed;
 		modified += producers[i].modified;
+		inode_writes += producers[i].inode_writes;
 	}
 	settle();
 	for (int i = 0; i < COLLECTORS; i++)
@@ -406,10 +573,14 @@ int main(int argc, char **argv)
 	checked = check();
 	printf("# accounting: %ld s, %d producers, %d collectors: %" PRIu64 " added, %" PRIu64
 	       " modified, %" PRIu64 " removed, %" PRIu64 " delivered, %" PRIu64
-	       " requests checked\n", duration, PRODUCERS, COLLECTORS, added, modified, removed,
-	       atomic_load(&collected), checked);
+	       " requests checked, %" PRIu64 " writes to watched files\n", duration, PRODUCERS,
+	       COLLECTORS, added, modified, removed, atomic_load(&collected), checked,
+	       inode_writes);
 	close(qfd);
-	printf("%s 1 accounting: every event delivered exactly once, none after its REMOVE\n",
+	if (rmdir(scratch))
+		FAIL("the scratch directory %s is not empty: %s", scratch, strerror(errno));
+	printf("%s 1 accounting: every event delivered exactly once, none after its REMOVE, "
+	       "every notification of a watched file counted once\n",
 	       atomic_load(&failed) ? "not ok" : "ok");
 	return atomic_load(&failed);
 }
