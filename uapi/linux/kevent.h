@@ -31,6 +31,7 @@
 #define KEVENT_RET_BROKEN	0x1	/* failed: positive errno in ret_data[1] */
 #define KEVENT_RET_DONE		0x2	/* the entry was processed */
 #define KEVENT_RET_EOF		0x4	/* SOCKET: the direction was shut down; INODE: the watch ended */
+#define KEVENT_RET_CANCELED	0x8	/* TIMER: its clock was set (KEVENT_TIMER_CANCEL_ON_SET) */
 
 /*
  * KEVENT_SOCKET events (take12's names): a request asks for exactly one.
@@ -83,6 +84,24 @@
 #define KEVENT_TIMER_UNIT_NS	0x20
 #define KEVENT_TIMER_UNIT_MASK	0x30
 
+/*
+ * A timer's clock may be or'ed in too; without one it is CLOCK_MONOTONIC,
+ * take12's meaning. With KEVENT_TIMER_ABSTIME the first expiry is a time
+ * on that clock, in nanoseconds, read from ret_data on ADD and MODIFY
+ * (ret_data[0] the low 32 bits, ret_data[1] the high 32 bits); id.raw[1]
+ * must then be 0, and id.raw[0] (the period) may be 0 for a single expiry.
+ * KEVENT_TIMER_CANCEL_ON_SET, with KEVENT_TIMER_REALTIME and ABSTIME only
+ * (timerfd's TFD_TIMER_CANCEL_ON_SET): when the clock is set, the request
+ * is ready at once and its event carries KEVENT_RET_CANCELED.
+ */
+#define KEVENT_TIMER_MONOTONIC	0x000
+#define KEVENT_TIMER_REALTIME	0x100
+#define KEVENT_TIMER_BOOTTIME	0x200
+#define KEVENT_TIMER_TAI	0x300
+#define KEVENT_TIMER_CLOCK_MASK	0x300
+#define KEVENT_TIMER_ABSTIME	0x400
+#define KEVENT_TIMER_CANCEL_ON_SET 0x800
+
 /* KEVENT_POLL events: the same values as the kernel's POLL* bits. */
 #define KEVENT_POLL_POLLIN	0x0001
 #define KEVENT_POLL_POLLPRI	0x0002
@@ -122,7 +141,7 @@ struct ukevent {
 	__u32 event;		/* per-type mask */
 	__u32 req_flags;	/* KEVENT_REQ_* */
 	__u32 ret_flags;	/* KEVENT_RET_*, written by the kernel */
-	__u32 ret_data[2];	/* written by the kernel */
+	__u32 ret_data[2];	/* written by the kernel; read by READY, and by an ABSTIME timer */
 	union {
 		__u32 user[2];	/* the caller's cookie, never read */
 		__u64 ptr;	/* a __u64, so 32-bit callers share the layout */
