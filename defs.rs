@@ -28,6 +28,7 @@ pub(crate) const KEVENT_REQ_ALL: u32 = KEVENT_REQ_ONESHOT | KEVENT_REQ_ET;
 pub(crate) const KEVENT_RET_BROKEN: u32 = 0x1;
 pub(crate) const KEVENT_RET_DONE: u32 = 0x2;
 pub(crate) const KEVENT_RET_EOF: u32 = layout::KEVENT_RET_EOF_VALUE as u32;
+pub(crate) const KEVENT_RET_CANCELED: u32 = layout::KEVENT_RET_CANCELED_VALUE as u32;
 
 /// `KEVENT_SOCKET` events: one direction each.
 pub(crate) const KEVENT_SOCKET_RECV: u32 = layout::KEVENT_SOCKET_RECV_VALUE as u32;
@@ -44,6 +45,14 @@ pub(crate) const KEVENT_TIMER_FIRED: u32 = 0x1;
 pub(crate) const KEVENT_TIMER_UNIT_US: u32 = 0x10;
 pub(crate) const KEVENT_TIMER_UNIT_NS: u32 = 0x20;
 pub(crate) const KEVENT_TIMER_UNIT_MASK: u32 = 0x30;
+/// Timer clocks (none: `CLOCK_MONOTONIC`), the absolute first expiry and
+/// cancel-on-set.
+pub(crate) const KEVENT_TIMER_REALTIME: u32 = layout::KEVENT_TIMER_REALTIME_VALUE as u32;
+pub(crate) const KEVENT_TIMER_BOOTTIME: u32 = layout::KEVENT_TIMER_BOOTTIME_VALUE as u32;
+pub(crate) const KEVENT_TIMER_TAI: u32 = layout::KEVENT_TIMER_TAI_VALUE as u32;
+pub(crate) const KEVENT_TIMER_CLOCK_MASK: u32 = layout::KEVENT_TIMER_CLOCK_MASK_VALUE as u32;
+pub(crate) const KEVENT_TIMER_ABSTIME: u32 = layout::KEVENT_TIMER_ABSTIME_VALUE as u32;
+pub(crate) const KEVENT_TIMER_CANCEL_ON_SET: u32 = layout::KEVENT_TIMER_CANCEL_ON_SET_VALUE as u32;
 
 /// `KEVENT_POLL` events: take12's POLL* bits and `POLLRDHUP`, the kernel's
 /// values.

@@ -53,12 +53,14 @@ struct KeventModule {
     // Dropped after the device, as fields drop in order: it waits for the
     // inode marks of closed queues to be freed.
     _inodes: sys::inode::InodeNotify,
+    _clock_set: sys::clock::ClockSetNotify,
 }
 
 impl kernel::Module for KeventModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         account::init_limit(sys::mm::total_ram_bytes());
         let inodes = sys::inode::InodeNotify::new()?;
+        let clock_set = sys::clock::ClockSetNotify::new()?;
         let shared = shared::Shared::new()?;
         let opts = sys::miscdevice::MiscDeviceOptions {
             name: c_str!("kevent"),
@@ -75,6 +77,7 @@ impl kernel::Module for KeventModule {
             _dev: dev,
             shared,
             _inodes: inodes,
+            _clock_set: clock_set,
         })
     }
 }

@@ -493,10 +493,13 @@ impl Queue {
         // Stop the source, apply the settings, start it again: a timer
         // restarts on its new schedule with no expiration of the old one,
         // a watched file is asked again with the new mask.
-        kind.pause(req.source.access_mut(reg));
+        kind.pause(&req, req.source.access_mut(reg), uk)?;
         req.set(uk.event, uk.req_flags);
         let ready_now = kind.ready_after_change(&*req)?;
         let mut ready = self.ready.lock();
+        if let Some(param) = kind.param(uk) {
+            req.set_payload(&mut ready, param);
+        }
         let queued = ready.remove(&req);
         match ready_now {
             Some(true) => req.keep_pending(&mut ready),
@@ -517,7 +520,7 @@ impl Queue {
         }
         let count = ready.len();
         drop(ready);
-        kind.resume(&req, req.source.access_mut(reg))?;
+        kind.resume(&req, req.source.access_mut(reg));
         self.wake(count);
         Ok(())
     }

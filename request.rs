@@ -6,6 +6,7 @@ use crate::defs::*;
 use crate::queue::{Queue, Registry};
 use crate::source::{self, Handle, Kind, Running};
 use crate::sys::{
+    clock::ClockSetWatcher,
     file::File,
     hrtimer::{impl_has_hr_timer, HrTimer},
     inode::InodeWatcher,
@@ -93,7 +94,8 @@ pub(crate) struct Request {
     /// ready: its poll method decides at collection), so that each firing
     /// is seen as a change.
     pending: AtomicU64,
-    /// The payload of the last `Handle::fire_with`.
+    /// The payload of the last `Handle::fire_with`, or what the source
+    /// keeps of the ADD or MODIFY entry (`Kind::param`).
     payload: [AtomicU32; 2],
     /// Set once the request has left its queue: it is never queued again.
     dead: AtomicBool,
@@ -174,7 +176,10 @@ impl Request {
                 event: AtomicU32::new(uk.event),
                 req_flags: AtomicU32::new(uk.req_flags),
                 pending: AtomicU64::new(0),
-                payload: [AtomicU32::new(0), AtomicU32::new(0)],
+                payload: {
+                    let [a, b] = kind.param(uk).unwrap_or_default();
+                    [AtomicU32::new(a), AtomicU32::new(b)]
+                },
                 dead: AtomicBool::new(false),
                 source,
                 reg_links <- RbLinks::new(),
@@ -182,7 +187,7 @@ impl Request {
                 links <- ListLinks::new(),
                 tracker <- AtomicTracker::new(),
                 // Only a source that uses it sets up its hrtimer.
-                timer <- HrTimer::new(kind.uses_hrtimer()),
+                timer <- HrTimer::new(kind.timer_clock(uk)),
                 hook <- HookSlot::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -304,6 +309,12 @@ impl PollCallback for Request {
             return;
         }
         this.queue.make_ready_nested(this, watch.wake_depth());
+    }
+}
+
+impl ClockSetWatcher for Request {
+    fn clock_was_set(this: ArcBorrow<'_, Self>) {
+        source::timer_clock_set(this);
     }
 }
 

@@ -11,7 +11,7 @@
 use crate::account::{Accounts, UserAccount};
 use crate::nest::Checks;
 use crate::sys::{
-    hrtimer::{impl_has_hr_timer, HrTimer, TimerHandle},
+    hrtimer::{impl_has_hr_timer, Clock, Expiry, HrTimer, TimerHandle},
     work,
 };
 use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
@@ -79,7 +79,7 @@ impl Shared {
                 watches <- new_mutex!(WatchTable::new(), "kevent_watches"),
                 accounts <- new_mutex!(Accounts::new(), "kevent_accounts"),
                 sweep <- new_mutex!(Sweep { timer: None, stopped: false }, "kevent_sweep"),
-                sweep_timer <- HrTimer::new(true),
+                sweep_timer <- HrTimer::new(Some(Clock::Monotonic)),
                 sweep_work <- new_work!("kevent_sweep_work"),
                 next_kick: AtomicI64::new(0),
             }),
@@ -105,7 +105,7 @@ impl Shared {
         }
         let expires = Ktime::ktime_get().to_ns().saturating_add(SWEEP_INTERVAL_NS);
         // The sweep's timer is `used`: starting it cannot fail.
-        sweep.timer = HrTimer::start(self.clone(), expires).ok();
+        sweep.timer = HrTimer::start(self.clone(), Expiry::At(expires)).ok();
     }
 
     /// Runs the sweep now, unless a wake-up did less than a sweep interval

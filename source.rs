@@ -20,13 +20,15 @@ mod user;
 
 /// The notification callback of a request's inode mark.
 pub(crate) use inode::notified as inode_notified;
-/// The hrtimer callback of a request's embedded timer.
-pub(crate) use timer::fired as timer_fired;
+/// The hrtimer callback of a request's embedded timer, and its
+/// cancel-on-set timer's when the clock was set.
+pub(crate) use timer::{clock_was_set as timer_clock_set, fired as timer_fired};
 
 use crate::defs::*;
 use crate::sys::{
+    clock::{ClockSetWatch, ClockSetWatcher},
     file::File,
-    hrtimer::{HasHrTimer, TimerHandle},
+    hrtimer::{Clock, HasHrTimer, TimerHandle},
     inode::{InodeMark, InodeWatcher},
     poll::{PollCallback, PollHooks},
 };
@@ -40,7 +42,7 @@ use kernel::{
 /// A source is told of its request's own storage and callbacks through the
 /// supertraits: the hrtimer and the first wait-queue hook are embedded in
 /// the request, so that registering allocates no more for them.
-pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher {
+pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher + ClockSetWatcher {
     /// `id` as registered: what it means is the source's.
     fn id(&self) -> [u32; 2];
     /// `event` and `req_flags` as registered or last modified.
@@ -64,8 +66,12 @@ pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher {
 /// hooks leave the wait queues). It holds a reference to the request.
 pub(crate) enum Running<R: Handle> {
     Stopped,
-    /// A started timer.
-    Timer(TimerHandle<R>),
+    /// A timer (`None` while MODIFY changes it), and what tells it of a
+    /// setting of its clock.
+    Timer {
+        timer: Option<TimerHandle<R>>,
+        clock_set: Option<ClockSetWatch<R>>,
+    },
     /// Hooks in a file's wait queues, held for what their drop does.
     Hooked {
         _hooks: PollHooks<R>,
@@ -167,11 +173,14 @@ impl Kind {
         }
     }
 
-    /// Whether a request of this kind uses its embedded hrtimer (setting
-    /// one up costs an `hrtimer_init`, which a debug kernel's object
-    /// tracking makes expensive).
-    pub(crate) fn uses_hrtimer(self) -> bool {
-        self == Self::Timer
+    /// The clock of the embedded hrtimer of a request of this kind made
+    /// by `uk`, if it uses one (setting one up costs an `hrtimer_init`,
+    /// which a debug kernel's object tracking makes expensive).
+    pub(crate) fn timer_clock(self, uk: &Ukevent) -> Option<Clock> {
+        match self {
+            Self::Timer => Some(timer::clock(uk.event)),
+            Self::Socket | Self::Inode | Self::Poll | Self::User => None,
+        }
     }
 
     /// Whether a request stays ready after its event is delivered, with
@@ -187,18 +196,25 @@ impl Kind {
         match self {
             Self::Socket => socket::start(req),
             Self::Inode => Ok((inode::start(req)?, false)),
-            Self::Timer => Ok((timer::start(req)?, false)),
+            Self::Timer => Ok((timer::start(req, None)?, false)),
             Self::Poll => poll::start(req),
             Self::User => Ok((Running::Stopped, false)),
         }
     }
 
-    /// MODIFY, before the settings change: stops what must not fire on the
-    /// old settings.
-    pub(crate) fn pause<R: Handle>(self, running: &mut Running<R>) {
+    /// MODIFY to `uk`, before the settings change: stops what must not
+    /// fire on the old settings, having made what the new ones need (a
+    /// failure changes nothing).
+    pub(crate) fn pause<R: Handle>(
+        self,
+        req: &Arc<R>,
+        running: &mut Running<R>,
+        uk: &Ukevent,
+    ) -> Result {
         if self == Self::Timer {
-            *running = Running::Stopped;
+            timer::pause(req, running, uk)?;
         }
+        Ok(())
     }
 
     /// MODIFY, after the settings changed: whether the request is ready
@@ -215,11 +231,10 @@ impl Kind {
     }
 
     /// MODIFY, last: starts again what [`Kind::pause`] stopped.
-    pub(crate) fn resume<R: Handle>(self, req: &Arc<R>, running: &mut Running<R>) -> Result {
+    pub(crate) fn resume<R: Handle>(self, req: &Arc<R>, running: &mut Running<R>) {
         if self == Self::Timer {
-            *running = timer::start(req)?;
+            timer::resume(req, running);
         }
-        Ok(())
     }
 
     /// Whether collecting `req` now would deliver an event (a file is
@@ -267,13 +282,25 @@ impl Kind {
         }
     }
 
+    /// What a request of this kind keeps of an ADD or MODIFY entry besides
+    /// its fields, as its payload (an absolute timer's first expiry, which
+    /// comes in `ret_data`); `None` leaves the payload as it is.
+    pub(crate) fn param(self, uk: &Ukevent) -> Option<[u32; 2]> {
+        match self {
+            Self::Timer => timer::param(uk),
+            Self::Socket | Self::Inode | Self::Poll | Self::User => None,
+        }
+    }
+
     /// Adds what a source fired (`n`, see [`Handle::fire`]) to what its
     /// request had pending: a count of firings for most kinds; an inode
-    /// request merges events and counts (see `source/inode.rs`).
+    /// request merges events and counts (see `source/inode.rs`), a timer
+    /// keeps whether its clock was set (`source/timer.rs`).
     #[inline(always)]
     pub(crate) fn merge(self, pending: u64, n: u64) -> u64 {
         match self {
             Self::Inode => inode::merge(pending, n),
+            Self::Timer => timer::merge(pending, n),
             _ => pending.saturating_add(n),
         }
     }

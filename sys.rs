@@ -7,6 +7,7 @@
 //! documentation), so that moving to a newer kernel means deleting a module
 //! here and renaming a path. The rest of the crate holds no `unsafe` code.
 
+pub(crate) mod clock;
 pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod hrtimer;

@@ -1,28 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `KEVENT_TIMER`: a relative timer on `CLOCK_MONOTONIC`, one-shot or
-//! periodic, whose event counts its expirations.
+//! `KEVENT_TIMER`: a timer on a clock of the caller's choice, relative or
+//! at an absolute first expiry, one-shot or periodic, whose event counts
+//! its expirations; on `CLOCK_REALTIME`, optionally told when the clock is
+//! set (timerfd's `TFD_TIMER_CANCEL_ON_SET`).
+//!
+//! The request's pending word counts expirations, with [`CANCELED`] set
+//! when the clock was set since the last delivery (see [`merge`]).
 
 use super::{Delivery, Handle, Running};
 use crate::defs::*;
-use crate::sys::hrtimer::HrTimer;
+use crate::sys::{
+    clock::ClockSetWatch,
+    hrtimer::{Clock, Expiry, HrTimer},
+};
 use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow},
-    time::Ktime,
 };
+
+/// In the pending word: the clock was set (a cancel-on-set timer).
+const CANCELED: u64 = 1 << 63;
+/// In the pending word: the expirations.
+const COUNT: u64 = CANCELED - 1;
 
 /// The schedule of a timer request, in nanoseconds.
 #[derive(Clone, Copy)]
 struct TimerSpec {
+    /// 0: a single expiry (an absolute timer only).
     period_ns: i64,
-    first_ns: i64,
+    first: Expiry,
+    cancel_on_set: bool,
 }
 
 impl TimerSpec {
-    /// Decodes `id` and `event` of a timer request (see the uapi header).
-    fn decode(id: [u32; 2], event: u32) -> Result<Self> {
-        if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
+    /// Decodes `id` and `event` of a timer request, and the absolute first
+    /// expiry `at` (see the uapi header).
+    fn decode(id: [u32; 2], event: u32, at: [u32; 2]) -> Result<Self> {
+        const KNOWN: u32 = KEVENT_TIMER_FIRED
+            | KEVENT_TIMER_UNIT_MASK
+            | KEVENT_TIMER_CLOCK_MASK
+            | KEVENT_TIMER_ABSTIME
+            | KEVENT_TIMER_CANCEL_ON_SET;
+        if event & !KNOWN != 0 {
             return Err(EINVAL);
         }
         let unit_ns: i64 = match event & KEVENT_TIMER_UNIT_MASK {
@@ -31,34 +51,127 @@ impl TimerSpec {
             KEVENT_TIMER_UNIT_NS => 1,
             _ => return Err(EINVAL),
         };
-        if id[0] == 0 {
+        let period_ns = i64::from(id[0]) * unit_ns;
+        let absolute = event & KEVENT_TIMER_ABSTIME != 0;
+        let first = if absolute {
+            // The first expiry is `at`; `id[1]` has no meaning.
+            let at = (u64::from(at[1]) << 32) | u64::from(at[0]);
+            if id[1] != 0 {
+                return Err(EINVAL);
+            }
+            Expiry::At(i64::try_from(at).map_err(|_| EINVAL)?)
+        } else {
+            // Relative: a period is needed, and the first expiry defaults
+            // to one.
+            if id[0] == 0 {
+                return Err(EINVAL);
+            }
+            Expiry::After(match id[1] {
+                0 => period_ns,
+                first => i64::from(first) * unit_ns,
+            })
+        };
+        let cancel_on_set = event & KEVENT_TIMER_CANCEL_ON_SET != 0;
+        // As timerfd: only an absolute time can be upset by a setting.
+        if cancel_on_set && (clock(event) != Clock::Realtime || !absolute) {
             return Err(EINVAL);
         }
-        let period_ns = i64::from(id[0]) * unit_ns;
-        let first_ns = match id[1] {
-            0 => period_ns,
-            first => i64::from(first) * unit_ns,
-        };
         Ok(Self {
             period_ns,
-            first_ns,
+            first,
+            cancel_on_set,
         })
     }
 
     fn of<R: Handle>(req: &R) -> Result<Self> {
-        Self::decode(req.id(), req.event())
+        Self::decode(req.id(), req.event(), req.payload())
+    }
+}
+
+/// The clock `event` names.
+pub(super) fn clock(event: u32) -> Clock {
+    match event & KEVENT_TIMER_CLOCK_MASK {
+        KEVENT_TIMER_REALTIME => Clock::Realtime,
+        KEVENT_TIMER_BOOTTIME => Clock::Boottime,
+        KEVENT_TIMER_TAI => Clock::Tai,
+        _ => Clock::Monotonic,
     }
 }
 
 pub(super) fn validate(uk: &Ukevent) -> Result {
-    TimerSpec::decode(uk.id, uk.event).map(|_| ())
+    TimerSpec::decode(uk.id, uk.event, uk.ret_data).map(|_| ())
 }
 
-/// Arms the timer for its first expiry.
-pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Running<R>> {
+/// What a request keeps of an ADD or MODIFY besides its fields: the
+/// absolute first expiry, which comes in `ret_data`.
+pub(super) fn param(uk: &Ukevent) -> Option<[u32; 2]> {
+    (uk.event & KEVENT_TIMER_ABSTIME != 0).then_some(uk.ret_data)
+}
+
+/// Arms the timer for its first expiry, and watches the clock for a
+/// setting if asked to (with `clock_set` if there is one already).
+pub(super) fn start<R: Handle>(
+    req: &Arc<R>,
+    clock_set: Option<ClockSetWatch<R>>,
+) -> Result<Running<R>> {
     let spec = TimerSpec::of(&**req)?;
-    let expires = Ktime::ktime_get().to_ns().saturating_add(spec.first_ns);
-    HrTimer::start(req.clone(), expires).map(Running::Timer)
+    let clock_set = match (spec.cancel_on_set, clock_set) {
+        (false, _) => None,
+        (true, Some(watch)) => Some(watch),
+        (true, None) => Some(ClockSetWatch::new(req.clone())?),
+    };
+    let timer = HrTimer::start(req.clone(), spec.first)?;
+    Ok(Running::Timer {
+        timer: Some(timer),
+        clock_set,
+    })
+}
+
+/// MODIFY to `uk`: makes the clock watch the new settings need, if the
+/// timer has none, then stops the timer; an expiration of the old schedule
+/// is not one of the new. Fails before anything changed: `EINVAL` for
+/// another clock (a timer's clock is its own from its ADD on, as a
+/// timerfd's), `ENOMEM`.
+pub(super) fn pause<R: Handle>(req: &Arc<R>, running: &mut Running<R>, uk: &Ukevent) -> Result {
+    if clock(uk.event) != clock(req.event()) {
+        return Err(EINVAL);
+    }
+    let wanted = uk.event & KEVENT_TIMER_CANCEL_ON_SET != 0;
+    let has = matches!(
+        running,
+        Running::Timer {
+            clock_set: Some(_),
+            ..
+        }
+    );
+    let fresh = match wanted && !has {
+        true => Some(ClockSetWatch::new(req.clone())?),
+        false => None,
+    };
+    let old = match core::mem::replace(running, Running::Stopped) {
+        Running::Timer { clock_set, .. } => clock_set,
+        _ => None,
+    };
+    let clock_set = if wanted { fresh.or(old) } else { None };
+    *running = Running::Timer {
+        timer: None,
+        clock_set,
+    };
+    Ok(())
+}
+
+/// MODIFY, last: starts the timer on its new settings (validated), with
+/// the clock watch `pause` kept.
+pub(super) fn resume<R: Handle>(req: &Arc<R>, running: &mut Running<R>) {
+    let clock_set = match core::mem::replace(running, Running::Stopped) {
+        Running::Timer { clock_set, .. } => clock_set,
+        _ => None,
+    };
+    // Validated settings, a watch if they need one, and a timer the
+    // request uses: this cannot fail.
+    if let Ok(started) = start(req, clock_set) {
+        *running = started;
+    }
 }
 
 /// The hrtimer callback (hard-irq context): one expiration. A periodic
@@ -67,22 +180,47 @@ pub(crate) fn fired<R: Handle>(req: ArcBorrow<'_, R>) {
     R::fire(req, 1);
 }
 
+/// The clock of a cancel-on-set timer was set: its next event says so.
+pub(crate) fn clock_was_set<R: Handle>(req: ArcBorrow<'_, R>) {
+    R::fire(req, CANCELED);
+}
+
+/// Merges `new` into the pending word `old`: the counts add (saturating),
+/// [`CANCELED`] stays once set.
+#[inline(always)]
+pub(super) fn merge(old: u64, new: u64) -> u64 {
+    let count = (old & COUNT).saturating_add(new & COUNT).min(COUNT);
+    count | ((old | new) & CANCELED)
+}
+
 /// A periodic timer is restarted as its event is delivered, with the
 /// expirations it missed since it fired added to `taken`; the event
-/// carries the count.
+/// carries the count, and `KEVENT_RET_CANCELED` if the clock was set.
 #[inline(always)]
 pub(super) fn deliver<R: Handle>(req: &R, running: &mut Running<R>, taken: &mut u64) -> Delivery {
     if req.req_flags() & KEVENT_REQ_ONESHOT == 0 {
         // With interrupts on: its callback cannot run before this (it
         // fired), and one after it finds the request held by the collector
-        // and leaves it pending.
-        if let (Running::Timer(timer), Ok(spec)) = (running, TimerSpec::of(req)) {
-            *taken = taken.saturating_add(timer.restart_periodic(spec.period_ns));
+        // and leaves it pending. A timer that has not fired (the clock was
+        // set) is left alone.
+        if let (
+            Running::Timer {
+                timer: Some(timer), ..
+            },
+            Ok(spec),
+        ) = (running, TimerSpec::of(req))
+        {
+            *taken = merge(*taken, timer.restart_periodic(spec.period_ns));
         }
     }
+    let count = *taken & COUNT;
     Delivery::Ready {
-        ret_data: [u32::try_from(*taken).unwrap_or(u32::MAX), 0],
-        ret_flags: 0,
+        ret_data: [u32::try_from(count).unwrap_or(u32::MAX), 0],
+        ret_flags: if *taken & CANCELED != 0 {
+            KEVENT_RET_CANCELED
+        } else {
+            0
+        },
         keep: false,
         last: false,
     }

@@ -77,52 +77,76 @@ macro_rules! impl_has_hr_timer {
 }
 pub(crate) use impl_has_hr_timer;
 
+/// The clocks a timer may run on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Clock {
+    Monotonic,
+    Realtime,
+    Boottime,
+    Tai,
+}
+
+impl Clock {
+    pub(crate) fn id(self) -> i32 {
+        (match self {
+            Self::Monotonic => bindings::CLOCK_MONOTONIC,
+            Self::Realtime => bindings::CLOCK_REALTIME,
+            Self::Boottime => bindings::CLOCK_BOOTTIME,
+            Self::Tai => bindings::CLOCK_TAI,
+        }) as i32
+    }
+}
+
+/// When a timer is to fire, in nanoseconds.
+#[derive(Clone, Copy)]
+pub(crate) enum Expiry {
+    /// This long from now.
+    After(i64),
+    /// At this time of its clock.
+    At(i64),
+}
+
 impl<T: HasHrTimer> HrTimer<T> {
-    /// A timer on `CLOCK_MONOTONIC` with absolute expiries; if not `used`,
+    /// A timer on `clock`, for its whole life (the hrtimer core allows a
+    /// new clock only on a timer nobody can start meanwhile); with `None`,
     /// one that can never be started, and costs no `hrtimer_init` (which a
     /// debug kernel's object tracking makes expensive) in an owner that
     /// needs no timer.
-    pub(crate) fn new(used: bool) -> impl PinInit<Self> {
+    pub(crate) fn new(clock: Option<Clock>) -> impl PinInit<Self> {
         pin_init!(Self {
             // INVARIANT: initialised with `T`'s callback here if `used`.
             timer <- Opaque::ffi_init(move |slot: *mut bindings::hrtimer| {
-                if !used {
-                    return;
-                }
-                // SAFETY: `slot` is valid for writes and pinned.
+                let Some(clock) = clock else { return };
+                // SAFETY: `slot` is valid for writes and pinned. Initialised
+                // for absolute expiries, a `CLOCK_REALTIME` timer stays on
+                // that clock (for relative ones, the core would move it to
+                // `CLOCK_MONOTONIC`); relative expiries are still allowed.
                 unsafe {
-                    bindings::hrtimer_init(
-                        slot,
-                        bindings::CLOCK_MONOTONIC as i32,
-                        bindings::hrtimer_mode_HRTIMER_MODE_ABS,
-                    );
+                    bindings::hrtimer_init(slot, clock.id(), bindings::hrtimer_mode_HRTIMER_MODE_ABS);
                     (*slot).function = Some(Self::run);
                 }
             }),
-            used,
+            used: clock.is_some(),
             _t: PhantomData,
         })
     }
 
-    /// Starts `owner`'s timer to fire at `expires_ns` (`CLOCK_MONOTONIC`).
-    /// The handle keeps `owner` alive; dropping it cancels the timer.
-    /// `EINVAL` for a timer made not `used`.
-    pub(crate) fn start(owner: Arc<T>, expires_ns: i64) -> Result<TimerHandle<T>> {
+    /// Starts `owner`'s timer to fire at `expiry` of its clock. The handle
+    /// keeps `owner` alive; dropping it cancels the timer. `EINVAL` for a
+    /// timer made without a clock.
+    pub(crate) fn start(owner: Arc<T>, expiry: Expiry) -> Result<TimerHandle<T>> {
         if !Self::of(&owner).used {
             return Err(EINVAL);
         }
         let timer = Self::raw(&owner);
+        let (time, mode) = match expiry {
+            Expiry::After(ns) => (ns, bindings::hrtimer_mode_HRTIMER_MODE_REL),
+            Expiry::At(ns) => (ns, bindings::hrtimer_mode_HRTIMER_MODE_ABS),
+        };
         // SAFETY: The timer is initialised (type invariant: it is `used`)
         // and lives in `owner`, which the returned handle keeps alive until
         // it has cancelled the timer.
-        unsafe {
-            bindings::hrtimer_start_range_ns(
-                timer,
-                expires_ns,
-                0,
-                bindings::hrtimer_mode_HRTIMER_MODE_ABS,
-            )
-        };
+        unsafe { bindings::hrtimer_start_range_ns(timer, time, 0, mode) };
         Ok(TimerHandle { owner })
     }
 
@@ -185,8 +209,13 @@ impl<T: HasHrTimer> TimerHandle<T> {
         // SAFETY: The timer is not queued; its expiry is only written by
         // starting it, which only this handle does now.
         let last = unsafe { (*timer).node.expires };
-        // SAFETY: Reads the monotonic clock.
-        let now = unsafe { bindings::ktime_get() };
+        // SAFETY: The timer's base is set while it is initialised, and
+        // `get_time` reads the base's clock.
+        let now = unsafe {
+            (*(*timer).base)
+                .get_time
+                .map_or(last, |get_time| get_time())
+        };
         let missed = if now > last {
             (now - last) / period_ns
         } else {
