@@ -27,10 +27,12 @@ pub use generated::{
     KEVENT_POLL_POLLERR, KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG,
     KEVENT_POLL_POLLNVAL, KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND,
     KEVENT_POLL_POLLRDHUP, KEVENT_POLL_POLLRDNORM, KEVENT_POLL_POLLREMOVE, KEVENT_POLL_POLLWRBAND,
-    KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE,
-    KEVENT_RET_EOF, KEVENT_SOCKET, KEVENT_SOCKET_ACCEPT, KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND,
-    KEVENT_TIMER, KEVENT_TIMER_FIRED, KEVENT_TIMER_UNIT_MASK, KEVENT_TIMER_UNIT_MS,
-    KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_UNIT_US, KEVENT_USER,
+    KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN,
+    KEVENT_RET_CANCELED, KEVENT_RET_DONE, KEVENT_RET_EOF, KEVENT_SOCKET, KEVENT_SOCKET_ACCEPT,
+    KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND, KEVENT_TIMER, KEVENT_TIMER_ABSTIME,
+    KEVENT_TIMER_BOOTTIME, KEVENT_TIMER_CANCEL_ON_SET, KEVENT_TIMER_CLOCK_MASK, KEVENT_TIMER_FIRED,
+    KEVENT_TIMER_MONOTONIC, KEVENT_TIMER_REALTIME, KEVENT_TIMER_TAI, KEVENT_TIMER_UNIT_MASK,
+    KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_UNIT_US, KEVENT_USER,
 };
 
 /// Every `KEVENT_POLL_*` bit the module accepts.
@@ -47,6 +49,16 @@ pub const KEVENT_POLL_VALID: u32 = KEVENT_POLL_POLLIN
     | KEVENT_POLL_POLLMSG
     | KEVENT_POLL_POLLREMOVE
     | KEVENT_POLL_POLLRDHUP;
+
+/// Every bit a `KEVENT_TIMER` request's `event` may have. Some of their
+/// combinations are still refused: the unit value 0x30, and
+/// `KEVENT_TIMER_CANCEL_ON_SET` without both `KEVENT_TIMER_REALTIME` and
+/// `KEVENT_TIMER_ABSTIME`.
+pub const KEVENT_TIMER_VALID: u32 = KEVENT_TIMER_FIRED
+    | KEVENT_TIMER_UNIT_MASK
+    | KEVENT_TIMER_CLOCK_MASK
+    | KEVENT_TIMER_ABSTIME
+    | KEVENT_TIMER_CANCEL_ON_SET;
 
 /// `struct ukevent`. The header's `union { __u32 user[2]; __u64 ptr; }`
 /// is `user` here, as a `u64`.
@@ -477,6 +489,41 @@ mod tests {
         assert_eq!(bits.iter().fold(0, |a, b| a | b).count_ones(), 10);
         assert_eq!(bits.iter().fold(0, |a, b| a | b), KEVENT_INODE_ALL);
         assert_eq!(KEVENT_INODE_ALL, 0x3ff);
+    }
+
+    #[test]
+    fn timer_clock_bits_keep_take12s_encoding() {
+        // No clock bit is CLOCK_MONOTONIC: take12's timers are unchanged.
+        assert_eq!(KEVENT_TIMER_MONOTONIC, 0);
+        let clocks = [
+            KEVENT_TIMER_MONOTONIC,
+            KEVENT_TIMER_REALTIME,
+            KEVENT_TIMER_BOOTTIME,
+            KEVENT_TIMER_TAI,
+        ];
+        // Four values of one two-bit field.
+        assert_eq!(clocks, [0, 0x100, 0x200, 0x300]);
+        assert!(clocks.iter().all(|c| c & !KEVENT_TIMER_CLOCK_MASK == 0));
+        assert_eq!(KEVENT_TIMER_CLOCK_MASK.count_ones(), 2);
+        // The fields and flags do not overlap, and make the valid bits.
+        let parts = [
+            KEVENT_TIMER_FIRED,
+            KEVENT_TIMER_UNIT_MASK,
+            KEVENT_TIMER_CLOCK_MASK,
+            KEVENT_TIMER_ABSTIME,
+            KEVENT_TIMER_CANCEL_ON_SET,
+        ];
+        let total: u32 = parts.iter().map(|p| p.count_ones()).sum();
+        assert_eq!(parts.iter().fold(0, |a, p| a | p), KEVENT_TIMER_VALID);
+        assert_eq!(KEVENT_TIMER_VALID.count_ones(), total);
+        assert_eq!(
+            (KEVENT_TIMER_ABSTIME, KEVENT_TIMER_CANCEL_ON_SET),
+            (0x400, 0x800)
+        );
+        // CANCELED is a result bit of its own.
+        assert_eq!(KEVENT_RET_CANCELED, 0x8);
+        let others = KEVENT_RET_BROKEN | KEVENT_RET_DONE | KEVENT_RET_EOF;
+        assert_eq!(KEVENT_RET_CANCELED & others, 0);
     }
 
     #[test]
