@@ -1,7 +1,7 @@
 //! The raw ABI of `uapi/linux/kevent.h`, and the only module with `unsafe`
 //! code: the three ioctls, `fcntl(F_SETFL)`, the thread's signal mask,
-//! and the view of a slice of [`Request`](crate::Request)s as the
-//! `struct ukevent` array it wraps.
+//! `clock_gettime`, and the view of a slice of
+//! [`Request`](crate::Request)s as the `struct ukevent` array it wraps.
 //!
 //! Every constant here is read from the header at build time (`build.rs`
 //! compiles a C program against it); the `#[repr(C)]` structs are declared
@@ -347,6 +347,20 @@ pub fn thread_sigmask() -> io::Result<KernelSigset> {
         return Err(io::Error::last_os_error());
     }
     Ok(set)
+}
+
+/// `clock_gettime(clock)`: the clock's time now.
+pub fn clock_gettime(clock: libc::clockid_t) -> io::Result<libc::timespec> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one `timespec` through its pointer,
+    // which points to `ts`; it keeps nothing.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ts)
 }
 
 /// Sets or clears `O_NONBLOCK` on `fd`.
