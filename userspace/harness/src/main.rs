@@ -9,6 +9,7 @@
 mod abi;
 mod alloc_count;
 mod api;
+mod clocks;
 mod ktap;
 mod model;
 mod model_test;
@@ -50,6 +51,7 @@ fn main() {
         .chain(queue::TESTS)
         .chain(api::TESTS)
         .chain(sigmask::TESTS)
+        .chain(clocks::TESTS)
         .chain(MODEL)
         .collect();
     let failed = ktap::run(&tests);

@@ -5,7 +5,21 @@
 //! and the module with the same operations and compares every result.
 //!
 //! Timers are not modelled here: their events depend on time. They are
-//! checked with tolerances on a queue of their own (`TimerModel`).
+//! checked with tolerances on a queue of their own (`TimerModel`): never
+//! early, a single expiry once, and an event whenever one is due. Both
+//! queues validate timers alike (`timer_schedule`): the clock bits,
+//! `KEVENT_TIMER_ABSTIME` with its time in `ret_data` (at most
+//! `i64::MAX`, `id[1]` 0, the period 0 for a single expiry), and
+//! `KEVENT_TIMER_CANCEL_ON_SET` with `REALTIME` and `ABSTIME` only.
+//! Relative timers on `CLOCK_REALTIME`, `CLOCK_TAI` and `CLOCK_BOOTTIME`
+//! are checked as those on `CLOCK_MONOTONIC` are, against `Instant`
+//! (`CLOCK_MONOTONIC`): while no clock is set and the system does not
+//! suspend, the four advance together, and nothing sets a clock while
+//! the model test runs (the harness runs its tests one at a time; the
+//! test that sets `CLOCK_REALTIME` sets it back before it returns). So a
+//! `CANCEL_ON_SET` timer never reports a setting here, and absolute
+//! timers are checked against their own clock, read after the events
+//! came.
 //!
 //! Inode requests (`KEVENT_INODE`) are modelled as far as ctl goes: their
 //! validation, ADD on any open fd (a pipe end names an inode like any
@@ -45,7 +59,7 @@
 //! (the duplicate check comes before the fd lookup).
 
 use kevent::sys::*;
-use kevent::Ukevent;
+use kevent::{Clock, Ukevent};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -169,9 +183,27 @@ pub fn check_ready_type(cmd: u32, type_: u32) -> Result<(), i32> {
     }
 }
 
-/// A timer's `(period, first expiry)` in nanoseconds, or `EINVAL`.
-pub fn timer_spec(id: [u32; 2], event: u32) -> Result<(u64, u64), i32> {
-    if event & !(KEVENT_TIMER_FIRED | KEVENT_TIMER_UNIT_MASK) != 0 {
+/// A timer's schedule, as ADD and MODIFY read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// The clock it runs on.
+    pub clock: Clock,
+    /// The period in nanoseconds; 0 for a single expiry (absolute only).
+    pub period_ns: u64,
+    /// The first expiry: nanoseconds after the ADD, or with `absolute`
+    /// the time of `clock` (from `ret_data`).
+    pub first_ns: u64,
+    pub absolute: bool,
+}
+
+/// A timer's schedule, or `EINVAL`: bits other than `FIRED`, the unit,
+/// the clock, `ABSTIME` and `CANCEL_ON_SET`; the unit 0x30;
+/// `CANCEL_ON_SET` without `REALTIME` and `ABSTIME`; a relative timer
+/// with a period of 0; an absolute one with `id[1]` not 0 or a time past
+/// `i64::MAX`.
+pub fn timer_schedule(uk: &Ukevent) -> Result<Schedule, i32> {
+    let event = uk.event;
+    if event & !KEVENT_TIMER_VALID != 0 {
         return Err(EINVAL);
     }
     let unit = match event & KEVENT_TIMER_UNIT_MASK {
@@ -180,15 +212,33 @@ pub fn timer_spec(id: [u32; 2], event: u32) -> Result<(u64, u64), i32> {
         KEVENT_TIMER_UNIT_NS => 1,
         _ => return Err(EINVAL),
     };
-    if id[0] == 0 {
+    let clock = Clock::from_event(event);
+    let absolute = event & KEVENT_TIMER_ABSTIME != 0;
+    if event & KEVENT_TIMER_CANCEL_ON_SET != 0 && !(absolute && clock == Clock::Realtime) {
         return Err(EINVAL);
     }
-    let period = u64::from(id[0]) * unit;
-    let first = match id[1] {
-        0 => period,
-        f => u64::from(f) * unit,
+    let period_ns = u64::from(uk.id[0]) * unit;
+    let first_ns = if absolute {
+        let at = u64::from(uk.ret_data[0]) | u64::from(uk.ret_data[1]) << 32;
+        if uk.id[1] != 0 || at > i64::MAX as u64 {
+            return Err(EINVAL);
+        }
+        at
+    } else {
+        if period_ns == 0 {
+            return Err(EINVAL);
+        }
+        match uk.id[1] {
+            0 => period_ns,
+            f => u64::from(f) * unit,
+        }
     };
-    Ok((period, first))
+    Ok(Schedule {
+        clock,
+        period_ns,
+        first_ns,
+        absolute,
+    })
 }
 
 /// The per-type checks of ADD and MODIFY.
@@ -197,7 +247,7 @@ pub fn validate(uk: &Ukevent) -> Result<(), i32> {
         return Err(EINVAL);
     }
     match uk.type_ {
-        KEVENT_TIMER => timer_spec(uk.id, uk.event).map(|_| ()),
+        KEVENT_TIMER => timer_schedule(uk).map(|_| ()),
         KEVENT_POLL if uk.id[1] != 0 || uk.event & !KEVENT_POLL_VALID != 0 => Err(EINVAL),
         KEVENT_USER if uk.event != 0 => Err(EINVAL),
         KEVENT_SOCKET => match uk.event {
@@ -720,8 +770,7 @@ pub struct TimerModel {
 }
 
 struct TimerState {
-    period_ns: u64,
-    first_ns: u64,
+    sched: Schedule,
     event: u32,
     flags: u32,
     /// An instant before the ADD or MODIFY that (re)started it.
@@ -730,8 +779,23 @@ struct TimerState {
     delivered: u64,
 }
 
+impl TimerState {
+    /// An absolute timer without a period whose expiry was delivered: it
+    /// never fires again until a MODIFY re-arms it.
+    fn spent(&self) -> bool {
+        self.sched.period_ns == 0 && self.delivered > 0
+    }
+}
+
 impl TimerModel {
+    /// The timers registered that will fire again.
     pub fn live(&self) -> usize {
+        self.timers.values().filter(|t| !t.spent()).count()
+    }
+
+    /// The timers registered, spent or not.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
         self.timers.len()
     }
 
@@ -766,12 +830,11 @@ impl TimerModel {
                 if cmd == KEVENT_CTL_MODIFY && !exists {
                     return Err(ENOENT);
                 }
-                let (period_ns, first_ns) = timer_spec(uk.id, uk.event)?;
+                let sched = timer_schedule(uk)?;
                 self.timers.insert(
                     ident,
                     TimerState {
-                        period_ns,
-                        first_ns,
+                        sched,
                         event: uk.event,
                         flags: uk.req_flags,
                         armed: before,
@@ -786,7 +849,9 @@ impl TimerModel {
         }
     }
 
-    /// Checks the events of a get-events call that returned at `after`.
+    /// Checks the events of a get-events call that returned at `after`:
+    /// a relative timer's against `after`, an absolute one's against its
+    /// clock, read now.
     pub fn check_events(&mut self, events: &[Ukevent], after: Instant) -> Result<(), String> {
         let mut seen = Vec::new();
         for ev in events {
@@ -812,19 +877,41 @@ impl TimerModel {
             if oneshot && n != 1 {
                 return Err(format!("one-shot timer with {n} expirations: {ev:?}"));
             }
+            if t.spent() {
+                return Err(format!("a single expiry fired again: {ev:?}"));
+            }
+            if t.sched.period_ns == 0 && n != 1 {
+                return Err(format!("single expiry with {n} expirations: {ev:?}"));
+            }
             t.delivered += n;
-            // Expiry k is at least first + (k - 1) * period after the ADD.
+            // Expiry k is at least first + (k - 1) * period after the ADD,
+            // or on the clock.
             let due = Duration::from_nanos(
-                t.first_ns
-                    .saturating_add((t.delivered - 1).saturating_mul(t.period_ns)),
+                t.sched
+                    .first_ns
+                    .saturating_add((t.delivered - 1).saturating_mul(t.sched.period_ns)),
             );
-            let elapsed = after.duration_since(t.armed);
-            if elapsed < due {
-                return Err(format!(
-                    "timer early: {} expirations delivered {elapsed:?} after the ADD, \
-                     the last due at {due:?}: {ev:?}",
-                    t.delivered
-                ));
+            if t.sched.absolute {
+                let clock = t.sched.clock;
+                let now = clock
+                    .now()
+                    .map_err(|e| format!("clock_gettime({clock:?}): {e}"))?;
+                if now < due {
+                    return Err(format!(
+                        "absolute timer early: {} expirations delivered at {now:?} on \
+                         {clock:?}, the last due at {due:?}: {ev:?}",
+                        t.delivered
+                    ));
+                }
+            } else {
+                let elapsed = after.duration_since(t.armed);
+                if elapsed < due {
+                    return Err(format!(
+                        "timer early: {} expirations delivered {elapsed:?} after the ADD, \
+                         the last due at {due:?}: {ev:?}",
+                        t.delivered
+                    ));
+                }
             }
             if oneshot {
                 self.timers.remove(&ident);
@@ -1333,5 +1420,138 @@ mod tests {
             t.ctl(KEVENT_CTL_ADD, &[bad], start).unwrap()[0].ret_data[1],
             EINVAL as u32
         );
+    }
+
+    /// A timer entry with `event` bits (ns unit), `id` and `ret_data`.
+    fn timer(event: u32, id: [u32; 2], ret_data: [u32; 2]) -> Ukevent {
+        Ukevent {
+            id,
+            type_: KEVENT_TIMER,
+            event: KEVENT_TIMER_UNIT_NS | event,
+            ret_data,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn timer_validation_of_clocks_abstime_and_cancel_on_set() {
+        let (rt, abs, cancel) = (
+            KEVENT_TIMER_REALTIME,
+            KEVENT_TIMER_ABSTIME,
+            KEVENT_TIMER_CANCEL_ON_SET,
+        );
+        let ok = [
+            // Relative on every clock; take12's FIRED with one.
+            timer(0, [10, 0], [0, 0]),
+            timer(rt | KEVENT_TIMER_FIRED, [10, 3], [9, 9]),
+            timer(KEVENT_TIMER_BOOTTIME, [10, 0], [0, 0]),
+            timer(KEVENT_TIMER_TAI, [10, 0], [0, 0]),
+            // Absolute: a single expiry, periodic, at i64::MAX.
+            timer(abs, [0, 0], [5, 0]),
+            timer(KEVENT_TIMER_TAI | abs, [7, 0], [5, 1]),
+            timer(abs, [0, 0], [u32::MAX, 0x7fff_ffff]),
+            timer(rt | abs | cancel, [0, 0], [1, 2]),
+            timer(rt | abs | cancel, [100, 0], [1, 2]),
+        ];
+        for uk in ok {
+            assert!(validate(&uk).is_ok(), "{uk:?}");
+        }
+        let s = timer_schedule(&timer(KEVENT_TIMER_TAI | abs, [7, 0], [5, 1])).unwrap();
+        let want = Schedule {
+            clock: Clock::Tai,
+            period_ns: 7,
+            first_ns: (1 << 32) + 5,
+            absolute: true,
+        };
+        assert_eq!(s, want);
+        let s = timer_schedule(&timer(rt, [10, 3], [9, 9])).unwrap();
+        assert_eq!(
+            (s.clock, s.period_ns, s.first_ns, s.absolute),
+            (Clock::Realtime, 10, 3, false)
+        );
+        let refused = [
+            timer(rt | cancel, [10, 0], [0, 0]),
+            timer(cancel, [10, 0], [0, 0]),
+            timer(abs | cancel, [0, 0], [1, 0]),
+            timer(KEVENT_TIMER_BOOTTIME | abs | cancel, [0, 0], [1, 0]),
+            timer(KEVENT_TIMER_TAI | abs | cancel, [0, 0], [1, 0]),
+            timer(rt | abs, [10, 1], [1, 0]),
+            timer(abs, [0, 0], [0, 0x8000_0000]),
+            timer(abs, [0, 0], [u32::MAX, u32::MAX]),
+            timer(rt, [0, 5], [0, 0]),
+            timer(KEVENT_TIMER_UNIT_MASK | rt, [10, 0], [0, 0]),
+            timer(0x1000, [10, 0], [0, 0]),
+        ];
+        let mut m = Model::new();
+        for uk in refused {
+            assert_eq!(validate(&uk), Err(EINVAL), "{uk:?}");
+            // Before the identity: EINVAL on ADD and MODIFY; REMOVE does
+            // not look, READY refuses every timer.
+            assert_eq!(err(&mut m, KEVENT_CTL_ADD, uk), EINVAL);
+            assert_eq!(err(&mut m, KEVENT_CTL_MODIFY, uk), EINVAL);
+            assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, uk), ENOENT);
+            assert_eq!(err(&mut m, KEVENT_CTL_READY, uk), EINVAL);
+        }
+    }
+
+    #[test]
+    fn timer_model_checks_absolute_timers_on_their_clock() {
+        let ns = |d: Duration| d.as_nanos() as u64;
+        let split = |t: u64| [t as u32, (t >> 32) as u32];
+        let start = Instant::now();
+        let ev = |uk: Ukevent, n: u32| Ukevent {
+            ret_flags: KEVENT_RET_DONE,
+            ret_data: [n, 0],
+            ..uk
+        };
+        // A single expiry an hour ahead on the wall clock: early.
+        let mut t = TimerModel::default();
+        let later = ns(Clock::Realtime.now().unwrap() + Duration::from_secs(3600));
+        let uk = timer(
+            KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME,
+            [0, 0],
+            split(later),
+        );
+        t.ctl(KEVENT_CTL_ADD, &[uk], start).unwrap();
+        let e = t.check_events(&[ev(uk, 1)], Instant::now()).unwrap_err();
+        assert!(e.contains("absolute timer early"), "{e}");
+        // One a second past: once, with one expiration, and then spent:
+        // registered, but not live.
+        let mut t = TimerModel::default();
+        let past = ns(Clock::Boottime.now().unwrap() - Duration::from_secs(1));
+        let single = timer(
+            KEVENT_TIMER_BOOTTIME | KEVENT_TIMER_ABSTIME,
+            [0, 0],
+            split(past),
+        );
+        t.ctl(KEVENT_CTL_ADD, &[single], start).unwrap();
+        assert_eq!(t.live(), 1);
+        let e = t.check_events(&[ev(single, 2)], start).unwrap_err();
+        assert!(e.contains("single expiry with 2"), "{e}");
+        let mut t = TimerModel::default();
+        t.ctl(KEVENT_CTL_ADD, &[single], start).unwrap();
+        t.check_events(&[ev(single, 1)], start).unwrap();
+        assert_eq!((t.live(), t.len()), (0, 1));
+        let e = t.check_events(&[ev(single, 1)], start).unwrap_err();
+        assert!(e.contains("fired again"), "{e}");
+        // MODIFY re-arms it; it is removed like any other.
+        t.ctl(KEVENT_CTL_MODIFY, &[single], start).unwrap();
+        assert_eq!(t.live(), 1);
+        t.check_events(&[ev(single, 1)], start).unwrap();
+        t.ctl(KEVENT_CTL_REMOVE, &[single], start).unwrap();
+        assert_eq!(t.len(), 0);
+        // Periodic, its first expiry ten periods past: up to eleven
+        // expirations at once, not twelve.
+        let period = Duration::from_secs(1);
+        let first = ns(Clock::Monotonic.now().unwrap() - period * 10);
+        let periodic = timer(KEVENT_TIMER_ABSTIME, [1_000_000_000, 0], split(first));
+        let mut t = TimerModel::default();
+        t.ctl(KEVENT_CTL_ADD, &[periodic], start).unwrap();
+        t.check_events(&[ev(periodic, 11)], start).unwrap();
+        let mut t = TimerModel::default();
+        t.ctl(KEVENT_CTL_ADD, &[periodic], start).unwrap();
+        let e = t.check_events(&[ev(periodic, 12)], start).unwrap_err();
+        assert!(e.contains("early"), "{e}");
+        assert_eq!(t.live(), 1);
     }
 }

@@ -2,7 +2,9 @@
 //! the module (through the kevent crate) and on the reference model
 //! (`model.rs`) side by side; every ctl entry written back, every event
 //! and every errno must be the same. Timers run on a queue of their own
-//! and are checked with tolerances (never early, eventually delivered).
+//! and are checked with tolerances (never early, eventually delivered):
+//! on every clock, relative and absolute (`TimerEntry`; see `model.rs`
+//! for why no clock is set meanwhile).
 //!
 //! The pipes' descriptors are closed, duplicated and replaced (`dup2`)
 //! too, so that watched files lose their last descriptor while watched, or
@@ -25,7 +27,7 @@
 use crate::model::Mutation;
 use crate::model::{End, Ident, Model, TimerModel};
 use kevent::sys::*;
-use kevent::{Ctl, Events, Queue, Request, Ukevent};
+use kevent::{Clock, Ctl, Events, Queue, Request, Ukevent};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
@@ -103,9 +105,17 @@ pub struct Entry {
 pub struct TimerEntry {
     pub id: u32,
     pub period: u32,
+    /// A relative timer's first expiry (`id[1]`); an absolute one's time
+    /// is this many units ahead of its clock's time when the entry is
+    /// made (behind with `past`).
     pub first: u32,
     pub unit: u32,
     pub flags: u32,
+    /// The clock bits, `KEVENT_TIMER_ABSTIME` and
+    /// `KEVENT_TIMER_CANCEL_ON_SET`, or'ed into `event` with the unit.
+    pub bits: u32,
+    /// An absolute timer's time is behind the clock's.
+    pub past: bool,
 }
 
 /// One operation of a sequence.
@@ -242,14 +252,18 @@ impl fmt::Display for Op {
             Op::TimerCtl(cmd, es) => {
                 write!(f, "timer ctl {} [", cmd_name(*cmd))?;
                 for (i, e) in es.iter().enumerate() {
+                    let first = match (e.bits & KEVENT_TIMER_ABSTIME != 0, e.past) {
+                        (false, _) => format!("{}", e.first),
+                        (true, false) => format!("at now+{}", e.first),
+                        (true, true) => format!("at now-{}", e.first),
+                    };
                     write!(
                         f,
-                        "{}timer#{} {}/{} unit={:#x} {}",
+                        "{}timer#{} {}/{first} event={:#x} {}",
                         if i > 0 { "; " } else { "" },
                         e.id,
                         e.period,
-                        e.first,
-                        e.unit,
+                        e.unit | e.bits,
                         flags_name(e.flags)
                     )?;
                 }
@@ -370,10 +384,14 @@ fn gen_entry(r: &mut Rng, cmd: u32) -> Entry {
                 KEVENT_SOCKET_RECV | KEVENT_SOCKET_SEND,
             ]);
         }
+        // Timers the kernel refuses (the model queue holds none): take12's
+        // and the clocks', absolute times and cancel on set.
         92 => e.target = Target::Raw(KEVENT_TIMER, [0, 0]),
         93 => {
-            e.target = Target::Raw(KEVENT_TIMER, [5, 0]);
-            e.event = KEVENT_TIMER_UNIT_MASK;
+            let (event, id, high) = r.pick(&REFUSED_TIMERS);
+            e.target = Target::Raw(KEVENT_TIMER, id);
+            e.event = event;
+            e.payload[1] |= high;
         }
         94 => {
             e.target = Target::BadFd;
@@ -395,6 +413,45 @@ fn gen_entry(r: &mut Rng, cmd: u32) -> Entry {
     e
 }
 
+/// Timer entries the kernel refuses, each for one reason: `(event, id,
+/// bits or'ed into ret_data[1])` (`ret_data` is the entry's payload, an
+/// absolute time far below `i64::MAX` unless the last is set).
+const REFUSED_TIMERS: [(u32, [u32; 2], u32); 9] = [
+    // The unit 0x30, on a clock too.
+    (KEVENT_TIMER_UNIT_MASK, [5, 0], 0),
+    (KEVENT_TIMER_UNIT_MASK | KEVENT_TIMER_TAI, [5, 0], 0),
+    // A relative timer with no period, on a clock.
+    (KEVENT_TIMER_BOOTTIME, [0, 5], 0),
+    // CANCEL_ON_SET without ABSTIME, or not on REALTIME.
+    (
+        KEVENT_TIMER_REALTIME | KEVENT_TIMER_CANCEL_ON_SET,
+        [5, 0],
+        0,
+    ),
+    (KEVENT_TIMER_ABSTIME | KEVENT_TIMER_CANCEL_ON_SET, [0, 0], 0),
+    (
+        KEVENT_TIMER_TAI | KEVENT_TIMER_ABSTIME | KEVENT_TIMER_CANCEL_ON_SET,
+        [5, 0],
+        0,
+    ),
+    // ABSTIME with id[1] set, or a time past i64::MAX.
+    (KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME, [5, 1], 0),
+    (KEVENT_TIMER_ABSTIME, [0, 0], 0x8000_0000),
+    // A bit that is none of the timer's.
+    (KEVENT_TIMER_REALTIME | 0x1000, [5, 0], 0),
+];
+
+/// The clocks of the timer queue's entries: `CLOCK_MONOTONIC` (take12's)
+/// half the time.
+const TIMER_CLOCKS: [u32; 6] = [
+    KEVENT_TIMER_MONOTONIC,
+    KEVENT_TIMER_MONOTONIC,
+    KEVENT_TIMER_MONOTONIC,
+    KEVENT_TIMER_REALTIME,
+    KEVENT_TIMER_BOOTTIME,
+    KEVENT_TIMER_TAI,
+];
+
 fn gen_timer_entry(r: &mut Rng) -> TimerEntry {
     let mut t = TimerEntry {
         id: 1 + r.below(3),
@@ -402,6 +459,8 @@ fn gen_timer_entry(r: &mut Rng) -> TimerEntry {
         first: r.pick(&[0, 0, 50, 2_000, 15_000]),
         unit: KEVENT_TIMER_UNIT_US,
         flags: gen_flags(r),
+        bits: r.pick(&TIMER_CLOCKS),
+        past: false,
     };
     match r.below(10) {
         0 => {
@@ -411,6 +470,23 @@ fn gen_timer_entry(r: &mut Rng) -> TimerEntry {
         }
         1 if r.below(3) == 0 => t.period = 0,
         _ => {}
+    }
+    // One in four absolute: its time `first` units ahead of its clock's
+    // (or behind, so that the periods since count); a period of 0 is a
+    // single expiry. On REALTIME, half ask for cancel on set, which
+    // nothing triggers here.
+    if r.below(4) == 0 {
+        t.bits |= KEVENT_TIMER_ABSTIME;
+        t.past = r.below(4) == 0;
+        if r.below(4) == 0 {
+            t.period = 0;
+        }
+        if t.bits & KEVENT_TIMER_CLOCK_MASK == KEVENT_TIMER_REALTIME && r.below(2) == 0 {
+            t.bits |= KEVENT_TIMER_CANCEL_ON_SET;
+        }
+    } else if r.below(40) == 0 {
+        // Refused: cancel on set of a relative timer.
+        t.bits |= KEVENT_TIMER_CANCEL_ON_SET;
     }
     t
 }
@@ -1149,15 +1225,37 @@ fn resolve(e: &Entry, slots: &[Slot; SLOTS]) -> Ukevent {
     }
 }
 
+/// The entry of a timer: an absolute one's time is read off its clock
+/// now.
 fn timer_entry(t: &TimerEntry) -> Ukevent {
-    Ukevent {
+    let mut uk = Ukevent {
         id: [t.period, t.first],
         type_: KEVENT_TIMER,
-        event: t.unit,
+        event: t.unit | t.bits,
         req_flags: t.flags,
         user: u64::from(t.id),
         ..Default::default()
+    };
+    if t.bits & KEVENT_TIMER_ABSTIME != 0 {
+        let unit_ns: u64 = match t.unit {
+            KEVENT_TIMER_UNIT_NS => 1,
+            KEVENT_TIMER_UNIT_US => 1_000,
+            _ => 1_000_000,
+        };
+        let now = Clock::from_event(t.bits)
+            .now()
+            .expect("clock_gettime of a timer's clock")
+            .as_nanos() as u64;
+        let offset = u64::from(t.first) * unit_ns;
+        let at = if t.past {
+            now.saturating_sub(offset)
+        } else {
+            now + offset
+        };
+        uk.id[1] = 0;
+        uk.ret_data = [at as u32, (at >> 32) as u32];
     }
+    uk
 }
 
 fn show(r: &Result<Vec<Ukevent>, i32>) -> String {
@@ -1608,6 +1706,53 @@ mod tests {
         let ok = st.entries - st.entry_errors;
         assert!(ok * 10 > st.entries * 3, "{st:?}");
         assert!(st.entry_errors * 10 > st.entries * 3, "{st:?}");
+    }
+
+    #[test]
+    fn timer_entries_cover_the_clocks_absolute_times_and_refusals() {
+        // The timer queue's entries: every clock, relative and absolute
+        // (ahead and behind, periodic and single), cancel on set, and
+        // refusals; the model queue's timer entries are all refused.
+        let mut clocks = [0usize; 4];
+        let (mut abs, mut past, mut single, mut cancel, mut refused) = (0, 0, 0, 0, 0);
+        let mut model_timers = 0;
+        for op in generate(42, 5000) {
+            match op {
+                Op::TimerCtl(_, es) => {
+                    for t in es {
+                        let uk = timer_entry(&t);
+                        let Ok(s) = crate::model::timer_schedule(&uk) else {
+                            refused += 1;
+                            continue;
+                        };
+                        clocks[Clock::ALL.iter().position(|c| *c == s.clock).unwrap()] += 1;
+                        if s.absolute {
+                            abs += 1;
+                            past += usize::from(t.past);
+                            single += usize::from(s.period_ns == 0);
+                            cancel += usize::from(uk.event & KEVENT_TIMER_CANCEL_ON_SET != 0);
+                        }
+                    }
+                }
+                Op::Ctl(_, es) => {
+                    for e in es {
+                        if let Target::Raw(KEVENT_TIMER, _) = e.target {
+                            let uk = resolve(&e, &[Slot::default(); SLOTS]);
+                            assert!(crate::model::validate(&uk).is_err(), "{uk:?}");
+                            model_timers += 1;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        println!(
+            "clocks {clocks:?}; {abs} absolute ({past} past, {single} single, \
+             {cancel} cancel on set); {refused} refused; {model_timers} refused on the model queue"
+        );
+        assert!(clocks.iter().all(|&n| n > 20), "{clocks:?}");
+        assert!(abs > 50 && past > 5 && single > 5 && cancel > 3);
+        assert!(refused > 5 && model_timers > 10);
     }
 
     #[test]

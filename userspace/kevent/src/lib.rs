@@ -1,11 +1,12 @@
 //! Safe bindings to `/dev/kevent`, the unified event queue.
 //!
 //! A [`Queue`] is one open of the device. [`Request`]s go in (readiness of
-//! any file or socket, changes to files and directories, timers, user
-//! events), one at a time or in batches with a
-//! result per entry; events come out with [`Queue::wait`] into a reusable
-//! [`Events`] buffer that the kernel writes into directly, so waiting
-//! allocates nothing and copies nothing beyond the ioctl's own copy.
+//! any file or socket, changes to files and directories, timers on any
+//! [`Clock`], relative or absolute, user events), one at a time or in
+//! batches with a result per entry; events come out with [`Queue::wait`]
+//! into a reusable [`Events`] buffer that the kernel writes into
+//! directly, so waiting allocates nothing and copies nothing beyond the
+//! ioctl's own copy.
 //! [`Queue::wait_with_sigmask`] waits with a [`SigSet`] as the signal
 //! mask, as `epoll_pwait` and `ppoll` do.
 //!
@@ -42,7 +43,10 @@
 //! (nanoseconds, microseconds or milliseconds). [`Request::timer`] picks
 //! the finest unit that holds both and rounds up to it, so a timer is
 //! never early; a period of zero, or one longer than `u32::MAX`
-//! milliseconds, is `InvalidInput`.
+//! milliseconds, is `InvalidInput`. An absolute timer's time
+//! ([`Request::timer_at`]) travels as nanoseconds in a `u64`, of which the
+//! kernel takes at most `i64::MAX` (about 292 years since the clock's
+//! epoch); a later time is `InvalidInput`.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(unsafe_code)]
@@ -782,6 +786,120 @@ pub struct InodeChange {
     pub ended: bool,
 }
 
+/// The clock a timer runs on: its expiries are times of that clock, and
+/// an absolute timer's time ([`Request::timer_at`]) is read on it.
+///
+/// ```
+/// use kevent::Clock;
+/// assert_eq!(Clock::default(), Clock::Monotonic);
+/// assert_eq!(Clock::Realtime.id(), libc::CLOCK_REALTIME);
+/// assert_eq!(Clock::from_event(Clock::Tai.bits() | 0x20), Clock::Tai);
+/// // What a timer on the clock is measured against.
+/// let before = Clock::Boottime.now()?;
+/// assert!(Clock::Boottime.now()? >= before);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Clock {
+    /// `CLOCK_MONOTONIC` (`KEVENT_TIMER_MONOTONIC`, no bits): time since
+    /// boot, not counting suspend, never set. The default, and the only
+    /// clock of take12's timers.
+    #[default]
+    Monotonic,
+    /// `CLOCK_REALTIME` (`KEVENT_TIMER_REALTIME`): the wall clock, since
+    /// the Unix epoch. It can be set (`clock_settime`, `settimeofday`,
+    /// `adjtimex`), and its timers follow: stepped forward, they count
+    /// the expiries the step passed; stepped back, they wait until the
+    /// clock reaches their expiries again. [`Request::cancel_on_set`]
+    /// reports the steps.
+    Realtime,
+    /// `CLOCK_BOOTTIME` (`KEVENT_TIMER_BOOTTIME`): `Monotonic` plus the
+    /// time the system was suspended.
+    Boottime,
+    /// `CLOCK_TAI` (`KEVENT_TIMER_TAI`): International Atomic Time,
+    /// `Realtime` plus the TAI offset the system knows. It is set with
+    /// `Realtime`, and its timers follow the steps as `Realtime`'s do;
+    /// only `Realtime` timers can have them reported.
+    Tai,
+}
+
+impl Clock {
+    /// Every clock, the default first.
+    pub const ALL: [Clock; 4] = [
+        Clock::Monotonic,
+        Clock::Realtime,
+        Clock::Boottime,
+        Clock::Tai,
+    ];
+
+    /// Its `KEVENT_TIMER_*` clock bits, for a timer's `event`.
+    pub const fn bits(self) -> u32 {
+        match self {
+            Clock::Monotonic => sys::KEVENT_TIMER_MONOTONIC,
+            Clock::Realtime => sys::KEVENT_TIMER_REALTIME,
+            Clock::Boottime => sys::KEVENT_TIMER_BOOTTIME,
+            Clock::Tai => sys::KEVENT_TIMER_TAI,
+        }
+    }
+
+    /// The clock a timer's `event` names (its `KEVENT_TIMER_CLOCK_MASK`
+    /// bits; the other bits are ignored).
+    pub const fn from_event(event: u32) -> Clock {
+        match event & sys::KEVENT_TIMER_CLOCK_MASK {
+            sys::KEVENT_TIMER_REALTIME => Clock::Realtime,
+            sys::KEVENT_TIMER_BOOTTIME => Clock::Boottime,
+            sys::KEVENT_TIMER_TAI => Clock::Tai,
+            _ => Clock::Monotonic,
+        }
+    }
+
+    /// Its `clockid_t`, for `clock_gettime` and friends.
+    pub const fn id(self) -> libc::clockid_t {
+        match self {
+            Clock::Monotonic => libc::CLOCK_MONOTONIC,
+            Clock::Realtime => libc::CLOCK_REALTIME,
+            Clock::Boottime => libc::CLOCK_BOOTTIME,
+            Clock::Tai => libc::CLOCK_TAI,
+        }
+    }
+
+    /// The clock's time now (`clock_gettime`), since its epoch: what an
+    /// absolute timer's time is compared with. A time before the epoch (a
+    /// wall clock set before 1970) is an error.
+    pub fn now(self) -> io::Result<Duration> {
+        let ts = sys::clock_gettime(self.id())?;
+        let secs = u64::try_from(ts.tv_sec)
+            .map_err(|_| io::Error::other(format!("{self:?} is before its epoch: {ts:?}")))?;
+        Ok(Duration::new(secs, ts.tv_nsec as u32))
+    }
+}
+
+/// When a timer first expires (see [`TimerSpec`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FirstExpiry {
+    /// This long after the ADD or MODIFY that armed it, measured on its
+    /// clock ([`Request::timer_on`]).
+    After(Duration),
+    /// At this time of its clock, since the clock's epoch
+    /// ([`Request::timer_at`], `KEVENT_TIMER_ABSTIME`).
+    At(Duration),
+}
+
+/// A timer request's settings, decoded (see [`Request::timer_spec`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerSpec {
+    /// The clock it runs on.
+    pub clock: Clock,
+    /// Its first expiry.
+    pub first: FirstExpiry,
+    /// The time between expiries; `None` for a single expiry (an
+    /// absolute timer only).
+    pub period: Option<Duration>,
+    /// Its event reports the setting of its clock
+    /// ([`Request::cancel_on_set`]).
+    pub cancel_on_set: bool,
+}
+
 /// The timer units, finest first, with their length in nanoseconds.
 const TIMER_UNITS: [(u32, u128); 3] = [
     (sys::KEVENT_TIMER_UNIT_NS, 1),
@@ -910,34 +1028,187 @@ impl Request {
         self
     }
 
-    /// A timer that fires every `period`, the first time after `first`
-    /// (`None`: after one period), periodic unless [`oneshot`](Self::oneshot).
+    /// A timer on [`Clock::Monotonic`] that fires every `period`, the
+    /// first time after `first` (`None`: after one period), periodic
+    /// unless [`oneshot`](Self::oneshot): [`Request::timer_on`] with the
+    /// default clock, take12's timer.
     ///
     /// Both are rounded up to the finest unit that holds them, so the timer
     /// is never early; a first expiry of zero becomes one unit. A zero
     /// period, or one longer than `u32::MAX` milliseconds, is
     /// `InvalidInput`.
     pub fn timer(period: Duration, first: Option<Duration>) -> io::Result<Request> {
+        Request::timer_on(Clock::Monotonic, period, first)
+    }
+
+    /// A timer on `clock` that fires every `period`, the first time
+    /// `first` after the ADD (`None`: one period after), periodic unless
+    /// [`oneshot`](Self::oneshot). Both are measured on `clock` from the
+    /// ADD, or from the MODIFY that restarts it.
+    ///
+    /// Encoded as [`Request::timer`] encodes them: rounded up to the
+    /// finest unit that holds both, so the timer is never early (when its
+    /// event is delivered, `clock` has gone at least first + (*n* − 1) ×
+    /// period past the ADD, *n* counting every expiration delivered); a
+    /// zero period, or one longer than `u32::MAX` milliseconds, is
+    /// `InvalidInput`.
+    ///
+    /// On [`Clock::Realtime`] and [`Clock::Tai`] the expiries are times of
+    /// the clock, so the timer follows its steps (see [`Clock::Realtime`]).
+    ///
+    /// ```
+    /// use kevent::{Clock, FirstExpiry, Request};
+    /// use std::time::Duration;
+    ///
+    /// let ms = Duration::from_millis;
+    /// let t = Request::timer_on(Clock::Boottime, ms(100), Some(ms(5)))?;
+    /// let spec = t.timer_spec().unwrap();
+    /// assert_eq!(spec.clock, Clock::Boottime);
+    /// assert_eq!((spec.first, spec.period), (FirstExpiry::After(ms(5)), Some(ms(100))));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn timer_on(
+        clock: Clock,
+        period: Duration,
+        first: Option<Duration>,
+    ) -> io::Result<Request> {
         if period.is_zero() {
             return Err(invalid("a timer period of zero"));
         }
-        let first_ns = first.map(|d| d.as_nanos());
-        let period_ns = period.as_nanos();
-        for (unit, ns) in TIMER_UNITS {
-            let p = period_ns.div_ceil(ns);
-            let f = first_ns.map_or(0, |f| f.div_ceil(ns).max(1));
-            if let (Ok(p), Ok(f)) = (u32::try_from(p), u32::try_from(f)) {
-                return Ok(Request(Ukevent {
-                    id: [p, f],
-                    type_: sys::KEVENT_TIMER,
-                    event: unit,
-                    ..Default::default()
-                }));
+        let (unit, p, f) =
+            timer_units(period.as_nanos(), first.map(|d| d.as_nanos())).ok_or_else(|| {
+                invalid(format!(
+                    "timer period {period:?} or first expiry {first:?} is longer than u32::MAX ms"
+                ))
+            })?;
+        Ok(Request(Ukevent {
+            id: [p, f],
+            type_: sys::KEVENT_TIMER,
+            event: unit | clock.bits(),
+            ..Default::default()
+        }))
+    }
+
+    /// An absolute timer (`KEVENT_TIMER_ABSTIME`): it fires when `clock`
+    /// reads `first_expiry` (a time since the clock's epoch, as
+    /// [`Clock::now`] gives it), then every `period` if there is one.
+    ///
+    /// - A time already past fires at once. A periodic timer whose first
+    ///   expiry is past counts every period that has elapsed since, as
+    ///   timerfd does: its first event has 1 + (now − first) / period
+    ///   expirations.
+    /// - Without a period the timer expires once: after its event the
+    ///   request stays registered (unless [`oneshot`](Self::oneshot)) and
+    ///   never fires again, until a MODIFY re-arms it with a new time.
+    /// - Never early: when its event is delivered, `clock` reads at least
+    ///   first + (*n* − 1) × period, *n* counting every expiration
+    ///   delivered.
+    /// - On [`Clock::Realtime`] or [`Clock::Tai`] the time is a wall-clock
+    ///   time: the timer fires when the clock reads it, however the clock
+    ///   is set in between (a step past it fires it, a step back delays
+    ///   it).
+    ///
+    /// The time travels in `ret_data` (low 32 bits, high 32 bits) as
+    /// nanoseconds, exactly; the period is rounded up to the finest unit
+    /// that holds it. A time past `i64::MAX` nanoseconds (about 292
+    /// years), a zero period (`None` is the single expiry), or a period
+    /// longer than `u32::MAX` milliseconds is `InvalidInput`.
+    ///
+    /// The time is not part of the identity (id, type, cookie), and the
+    /// id holds only the period: two absolute timers with the same period
+    /// need different cookies. The kernel writes each processed entry's
+    /// result over `ret_data[1]`, so an entry [`Queue::submit`] wrote back
+    /// has lost the high half of its time, and an event's
+    /// [`request`](Event::request) has none: build the request again to
+    /// MODIFY it ([`Queue::add`] and [`Queue::modify`] leave theirs alone).
+    ///
+    /// ```no_run
+    /// use kevent::{Clock, Events, Queue, Request};
+    /// use std::time::Duration;
+    ///
+    /// let queue = Queue::new()?;
+    /// // At the next full second of the wall clock, and every second after.
+    /// let now = Clock::Realtime.now()?;
+    /// let next = Duration::from_secs(now.as_secs() + 1);
+    /// let tick = Request::timer_at(Clock::Realtime, next, Some(Duration::from_secs(1)))?;
+    /// queue.add(&tick.with_cookie(1))?;
+    /// let mut events = Events::with_capacity(4);
+    /// queue.wait(1, &mut events, None)?;
+    /// assert!(Clock::Realtime.now()? >= next);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn timer_at(
+        clock: Clock,
+        first_expiry: Duration,
+        period: Option<Duration>,
+    ) -> io::Result<Request> {
+        let at = u64::try_from(first_expiry.as_nanos())
+            .ok()
+            .filter(|&ns| ns <= i64::MAX as u64)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "absolute timer expiry {first_expiry:?}: more than i64::MAX ns"
+                ))
+            })?;
+        let (unit, p) = match period {
+            None => (sys::KEVENT_TIMER_UNIT_NS, 0),
+            Some(d) if d.is_zero() => {
+                return Err(invalid("a timer period of zero (None is a single expiry)"))
             }
+            Some(d) => {
+                let (unit, p, _) = timer_units(d.as_nanos(), None).ok_or_else(|| {
+                    invalid(format!("timer period {d:?} is longer than u32::MAX ms"))
+                })?;
+                (unit, p)
+            }
+        };
+        Ok(Request(Ukevent {
+            id: [p, 0],
+            type_: sys::KEVENT_TIMER,
+            event: unit | clock.bits() | sys::KEVENT_TIMER_ABSTIME,
+            ret_data: [at as u32, (at >> 32) as u32],
+            ..Default::default()
+        }))
+    }
+
+    /// For an absolute timer on [`Clock::Realtime`], reports each setting
+    /// of the clock (`KEVENT_TIMER_CANCEL_ON_SET`, timerfd's
+    /// `TFD_TIMER_CANCEL_ON_SET`): when the clock is set (`clock_settime`,
+    /// `settimeofday`, `adjtimex` with `ADJ_SETOFFSET`) while the request
+    /// is registered, it is ready at once, and its next event says so
+    /// ([`Event::timer_canceled`]), with the expirations since the last
+    /// delivery, possibly 0. The timer keeps its schedule, its time on the
+    /// clock as set now; a one-shot request leaves with that event.
+    /// Without it, a setting of the clock is not reported.
+    ///
+    /// Any other request (another clock, a relative timer, not a timer)
+    /// is `InvalidInput`, as the kernel would refuse it (`EINVAL`).
+    ///
+    /// ```
+    /// use kevent::{Clock, Request};
+    /// use std::time::Duration;
+    ///
+    /// let soon = Clock::Realtime.now()? + Duration::from_secs(3600);
+    /// let t = Request::timer_at(Clock::Realtime, soon, None)?.cancel_on_set()?;
+    /// assert!(t.timer_spec().unwrap().cancel_on_set);
+    /// let mono = Request::timer_at(Clock::Monotonic, Duration::from_secs(9), None)?;
+    /// assert!(mono.cancel_on_set().is_err());
+    /// let relative = Request::timer_on(Clock::Realtime, Duration::from_secs(1), None)?;
+    /// assert!(relative.cancel_on_set().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn cancel_on_set(mut self) -> io::Result<Request> {
+        let uk = &self.0;
+        if uk.type_ != sys::KEVENT_TIMER
+            || uk.event & sys::KEVENT_TIMER_ABSTIME == 0
+            || Clock::from_event(uk.event) != Clock::Realtime
+        {
+            return Err(invalid(
+                "cancel on set is for absolute timers on Clock::Realtime",
+            ));
         }
-        Err(invalid(format!(
-            "timer period {period:?} or first expiry {first:?} is longer than u32::MAX ms"
-        )))
+        self.0.event |= sys::KEVENT_TIMER_CANCEL_ON_SET;
+        Ok(self)
     }
 
     /// A user event named `id`, made ready by [`Queue::trigger`].
@@ -1001,7 +1272,24 @@ impl Request {
 
     /// A timer's period and first expiry, decoded; `None` for another kind
     /// or an encoding the kernel refuses.
+    ///
+    /// For a relative timer, on any clock, the first expiry is counted
+    /// from the ADD. For an absolute timer ([`Request::timer_at`]) it is
+    /// its time on its clock, read from `ret_data` (so 0 in a request
+    /// taken from an event), and the period is zero for a single expiry.
+    /// [`timer_spec`](Self::timer_spec) tells them apart.
     pub fn timer_schedule(&self) -> Option<(Duration, Duration)> {
+        let spec = decode_timer(&self.0)?;
+        let first = match spec.first {
+            FirstExpiry::After(d) | FirstExpiry::At(d) => d,
+        };
+        Some((spec.period.unwrap_or(Duration::ZERO), first))
+    }
+
+    /// A timer's settings, decoded: its clock, first expiry (relative or
+    /// absolute), period and whether it reports clock settings; `None`
+    /// for another kind or an encoding the kernel refuses.
+    pub fn timer_spec(&self) -> Option<TimerSpec> {
         decode_timer(&self.0)
     }
 
@@ -1012,23 +1300,57 @@ impl Request {
     }
 }
 
-/// The schedule of a timer request or event: `(period, first expiry)`.
-fn decode_timer(uk: &Ukevent) -> Option<(Duration, Duration)> {
-    if uk.type_ != sys::KEVENT_TIMER
-        || uk.id[0] == 0
-        || uk.event & !(sys::KEVENT_TIMER_FIRED | sys::KEVENT_TIMER_UNIT_MASK) != 0
-    {
+/// The finest unit that holds `period_ns` and `first_ns` (`None`: no
+/// first expiry), and both in it, rounded up (a first expiry of zero is
+/// one unit); `None` if they do not fit even in milliseconds.
+fn timer_units(period_ns: u128, first_ns: Option<u128>) -> Option<(u32, u32, u32)> {
+    TIMER_UNITS.iter().find_map(|&(unit, ns)| {
+        let p = u32::try_from(period_ns.div_ceil(ns)).ok()?;
+        let f = u32::try_from(first_ns.map_or(0, |f| f.div_ceil(ns).max(1))).ok()?;
+        Some((unit, p, f))
+    })
+}
+
+/// The settings of a timer request or event, as the kernel validates
+/// them (`None` where it says `EINVAL`). An absolute timer's time is read
+/// from `ret_data`.
+fn decode_timer(uk: &Ukevent) -> Option<TimerSpec> {
+    if uk.type_ != sys::KEVENT_TIMER || uk.event & !sys::KEVENT_TIMER_VALID != 0 {
         return None;
     }
     let unit = uk.event & sys::KEVENT_TIMER_UNIT_MASK;
     let (_, ns) = TIMER_UNITS.iter().find(|(u, _)| *u == unit)?;
     let ns = *ns as u64;
-    let period = Duration::from_nanos(u64::from(uk.id[0]) * ns);
-    let first = match uk.id[1] {
-        0 => period,
-        f => Duration::from_nanos(u64::from(f) * ns),
+    let clock = Clock::from_event(uk.event);
+    let absolute = uk.event & sys::KEVENT_TIMER_ABSTIME != 0;
+    let cancel_on_set = uk.event & sys::KEVENT_TIMER_CANCEL_ON_SET != 0;
+    if cancel_on_set && !(absolute && clock == Clock::Realtime) {
+        return None;
+    }
+    let period = match uk.id[0] {
+        0 => None,
+        p => Some(Duration::from_nanos(u64::from(p) * ns)),
     };
-    Some((period, first))
+    let first = if absolute {
+        let at = u64::from(uk.ret_data[0]) | u64::from(uk.ret_data[1]) << 32;
+        if uk.id[1] != 0 || at > i64::MAX as u64 {
+            return None;
+        }
+        FirstExpiry::At(Duration::from_nanos(at))
+    } else {
+        // A relative timer needs a period.
+        let p = period?;
+        FirstExpiry::After(match uk.id[1] {
+            0 => p,
+            f => Duration::from_nanos(u64::from(f) * ns),
+        })
+    };
+    Some(TimerSpec {
+        clock,
+        first,
+        period,
+        cancel_on_set,
+    })
 }
 
 fn entry_result(uk: &Ukevent) -> Option<io::Result<()>> {
@@ -1127,8 +1449,8 @@ impl<'a> Event<'a> {
     }
 
     /// The request's id (`[fd, 0]` for a poll or inode request, `[fd,
-    /// low-water mark]` for a socket request, the timer schedule, `[id, 0]`
-    /// for a user event).
+    /// low-water mark]` for a socket request, the timer schedule (`[period,
+    /// 0]` for an absolute timer), `[id, 0]` for a user event).
     pub fn id(&self) -> [u32; 2] {
         self.0.id
     }
@@ -1139,7 +1461,8 @@ impl<'a> Event<'a> {
     }
 
     /// The request this event came from, as registered (for
-    /// [`Queue::remove`] and friends).
+    /// [`Queue::remove`] and friends), but for `ret_data`, which is 0: an
+    /// absolute timer's time is not in it (see [`Request::timer_at`]).
     pub fn request(&self) -> Request {
         Request(Ukevent {
             ret_flags: 0,
@@ -1188,9 +1511,20 @@ impl<'a> Event<'a> {
         Interest(self.0.ret_data[0])
     }
 
-    /// For a timer, the expirations since the last delivery (at least 1).
+    /// For a timer, the expirations since the last delivery: at least 1,
+    /// but in an event that reports a setting of its clock
+    /// ([`timer_canceled`](Self::timer_canceled)), which may have 0.
     pub fn expirations(&self) -> u32 {
         self.0.ret_data[0]
+    }
+
+    /// For a timer that reports the setting of its clock
+    /// ([`Request::cancel_on_set`]), whether this event is such a report
+    /// (`KEVENT_RET_CANCELED`): the clock was set since the last delivery.
+    /// [`expirations`](Self::expirations) counts those that came besides,
+    /// possibly none. `false` for any other event.
+    pub fn timer_canceled(&self) -> bool {
+        self.kind() == Kind::Timer && self.0.ret_flags & sys::KEVENT_RET_CANCELED != 0
     }
 
     /// For a user event, the payload of the last trigger.
@@ -1265,6 +1599,284 @@ mod tests {
         uk.event = 0;
         uk.id[0] = 0;
         assert_eq!(Request::from_raw(uk).timer_schedule(), None);
+    }
+
+    #[test]
+    fn clocks_name_their_bits_and_ids() {
+        let want = [
+            (Clock::Monotonic, 0, libc::CLOCK_MONOTONIC),
+            (Clock::Realtime, 0x100, libc::CLOCK_REALTIME),
+            (Clock::Boottime, 0x200, libc::CLOCK_BOOTTIME),
+            (Clock::Tai, 0x300, libc::CLOCK_TAI),
+        ];
+        for (c, bits, id) in want {
+            assert_eq!((c.bits(), c.id()), (bits, id));
+            // The clock field only: units, flags and take12's FIRED aside.
+            let event = bits | sys::KEVENT_TIMER_VALID & !sys::KEVENT_TIMER_CLOCK_MASK;
+            assert_eq!(Clock::from_event(event), c);
+        }
+        assert_eq!(Clock::ALL.map(|c| c.bits()), [0, 0x100, 0x200, 0x300]);
+        // The clocks read: monotonic does not go back; the wall clock is
+        // past 2020 on any machine that runs this.
+        let a = Clock::Monotonic.now().unwrap();
+        assert!(Clock::Monotonic.now().unwrap() >= a);
+        assert!(Clock::Realtime.now().unwrap() > Duration::from_secs(1_577_836_800));
+        let (rt, tai) = (Clock::Realtime.now().unwrap(), Clock::Tai.now().unwrap());
+        // TAI is the wall clock plus the offset it is told (0 unless set).
+        assert!(tai + Duration::from_secs(1) >= rt, "{tai:?} {rt:?}");
+    }
+
+    #[test]
+    fn timer_on_adds_the_clock_to_take12s_encoding() {
+        let ms = Duration::from_millis;
+        for c in Clock::ALL {
+            let r = Request::timer_on(c, ms(100), Some(ms(5))).unwrap();
+            assert_eq!(
+                sched(&r),
+                (
+                    sys::KEVENT_TIMER_UNIT_NS | c.bits(),
+                    [100_000_000, 5_000_000]
+                )
+            );
+            assert_eq!(r.raw().ret_data, [0, 0]);
+            let spec = r.timer_spec().unwrap();
+            let want = TimerSpec {
+                clock: c,
+                first: FirstExpiry::After(ms(5)),
+                period: Some(ms(100)),
+                cancel_on_set: false,
+            };
+            assert_eq!(spec, want);
+            assert_eq!(r.timer_schedule(), Some((ms(100), ms(5))));
+            // The same units and refusals as take12's timer.
+            let r = Request::timer_on(c, Duration::from_secs(3 * 3600), None).unwrap();
+            assert_eq!(
+                sched(&r),
+                (sys::KEVENT_TIMER_UNIT_MS | c.bits(), [3 * 3600 * 1000, 0])
+            );
+            assert_eq!(
+                r.timer_spec().map(|s| s.first),
+                Some(FirstExpiry::After(Duration::from_secs(3 * 3600)))
+            );
+            assert!(Request::timer_on(c, Duration::ZERO, None).is_err());
+            let too_long = Duration::from_millis(u64::from(u32::MAX) + 1);
+            assert!(Request::timer_on(c, too_long, None).is_err());
+        }
+        // The default clock is take12's timer, bit for bit.
+        let a = Request::timer(ms(7), Some(ms(1))).unwrap();
+        let b = Request::timer_on(Clock::Monotonic, ms(7), Some(ms(1))).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn timer_at_puts_the_time_in_ret_data_and_the_period_in_the_id() {
+        let t = Duration::from_nanos(0x1_2345_6789);
+        let ms = Duration::from_millis;
+        let r = Request::timer_at(Clock::Realtime, t, Some(ms(20))).unwrap();
+        let abs = sys::KEVENT_TIMER_ABSTIME;
+        assert_eq!(
+            sched(&r),
+            (
+                sys::KEVENT_TIMER_UNIT_NS | sys::KEVENT_TIMER_REALTIME | abs,
+                [20_000_000, 0]
+            )
+        );
+        assert_eq!(r.raw().ret_data, [0x2345_6789, 1]);
+        let want = TimerSpec {
+            clock: Clock::Realtime,
+            first: FirstExpiry::At(t),
+            period: Some(ms(20)),
+            cancel_on_set: false,
+        };
+        assert_eq!(r.timer_spec(), Some(want));
+        assert_eq!(r.timer_schedule(), Some((ms(20), t)));
+        // No period: a single expiry, id [0, 0].
+        let r = Request::timer_at(Clock::Tai, t, None).unwrap();
+        assert_eq!(
+            sched(&r),
+            (
+                sys::KEVENT_TIMER_UNIT_NS | sys::KEVENT_TIMER_TAI | abs,
+                [0, 0]
+            )
+        );
+        let spec = r.timer_spec().unwrap();
+        assert_eq!((spec.period, spec.first), (None, FirstExpiry::At(t)));
+        assert_eq!(r.timer_schedule(), Some((Duration::ZERO, t)));
+        // A long period takes a coarser unit, rounded up; the time stays
+        // in nanoseconds.
+        let r = Request::timer_at(Clock::Monotonic, t, Some(Duration::new(10, 1))).unwrap();
+        assert_eq!(
+            sched(&r),
+            (sys::KEVENT_TIMER_UNIT_US | abs, [10_000_001, 0])
+        );
+        assert_eq!(r.raw().ret_data, [0x2345_6789, 1]);
+        // The epoch itself, and the last time the kernel takes.
+        let r = Request::timer_at(Clock::Boottime, Duration::ZERO, None).unwrap();
+        assert_eq!(r.raw().ret_data, [0, 0]);
+        let last = Duration::from_nanos(i64::MAX as u64);
+        let r = Request::timer_at(Clock::Realtime, last, None).unwrap();
+        assert_eq!(r.raw().ret_data, [u32::MAX, 0x7fff_ffff]);
+        assert_eq!(r.timer_spec().map(|s| s.first), Some(FirstExpiry::At(last)));
+    }
+
+    #[test]
+    fn timer_at_refuses_what_the_kernel_would() {
+        let ms = Duration::from_millis;
+        let kind = |r: io::Result<Request>| r.unwrap_err().kind();
+        let past_i64 = Duration::from_nanos(i64::MAX as u64 + 1);
+        assert_eq!(
+            kind(Request::timer_at(Clock::Monotonic, past_i64, None)),
+            io::ErrorKind::InvalidInput
+        );
+        assert!(Request::timer_at(Clock::Realtime, Duration::MAX, Some(ms(1))).is_err());
+        // A zero period is no single expiry: that is None.
+        assert_eq!(
+            kind(Request::timer_at(
+                Clock::Monotonic,
+                ms(1),
+                Some(Duration::ZERO)
+            )),
+            io::ErrorKind::InvalidInput
+        );
+        let too_long = Duration::from_millis(u64::from(u32::MAX) + 1);
+        assert!(Request::timer_at(Clock::Monotonic, ms(1), Some(too_long)).is_err());
+    }
+
+    #[test]
+    fn cancel_on_set_is_for_absolute_realtime_timers_only() {
+        let t = Duration::from_secs(1_000_000);
+        let r = Request::timer_at(Clock::Realtime, t, None)
+            .unwrap()
+            .cancel_on_set()
+            .unwrap()
+            .oneshot()
+            .with_cookie(3);
+        let want = sys::KEVENT_TIMER_UNIT_NS
+            | sys::KEVENT_TIMER_REALTIME
+            | sys::KEVENT_TIMER_ABSTIME
+            | sys::KEVENT_TIMER_CANCEL_ON_SET;
+        assert_eq!(sched(&r), (want, [0, 0]));
+        assert_eq!(r.raw().req_flags, sys::KEVENT_REQ_ONESHOT);
+        assert!(r.timer_spec().unwrap().cancel_on_set);
+        // Twice is once.
+        assert_eq!(r.cancel_on_set().unwrap(), r);
+        let refused = [
+            Request::timer_at(Clock::Monotonic, t, None).unwrap(),
+            Request::timer_at(Clock::Boottime, t, None).unwrap(),
+            Request::timer_at(Clock::Tai, t, None).unwrap(),
+            Request::timer_on(Clock::Realtime, t, None).unwrap(),
+            Request::user(1),
+        ];
+        for r in refused {
+            let e = r.cancel_on_set().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn timer_decoding_refuses_what_the_kernel_refuses() {
+        let spec = |event: u32, id: [u32; 2], ret_data: [u32; 2]| {
+            Request::from_raw(Ukevent {
+                type_: sys::KEVENT_TIMER,
+                id,
+                event,
+                ret_data,
+                ..Default::default()
+            })
+            .timer_spec()
+        };
+        let (rt, abs, cancel) = (
+            sys::KEVENT_TIMER_REALTIME,
+            sys::KEVENT_TIMER_ABSTIME,
+            sys::KEVENT_TIMER_CANCEL_ON_SET,
+        );
+        // take12's FIRED with a clock: accepted; take12's default unit is ms.
+        let s = spec(
+            sys::KEVENT_TIMER_FIRED | sys::KEVENT_TIMER_TAI,
+            [10, 0],
+            [0; 2],
+        )
+        .unwrap();
+        let ms10 = Duration::from_millis(10);
+        assert_eq!(
+            (s.clock, s.first, s.period),
+            (Clock::Tai, FirstExpiry::After(ms10), Some(ms10))
+        );
+        // A relative timer ignores ret_data.
+        assert!(spec(rt, [10, 0], [u32::MAX; 2]).is_some());
+        // The unit 0x30 on any clock, an unknown bit, a relative period 0.
+        assert_eq!(
+            spec(sys::KEVENT_TIMER_UNIT_MASK | rt, [10, 0], [0; 2]),
+            None
+        );
+        assert_eq!(spec(0x1000, [10, 0], [0; 2]), None);
+        assert_eq!(spec(sys::KEVENT_TIMER_BOOTTIME, [0, 5], [0; 2]), None);
+        // Absolute: period 0 is a single expiry; id[1] must be 0; the
+        // time at most i64::MAX.
+        let s = spec(abs, [0, 0], [5, 0]).unwrap();
+        assert_eq!(
+            (s.period, s.first),
+            (
+                None,
+                FirstExpiry::At(Duration::from_millis(0) + Duration::from_nanos(5))
+            )
+        );
+        assert_eq!(spec(abs, [0, 1], [5, 0]), None);
+        assert_eq!(spec(abs, [3, 0], [0, 0x8000_0000]), None);
+        assert_eq!(spec(abs, [3, 0], [u32::MAX, u32::MAX]), None);
+        assert!(spec(abs, [3, 0], [u32::MAX, 0x7fff_ffff]).is_some());
+        // Cancel on set: with REALTIME and ABSTIME only.
+        assert!(spec(rt | abs | cancel, [0, 0], [1, 0]).is_some());
+        assert_eq!(spec(rt | cancel, [10, 0], [0; 2]), None);
+        assert_eq!(spec(abs | cancel, [0, 0], [1, 0]), None);
+        for c in [sys::KEVENT_TIMER_BOOTTIME, sys::KEVENT_TIMER_TAI] {
+            assert_eq!(spec(c | abs | cancel, [0, 0], [1, 0]), None);
+        }
+        // Not a timer.
+        let user = Request::user(1).with_payload([1, 0]);
+        assert_eq!((user.timer_spec(), user.timer_schedule()), (None, None));
+    }
+
+    #[test]
+    fn timer_events_tell_a_clock_setting() {
+        let t = Request::timer_at(Clock::Realtime, Duration::from_secs(1), None)
+            .unwrap()
+            .cancel_on_set()
+            .unwrap()
+            .with_cookie(2);
+        let canceled = Ukevent {
+            ret_flags: sys::KEVENT_RET_DONE | sys::KEVENT_RET_CANCELED,
+            ret_data: [0, 0],
+            ..*t.raw()
+        };
+        let ev = Event(&canceled);
+        assert!(ev.timer_canceled());
+        assert_eq!(
+            (ev.expirations(), ev.kind(), ev.cookie()),
+            (0, Kind::Timer, 2)
+        );
+        assert!(ev.error().is_none());
+        // Its request has the settings, not the time.
+        let r = ev.request();
+        assert_eq!((r.raw().event, r.raw().ret_data), (t.raw().event, [0, 0]));
+        assert_eq!(
+            r.timer_spec().map(|s| s.first),
+            Some(FirstExpiry::At(Duration::ZERO))
+        );
+        // An expiry.
+        let fired = Ukevent {
+            ret_flags: sys::KEVENT_RET_DONE,
+            ret_data: [3, 0],
+            ..canceled
+        };
+        assert!(!Event(&fired).timer_canceled());
+        assert_eq!(Event(&fired).expirations(), 3);
+        // The bit means nothing for another kind.
+        let user = Ukevent {
+            type_: sys::KEVENT_USER,
+            ..canceled
+        };
+        assert!(!Event(&user).timer_canceled());
     }
 
     #[test]

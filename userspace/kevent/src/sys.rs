@@ -1,7 +1,7 @@
 //! The raw ABI of `uapi/linux/kevent.h`, and the only module with `unsafe`
 //! code: the three ioctls, `fcntl(F_SETFL)`, the thread's signal mask,
-//! and the view of a slice of [`Request`](crate::Request)s as the
-//! `struct ukevent` array it wraps.
+//! `clock_gettime`, and the view of a slice of
+//! [`Request`](crate::Request)s as the `struct ukevent` array it wraps.
 //!
 //! Every constant here is read from the header at build time (`build.rs`
 //! compiles a C program against it); the `#[repr(C)]` structs are declared
@@ -27,10 +27,12 @@ pub use generated::{
     KEVENT_POLL_POLLERR, KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLIN, KEVENT_POLL_POLLMSG,
     KEVENT_POLL_POLLNVAL, KEVENT_POLL_POLLOUT, KEVENT_POLL_POLLPRI, KEVENT_POLL_POLLRDBAND,
     KEVENT_POLL_POLLRDHUP, KEVENT_POLL_POLLRDNORM, KEVENT_POLL_POLLREMOVE, KEVENT_POLL_POLLWRBAND,
-    KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN, KEVENT_RET_DONE,
-    KEVENT_RET_EOF, KEVENT_SOCKET, KEVENT_SOCKET_ACCEPT, KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND,
-    KEVENT_TIMER, KEVENT_TIMER_FIRED, KEVENT_TIMER_UNIT_MASK, KEVENT_TIMER_UNIT_MS,
-    KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_UNIT_US, KEVENT_USER,
+    KEVENT_POLL_POLLWRNORM, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT, KEVENT_RET_BROKEN,
+    KEVENT_RET_CANCELED, KEVENT_RET_DONE, KEVENT_RET_EOF, KEVENT_SOCKET, KEVENT_SOCKET_ACCEPT,
+    KEVENT_SOCKET_RECV, KEVENT_SOCKET_SEND, KEVENT_TIMER, KEVENT_TIMER_ABSTIME,
+    KEVENT_TIMER_BOOTTIME, KEVENT_TIMER_CANCEL_ON_SET, KEVENT_TIMER_CLOCK_MASK, KEVENT_TIMER_FIRED,
+    KEVENT_TIMER_MONOTONIC, KEVENT_TIMER_REALTIME, KEVENT_TIMER_TAI, KEVENT_TIMER_UNIT_MASK,
+    KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_UNIT_US, KEVENT_USER,
 };
 
 /// Every `KEVENT_POLL_*` bit the module accepts.
@@ -47,6 +49,16 @@ pub const KEVENT_POLL_VALID: u32 = KEVENT_POLL_POLLIN
     | KEVENT_POLL_POLLMSG
     | KEVENT_POLL_POLLREMOVE
     | KEVENT_POLL_POLLRDHUP;
+
+/// Every bit a `KEVENT_TIMER` request's `event` may have. Some of their
+/// combinations are still refused: the unit value 0x30, and
+/// `KEVENT_TIMER_CANCEL_ON_SET` without both `KEVENT_TIMER_REALTIME` and
+/// `KEVENT_TIMER_ABSTIME`.
+pub const KEVENT_TIMER_VALID: u32 = KEVENT_TIMER_FIRED
+    | KEVENT_TIMER_UNIT_MASK
+    | KEVENT_TIMER_CLOCK_MASK
+    | KEVENT_TIMER_ABSTIME
+    | KEVENT_TIMER_CANCEL_ON_SET;
 
 /// `struct ukevent`. The header's `union { __u32 user[2]; __u64 ptr; }`
 /// is `user` here, as a `u64`.
@@ -337,6 +349,20 @@ pub fn thread_sigmask() -> io::Result<KernelSigset> {
     Ok(set)
 }
 
+/// `clock_gettime(clock)`: the clock's time now.
+pub fn clock_gettime(clock: libc::clockid_t) -> io::Result<libc::timespec> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one `timespec` through its pointer,
+    // which points to `ts`; it keeps nothing.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ts)
+}
+
 /// Sets or clears `O_NONBLOCK` on `fd`.
 pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFL takes no argument and only reads the open file.
@@ -477,6 +503,41 @@ mod tests {
         assert_eq!(bits.iter().fold(0, |a, b| a | b).count_ones(), 10);
         assert_eq!(bits.iter().fold(0, |a, b| a | b), KEVENT_INODE_ALL);
         assert_eq!(KEVENT_INODE_ALL, 0x3ff);
+    }
+
+    #[test]
+    fn timer_clock_bits_keep_take12s_encoding() {
+        // No clock bit is CLOCK_MONOTONIC: take12's timers are unchanged.
+        assert_eq!(KEVENT_TIMER_MONOTONIC, 0);
+        let clocks = [
+            KEVENT_TIMER_MONOTONIC,
+            KEVENT_TIMER_REALTIME,
+            KEVENT_TIMER_BOOTTIME,
+            KEVENT_TIMER_TAI,
+        ];
+        // Four values of one two-bit field.
+        assert_eq!(clocks, [0, 0x100, 0x200, 0x300]);
+        assert!(clocks.iter().all(|c| c & !KEVENT_TIMER_CLOCK_MASK == 0));
+        assert_eq!(KEVENT_TIMER_CLOCK_MASK.count_ones(), 2);
+        // The fields and flags do not overlap, and make the valid bits.
+        let parts = [
+            KEVENT_TIMER_FIRED,
+            KEVENT_TIMER_UNIT_MASK,
+            KEVENT_TIMER_CLOCK_MASK,
+            KEVENT_TIMER_ABSTIME,
+            KEVENT_TIMER_CANCEL_ON_SET,
+        ];
+        let total: u32 = parts.iter().map(|p| p.count_ones()).sum();
+        assert_eq!(parts.iter().fold(0, |a, p| a | p), KEVENT_TIMER_VALID);
+        assert_eq!(KEVENT_TIMER_VALID.count_ones(), total);
+        assert_eq!(
+            (KEVENT_TIMER_ABSTIME, KEVENT_TIMER_CANCEL_ON_SET),
+            (0x400, 0x800)
+        );
+        // CANCELED is a result bit of its own.
+        assert_eq!(KEVENT_RET_CANCELED, 0x8);
+        let others = KEVENT_RET_BROKEN | KEVENT_RET_DONE | KEVENT_RET_EOF;
+        assert_eq!(KEVENT_RET_CANCELED & others, 0);
     }
 
     #[test]
