@@ -831,6 +831,13 @@ impl TimerModel {
                     return Err(ENOENT);
                 }
                 let sched = timer_schedule(uk)?;
+                // A timer's clock is its own from its ADD on: MODIFY to
+                // another clock is refused, and changes nothing.
+                if let Some(t) = self.timers.get(&ident) {
+                    if (t.event ^ uk.event) & KEVENT_TIMER_CLOCK_MASK != 0 {
+                        return Err(EINVAL);
+                    }
+                }
                 self.timers.insert(
                     ident,
                     TimerState {
