@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kevent_test.h"
@@ -258,6 +260,49 @@ TEST_F(inject, add_timer)
 	struct ukevent t = uk_make(KEVENT_TIMER, 1, 0, KEVENT_TIMER_UNIT_MS, KEVENT_REQ_ONESHOT, 4);
 
 	FAIL_EACH_ALLOCATION(op_add(self->q, t, trigger_timer));
+}
+
+/*
+ * A REALTIME | ABSTIME | CANCEL_ON_SET timer: its ADD also registers the
+ * request to be told of settings of the clock. Its expiry is the time the
+ * test began, in the past when it is added, so it fires at once. Before
+ * the wait, a setting of the clock that leaves it where it is (adjtimex
+ * ADJ_SETOFFSET of 0) goes through every registration, where one that a
+ * failed ADD left behind would be found (KASAN, list debugging). The one
+ * event is the expiry, the cancellation (CANCELED, a setting counts even
+ * when it does not move the clock), or both.
+ */
+static int set_clock_in_place(void)
+{
+	struct timex tx = { .modes = ADJ_SETOFFSET | ADJ_NANO };
+
+	return clock_adjtime(CLOCK_REALTIME, &tx) < 0 ? -1 : 0;
+}
+
+static int trigger_cancel_timer(int q, struct ukevent *uk)
+{
+	struct ukevent ev[2];
+
+	if (set_clock_in_place())
+		return 0;
+	return get_ns(q, 1, 2, NSEC_PER_SEC, ev) == 1 && ev[0].ptr == uk->ptr &&
+	       ev[0].type == KEVENT_TIMER && ev[0].event == uk->event &&
+	       (ev[0].ret_flags & ~KEVENT_RET_CANCELED) == KEVENT_RET_DONE;
+}
+
+TEST_F(inject, add_timer_cancel_on_set)
+{
+	struct timespec now;
+	__u32 bits = KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME | KEVENT_TIMER_CANCEL_ON_SET;
+	struct ukevent t = uk_make(KEVENT_TIMER, 0, 0, bits, KEVENT_REQ_ONESHOT, 11);
+	uint64_t expiry;
+
+	ASSERT_EQ(0, clock_gettime(CLOCK_REALTIME, &now));
+	expiry = now.tv_sec * NSEC_PER_SEC + now.tv_nsec;
+	t.ret_data[0] = (__u32)expiry;
+	t.ret_data[1] = (__u32)(expiry >> 32);
+	FAIL_EACH_ALLOCATION(op_add(self->q, t, trigger_cancel_timer));
+	ASSERT_TRUE(queue_works(self->q, 99));
 }
 
 TEST_F(inject, add_poll_pipe)

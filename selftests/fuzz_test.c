@@ -12,6 +12,9 @@
  * under /tmp in which the workers create, write, truncate, chmod, link,
  * rename and delete entries, and mount and lazily unmount tmpfs instances,
  * so that watches end by deletion and by unmount at any time.
+ * KEVENT_TIMER requests come on every clock, relative or with an absolute
+ * first expiry near now, and with CANCEL_ON_SET (the clock itself is
+ * never set here: other tests time their timers on it).
  * Argument arrays point at good memory, NULL, unmapped, read-only and
  * PROT_NONE pages, kernel addresses, and arrays that run into an unmapped
  * page. A ticker interrupts blocked calls with a signal.
@@ -20,7 +23,8 @@
  * allows, and every event that comes back is well formed and never BROKEN
  * (a closed file's requests go silently; an inode request's last event
  * carries KEVENT_RET_EOF, and its bits are among those it asked for and
- * UNMOUNT). A child process, whose files no other thread can reach,
+ * UNMOUNT; KEVENT_RET_CANCELED comes only to a CANCEL_ON_SET timer, whose
+ * count may then be 0). A child process, whose files no other thread can reach,
  * checks the closed-file rules exactly; with one thread, graphs of new
  * queues are checked exactly too (a chain's fifth edge is ELOOP). At the
  * end, once every descriptor is closed, the module's reference count must
@@ -134,6 +138,10 @@ struct worker {
 	uint64_t inode_events;		/* KEVENT_INODE events checked */
 	uint64_t inode_ends;		/* of which the end of a watch (EOF) */
 	uint64_t inode_unmounts;	/* of which by an unmount */
+	uint64_t timer_events;		/* KEVENT_TIMER events checked */
+	uint64_t timer_abs_events;	/* of which of ABSTIME requests */
+	uint64_t timer_cancels;		/* of which CANCELED */
+	uint64_t timer_new_ok;		/* timer ADD/MODIFY entries with new bits, accepted */
 	uint64_t call_errors[MAX_ERRNO];	/* kevent calls that failed, by errno */
 	struct ukevent buf[65];		/* 64, and room for a misaligned start */
 	char log[LOG_DEPTH][96];	/* the last operations, for a failure report */
@@ -463,6 +471,61 @@ static uint32_t pick_inode_mask(struct rng *r)
 	}
 }
 
+static const clockid_t timer_clocks[] = { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME,
+					   CLOCK_TAI };
+
+/*
+ * A timer: take12's relative one half the time; else on any clock, and
+ * a third of those absolute (the first expiry in ret_data: mostly within
+ * a second or two of now on that clock, else anything, INT64_MAX or just
+ * above), a single expiry (period 0) now and then, with CANCEL_ON_SET
+ * where it is allowed (REALTIME and ABSTIME) and sometimes where it is not.
+ * The clock is never set here (other tests time their timers after this
+ * one), so no CANCELED event is expected, only allowed.
+ */
+static void fill_timer(struct rng *r, struct ukevent *uk)
+{
+	uint32_t clock = 0, event;
+	bool clocked = chance(r, 50);
+	uint64_t expiry = 0;
+
+	uk->id.raw[0] = below(r, 8) ? 1 + below(r, 2000) : (uint32_t)next(r);
+	uk->id.raw[1] = chance(r, 50) ? below(r, 2000) : 0;
+	event = (uint32_t[]){ KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_US, KEVENT_TIMER_UNIT_NS,
+			      KEVENT_TIMER_FIRED }[below(r, 4)];
+	if (clocked) {
+		clock = below(r, 4);
+		event |= clock << 8;	/* KEVENT_TIMER_MONOTONIC .. KEVENT_TIMER_TAI */
+	}
+	if (clocked && chance(r, 35)) {
+		struct timespec ts;
+
+		event |= KEVENT_TIMER_ABSTIME;
+		uk->id.raw[1] = chance(r, 90) ? 0 : 1 + below(r, 2000);
+		if (chance(r, 30))
+			uk->id.raw[0] = 0;	/* a single expiry */
+		clock_gettime(timer_clocks[clock], &ts);
+		switch (below(r, 10)) {
+		case 0:
+			expiry = next(r);
+			break;
+		case 1:
+			expiry = (uint64_t)INT64_MAX + below(r, 2);
+			break;
+		default:	/* from a second ago to two seconds ahead */
+			expiry = ts.tv_sec * 1000000000ULL + ts.tv_nsec +
+				 below(r, 3000) * 1000000ULL - 1000000000ULL;
+			break;
+		}
+		uk->ret_data[0] = (uint32_t)expiry;
+		uk->ret_data[1] = (uint32_t)(expiry >> 32);
+	}
+	if (chance(r, (event & KEVENT_TIMER_CLOCK_MASK) == KEVENT_TIMER_REALTIME &&
+			  (event & KEVENT_TIMER_ABSTIME) ? 50 : 3))
+		event |= KEVENT_TIMER_CANCEL_ON_SET;
+	uk->event = pick_bits(r, event);
+}
+
 static void fill_entry(struct rng *r, struct ukevent *uk)
 {
 	static const uint32_t types[] = { KEVENT_POLL, KEVENT_TIMER, KEVENT_USER, KEVENT_SOCKET,
@@ -491,10 +554,7 @@ static void fill_entry(struct rng *r, struct ukevent *uk)
 		uk->event = pick_bits(r, pick_inode_mask(r));
 		break;
 	case KEVENT_TIMER:
-		uk->id.raw[0] = below(r, 8) ? 1 + below(r, 2000) : (uint32_t)next(r);
-		uk->id.raw[1] = chance(r, 50) ? below(r, 2000) : 0;
-		uk->event = pick_bits(r, (uint32_t[]){ KEVENT_TIMER_UNIT_MS, KEVENT_TIMER_UNIT_US,
-						       KEVENT_TIMER_UNIT_NS, KEVENT_TIMER_FIRED }[below(r, 4)]);
+		fill_timer(r, uk);
 		break;
 	default:
 		uk->id.raw[0] = below(r, 8);
@@ -531,9 +591,14 @@ static const int call_errnos[] = { EINVAL, EFAULT, ENOTTY, EBADF, EINTR, ENOMEM,
 static const int entry_errnos[] = { EINVAL, ENOENT, EEXIST, ENOSPC, EOPNOTSUPP, ENOMEM,
 				    EBADF, ELOOP, ENOTSOCK, EACCES };
 
-static void check_entries(struct worker *w, const struct ukevent *uk, int n)
+static void check_entries(struct worker *w, uint32_t cmd, const struct ukevent *uk, int n)
 {
 	for (int i = 0; i < n; i++) {
+		if ((cmd == KEVENT_CTL_ADD || cmd == KEVENT_CTL_MODIFY) &&
+		    uk[i].type == KEVENT_TIMER && uk[i].ret_flags == KEVENT_RET_DONE &&
+		    uk[i].event & (KEVENT_TIMER_CLOCK_MASK | KEVENT_TIMER_ABSTIME |
+				   KEVENT_TIMER_CANCEL_ON_SET))
+			w->timer_new_ok++;
 		if (!(uk[i].ret_flags & KEVENT_RET_DONE) || (uk[i].ret_flags & ~3u)) {
 			fail(w, "ctl entry %d: ret_flags %#x", i, uk[i].ret_flags);
 			return;
@@ -582,7 +647,7 @@ static void op_ctl(struct worker *w)
 		return;
 	}
 	if (a.events == (uintptr_t)w->buf)
-		check_entries(w, w->buf, ret < 64 ? ret : 64);
+		check_entries(w, a.cmd, w->buf, ret < 64 ? ret : 64);
 }
 
 static int64_t pick_timeout(struct rng *r)
@@ -605,6 +670,13 @@ static int64_t pick_timeout(struct rng *r)
 static uint32_t may_eof(const struct ukevent *e)
 {
 	return e->type == KEVENT_SOCKET || e->type == KEVENT_INODE ? KEVENT_RET_EOF : 0;
+}
+
+/* KEVENT_RET_CANCELED if `e` is a CANCEL_ON_SET timer's event, which may carry it. */
+static uint32_t may_cancel(const struct ukevent *e)
+{
+	return e->type == KEVENT_TIMER && e->event & KEVENT_TIMER_CANCEL_ON_SET ?
+	       KEVENT_RET_CANCELED : 0;
 }
 
 /*
@@ -633,8 +705,32 @@ static void check_inode_event(struct worker *w, int i, const struct ukevent *e)
 }
 
 /*
+ * A timer's event: DONE, with at least one expiration, ret_data[1] 0.
+ * KEVENT_RET_CANCELED may come only to a CANCEL_ON_SET request (which is
+ * REALTIME and ABSTIME: anything else was refused), when the clock was
+ * set; its expirations may then be 0.
+ */
+static void check_timer_event(struct worker *w, int i, const struct ukevent *e)
+{
+	bool canceled = e->ret_flags & KEVENT_RET_CANCELED;
+
+	w->timer_events++;
+	w->timer_abs_events += !!(e->event & KEVENT_TIMER_ABSTIME);
+	w->timer_cancels += canceled;
+	if ((e->ret_flags & ~may_cancel(e)) != KEVENT_RET_DONE || e->ret_data[1] != 0 ||
+	    (e->ret_data[0] == 0 && !canceled) ||
+	    (e->event & KEVENT_TIMER_CANCEL_ON_SET &&
+	     (e->event & (KEVENT_TIMER_CLOCK_MASK | KEVENT_TIMER_ABSTIME)) !=
+	     (KEVENT_TIMER_REALTIME | KEVENT_TIMER_ABSTIME)))
+		fail(w, "timer event %d (id %u/%u cookie %#llx): event %#x ret_flags %#x "
+		     "ret_data %u, %u", i, e->id.raw[0], e->id.raw[1], (unsigned long long)e->ptr,
+		     e->event, e->ret_flags, e->ret_data[0], e->ret_data[1]);
+}
+
+/*
  * Every event is a normal one: KEVENT_RET_DONE and nothing else (a socket
- * may add KEVENT_RET_EOF; an inode request's, see check_inode_event).
+ * may add KEVENT_RET_EOF; an inode request's, see check_inode_event; a
+ * timer's, check_timer_event).
  * Since issue 11 no event is ever BROKEN: a closed file's requests go
  * silently (no EBADF event), and a file still open elsewhere is delivered
  * normally. A file's mask and a timer's expirations are never 0; neither
@@ -662,6 +758,10 @@ static void check_events(struct worker *w, const struct ukevent *ev, int n)
 			     e->event != KEVENT_SOCKET_ACCEPT) || e->ret_data[1] >= 4096)
 				fail(w, "socket event %d (id %u): event %#x ret_flags %#x errno %u",
 				     i, e->id.raw[0], e->event, e->ret_flags, e->ret_data[1]);
+			continue;
+		}
+		if (e->type == KEVENT_TIMER) {
+			check_timer_event(w, i, e);
 			continue;
 		}
 		if (e->ret_flags != KEVENT_RET_DONE) {
@@ -1289,7 +1389,8 @@ static int cc_collect(int q, uint64_t cookie)
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
-			if ((ev[i].ret_flags & ~may_eof(&ev[i])) != KEVENT_RET_DONE) {
+			if ((ev[i].ret_flags & ~(may_eof(&ev[i]) | may_cancel(&ev[i]))) !=
+			    KEVENT_RET_DONE) {
 				say("# close check: event (type %u id %u cookie %#llx) ret_flags %#x, "
 				    "errno %u", ev[i].type, ev[i].id.raw[0],
 				    (unsigned long long)ev[i].ptr, ev[i].ret_flags, ev[i].ret_data[1]);
@@ -1997,6 +2098,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	uint64_t seed, ops = 0, calls = 0, events = 0, entry_errors = 0;
 	uint64_t inode_events = 0, inode_ends = 0, inode_unmounts = 0;
+	uint64_t timer_events = 0, timer_abs_events = 0, timer_cancels = 0, timer_new_ok = 0;
 	int refcnt_before, left = 0;
 	long duration;
 	int64_t start, end;
@@ -2080,6 +2182,10 @@ int main(int argc, char **argv)
 		inode_events += workers[i].inode_events;
 		inode_ends += workers[i].inode_ends;
 		inode_unmounts += workers[i].inode_unmounts;
+		timer_events += workers[i].timer_events;
+		timer_abs_events += workers[i].timer_abs_events;
+		timer_cancels += workers[i].timer_cancels;
+		timer_new_ok += workers[i].timer_new_ok;
 	}
 	for (int i = 0; i < NSLOTS; i++) {
 		int fd = atomic_exchange(&slot_fd[i], -1);
@@ -2101,6 +2207,10 @@ int main(int argc, char **argv)
 	       ops, (long)(time(NULL) - start), calls, entry_errors, events);
 	printf("# fuzz: %" PRIu64 " inode events checked, %" PRIu64 " of them ends of a watch (%"
 	       PRIu64 " by an unmount)\n", inode_events, inode_ends, inode_unmounts);
+	printf("# fuzz: %" PRIu64 " timer entries with a clock, ABSTIME or CANCEL_ON_SET accepted; %"
+	       PRIu64 " timer events checked (%" PRIu64 " of absolute timers, %" PRIu64
+	       " canceled by a setting of the clock)\n", timer_new_ok, timer_events,
+	       timer_abs_events, timer_cancels);
 	print_errors();
 	fs_cleanup();
 	if (atomic_load(&failed)) {
