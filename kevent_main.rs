@@ -48,12 +48,14 @@ sys::param::module_param_uint!(
 );
 
 struct KeventModule {
+    // Fields drop in this order. The device goes first: no queue can be
+    // opened after it. Then the inode group waits for the marks of closed
+    // queues to be freed (each holds its request, and so its queue), so
+    // that the last references to the queues and to `shared` go here.
     _dev: Pin<KBox<sys::miscdevice::MiscDeviceRegistration<device::KeventDevice>>>,
-    shared: Arc<shared::Shared>,
-    // Dropped after the device, as fields drop in order: it waits for the
-    // inode marks of closed queues to be freed.
     _inodes: sys::inode::InodeNotify,
     _clock_set: sys::clock::ClockSetNotify,
+    shared: Arc<shared::Shared>,
 }
 
 impl kernel::Module for KeventModule {
@@ -75,9 +77,9 @@ impl kernel::Module for KeventModule {
         pr_info!("/dev/kevent registered\n");
         Ok(Self {
             _dev: dev,
-            shared,
             _inodes: inodes,
             _clock_set: clock_set,
+            shared,
         })
     }
 }
