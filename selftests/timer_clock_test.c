@@ -410,6 +410,37 @@ TEST_F(q, single_absolute_expiry_stays_until_modify_rearms_it)
 	}
 }
 
+/*
+ * A timer's clock is its own from its ADD on: MODIFY to another clock is
+ * EINVAL and changes nothing, the timer fires on its clock as before; a
+ * MODIFY on the same clock works.
+ */
+TEST_F(q, modify_keeps_the_clock)
+{
+	struct ukevent uk, other, ev[2];
+	int64_t target;
+
+	for (unsigned int c = 0; c < ARRAY_SIZE(clocks); c++) {
+		const struct clock_case *k = &clocks[c], *o = &clocks[(c + 1) % ARRAY_SIZE(clocks)];
+
+		target = clock_ns(k->id) + 30 * NSEC_PER_MSEC;
+		uk = uk_abs(k, 0, 0, target, 0, 60 + c);
+		ASSERT_EQ(0, add(self->fd, uk));
+		other = uk_abs(o, 0, 0, clock_ns(o->id) + 10 * NSEC_PER_MSEC, 0, 60 + c);
+		EXPECT_EQ(EINVAL, ctl1(self->fd, KEVENT_CTL_MODIFY, &other)) TH_LOG("%s to %s", k->name, o->name);
+		/* Untouched: fires at its own time on its own clock. */
+		ASSERT_EQ(1, get_ns(self->fd, 1, 2, WAIT_NS, ev)) TH_LOG("%s", k->name);
+		EXPECT_GE(clock_ns(k->id), target);
+		check_normal(_metadata, &ev[0], &uk);
+
+		/* The same clock, one-shot now: allowed. */
+		uk = uk_abs(k, 0, 0, clock_ns(k->id) + 20 * NSEC_PER_MSEC, KEVENT_REQ_ONESHOT, 60 + c);
+		ASSERT_EQ(0, ctl1(self->fd, KEVENT_CTL_MODIFY, &uk)) TH_LOG("%s", k->name);
+		ASSERT_EQ(1, get_ns(self->fd, 1, 2, WAIT_NS, ev)) TH_LOG("%s", k->name);
+		EXPECT_EQ(ENOENT, del(self->fd, uk));
+	}
+}
+
 /* The expiry is not part of the identity: (id, type, cookie) is. */
 TEST_F(q, absolute_timers_are_named_by_id_and_cookie)
 {
