@@ -115,16 +115,26 @@ pub(super) fn start<R: Handle>(
     clock_set: Option<ClockSetWatch<R>>,
 ) -> Result<Running<R>> {
     let spec = TimerSpec::of(&**req)?;
-    let clock_set = match (spec.cancel_on_set, clock_set) {
-        (false, _) => None,
-        (true, Some(watch)) => Some(watch),
-        (true, None) => Some(ClockSetWatch::new(req.clone())?),
-    };
+    let clock_set = watch_clock(req, spec.cancel_on_set, clock_set)?;
     let timer = HrTimer::start(req.clone(), spec.first)?;
     Ok(Running::Timer {
         timer: Some(timer),
         clock_set,
     })
+}
+
+/// The clock watch a timer needs if `wanted`: the one `kept`, or a new one
+/// (`ENOMEM`, which only happens when none was kept).
+fn watch_clock<R: Handle>(
+    req: &Arc<R>,
+    wanted: bool,
+    kept: Option<ClockSetWatch<R>>,
+) -> Result<Option<ClockSetWatch<R>>> {
+    match (wanted, kept) {
+        (false, _) => Ok(None),
+        (true, Some(watch)) => Ok(Some(watch)),
+        (true, None) => ClockSetWatch::new(req.clone()).map(Some),
+    }
 }
 
 /// MODIFY to `uk`: makes the clock watch the new settings need, if the
@@ -136,23 +146,12 @@ pub(super) fn pause<R: Handle>(req: &Arc<R>, running: &mut Running<R>, uk: &Ukev
     if clock(uk.event) != clock(req.event()) {
         return Err(EINVAL);
     }
-    let wanted = uk.event & KEVENT_TIMER_CANCEL_ON_SET != 0;
-    let has = matches!(
-        running,
-        Running::Timer {
-            clock_set: Some(_),
-            ..
-        }
-    );
-    let fresh = match wanted && !has {
-        true => Some(ClockSetWatch::new(req.clone())?),
-        false => None,
-    };
-    let old = match core::mem::replace(running, Running::Stopped) {
-        Running::Timer { clock_set, .. } => clock_set,
+    let kept = match running {
+        Running::Timer { clock_set, .. } => clock_set.take(),
         _ => None,
     };
-    let clock_set = if wanted { fresh.or(old) } else { None };
+    // Fails only when there was no watch to keep: then nothing was taken.
+    let clock_set = watch_clock(req, uk.event & KEVENT_TIMER_CANCEL_ON_SET != 0, kept)?;
     *running = Running::Timer {
         timer: None,
         clock_set,
