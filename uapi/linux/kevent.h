@@ -162,8 +162,8 @@ struct kevent_get_events_arg {
 	__u32 min_nr;		/* wait until this many are ready */
 	__u32 max_nr;		/* copy at most this many, at least 1 */
 	__s64 timeout_ns;	/* < 0: forever, 0: never block */
-	__u64 events;		/* user pointer to struct ukevent[max_nr] */
-	__u32 flags;		/* must be 0 */
+	__u64 events;		/* user pointer to struct ukevent[max_nr]; 0 with KEVENT_GET_RING */
+	__u32 flags;		/* 0 or KEVENT_GET_RING */
 	__u32 __reserved;	/* must be 0 */
 };
 
@@ -180,17 +180,75 @@ struct kevent_pget_events_arg {
 	__u32 __reserved;	/* must be 0 */
 };
 
+/* Get-events flags (struct kevent_get_events_arg.flags). */
+#define KEVENT_GET_RING		0x1	/* move events into the queue's ring, wait for entries there */
+
+/*
+ * The event ring (docs/kevent.7.md, "The event ring"): shared memory in
+ * which the kernel writes events and the program reads them without a
+ * system call. KEVENT_IOC_RING_SETUP gives a queue a ring of `entries`
+ * entries, once; mmap(2) of the queue fd, MAP_SHARED at offset 0, maps its
+ * `size` bytes: a struct kevent_ring, then the entries.
+ *
+ * The kernel writes entries at tail and publishes them with a release
+ * store of tail; the program reads them from head on and frees them with
+ * a release store of head (helpers in include/kevent.h). Entries the
+ * kernel cannot write at once (the ring was full, or their type is
+ * written only by a call) wait on the queue, and KEVENT_RING_BACKLOG says
+ * so: get-events with KEVENT_GET_RING moves them in. No event is lost.
+ */
+#define KEVENT_RING_MIN_ENTRIES	2
+#define KEVENT_RING_MAX_ENTRIES	32768
+
+/* Argument of KEVENT_IOC_RING_SETUP. */
+struct kevent_ring_setup {
+	__u32 entries;		/* a power of two, KEVENT_RING_MIN_ENTRIES..MAX_ENTRIES */
+	__u32 flags;		/* must be 0 */
+	__u32 size;		/* written by the kernel: the bytes to mmap */
+	__u32 __reserved;	/* must be 0 */
+};
+
+/* One event in the ring: what a delivered struct ukevent carries. */
+struct kevent_ring_entry {
+	struct kevent_id id;
+	__u32 type;
+	__u32 ret_flags;	/* KEVENT_RET_DONE, and the type's KEVENT_RET_* */
+	__u32 ret_data[2];
+	union {
+		__u32 user[2];
+		__u64 ptr;
+	};
+};
+
+/* Ring flags (struct kevent_ring.flags), written by the kernel. */
+#define KEVENT_RING_BACKLOG	0x1	/* events wait outside the ring: get-events with KEVENT_GET_RING moves them in */
+
+/* The start of the mapping. head and tail are free-running counters. */
+struct kevent_ring {
+	__u32 head;		/* the next entry to read: written by the program */
+	__u32 __pad0[15];	/* head and tail on cache lines of their own */
+	__u32 tail;		/* one past the last entry written: written by the kernel */
+	__u32 mask;		/* entries - 1 */
+	__u32 flags;		/* KEVENT_RING_* */
+	__u32 __pad1[13];
+	struct kevent_ring_entry entries[];	/* at offset 128 */
+};
+
 /* 0xB9: unused in Documentation/userspace-api/ioctl/ioctl-number.rst. */
 #define KEVENT_IOC_MAGIC	0xB9
 #define KEVENT_IOC_CTL		_IOW(KEVENT_IOC_MAGIC, 0x01, struct kevent_ctl_arg)
 #define KEVENT_IOC_GET_EVENTS	_IOW(KEVENT_IOC_MAGIC, 0x02, struct kevent_get_events_arg)
 #define KEVENT_IOC_PGET_EVENTS	_IOW(KEVENT_IOC_MAGIC, 0x03, struct kevent_pget_events_arg)
+#define KEVENT_IOC_RING_SETUP	_IOWR(KEVENT_IOC_MAGIC, 0x04, struct kevent_ring_setup)
 
 #ifndef __KERNEL__
 _Static_assert(sizeof(struct ukevent) == 40, "struct ukevent is 40 bytes on every ABI");
 _Static_assert(sizeof(struct kevent_ctl_arg) == 24, "kevent_ctl_arg layout");
 _Static_assert(sizeof(struct kevent_get_events_arg) == 32, "kevent_get_events_arg layout");
 _Static_assert(sizeof(struct kevent_pget_events_arg) == 48, "kevent_pget_events_arg layout");
+_Static_assert(sizeof(struct kevent_ring_setup) == 16, "kevent_ring_setup layout");
+_Static_assert(sizeof(struct kevent_ring_entry) == 32, "kevent_ring_entry layout");
+_Static_assert(sizeof(struct kevent_ring) == 128, "kevent_ring layout");
 #endif
 
 #endif /* _UAPI_LINUX_KEVENT_H */
