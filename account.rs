@@ -37,17 +37,27 @@ pub(crate) struct UserAccount {
 impl UserAccount {
     /// Counts one more request, or fails with `ENOSPC` at the limit.
     pub(crate) fn charge(&self) -> Result {
+        self.charge_n(1)
+    }
+
+    pub(crate) fn uncharge(&self) {
+        self.uncharge_n(1);
+    }
+
+    /// Counts `n` more requests' worth (a ring), or fails with `ENOSPC` if
+    /// that would pass the limit.
+    pub(crate) fn charge_n(&self, n: usize) -> Result {
         let max = MAX_USER_REQUESTS.load(Ordering::Relaxed) as usize;
         self.requests
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < max).then_some(n + 1)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |have| {
+                have.checked_add(n).filter(|&total| total <= max)
             })
             .map(|_| ())
             .map_err(|_| ENOSPC)
     }
 
-    pub(crate) fn uncharge(&self) {
-        self.requests.fetch_sub(1, Ordering::Relaxed);
+    pub(crate) fn uncharge_n(&self, n: usize) {
+        self.requests.fetch_sub(n, Ordering::Relaxed);
     }
 }
 

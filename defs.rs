@@ -77,6 +77,16 @@ pub(crate) const KEVENT_CTL_MAX_NUM: u32 = 4096;
 pub(crate) const KEVENT_IOC_CTL: u32 = layout::IOC_CTL as u32;
 pub(crate) const KEVENT_IOC_GET_EVENTS: u32 = layout::IOC_GET_EVENTS as u32;
 pub(crate) const KEVENT_IOC_PGET_EVENTS: u32 = layout::IOC_PGET_EVENTS as u32;
+pub(crate) const KEVENT_IOC_RING_SETUP: u32 = layout::IOC_RING_SETUP as u32;
+
+/// get-events flags: collect into the queue's ring.
+pub(crate) const KEVENT_GET_RING: u32 = layout::KEVENT_GET_RING_VALUE as u32;
+
+/// The sizes a ring may have, in entries (powers of two).
+pub(crate) const KEVENT_RING_MIN_ENTRIES: u32 = layout::KEVENT_RING_MIN_ENTRIES_VALUE as u32;
+pub(crate) const KEVENT_RING_MAX_ENTRIES: u32 = layout::KEVENT_RING_MAX_ENTRIES_VALUE as u32;
+/// Ring flags: events wait outside the ring.
+pub(crate) const KEVENT_RING_BACKLOG: u32 = layout::KEVENT_RING_BACKLOG_VALUE as u32;
 
 /// The size of the kernel's `sigset_t`, the only `sigsetsize` accepted.
 pub(crate) const SIGSET_SIZE: u32 = layout::SIGSET_SIZE as u32;
@@ -136,7 +146,18 @@ pub(crate) struct PgetEventsArg {
     pub(crate) reserved: u32,
 }
 
-// SAFETY: The four structs are `repr(C)` with only integer fields and no
+/// `struct kevent_ring_setup` (aligned as a `u64` here, so that
+/// `read_arg` reads it as two words; the layout is the header's).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RingSetupArg {
+    pub(crate) entries: u32,
+    pub(crate) flags: u32,
+    pub(crate) size: u32,
+    pub(crate) reserved: u32,
+}
+
+// SAFETY: The five structs are `repr(C)` with only integer fields and no
 // padding (their sizes are checked below against the header, whose fields
 // are naturally aligned), so every bit pattern is valid and all bytes are
 // initialised.
@@ -149,6 +170,10 @@ unsafe impl FromBytes for CtlArg {}
 unsafe impl FromBytes for GetEventsArg {}
 // SAFETY: See `FromBytes` above.
 unsafe impl FromBytes for PgetEventsArg {}
+// SAFETY: See `FromBytes` above.
+unsafe impl FromBytes for RingSetupArg {}
+// SAFETY: See `FromBytes` above.
+unsafe impl AsBytes for RingSetupArg {}
 
 const _: () = {
     assert!(size_of::<Ukevent>() == layout::UKEVENT_SIZE);
@@ -180,4 +205,10 @@ const _: () = {
     assert!(offset_of!(PgetEventsArg, sigmask) == layout::PGET_EVENTS_ARG_SIGMASK);
     assert!(offset_of!(PgetEventsArg, sigsetsize) == layout::PGET_EVENTS_ARG_SIGSETSIZE);
     assert!(offset_of!(PgetEventsArg, reserved) == layout::PGET_EVENTS_ARG_RESERVED);
+
+    assert!(size_of::<RingSetupArg>() == layout::RING_SETUP_SIZE);
+    assert!(offset_of!(RingSetupArg, entries) == layout::RING_SETUP_ENTRIES);
+    assert!(offset_of!(RingSetupArg, flags) == layout::RING_SETUP_FLAGS);
+    assert!(offset_of!(RingSetupArg, size) == layout::RING_SETUP_SIZE_OUT);
+    assert!(offset_of!(RingSetupArg, reserved) == layout::RING_SETUP_RESERVED);
 };

@@ -12,10 +12,11 @@ use crate::shared::Shared;
 use crate::sys::{
     file::File,
     miscdevice::{self, MiscDevice},
+    mm::VmaNew,
     poll::PollTable,
     seq_file::SeqFile,
     signal,
-    uaccess::{read_arg, StagedEvents, UkeventReader, UkeventWriter},
+    uaccess::{read_arg, write_arg, StagedEvents, UkeventReader, UkeventWriter},
 };
 use kernel::{
     c_str,
@@ -51,8 +52,13 @@ impl MiscDevice for KeventDevice {
             KEVENT_IOC_CTL => ctl(queue, file, arg),
             KEVENT_IOC_GET_EVENTS => get_events(queue, file, arg),
             KEVENT_IOC_PGET_EVENTS => pget_events(queue, file, arg),
+            KEVENT_IOC_RING_SETUP => ring_setup(&queue, arg),
             _ => Err(ENOTTY),
         }
+    }
+
+    fn mmap(queue: ArcBorrow<'_, Queue>, _file: &File, vma: &VmaNew) -> Result {
+        queue.mmap_ring(vma)
     }
 
     fn poll(queue: ArcBorrow<'_, Queue>, file: &File, table: &PollTable<'_>) -> u32 {
@@ -155,10 +161,29 @@ fn pget_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<i
 
 /// Checks the fields of a get-events argument.
 fn check_get_events(a: &GetEventsArg) -> Result {
-    if a.flags != 0 || a.reserved != 0 || a.max_nr == 0 || a.min_nr > a.max_nr {
+    if a.flags & !KEVENT_GET_RING != 0 || a.reserved != 0 || a.max_nr == 0 || a.min_nr > a.max_nr {
+        return Err(EINVAL);
+    }
+    // Into the ring, there is no array.
+    if a.flags & KEVENT_GET_RING != 0 && a.events != 0 {
         return Err(EINVAL);
     }
     Ok(())
+}
+
+/// `KEVENT_IOC_RING_SETUP`: gives the queue its ring, and writes back the
+/// bytes to map.
+fn ring_setup(queue: &Queue, arg: usize) -> Result<isize> {
+    let mut a: RingSetupArg = read_arg(arg)?;
+    if a.flags != 0 || a.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let size = queue.setup_ring(a.entries)?;
+    // The ring stays set up if the size cannot be written back: the
+    // program can compute it (the header's layout is fixed).
+    a.size = u32::try_from(size).map_err(|_| EINVAL)?;
+    write_arg(arg, &a)?;
+    Ok(0)
 }
 
 /// Waits for and copies out events as `a` asks.
@@ -171,6 +196,15 @@ fn wait(queue: &Queue, file: &File, a: &GetEventsArg) -> Result<isize> {
             Ktime::ktime_get().to_ns().saturating_add(t),
         )),
     };
+    if a.flags & KEVENT_GET_RING != 0 {
+        let n = queue.get_ring_events(
+            a.min_nr as usize,
+            a.max_nr as usize,
+            timeout,
+            file.is_nonblocking(),
+        )?;
+        return Ok(n as isize);
+    }
     let mut out = UkeventWriter::new(a.events, a.max_nr as usize)?;
     let n = queue.get_events(
         a.min_nr as usize,

@@ -14,6 +14,7 @@ mod defs;
 mod device;
 mod nest;
 mod queue;
+mod ready;
 mod request;
 mod shared;
 mod source;

@@ -22,14 +22,17 @@
 use crate::account::UserAccount;
 use crate::defs::*;
 use crate::nest::{self, EdgeRoom};
+pub(crate) use crate::ready::ReadyList;
 use crate::request::{Identity, Request};
 use crate::shared::Shared;
 use crate::source::{Delivery, Kind, Running, Started};
 use crate::sys::{
     cred,
     file::FileRef,
-    list::{EmptyHint, OwnedList},
+    list::EmptyHint,
+    mm::VmaNew,
     rbtree::{RbTree, Vacancy},
+    ring::{Ring, RingMem},
     seq_file::SeqFile,
     signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
@@ -39,7 +42,7 @@ use crate::sys::{
 };
 use crate::watch::{self, PendingWatch};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     impl_has_work,
     list::ListArc,
@@ -52,9 +55,6 @@ use kernel::{
 
 /// The most requests one queue holds (module parameter `max_requests`).
 pub(crate) static MAX_REQUESTS: AtomicU32 = AtomicU32::new(65536);
-
-/// The ready requests, oldest first.
-pub(crate) type ReadyList = OwnedList<Request>;
 
 /// The ready list, locked.
 type ReadyGuard<'a> = kernel::sync::lock::Guard<'a, ReadyList, SpinLockIrqBackend>;
@@ -115,6 +115,67 @@ enum Outcome {
     },
 }
 
+/// What a ring counts against its user's `max_user_requests`: a request
+/// per KiB, rounded up.
+fn ring_cost(entries: u32) -> usize {
+    RingMem::size(entries).div_ceil(1024)
+}
+
+/// Where a collection puts events: a user array, or the queue's ring.
+trait Sink {
+    /// Whether this is the ring.
+    const RING: bool;
+    /// How many events it can take now. Call with `ready` locked.
+    fn room(&self, ready: &ReadyList) -> usize;
+    /// Puts `events`, in order; returns how many it took. Call without
+    /// the ready lock.
+    fn put(&mut self, events: &[Ukevent]) -> usize;
+    /// What a call returns that put `done` events and then fell short.
+    fn short(&self, done: usize) -> Result<usize>;
+}
+
+impl Sink for UkeventWriter {
+    const RING: bool = false;
+
+    fn room(&self, _ready: &ReadyList) -> usize {
+        usize::MAX
+    }
+
+    fn put(&mut self, events: &[Ukevent]) -> usize {
+        self.write(events)
+    }
+
+    /// A write faulted: the events copied, or `EFAULT` if none was.
+    fn short(&self, done: usize) -> Result<usize> {
+        if done > 0 {
+            Ok(done)
+        } else {
+            Err(EFAULT)
+        }
+    }
+}
+
+/// The queue's ring, as the sink of a collection.
+struct RingSink<'a>(&'a SpinLockIrq<ReadyList>);
+
+impl Sink for RingSink<'_> {
+    const RING: bool = true;
+
+    fn room(&self, ready: &ReadyList) -> usize {
+        ready.ring_room()
+    }
+
+    fn put(&mut self, events: &[Ukevent]) -> usize {
+        self.0.lock().write_ring(events)
+    }
+
+    /// The program freed no room meanwhile (or wrote a nonsense `head`):
+    /// what did not fit waits in line.
+    fn short(&self, done: usize) -> Result<usize> {
+        Ok(done)
+    }
+}
+
 /// The requests of a queue by identity (the tree links are in the
 /// requests: registering allocates nothing more).
 pub(crate) struct Registry {
@@ -134,6 +195,12 @@ pub(crate) struct Queue {
     ready: SpinLockIrq<ReadyList>,
     /// Whether `ready` is empty, read without its lock.
     ready_empty: EmptyHint,
+    /// The memory of the queue's ring, once set up (for `mmap`; the ready
+    /// list holds the ring's producer side).
+    #[pin]
+    ring_mem: Mutex<Option<Arc<RingMem>>>,
+    /// Whether the queue has a ring: its events go there only.
+    ringed: AtomicBool,
     /// Tasks in get-events, woken one at a time.
     #[pin]
     waiters: WaitQueueHead,
@@ -180,6 +247,8 @@ impl Queue {
                 registry <- new_mutex!(Registry { requests: RbTree::new() }, "kevent_registry"),
                 ready <- new_spinlock_irq!(list, "kevent_ready"),
                 ready_empty,
+                ring_mem <- new_mutex!(None, "kevent_ring_mem"),
+                ringed: AtomicBool::new(false),
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
@@ -518,7 +587,7 @@ impl Queue {
             }
             None => {}
         }
-        let count = ready.len();
+        let count = ready.available();
         drop(ready);
         kind.resume(&req, req.source.access_mut(reg));
         self.wake(count);
@@ -550,7 +619,7 @@ impl Queue {
     /// An event source fired `n` times: queue the request and wake one
     /// waiter that can use it. Any context; never sleeps.
     pub(crate) fn make_ready(&self, req: ArcBorrow<'_, Request>, n: u64) {
-        if let Some((count, _)) = self.mark_ready(req, |req, ready| req.add_pending(ready, n)) {
+        if let Some((count, _)) = self.mark_ready(req, 0, |req, ready| req.add_pending(ready, n)) {
             self.wake(count);
         }
     }
@@ -562,13 +631,14 @@ impl Queue {
             req.set_payload(ready, payload);
             req.add_pending(ready, 1);
         };
-        if let Some((count, _)) = self.mark_ready(req, mark) {
+        if let Some((count, _)) = self.mark_ready(req, 0, mark) {
             self.wake(count);
         }
     }
 
     /// A wake-up of a watched file, under the lock of that file's wait
-    /// queue: queue the request and wake a waiter and the pollers.
+    /// queue, announcing `mask` (0: it did not say): queue the request and
+    /// wake a waiter and the pollers.
     ///
     /// The pollers are woken here, under the file's lock, as epoll wakes a
     /// nested instance, so that a queue or epoll instance watching this
@@ -586,8 +656,10 @@ impl Queue {
         self: &Arc<Self>,
         req: ArcBorrow<'_, Request>,
         depth: Option<u32>,
+        mask: u32,
     ) {
-        let Some((count, true)) = self.mark_ready(req, |req, ready| req.add_pending(ready, 1))
+        let Some((count, true)) =
+            self.mark_ready(req, mask, |req, ready| req.add_pending(ready, 1))
         else {
             return;
         };
@@ -611,12 +683,14 @@ impl Queue {
             .wake_up_poll_nested(POLL_READABLE, depth, &self.wake_depth);
     }
 
-    /// Marks a live request pending with `mark` and queues it; returns the
-    /// number of ready requests and whether this queued it, or `None` for
-    /// a removed request.
+    /// Marks a live request pending with `mark` and queues it, or writes
+    /// its event into the ring (`mask`: what a file's wake-up announced).
+    /// Returns the number of events a waiter can count on and whether
+    /// this queued or wrote it, or `None` for a removed request.
     fn mark_ready(
         &self,
         req: ArcBorrow<'_, Request>,
+        mask: u32,
         mark: impl FnOnce(&Request, &mut ReadyList),
     ) -> Option<(usize, bool)> {
         let mut ready = self.ready.lock();
@@ -624,8 +698,36 @@ impl Queue {
             return None;
         }
         mark(&req, &mut ready);
-        let queued = Self::queue_locked(&mut ready, req);
-        Some((ready.len(), queued))
+        let queued = if ready.writes_at_wake() {
+            Self::write_or_queue(&mut ready, req, mask)
+        } else {
+            Self::queue_locked(&mut ready, req)
+        };
+        Some((ready.available(), queued))
+    }
+
+    /// With a ring and nothing in line: writes the request's event into
+    /// the ring if its kind knows it at wake-up (`Kind::at_wake`) and the
+    /// ring has room; else queues it. Returns whether it did either.
+    /// Call with `ready` locked.
+    fn write_or_queue(ready: &mut ReadyList, req: ArcBorrow<'_, Request>, mask: u32) -> bool {
+        let Some((ret_data, ret_flags)) = req.kind.at_wake(&*req, req.pending(), mask) else {
+            return Self::queue_locked(ready, req);
+        };
+        // Held by a collector, which re-queues it when it sees it pending
+        // (the list is empty, so it is not on it).
+        let Some(item) = ListArc::try_from_arc_borrow(req) else {
+            return false;
+        };
+        let event = req.event_with(KEVENT_RET_DONE | ret_flags, ret_data);
+        if ready.write_ring(&[event]) == 1 {
+            // Delivered: nothing is pending any more.
+            req.take_pending(ready);
+            drop(item);
+            return true;
+        }
+        // The ring is full: the event waits in line, coalesced as usual.
+        ready.push_back(item).is_ok()
     }
 
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
@@ -636,9 +738,10 @@ impl Queue {
         }
     }
 
-    /// `poll()` on the queue: readable while an event is ready.
+    /// `poll()` on the queue: readable while an event is ready (or unread
+    /// in the ring).
     pub(crate) fn poll_mask(&self) -> u32 {
-        if self.ready.lock().is_empty() {
+        if self.ready.lock().available() == 0 {
             0
         } else {
             POLL_READABLE
@@ -659,6 +762,10 @@ impl Queue {
         nonblock: bool,
         out: &mut UkeventWriter,
     ) -> Result<usize> {
+        // A queue with a ring delivers there only (`get_ring_events`).
+        if self.ringed.load(Ordering::Relaxed) {
+            return Err(EINVAL);
+        }
         // Wanting at most one event, a caller takes what is ready at once
         // and waits only if there was none: one hold of the ready lock less
         // on the common path.
@@ -704,6 +811,76 @@ impl Queue {
                 Ok(0) if nonblock => return Err(EAGAIN),
                 n => return n,
             }
+        }
+    }
+
+    /// Gives the queue a ring of `entries` entries (`EBUSY` if it has one).
+    /// Returns its size in bytes, to map.
+    pub(crate) fn setup_ring(&self, entries: u32) -> Result<usize> {
+        if !(KEVENT_RING_MIN_ENTRIES..=KEVENT_RING_MAX_ENTRIES).contains(&entries)
+            || !entries.is_power_of_two()
+        {
+            return Err(EINVAL);
+        }
+        let mut slot = self.ring_mem.lock();
+        if slot.is_some() {
+            return Err(EBUSY);
+        }
+        let cost = ring_cost(entries);
+        self.account.charge_n(cost)?;
+        let mem = match RingMem::new(entries).and_then(|mem| Ok(Arc::new(mem, GFP_KERNEL_ACCOUNT)?))
+        {
+            Ok(mem) => mem,
+            Err(e) => {
+                self.account.uncharge_n(cost);
+                return Err(e);
+            }
+        };
+        self.ready.lock().attach_ring(Ring::new(mem.clone()));
+        *slot = Some(mem);
+        self.ringed.store(true, Ordering::Relaxed);
+        Ok(RingMem::size(entries))
+    }
+
+    /// `mmap` of the queue: its ring (`ENODEV` without one).
+    pub(crate) fn mmap_ring(&self, vma: &VmaNew) -> Result {
+        let slot = self.ring_mem.lock();
+        slot.as_ref().ok_or(ENODEV)?.mmap(vma)
+    }
+
+    /// get-events into the ring: moves up to `max_nr` events that wait in
+    /// line into it, and waits until it holds `min_nr` unread entries (or
+    /// the timeout). Returns how many it holds.
+    pub(crate) fn get_ring_events(
+        &self,
+        min_nr: usize,
+        max_nr: usize,
+        timeout: Timeout,
+        nonblock: bool,
+    ) -> Result<usize> {
+        let entries = self.ready.lock().ring_entries().ok_or(EINVAL)?;
+        if min_nr > entries as usize {
+            return Err(EINVAL);
+        }
+        let mut timed_out = false;
+        loop {
+            // Most events are written at wake-up: on the common path there
+            // is nothing in line to move.
+            if !self.ready_empty.is_empty() {
+                let mut reg = self.registry.lock();
+                let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
+                drop(reg);
+                moved?;
+            }
+            // Checked after moving, so that a nonsense `head` is reported
+            // even by a call that finds enough.
+            let unread = self.ready.lock().ring_unread().flatten().ok_or(EINVAL)? as usize;
+            // No wake-up is passed on: the entries are the ring's, and
+            // another waiter woken for them would find them read.
+            if unread >= min_nr || timed_out || (nonblock && unread > 0) {
+                return Ok(unread);
+            }
+            timed_out = self.wait_for(min_nr, timeout, nonblock)?;
         }
     }
 
@@ -767,7 +944,7 @@ impl Queue {
     fn wait_for(&self, min_nr: usize, timeout: Timeout, nonblock: bool) -> Result<bool> {
         loop {
             let ready = self.ready.lock();
-            let avail = ready.len();
+            let avail = ready.available();
             if nonblock && avail == 0 {
                 return Err(EAGAIN);
             }
@@ -797,7 +974,7 @@ impl Queue {
     /// Wakes another waiter if events are left (an exclusive wake-up is
     /// only ever consumed by one waiter, which may not take everything).
     fn pass_on(&self) {
-        let count = self.ready.lock().len();
+        let count = self.ready.lock().available();
         self.wake_next(count);
     }
 
@@ -814,37 +991,39 @@ impl Queue {
     /// Moves up to `max_nr` ready events to `out`, oldest first. Returns
     /// how many, and how many were left ready at the end.
     /// Call with the registry locked.
-    fn collect(
+    fn collect<S: Sink>(
         &self,
         reg: &mut Registry,
         max_nr: usize,
-        out: &mut UkeventWriter,
+        out: &mut S,
     ) -> (Result<usize>, usize) {
-        let ready = self.ready.lock();
+        let mut ready = self.ready.lock();
         // Requests re-queued during the call go behind those ready at its
         // start, so counting those bounds the call, and no request is
-        // delivered twice in one call.
-        let budget = max_nr.min(ready.len());
+        // delivered twice in one call. No more are taken than the sink
+        // has room for (a ring).
+        let budget = max_nr.min(ready.len()).min(out.room(&ready));
+        ready.collecting = S::RING;
         // Most calls take one event (an event loop's turn after a wake-up):
         // a batch of one slot is all they set up and drop.
         if budget <= 1 {
-            self.collect_one(reg, ready, budget, out)
+            self.collect_one::<S>(reg, ready, budget, out)
         } else {
-            self.collect_in::<BATCH>(reg, ready, budget, out)
+            self.collect_in::<BATCH, S>(reg, ready, budget, out)
         }
     }
 
     /// `collect` of at most one event, out of line: the code of the
     /// batched loop, inlined in its caller, stays as compact as it was.
     #[inline(never)]
-    fn collect_one<'a>(
+    fn collect_one<'a, S: Sink>(
         &'a self,
         reg: &mut Registry,
         ready: ReadyGuard<'a>,
         budget: usize,
-        out: &mut UkeventWriter,
+        out: &mut S,
     ) -> (Result<usize>, usize) {
-        self.collect_in::<1>(reg, ready, budget, out)
+        self.collect_in::<1, S>(reg, ready, budget, out)
     }
 
     /// `collect`, in batches of `N` requests: popped under the ready lock
@@ -853,12 +1032,12 @@ impl Queue {
     /// that pops the next batch, so a call takes the lock one time more
     /// than it has batches (twice for one event, as epoll does).
     #[inline(always)]
-    fn collect_in<'a, const N: usize>(
+    fn collect_in<'a, const N: usize, S: Sink>(
         &'a self,
         reg: &mut Registry,
         mut ready: ReadyGuard<'a>,
         mut budget: usize,
-        out: &mut UkeventWriter,
+        out: &mut S,
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
@@ -867,6 +1046,7 @@ impl Queue {
         loop {
             let n = Self::pop_batch(&mut ready, &mut batch, &mut budget);
             if n == 0 {
+                ready.collecting = false;
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
@@ -876,16 +1056,17 @@ impl Queue {
             let taken = &mut batch[..n];
             self.decide(reg, taken, &mut staged);
             // One copy for the batch.
-            let written = out.write(staged.events());
+            let written = out.put(staged.events());
             done += written;
             self.remove_oneshots(reg, taken, written);
             ready = self.ready.lock();
             requeued |= Self::finish(&mut ready, taken, written);
             if written < staged.len() {
+                ready.collecting = false;
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
-                return (if done > 0 { Ok(done) } else { Err(EFAULT) }, left);
+                return (out.short(done), left);
             }
         }
     }
@@ -1054,6 +1235,9 @@ impl Queue {
             self.retire(&mut reg, req);
         }
         drop(reg);
+        if let Some(mem) = self.ring_mem.lock().as_ref() {
+            self.account.uncharge_n(ring_cost(mem.entries()));
+        }
         self.shared.close_account(self.uid);
         // Nothing can queue the poll work any more; let a pending run
         // finish before the module can go away.
@@ -1066,6 +1250,9 @@ impl Queue {
         let ready = self.ready.lock().len();
         let _ = writeln!(m, "kevent-requests:\t{}", reg.requests.len());
         let _ = writeln!(m, "kevent-ready:\t{}", ready);
+        if let Some(mem) = self.ring_mem.lock().as_ref() {
+            let _ = writeln!(m, "kevent-ring-entries:\t{}", mem.entries());
+        }
         for req in reg.requests.iter() {
             let ident = &req.ident;
             let _ = writeln!(

@@ -300,15 +300,16 @@ impl PollCallback for Request {
 
     /// A wake-up of the watched file (any context, under the lock of the
     /// file's wait queue): queue the request; its readiness is re-checked
-    /// with the file's poll method when it is collected. A closed file's
-    /// wake-up calls the sweep instead, to remove it now.
-    fn wake(this: ArcBorrow<'_, Self>, _mask: u32) {
+    /// with the file's poll method when it is collected (or, written into
+    /// a ring at once, is what `mask` announced). A closed file's wake-up
+    /// calls the sweep instead, to remove it now.
+    fn wake(this: ArcBorrow<'_, Self>, mask: u32) {
         let Some(watch) = &this.watch else { return };
         if watch.is_closed() {
             this.queue.shared().kick_sweep();
             return;
         }
-        this.queue.make_ready_nested(this, watch.wake_depth());
+        this.queue.make_ready_nested(this, watch.wake_depth(), mask);
     }
 }
 

@@ -305,6 +305,40 @@ impl Kind {
         }
     }
 
+    /// The event of a firing of `req`, if it is known as the source fires,
+    /// for a queue whose ring takes it at once: `(ret_data, ret_flags)`.
+    /// `pending` is what the request has pending with this firing, `mask`
+    /// what a watched file's wake-up announced (0: it did not say). Any
+    /// context; never sleeps.
+    ///
+    /// Not for a one-shot request (it leaves the queue with its event,
+    /// which needs the registry's mutex), nor where the delivery asks or
+    /// restarts something: level-triggered files, sockets' figures (which
+    /// take the socket's lock), a periodic timer's expiry (restarted by the
+    /// call that delivers it, so that the program's calls pace its
+    /// interrupts, as timerfd's reads do), the end of an inode watch. Those
+    /// wait in line for a call.
+    #[inline(always)]
+    pub(crate) fn at_wake<R: Handle>(
+        self,
+        req: &R,
+        pending: u64,
+        mask: u32,
+    ) -> Option<([u32; 2], u32)> {
+        let flags = req.req_flags();
+        if flags & KEVENT_REQ_ONESHOT != 0 {
+            return None;
+        }
+        let edge = flags & KEVENT_REQ_ET != 0;
+        match self {
+            Self::User if edge => Some((req.payload(), 0)),
+            Self::Poll if edge => poll::at_wake(req, mask),
+            Self::Inode => inode::at_wake(req, pending),
+            Self::Timer => timer::at_wake(req, pending),
+            _ => None,
+        }
+    }
+
     /// Whether [`Kind::trigger`] applies to requests of `type_`.
     pub(crate) fn is_triggered(type_: u32) -> bool {
         type_ == KEVENT_USER

@@ -19,6 +19,7 @@ pub(crate) mod mm;
 pub(crate) mod param;
 pub(crate) mod poll;
 pub(crate) mod rbtree;
+pub(crate) mod ring;
 pub(crate) mod seq_file;
 pub(crate) mod signal;
 pub(crate) mod socket;

@@ -74,6 +74,20 @@ pub(super) fn merge(old: u64, new: u64) -> u64 {
     (count << 32) | ((old | new) & u64::from(u32::MAX))
 }
 
+/// The event of what is pending at a notification (see `Kind::at_wake`),
+/// unless it ends the watch, which removes the request.
+pub(super) fn at_wake<R: Handle>(req: &R, pending: u64) -> Option<([u32; 2], u32)> {
+    match deliver(req, pending) {
+        Delivery::Ready {
+            ret_data,
+            ret_flags,
+            last: false,
+            ..
+        } => Some((ret_data, ret_flags)),
+        _ => None,
+    }
+}
+
 /// The event carries the bits and the count of what was `taken`, in the
 /// request's mask as it is now (MODIFY may have narrowed it). The end of
 /// the watch is its last event: `KEVENT_RET_EOF`, and it leaves the queue.

@@ -192,6 +192,24 @@ pub(super) fn merge(old: u64, new: u64) -> u64 {
     count | ((old | new) & CANCELED)
 }
 
+/// The event of a firing at wake-up (see `Kind::at_wake`): a single
+/// expiry, or a setting of the clock; not an expiry of a periodic timer,
+/// which its delivery restarts.
+pub(super) fn at_wake<R: Handle>(req: &R, pending: u64) -> Option<([u32; 2], u32)> {
+    let count = pending & COUNT;
+    if count > 0 && !TimerSpec::of(req).is_ok_and(|spec| spec.period_ns == 0) {
+        return None;
+    }
+    Some((
+        [u32::try_from(count).unwrap_or(u32::MAX), 0],
+        if pending & CANCELED != 0 {
+            KEVENT_RET_CANCELED
+        } else {
+            0
+        },
+    ))
+}
+
 /// A periodic timer is restarted as its event is delivered, with the
 /// expirations it missed since it fired added to `taken`; the event
 /// carries the count, and `KEVENT_RET_CANCELED` if the clock was set.

@@ -87,6 +87,15 @@ pub(crate) trait MiscDevice: Sized {
         Err(ENOTTY)
     }
 
+    /// Maps the file into `vma` (`mmap`).
+    fn mmap(
+        _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _vma: &super::mm::VmaNew,
+    ) -> Result {
+        Err(ENODEV)
+    }
+
     /// Reports readiness (`POLL*` bits) and registers with `table`.
     fn poll(
         _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
@@ -193,6 +202,11 @@ impl<T: MiscDevice> MiscdeviceVTable<T> {
         #[cfg(CONFIG_COMPAT)]
         compat_ioctl: if T::HAS_IOCTL {
             Some(compat_ptr_ioctl)
+        } else {
+            None
+        },
+        mmap: if T::HAS_MMAP {
+            Some(fops_mmap::<T>)
         } else {
             None
         },
@@ -340,6 +354,26 @@ unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
     // SAFETY: The ioctl holds a reference to the file.
     let file = unsafe { File::from_raw(raw) };
     from_result(|| T::ioctl(device, file, cmd, arg))
+}
+
+/// # Safety
+///
+/// Called by the VFS with an open file of `T`'s operations and a memory
+/// area being set up for it, with the mm's lock held for writing.
+unsafe extern "C" fn fops_mmap<T: MiscDevice>(
+    raw: *mut bindings::file,
+    vma: *mut bindings::vm_area_struct,
+) -> c_int {
+    // SAFETY: As in `fops_ioctl`.
+    let device = unsafe { T::Ptr::borrow((*raw).private_data) };
+    // SAFETY: The caller holds a reference to the file.
+    let file = unsafe { File::from_raw(raw) };
+    // SAFETY: `vma` is being set up by `mmap` for the duration of the call.
+    let vma = unsafe { super::mm::VmaNew::from_raw(vma) };
+    match T::mmap(device, file, vma) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// # Safety

@@ -1,8 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Memory totals: `totalram_pages()`, an inline function in C.
+//! Memory totals (`totalram_pages()`, an inline function in C), and the
+//! memory area an `mmap` sets up (upstream: `kernel::mm::virt::VmaNew`).
 
-use kernel::{bindings, page::PAGE_SIZE};
+use kernel::{bindings, page::PAGE_SIZE, types::Opaque};
+
+/// A virtual memory area being set up by a file's `mmap`, with the mm's
+/// lock held for writing.
+#[repr(transparent)]
+pub(crate) struct VmaNew(Opaque<bindings::vm_area_struct>);
+
+impl VmaNew {
+    /// # Safety
+    ///
+    /// `vma` is a memory area being set up by `mmap`, which stays valid
+    /// and locked for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(vma: *mut bindings::vm_area_struct) -> &'a Self {
+        // SAFETY: `VmaNew` is a transparent wrapper of the C struct, and
+        // the caller guarantees it is valid for `'a`.
+        unsafe { &*vma.cast::<Self>() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+        self.0.get()
+    }
+}
 
 /// The memory the kernel manages, in bytes.
 pub(crate) fn total_ram_bytes() -> u64 {

@@ -18,6 +18,7 @@ extern "C" {
     fn kevent_put_ukevents(dst: *mut c_void, src: *const Ukevent, n: c_uint) -> c_uint;
     fn kevent_get_ukevents(dst: *mut Ukevent, src: *const c_void, n: c_uint) -> c_uint;
     fn kevent_get_arg1(dst: *mut u64, src: *const c_void) -> c_int;
+    fn kevent_get_arg2(dst: *mut u64, src: *const c_void) -> c_int;
     fn kevent_get_arg3(dst: *mut u64, src: *const c_void) -> c_int;
     fn kevent_get_arg4(dst: *mut u64, src: *const c_void) -> c_int;
     fn kevent_get_arg6(dst: *mut u64, src: *const c_void) -> c_int;
@@ -25,12 +26,12 @@ extern "C" {
 
 /// Reads an ioctl argument of type `T` from user address `arg`.
 ///
-/// `T` is made of 1, 3, 4 or 6 whole 64-bit words, the sizes the helpers
+/// `T` is made of 1, 2, 3, 4 or 6 whole 64-bit words, the sizes the helpers
 /// read, and aligned to one (checked at compile time).
 pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
     const {
         assert!(size_of::<T>() % size_of::<u64>() == 0);
-        assert!(matches!(size_of::<T>() / size_of::<u64>(), 1 | 3 | 4 | 6));
+        assert!(matches!(size_of::<T>() / size_of::<u64>(), 1..=4 | 6));
         assert!(align_of::<T>() == align_of::<u64>());
     }
     let mut value = MaybeUninit::<T>::uninit();
@@ -43,6 +44,7 @@ pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
     let r = unsafe {
         match size_of::<T>() / size_of::<u64>() {
             1 => kevent_get_arg1(dst, src),
+            2 => kevent_get_arg2(dst, src),
             3 => kevent_get_arg3(dst, src),
             4 => kevent_get_arg4(dst, src),
             _ => kevent_get_arg6(dst, src),
@@ -54,6 +56,14 @@ pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
     // SAFETY: The helper returned 0: it wrote every word of `T`, and every
     // bit pattern is a valid `T` (`FromBytes`).
     Ok(unsafe { value.assume_init() })
+}
+
+/// Writes an ioctl argument back to user address `arg` (rare: one copy
+/// through `kernel::uaccess` is cheap enough).
+pub(crate) fn write_arg<T: kernel::types::AsBytes>(arg: usize, value: &T) -> Result {
+    kernel::uaccess::UserSlice::new(arg, size_of::<T>())
+        .writer()
+        .write(value)
 }
 
 /// A cursor over `len` user-space `struct ukevent`s starting at `ptr`.

@@ -129,6 +129,7 @@ fault:											\
 }
 
 DEFINE_KEVENT_GET_ARG(1)	/* a signal mask */
+DEFINE_KEVENT_GET_ARG(2)	/* struct kevent_ring_setup */
 DEFINE_KEVENT_GET_ARG(3)	/* struct kevent_ctl_arg */
 DEFINE_KEVENT_GET_ARG(4)	/* struct kevent_get_events_arg */
 DEFINE_KEVENT_GET_ARG(6)	/* struct kevent_pget_events_arg */
