@@ -4,21 +4,23 @@
  * the queue.
  *
  * Pages of their own, charged to the caller's memory cgroup, mapped into
- * the kernel with vmap() for the producer and into the program with
- * vm_insert_pages(), as io_uring maps its rings. Each mapping takes its
+ * the program with vm_insert_pages(), as io_uring maps its rings. The
+ * kernel writes them through their direct-map addresses (they are never
+ * highmem), so freeing them needs no vunmap() and is allowed in any
+ * context; no entry straddles two pages (the header and the entries are
+ * 128 and 32 bytes, and a page a multiple of both). Each mapping takes its
  * own reference to every page, so a page is never reused while any
  * mapping shows it; and a mapping holds the queue's file, so the ring is
  * freed only after the last mapping is gone.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "ring.h"
 
 struct kevent_ring_mem {
-	void *addr;
 	unsigned int nr_pages;
+	void **addrs;		/* each page's address, for the producer */
 	struct page *pages[];
 };
 
@@ -37,32 +39,37 @@ struct kevent_ring_mem *kevent_ring_mem_alloc(size_t size)
 	mem = kzalloc(struct_size(mem, pages, nr), GFP_KERNEL_ACCOUNT);
 	if (!mem)
 		return NULL;
+	mem->addrs = kcalloc(nr, sizeof(*mem->addrs), GFP_KERNEL_ACCOUNT);
+	if (!mem->addrs)
+		goto fail;
 	mem->nr_pages = nr;
 	for (i = 0; i < nr; i++) {
 		mem->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!mem->pages[i])
-			goto fail;
+			goto fail_pages;
+		mem->addrs[i] = page_address(mem->pages[i]);
 	}
-	mem->addr = vmap(mem->pages, nr, VM_MAP, PAGE_KERNEL);
-	if (!mem->addr)
-		goto fail;
 	return mem;
-fail:
+fail_pages:
 	kevent_ring_mem_put_pages(mem, i);
+	kfree(mem->addrs);
+fail:
 	kfree(mem);
 	return NULL;
 }
 
+/* Any context. */
 void kevent_ring_mem_free(struct kevent_ring_mem *mem)
 {
-	vunmap(mem->addr);
 	kevent_ring_mem_put_pages(mem, mem->nr_pages);
+	kfree(mem->addrs);
 	kfree(mem);
 }
 
-void *kevent_ring_mem_addr(struct kevent_ring_mem *mem)
+/* The address of each page, nr_pages of them. */
+void **kevent_ring_mem_addrs(struct kevent_ring_mem *mem)
 {
-	return mem->addr;
+	return mem->addrs;
 }
 
 /*

@@ -12,7 +12,7 @@ struct kevent_ring_mem;
 
 struct kevent_ring_mem *kevent_ring_mem_alloc(size_t size);
 void kevent_ring_mem_free(struct kevent_ring_mem *mem);
-void *kevent_ring_mem_addr(struct kevent_ring_mem *mem);
+void **kevent_ring_mem_addrs(struct kevent_ring_mem *mem);
 int kevent_ring_mem_mmap(struct kevent_ring_mem *mem, struct vm_area_struct *vma);
 
 #endif

@@ -18,7 +18,7 @@ use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{error::Error, prelude::*, sync::Arc};
+use kernel::{error::Error, page::PAGE_SIZE, prelude::*, sync::Arc};
 
 /// `struct kevent_ring_mem`, which only the C side reads.
 #[repr(C)]
@@ -29,7 +29,7 @@ struct RawMem {
 extern "C" {
     fn kevent_ring_mem_alloc(size: usize) -> *mut RawMem;
     fn kevent_ring_mem_free(mem: *mut RawMem);
-    fn kevent_ring_mem_addr(mem: *mut RawMem) -> *mut c_void;
+    fn kevent_ring_mem_addrs(mem: *mut RawMem) -> *mut *mut c_void;
     // `struct vm_area_struct *`, passed through (bindgen's type of it holds
     // an opaque struct, which the FFI lint refuses).
     fn kevent_ring_mem_mmap(mem: *mut RawMem, vma: *mut c_void) -> c_int;
@@ -57,6 +57,9 @@ const _: () = {
     assert!(layout::RING_MASK % 4 == 0 && layout::RING_FLAGS % 4 == 0);
     assert!(layout::RING_ENTRIES == layout::RING_HEADER_SIZE);
     assert!(layout::RING_ENTRIES % 8 == 0);
+    // No entry straddles a page.
+    assert!(PAGE_SIZE % layout::RING_HEADER_SIZE == 0);
+    assert!(PAGE_SIZE % layout::RING_ENTRY_SIZE == 0);
 };
 
 /// The memory of a ring of `entries` entries: the header, then the entries.
@@ -64,12 +67,12 @@ const _: () = {
 /// # Invariants
 ///
 /// `mem` came from `kevent_ring_mem_alloc(Self::size(entries))` and is
-/// freed only by `drop`; `addr` is its kernel mapping, page-aligned and
-/// valid for that many bytes while `self` lives; `entries` is a power of
-/// two.
+/// freed only by `drop`; `pages` is its array of the addresses of its
+/// pages, each valid for `PAGE_SIZE` bytes while `self` lives; `entries` is
+/// a power of two.
 pub(crate) struct RingMem {
     mem: NonNull<RawMem>,
-    addr: NonNull<u8>,
+    pages: NonNull<*mut c_void>,
     entries: u32,
 }
 
@@ -96,10 +99,19 @@ impl RingMem {
         let mem =
             NonNull::new(unsafe { kevent_ring_mem_alloc(Self::size(entries)) }).ok_or(ENOMEM)?;
         // SAFETY: `mem` is a live ring memory.
-        let addr = unsafe { kevent_ring_mem_addr(mem.as_ptr()) };
-        // INVARIANT: the helper mapped `size` bytes at `addr` (page-aligned).
-        let addr = NonNull::new(addr.cast::<u8>()).ok_or(ENOMEM)?;
-        let this = Self { mem, addr, entries };
+        let pages = unsafe { kevent_ring_mem_addrs(mem.as_ptr()) };
+        // INVARIANT: the helper made `size` bytes' worth of pages, whose
+        // addresses `pages` holds (never null for a live ring memory).
+        let Some(pages) = NonNull::new(pages) else {
+            // SAFETY: `mem` is live and not used again.
+            unsafe { kevent_ring_mem_free(mem.as_ptr()) };
+            return Err(ENOMEM);
+        };
+        let this = Self {
+            mem,
+            pages,
+            entries,
+        };
         this.word(layout::RING_MASK)
             .store(entries - 1, Ordering::Relaxed);
         Ok(this)
@@ -109,27 +121,40 @@ impl RingMem {
         self.entries
     }
 
+    /// The address of byte `offset` of the ring, which is below its size
+    /// and not the last byte of an item that straddles a page (none does).
+    fn at(&self, offset: usize) -> *mut u8 {
+        debug_assert!(offset < Self::size(self.entries));
+        // SAFETY: `offset` is below the size, so its page is one of the
+        // ring's and `pages` has its address (type invariant).
+        let page = unsafe { *self.pages.as_ptr().add(offset / PAGE_SIZE) };
+        // SAFETY: The page is `PAGE_SIZE` bytes.
+        unsafe { page.cast::<u8>().add(offset % PAGE_SIZE) }
+    }
+
     /// The header's 32-bit word at `offset` (a `layout::RING_*` constant).
     fn word(&self, offset: usize) -> &AtomicU32 {
         debug_assert!(offset + 4 <= layout::RING_HEADER_SIZE && offset % 4 == 0);
         // SAFETY: `offset` is one of the header's word offsets (4-aligned,
-        // inside the header, checked at compile time above), and the memory
-        // lives as long as `self`. `AtomicU32` has the layout of `u32`, and
-        // the word is only ever accessed atomically here; the program's
-        // concurrent 32-bit loads and stores of it cannot tear it.
-        unsafe { &*self.addr.as_ptr().add(offset).cast::<AtomicU32>() }
+        // inside the header on the first page, checked at compile time
+        // above), and the memory lives as long as `self`. `AtomicU32` has
+        // the layout of `u32`, and the word is only ever accessed
+        // atomically here; the program's concurrent 32-bit loads and stores
+        // of it cannot tear it.
+        unsafe { &*self.at(offset).cast::<AtomicU32>() }
     }
 
     /// Writes `entry` in slot `index & (entries - 1)`.
     fn put(&self, index: u32, entry: RingEntry) {
         let slot = (index & (self.entries - 1)) as usize;
         let at = layout::RING_ENTRIES + slot * layout::RING_ENTRY_SIZE;
-        // SAFETY: `slot < entries`, so the entry lies inside the memory,
-        // and it is 8-aligned (page-aligned memory, 8-aligned offsets). The
-        // program may write the same bytes at the same time: a volatile
-        // write of plain integers leaves at worst garbage in its own ring,
-        // and the kernel never reads entries back.
-        unsafe { core::ptr::write_volatile(self.addr.as_ptr().add(at).cast::<RingEntry>(), entry) };
+        // SAFETY: `slot < entries`, so the entry lies inside the memory, on
+        // one page (entries are 32 bytes from offset 128, and a page is a
+        // multiple of 128 bytes, asserted below), 8-aligned. The program
+        // may write the same bytes at the same time: a volatile write of
+        // plain integers leaves at worst garbage in its own ring, and the
+        // kernel never reads entries back.
+        unsafe { core::ptr::write_volatile(self.at(at).cast::<RingEntry>(), entry) };
     }
 
     /// Maps the ring into `vma`: shared, from offset 0, at most its pages
