@@ -201,6 +201,9 @@ pub(crate) struct Queue {
     ring_mem: Mutex<Option<Arc<RingMem>>>,
     /// Whether the queue has a ring: its events go there only.
     ringed: AtomicBool,
+    /// Whether requests wait to be taken out by `reap` (changed under the
+    /// ready lock, read without it).
+    gone_hint: AtomicBool,
     /// Tasks in get-events, woken one at a time.
     #[pin]
     waiters: WaitQueueHead,
@@ -249,6 +252,7 @@ impl Queue {
                 ready_empty,
                 ring_mem <- new_mutex!(None, "kevent_ring_mem"),
                 ringed: AtomicBool::new(false),
+                gone_hint: AtomicBool::new(false),
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
@@ -298,6 +302,7 @@ impl Queue {
             return 0;
         }
         let mut reg = self.registry.lock();
+        self.reap(&mut reg);
         for uk in entries.iter_mut() {
             let result = self.ctl_one(&mut reg, cmd, uk);
             uk.ret_flags = KEVENT_RET_DONE;
@@ -354,7 +359,7 @@ impl Queue {
     fn check_vacant(reg: &mut Registry, ident: &Identity) -> Result<Option<Vacancy<Identity>>> {
         match reg.requests.vacancy(ident) {
             Ok(vacancy) => Ok(Some(vacancy)),
-            Err(req) if !req.is_closed() => Err(EEXIST),
+            Err(req) if !req.is_gone() => Err(EEXIST),
             Err(_) => Ok(None),
         }
     }
@@ -425,7 +430,7 @@ impl Queue {
         if reg.requests.len() >= MAX_REQUESTS.load(Ordering::Relaxed) as usize {
             // Full: only a closed file's request of this identity makes room.
             match reg.requests.get(&req.ident) {
-                Some(old) if old.is_closed() => self.remove_locked(reg, &req.ident),
+                Some(old) if old.is_gone() => self.remove_locked(reg, &req.ident),
                 Some(_) => return Err(EEXIST),
                 None => return Err(ENOSPC),
             }
@@ -440,7 +445,7 @@ impl Queue {
         let closed = reg
             .requests
             .get(&req.ident)
-            .is_some_and(|old| old.is_closed());
+            .is_some_and(|old| old.is_gone());
         if !closed {
             return Err(EEXIST);
         }
@@ -497,11 +502,12 @@ impl Queue {
         // Under the registry lock, so no collector can deliver it once it
         // has left the registry.
         let req = reg.requests.remove(ident).ok_or(ENOENT)?;
-        let closed = req.is_closed();
+        let gone = req.is_gone();
         self.retire(reg, req);
         // A closed file's request was gone already, as far as a caller can
-        // tell; its removal was only late.
-        if closed {
+        // tell, as was one that left with an event in the ring; its
+        // removal was only late.
+        if gone {
             return Err(ENOENT);
         }
         Ok(())
@@ -555,7 +561,7 @@ impl Queue {
         kind.validate(uk)?;
         let ident = Identity::of(uk);
         let req: Arc<Request> = reg.requests.get(&ident).ok_or(ENOENT)?.into();
-        if req.is_closed() {
+        if req.is_gone() {
             self.remove_locked(reg, &ident);
             return Err(ENOENT);
         }
@@ -596,7 +602,12 @@ impl Queue {
 
     /// KEVENT_CTL_READY: triggers the request, with `ret_data` as payload.
     fn trigger(&self, reg: &mut Registry, kind: Kind, uk: &Ukevent) -> Result {
-        let req = reg.requests.get(&Identity::of(uk)).ok_or(ENOENT)?;
+        let ident = Identity::of(uk);
+        let req = reg.requests.get(&ident).ok_or(ENOENT)?;
+        if req.is_gone() {
+            self.remove_locked(reg, &ident);
+            return Err(ENOENT);
+        }
         kind.trigger(req, uk.ret_data)
     }
 
@@ -699,7 +710,7 @@ impl Queue {
         }
         mark(&req, &mut ready);
         let queued = if ready.writes_at_wake() {
-            Self::write_or_queue(&mut ready, req, mask)
+            self.write_or_queue(&mut ready, req, mask)
         } else {
             Self::queue_locked(&mut ready, req)
         };
@@ -710,24 +721,63 @@ impl Queue {
     /// the ring if its kind knows it at wake-up (`Kind::at_wake`) and the
     /// ring has room; else queues it. Returns whether it did either.
     /// Call with `ready` locked.
-    fn write_or_queue(ready: &mut ReadyList, req: ArcBorrow<'_, Request>, mask: u32) -> bool {
-        let Some((ret_data, ret_flags)) = req.kind.at_wake(&*req, req.pending(), mask) else {
+    fn write_or_queue(
+        &self,
+        ready: &mut ReadyList,
+        req: ArcBorrow<'_, Request>,
+        mask: u32,
+    ) -> bool {
+        let Some(ev) = req.kind.at_wake(&*req, req.pending(), mask) else {
             return Self::queue_locked(ready, req);
         };
+        // Its last event: it leaves the queue, kept until a call takes it
+        // out of the registry, if a slot is free for that.
+        let leaves = ev.last || req.is_oneshot();
+        if leaves && !ready.has_gone_slot() {
+            return Self::queue_locked(ready, req);
+        }
         // Held by a collector, which re-queues it when it sees it pending
         // (the list is empty, so it is not on it).
         let Some(item) = ListArc::try_from_arc_borrow(req) else {
             return false;
         };
-        let event = req.event_with(KEVENT_RET_DONE | ret_flags, ret_data);
-        if ready.write_ring(&[event]) == 1 {
-            // Delivered: nothing is pending any more.
-            req.take_pending(ready);
-            drop(item);
-            return true;
+        let event = req.event_with(KEVENT_RET_DONE | ev.ret_flags, ev.ret_data);
+        if ready.write_ring(&[event]) == 0 {
+            // The ring is full: the event waits in line, coalesced as usual.
+            return ready.push_back(item).is_ok();
         }
-        // The ring is full: the event waits in line, coalesced as usual.
-        ready.push_back(item).is_ok()
+        // Delivered: nothing is pending any more.
+        req.take_pending(ready);
+        if leaves {
+            // Never queued again; it stays registered, as good as removed
+            // (`is_gone`), until `reap`.
+            req.kill(ready);
+            ready.push_gone(req.into());
+            self.gone_hint.store(true, Ordering::Relaxed);
+        }
+        drop(item);
+        true
+    }
+
+    /// Takes out of the registry the requests that left with their last
+    /// event written into the ring at wake-up. Every call that holds the
+    /// registry does this first, so a program sees them as removed.
+    fn reap(&self, reg: &mut Registry) {
+        if !self.gone_hint.load(Ordering::Relaxed) {
+            return;
+        }
+        loop {
+            let gone = {
+                let mut ready = self.ready.lock();
+                let gone = ready.pop_gone();
+                if gone.is_none() {
+                    self.gone_hint.store(false, Ordering::Relaxed);
+                }
+                gone
+            };
+            let Some(req) = gone else { return };
+            self.remove_exactly(reg, &req);
+        }
     }
 
     /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
@@ -828,15 +878,17 @@ impl Queue {
         }
         let cost = ring_cost(entries);
         self.account.charge_n(cost)?;
-        let mem = match RingMem::new(entries).and_then(|mem| Ok(Arc::new(mem, GFP_KERNEL_ACCOUNT)?))
-        {
-            Ok(mem) => mem,
+        let made = RingMem::new(entries)
+            .and_then(|mem| Ok(Arc::new(mem, GFP_KERNEL_ACCOUNT)?))
+            .and_then(|mem| Ok((mem, ReadyList::gone_slots(entries)?)));
+        let (mem, gone) = match made {
+            Ok(made) => made,
             Err(e) => {
                 self.account.uncharge_n(cost);
                 return Err(e);
             }
         };
-        self.ready.lock().attach_ring(Ring::new(mem.clone()));
+        self.ready.lock().attach_ring(Ring::new(mem.clone()), gone);
         *slot = Some(mem);
         self.ringed.store(true, Ordering::Relaxed);
         Ok(RingMem::size(entries))
@@ -866,8 +918,9 @@ impl Queue {
         loop {
             // Most events are written at wake-up: on the common path there
             // is nothing in line to move.
-            if !self.ready_empty.is_empty() {
+            if !self.ready_empty.is_empty() || self.gone_hint.load(Ordering::Relaxed) {
                 let mut reg = self.registry.lock();
+                self.reap(&mut reg);
                 let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
                 drop(reg);
                 moved?;
@@ -1235,6 +1288,12 @@ impl Queue {
             self.retire(&mut reg, req);
         }
         drop(reg);
+        // They hold the queue: let go of those left for `reap`.
+        loop {
+            let gone = self.ready.lock().pop_gone();
+            let Some(req) = gone else { break };
+            drop(req);
+        }
         if let Some(mem) = self.ring_mem.lock().as_ref() {
             self.account.uncharge_n(ring_cost(mem.entries()));
         }

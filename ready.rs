@@ -8,18 +8,37 @@
 //! write to the ring or to a user array. While a ring exists, its header
 //! says whether anything waits on the list (`KEVENT_RING_BACKLOG`): each
 //! change of the list that starts or ends a backlog updates it.
+//!
+//! A request whose last event (a one-shot request's, the end of an inode
+//! watch) a wake-up writes into the ring leaves the queue with it; taking
+//! it out of the registry needs the registry's mutex, which a wake-up
+//! cannot take, so it waits among the `gone` until the next call (see
+//! `Queue::reap`). Their slots are allocated with the ring: a wake-up
+//! never allocates, and with no slot free the event waits in line instead.
 
 use crate::request::Request;
 use crate::sys::{
     list::{EmptyHint, OwnedList},
     ring::Ring,
 };
-use kernel::{list::ListArc, prelude::*, sync::ArcBorrow};
+use kernel::{
+    list::ListArc,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
+
+/// The most requests that can wait to be taken out after their last event
+/// went into the ring (fewer for a smaller ring).
+const GONE_SLOTS: u32 = 1024;
 
 /// The ready requests, oldest first, and the queue's ring.
 pub(crate) struct ReadyList {
     list: OwnedList<Request>,
     ring: Option<Ring>,
+    /// Requests that left with an event written into the ring, in
+    /// `gone[..gone_len]`, until a call takes them out of the registry.
+    gone: KVec<Option<Arc<Request>>>,
+    gone_len: usize,
     /// What the ring's header says of a backlog.
     backlog: bool,
     /// A collection into the ring holds requests taken off the list: a
@@ -35,6 +54,8 @@ impl ReadyList {
         let this = Self {
             list,
             ring: None,
+            gone: KVec::new(),
+            gone_len: 0,
             backlog: false,
             collecting: false,
         };
@@ -89,9 +110,17 @@ impl ReadyList {
         }
     }
 
-    /// Gives the queue its ring (once).
-    pub(crate) fn attach_ring(&mut self, ring: Ring) {
+    /// The slots for requests that leave with an event written at wake-up,
+    /// for a ring of `entries`: to pass to [`ReadyList::attach_ring`].
+    pub(crate) fn gone_slots(entries: u32) -> Result<KVec<Option<Arc<Request>>>> {
+        let n = entries.min(GONE_SLOTS) as usize;
+        Ok(KVec::from_elem(None, n, GFP_KERNEL_ACCOUNT)?)
+    }
+
+    /// Gives the queue its ring (once), with `gone` from `gone_slots`.
+    pub(crate) fn attach_ring(&mut self, ring: Ring, gone: KVec<Option<Arc<Request>>>) {
         self.ring = Some(ring);
+        self.gone = gone;
         self.backlog = false;
         self.show_backlog();
     }
@@ -111,6 +140,30 @@ impl ReadyList {
     /// one, and nothing is in line before it.
     pub(crate) fn writes_at_wake(&self) -> bool {
         self.ring.is_some() && self.list.is_empty() && !self.collecting
+    }
+
+    /// Whether a request that leaves with its event can wait to be taken
+    /// out ([`ReadyList::push_gone`] will succeed).
+    pub(crate) fn has_gone_slot(&self) -> bool {
+        self.gone_len < self.gone.len()
+    }
+
+    /// Keeps `req`, which left with an event written into the ring, until
+    /// a call takes it out (false: no slot, see `has_gone_slot`).
+    pub(crate) fn push_gone(&mut self, req: Arc<Request>) -> bool {
+        let Some(slot) = self.gone.get_mut(self.gone_len) else {
+            return false;
+        };
+        *slot = Some(req);
+        self.gone_len += 1;
+        true
+    }
+
+    /// The last request kept by `push_gone`, to take out. Drop it without
+    /// the ready lock (it may be the last reference).
+    pub(crate) fn pop_gone(&mut self) -> Option<Arc<Request>> {
+        self.gone_len = self.gone_len.checked_sub(1)?;
+        self.gone.get_mut(self.gone_len)?.take()
     }
 
     /// How many events the ring can take now (without a ring: any number).

@@ -282,6 +282,14 @@ impl Request {
         }
     }
 
+    /// Whether the request is as good as removed though still registered:
+    /// it left with its last event written into the ring at wake-up (see
+    /// `Queue::reap`), or it watches a file that every other holder has
+    /// closed (see `watch.rs`).
+    pub(crate) fn is_gone(&self) -> bool {
+        self.is_dead() || self.is_closed()
+    }
+
     /// Whether this watches a file that every other holder has closed:
     /// the request is as good as removed (see `watch.rs`).
     pub(crate) fn is_closed(&self) -> bool {

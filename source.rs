@@ -102,6 +102,15 @@ pub(crate) enum Delivery {
     },
 }
 
+/// An event known when its source fires (see [`Kind::at_wake`]).
+pub(crate) struct WakeEvent {
+    pub(crate) ret_data: [u32; 2],
+    /// Besides `KEVENT_RET_DONE`.
+    pub(crate) ret_flags: u32,
+    /// The request's last event: it leaves the queue (a deleted inode).
+    pub(crate) last: bool,
+}
+
 /// A request's type, as its source sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -306,37 +315,34 @@ impl Kind {
     }
 
     /// The event of a firing of `req`, if it is known as the source fires,
-    /// for a queue whose ring takes it at once: `(ret_data, ret_flags)`.
-    /// `pending` is what the request has pending with this firing, `mask`
-    /// what a watched file's wake-up announced (0: it did not say). Any
-    /// context; never sleeps.
+    /// for a queue whose ring takes it at once. `pending` is what the
+    /// request has pending with this firing, `mask` what a watched file's
+    /// wake-up announced (0: it did not say). Any context; never sleeps.
     ///
-    /// Not for a one-shot request (it leaves the queue with its event,
-    /// which needs the registry's mutex), nor where the delivery asks or
-    /// restarts something: level-triggered files, sockets' figures (which
-    /// take the socket's lock), a periodic timer's expiry (restarted by the
-    /// call that delivers it, so that the program's calls pace its
-    /// interrupts, as timerfd's reads do), the end of an inode watch. Those
-    /// wait in line for a call.
+    /// Not where the delivery asks or restarts something: a level-
+    /// triggered file or user event (ready again after each delivery),
+    /// sockets' figures (which take the socket's lock), a periodic timer's
+    /// expiry (restarted by the call that delivers it, so that the
+    /// program's calls pace its interrupts, as timerfd's reads do). Those
+    /// wait in line for a call. A one-shot request reports one firing, so
+    /// it needs no re-check.
     #[inline(always)]
-    pub(crate) fn at_wake<R: Handle>(
-        self,
-        req: &R,
-        pending: u64,
-        mask: u32,
-    ) -> Option<([u32; 2], u32)> {
+    pub(crate) fn at_wake<R: Handle>(self, req: &R, pending: u64, mask: u32) -> Option<WakeEvent> {
         let flags = req.req_flags();
-        if flags & KEVENT_REQ_ONESHOT != 0 {
-            return None;
-        }
-        let edge = flags & KEVENT_REQ_ET != 0;
-        match self {
-            Self::User if edge => Some((req.payload(), 0)),
-            Self::Poll if edge => poll::at_wake(req, mask),
-            Self::Inode => inode::at_wake(req, pending),
-            Self::Timer => timer::at_wake(req, pending),
-            _ => None,
-        }
+        let oneshot = flags & KEVENT_REQ_ONESHOT != 0;
+        let edge = flags & KEVENT_REQ_ET != 0 || oneshot;
+        let (ret_data, ret_flags, last) = match self {
+            Self::User if edge => (req.payload(), 0, false),
+            Self::Poll if edge => poll::at_wake(req, mask)?,
+            Self::Inode => inode::at_wake(req, pending)?,
+            Self::Timer => timer::at_wake(req, pending, oneshot)?,
+            _ => return None,
+        };
+        Some(WakeEvent {
+            ret_data,
+            ret_flags,
+            last,
+        })
     }
 
     /// Whether [`Kind::trigger`] applies to requests of `type_`.

@@ -74,17 +74,17 @@ pub(super) fn merge(old: u64, new: u64) -> u64 {
     (count << 32) | ((old | new) & u64::from(u32::MAX))
 }
 
-/// The event of what is pending at a notification (see `Kind::at_wake`),
-/// unless it ends the watch, which removes the request.
-pub(super) fn at_wake<R: Handle>(req: &R, pending: u64) -> Option<([u32; 2], u32)> {
+/// The event of what is pending at a notification, or of the end of the
+/// watch (see `Kind::at_wake`).
+pub(super) fn at_wake<R: Handle>(req: &R, pending: u64) -> Option<([u32; 2], u32, bool)> {
     match deliver(req, pending) {
         Delivery::Ready {
             ret_data,
             ret_flags,
-            last: false,
+            last,
             ..
-        } => Some((ret_data, ret_flags)),
-        _ => None,
+        } => Some((ret_data, ret_flags, last)),
+        Delivery::NotReady => None,
     }
 }
 

@@ -52,9 +52,9 @@ pub(super) fn is_ready_now<R: Handle>(req: &R) -> Result<bool> {
 
 /// An edge-triggered request's event at wake-up: the readiness the wake-up
 /// announced, if it said and it concerns the request (see `Kind::at_wake`).
-pub(super) fn at_wake<R: Handle>(req: &R, mask: u32) -> Option<([u32; 2], u32)> {
+pub(super) fn at_wake<R: Handle>(req: &R, mask: u32) -> Option<([u32; 2], u32, bool)> {
     let bits = mask & wanted(req);
-    (bits != 0).then_some(([bits, 0], 0))
+    (bits != 0).then_some(([bits, 0], 0, false))
 }
 
 /// The file is asked now (which task asks makes no difference); the event

@@ -192,21 +192,27 @@ pub(super) fn merge(old: u64, new: u64) -> u64 {
     count | ((old | new) & CANCELED)
 }
 
-/// The event of a firing at wake-up (see `Kind::at_wake`): a single
-/// expiry, or a setting of the clock; not an expiry of a periodic timer,
-/// which its delivery restarts.
-pub(super) fn at_wake<R: Handle>(req: &R, pending: u64) -> Option<([u32; 2], u32)> {
+/// The event of a firing at wake-up (see `Kind::at_wake`): the expiry of a
+/// one-shot request or of a single-expiry timer, or a setting of the clock;
+/// not an expiry of a periodic timer, which its delivery restarts.
+pub(super) fn at_wake<R: Handle>(
+    req: &R,
+    pending: u64,
+    oneshot: bool,
+) -> Option<([u32; 2], u32, bool)> {
     let count = pending & COUNT;
-    if count > 0 && !TimerSpec::of(req).is_ok_and(|spec| spec.period_ns == 0) {
+    if count > 0 && !oneshot && !TimerSpec::of(req).is_ok_and(|spec| spec.period_ns == 0) {
         return None;
     }
+    let ret_flags = if pending & CANCELED != 0 {
+        KEVENT_RET_CANCELED
+    } else {
+        0
+    };
     Some((
         [u32::try_from(count).unwrap_or(u32::MAX), 0],
-        if pending & CANCELED != 0 {
-            KEVENT_RET_CANCELED
-        } else {
-            0
-        },
+        ret_flags,
+        false,
     ))
 }
 
