@@ -116,9 +116,10 @@ enum Outcome {
 }
 
 /// What a ring counts against its user's `max_user_requests`: a request
-/// per KiB, rounded up.
+/// per KiB of its memory (the shared pages and the slots of requests that
+/// leave with an entry), rounded up.
 fn ring_cost(entries: u32) -> usize {
-    RingMem::size(entries).div_ceil(1024)
+    (RingMem::size(entries) + ReadyList::gone_slots_size(entries)).div_ceil(1024)
 }
 
 /// Where a collection puts events: a user array, or the queue's ring.

@@ -117,6 +117,11 @@ impl ReadyList {
         Ok(KVec::from_elem(None, n, GFP_KERNEL_ACCOUNT)?)
     }
 
+    /// The bytes of `gone_slots(entries)`.
+    pub(crate) fn gone_slots_size(entries: u32) -> usize {
+        entries.min(GONE_SLOTS) as usize * core::mem::size_of::<Option<Arc<Request>>>()
+    }
+
     /// Gives the queue its ring (once), with `gone` from `gone_slots`.
     pub(crate) fn attach_ring(&mut self, ring: Ring, gone: KVec<Option<Arc<Request>>>) {
         self.ring = Some(ring);
