@@ -52,6 +52,46 @@ void kq_add_fds(int kq, const int *fds, int n, uint32_t events, uint32_t flags);
 int ep_open(void);
 void ep_add_fds(int ep, const int *fds, int n, uint32_t events);
 
+/*
+ * The event ring (docs/kevent.7.md, "The event ring"): the few helpers the
+ * benchmarks need, local and prefixed bench_ so that they never clash with
+ * include/kevent.h's. The kernel publishes entries with a release store of
+ * tail; we read tail with an acquire load, read the entries from head up
+ * to it, and free them with a release store of head. head is written by
+ * this program only, so reading it back needs no ordering.
+ */
+struct bench_ring {
+	struct kevent_ring *r;	/* the mapping */
+	size_t size;		/* its length, for munmap */
+};
+/* 1 if the module has the ring; else 0, once noted: the ring rows are skipped. */
+int bench_ring_supported(void);
+/* KEVENT_IOC_RING_SETUP of entries, then mmap; dies on failure. */
+void bench_ring_setup(int kq, unsigned int entries, struct bench_ring *ring);
+void bench_ring_unmap(struct bench_ring *ring);
+/* get-events with KEVENT_GET_RING: the unread entries, or -1 and errno. */
+int bench_ring_get(int kq, unsigned int min_nr, unsigned int max_nr, int64_t timeout_ns);
+
+static inline uint32_t bench_ring_tail(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+}
+
+static inline uint32_t bench_ring_head(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+}
+
+static inline void bench_ring_advance(struct kevent_ring *r, uint32_t head)
+{
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+}
+
+static inline uint32_t bench_ring_flags(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->flags, __ATOMIC_ACQUIRE);
+}
+
 /* fds and pipes. */
 void raise_nofile(long n);
 void make_pipes(int *rd, int *wr, int n);

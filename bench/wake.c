@@ -7,6 +7,16 @@
  * eventfds ready one by one, 200 µs apart, a consumer collects them with
  * min_nr 1, 8 or 64, and we count events per call and the consumer's CPU
  * per event.
+ *
+ * The event ring (issue 15): kevent-ring waits as kevent does, blocked in
+ * get-events, but with KEVENT_GET_RING and min_nr 1 on a queue with a
+ * ring, its request edge-triggered: the eventfd write's wake-up writes the
+ * entry into the ring and wakes the waiter, which finds it there and
+ * reads it (an acquire load of tail, the entry, a release store of head)
+ * before it reads the clock. Same eventfd trigger, same writer, same
+ * pause. kevent-ring-spin is no wake-up: its waiter never sleeps, it spins
+ * on the ring's tail; it shows what the ring's readers can get by burning
+ * a CPU, and is not to be compared with the sleeping rows.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -18,14 +28,19 @@
 #include <liburing.h>
 #include "bench.h"
 
-enum backend { B_EPOLL, B_KEVENT, B_URING, B_COUNT };
-static const char *const backend_name[B_COUNT] = { "epoll", "kevent", "io_uring" };
+enum backend { B_EPOLL, B_KEVENT, B_URING, B_RING, B_RING_SPIN, B_COUNT };
+static const char *const backend_name[B_COUNT] = { "epoll", "kevent", "io_uring", "kevent-ring",
+						   "kevent-ring-spin" };
+
+/* Room for far more than the one entry a sample makes. */
+#define WAKE_RING_ENTRIES 64
 
 struct waker {
 	enum backend b;
 	int efd, q;
 	long samples;
 	struct io_uring ring;
+	struct bench_ring rm;
 	_Atomic uint64_t t_write;
 	_Atomic long acked;
 	_Atomic int armed;
@@ -51,6 +66,44 @@ static void uring_open(struct waker *w)
 	uring_arm(w);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * Until an entry saying POLLIN is read: blocked in GET_RING, or spinning
+ * on tail. Every entry there is read and freed; one without POLLIN (the
+ * waiter's own read of the eventfd wakes its waiters with POLLOUT, if the
+ * ring wrote such wake-ups) does not end the wait.
+ */
+static void ring_wait(struct waker *w, int spin)
+{
+	struct kevent_ring *r = w->rm.r;
+	uint32_t mask = r->mask, head = bench_ring_head(r), tail;
+	int got = 0;
+
+	while (!got) {
+		if (spin) {
+			while ((tail = bench_ring_tail(r)) == head) {
+				if (bench_ring_flags(r) & KEVENT_RING_BACKLOG)
+					bench_ring_get(w->q, 0, WAKE_RING_ENTRIES, 0);
+				cpu_relax();
+			}
+		} else {
+			if (bench_ring_get(w->q, 1, 1, -1) < 1)
+				die("kevent GET_RING");
+			tail = bench_ring_tail(r);
+		}
+		for (; head != tail; head++)
+			if (r->entries[head & mask].ret_data[0] & KEVENT_POLL_POLLIN)
+				got = 1;
+		bench_ring_advance(r, head);
+	}
+}
+
 static void wait_one(struct waker *w)
 {
 	struct epoll_event ev;
@@ -63,6 +116,8 @@ static void wait_one(struct waker *w)
 	} else if (w->b == B_KEVENT) {
 		if (kevent_get_events_ns(w->q, 1, 1, -1, &uk, 0) != 1)
 			die("kevent_get_events");
+	} else if (w->b == B_RING || w->b == B_RING_SPIN) {
+		ring_wait(w, w->b == B_RING_SPIN);
 	} else {
 		if (io_uring_wait_cqe(&w->ring, &cqe) || cqe->res < 0)
 			die("io_uring wait");
@@ -117,6 +172,10 @@ static void open_queue(struct waker *w)
 	} else if (w->b == B_KEVENT) {
 		w->q = kq_open();
 		kq_add_fds(w->q, &w->efd, 1, KEVENT_POLL_POLLIN, 0);
+	} else if (w->b == B_RING || w->b == B_RING_SPIN) {
+		w->q = kq_open();
+		bench_ring_setup(w->q, WAKE_RING_ENTRIES, &w->rm);
+		kq_add_fds(w->q, &w->efd, 1, KEVENT_POLL_POLLIN, KEVENT_REQ_ET);
 	}
 }
 
@@ -130,9 +189,15 @@ static void latency_run(enum backend b, long samples, struct samples *lat)
 	pthread_create(&th, NULL, waiter, &w);
 	writer(&w);
 	pthread_join(th, NULL);
+	bench_ring_unmap(&w.rm);
 	if (b != B_URING)
 		close(w.q);
 	close(w.efd);
+}
+
+static int backend_runs(enum backend b)
+{
+	return (b != B_RING && b != B_RING_SPIN) || bench_ring_supported();
 }
 
 /*
@@ -169,8 +234,11 @@ static void bench_latency(void)
 		bench_runs = 16;
 	for (r = 0; r < bench_runs; r++)
 		for (b = 0; b < B_COUNT; b++)
-			latency_run(b, samples, &per_run[b][r]);
+			if (backend_runs(b))
+				latency_run(b, samples, &per_run[b][r]);
 	for (b = 0; b < B_COUNT; b++) {
+		if (!backend_runs(b))
+			continue;
 		for (r = 0; r < bench_runs; r++) {
 			for (i = 0; i < per_run[b][r].n; i++)
 				samples_add(&all[b], per_run[b][r].v[i]);
