@@ -184,8 +184,8 @@ static inline unsigned int kevent_ring_ready(const struct kevent_ring_map *map)
  * (kevent_ring_advance(), kevent_ring_copy()): the kernel may then write
  * a new event over it.
  */
-static inline const struct kevent_ring_entry *kevent_ring_entry_at(const struct kevent_ring_map *map,
-								   unsigned int i)
+static inline const struct kevent_ring_entry *
+kevent_ring_entry_at(const struct kevent_ring_map *map, unsigned int i)
 {
 	__u32 head = __atomic_load_n(&map->ring->head, __ATOMIC_RELAXED);
 
