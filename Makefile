@@ -121,10 +121,11 @@ peer-tests: deps $(COMPAT_EPOLL)
 	@scripts/peers.sh build
 	@scripts/libevent.sh >/dev/null
 
+# The harness and the crate's examples (the VM runs them from /examples).
 userspace:
 	@echo "  CARGO   userspace (static, $(RUST_TARGET))"
 	@cd userspace && RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build --quiet --release --target $(RUST_TARGET)
+		cargo build --quiet --release --target $(RUST_TARGET) --bins --examples
 
 # Everything qemu-test.sh puts into the VM (and insns, so that it builds).
 vm-inputs: module selftests examples userspace peer-tests insns

@@ -28,6 +28,12 @@ for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent
 	[ -x "$t" ] && cp "$t" "$stage/tests/rust/"
 done
 cp "$build"/examples/* "$stage/examples/" 2>/dev/null || true
+# The kevent crate's examples (userspace/kevent/examples/*.rs), run as the
+# C ones are: their exit status is their result.
+for t in "$KEVENT_ROOT"/userspace/kevent/examples/*.rs; do
+	t=$KEVENT_ROOT/userspace/target/x86_64-unknown-linux-gnu/release/examples/$(basename "$t" .rs)
+	[ -x "$t" ] && cp "$t" "$stage/examples/"
+done
 # Other projects' suites, native and on kevent (scripts/peers.sh), and what
 # compares their logs (guest-init.sh runs them).
 cp -r "$build"/peers/. "$stage/tests/peers/" 2>/dev/null || true

@@ -76,6 +76,11 @@ const CONSTANTS: &[&str] = &[
     "KEVENT_IOC_CTL",
     "KEVENT_IOC_GET_EVENTS",
     "KEVENT_IOC_PGET_EVENTS",
+    "KEVENT_GET_RING",
+    "KEVENT_RING_MIN_ENTRIES",
+    "KEVENT_RING_MAX_ENTRIES",
+    "KEVENT_RING_BACKLOG",
+    "KEVENT_IOC_RING_SETUP",
 ];
 
 /// The structs and their fields, as the header names them.
@@ -111,6 +116,20 @@ const STRUCTS: &[(&str, &[&str])] = &[
     (
         "kevent_pget_events_arg",
         &["get", "sigmask", "sigsetsize", "__reserved"],
+    ),
+    (
+        "kevent_ring_setup",
+        &["entries", "flags", "size", "__reserved"],
+    ),
+    (
+        "kevent_ring_entry",
+        &["id", "type", "ret_flags", "ret_data", "user", "ptr"],
+    ),
+    (
+        "kevent_ring",
+        &[
+            "head", "__pad0", "tail", "mask", "flags", "__pad1", "entries",
+        ],
     ),
 ];
 

@@ -248,10 +248,10 @@ const INODE_WAIT: Duration = Duration::from_secs(5);
 
 /// A directory of a test's own in the temporary directory (`/tmp`, a
 /// tmpfs in the VM), removed with what it holds when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> Result<TempDir, String> {
+    pub fn new(tag: &str) -> Result<TempDir, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path =
@@ -264,7 +264,7 @@ impl TempDir {
         &self.0
     }
 
-    fn join(&self, name: &str) -> PathBuf {
+    pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }

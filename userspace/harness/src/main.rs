@@ -14,6 +14,7 @@ mod ktap;
 mod model;
 mod model_test;
 mod queue;
+mod ring;
 mod sigmask;
 
 use ktap::{Test, TestResult};
@@ -52,6 +53,7 @@ fn main() {
         .chain(api::TESTS)
         .chain(sigmask::TESTS)
         .chain(clocks::TESTS)
+        .chain(ring::TESTS)
         .chain(MODEL)
         .collect();
     let failed = ktap::run(&tests);

@@ -30,6 +30,39 @@
 //! in `model_test.rs`); the API tests (`api.rs`) check the events on a
 //! real file system.
 //!
+//! The event ring (`docs/kevent.7.md`, "The event ring") is modelled for
+//! this queue: set-up (once; `EINVAL` for a bad size, `EBUSY` after), a
+//! copying get-events on a ring queue (`EINVAL`), the entries written at
+//! wake-up, get-events with `KEVENT_GET_RING` and reads of the ring. What
+//! it holds, exactly:
+//! - A wake-up writes an entry at once, if the ring has room and the
+//!   ready list is empty (nothing waits outside the ring), for an
+//!   edge-triggered, not one-shot request: a user event's READY (one
+//!   entry per READY, with its payload) and a pipe's wake-up with a key
+//!   (a write waking its readers: the key's bits among those wanted and
+//!   `POLLERR | POLLHUP`). Anything else, and those when the ring is full
+//!   or the list is not empty, goes on the ready list as without a ring,
+//!   coalesced. ADD and MODIFY are no wake-ups: a file ready at ADD, or a
+//!   user event still ready at MODIFY, goes on the list. A wake-up with
+//!   no key (a release) goes on the list.
+//! - A ring wait moves what a copying collection of
+//!   `min(max_nr, room)` events would deliver (the same budget rule: at
+//!   most that many requests are taken off the list, each at most once, a
+//!   drained file's taking a slot and moving nothing), then returns the
+//!   unread entries. Only waits that need not wait are modelled:
+//!   `min_nr` 0 (or a refused one), with a timeout of 0. Whether a wait
+//!   for more than the ring then holds moves events in again as it waits,
+//!   and whether `min_nr` is first checked against the files as a copying
+//!   wait's is, the spec leaves open; the harness's `ring.rs` checks
+//!   waits that block. On an `O_NONBLOCK` queue a wait that leaves the
+//!   ring empty is `EAGAIN` here; the runner accepts 0 for it too.
+//! - `KEVENT_RING_BACKLOG` is set whenever the ready list is not empty
+//!   (it may stay set a moment after the list empties, so its being set
+//!   with an empty list is not checked).
+//! - Entries are copies: a REMOVE, MODIFY or close of their request
+//!   leaves them. Inode requests never write one (they are never ready
+//!   here), and the timer queue has no ring.
+//!
 //! What the model follows besides the spec, because the kernel's pipes do
 //! it and it decides the order of the ready list:
 //! - a write to a pipe wakes the read end's wait queue with `POLLIN |
@@ -59,7 +92,7 @@
 //! (the duplicate check comes before the fd lookup).
 
 use kevent::sys::*;
-use kevent::{Clock, Ukevent};
+use kevent::{Clock, Ring, Ukevent};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -70,6 +103,7 @@ pub const EEXIST: i32 = libc::EEXIST;
 pub const EAGAIN: i32 = libc::EAGAIN;
 pub const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
 pub const ENOTSOCK: i32 = libc::ENOTSOCK;
+pub const EBUSY: i32 = libc::EBUSY;
 
 /// Bits `poll` always reports.
 const POLL_ALWAYS: u32 = KEVENT_POLL_POLLERR | KEVENT_POLL_POLLHUP;
@@ -101,6 +135,8 @@ pub enum Mutation {
     /// A delivered edge-triggered user event is re-queued like a
     /// level-triggered one.
     EtRequeues,
+    /// Wake-ups never write into the ring: everything waits on the list.
+    NoRingAtWakeup,
 }
 
 /// Which end of a pipe.
@@ -131,6 +167,30 @@ struct File {
     hooks: Vec<Ident>,
 }
 
+/// The queue's event ring.
+struct RingModel {
+    entries: u32,
+    /// The entries written and not read yet, oldest first.
+    unread: VecDeque<RingEntry>,
+}
+
+impl RingModel {
+    fn has_room(&self) -> bool {
+        self.unread.len() < self.entries as usize
+    }
+}
+
+/// The ring entry of a delivered event.
+pub fn ring_entry(ev: &Ukevent) -> RingEntry {
+    RingEntry {
+        id: ev.id,
+        type_: ev.type_,
+        ret_flags: ev.ret_flags,
+        ret_data: ev.ret_data,
+        user: ev.user,
+    }
+}
+
 #[derive(Default)]
 struct Pipe {
     /// Bytes buffered (the tests never fill a pipe).
@@ -149,6 +209,8 @@ pub struct Model {
     /// Files whose last descriptor went during the current syscall.
     to_release: Vec<usize>,
     pub mutation: Option<Mutation>,
+    /// The event ring, once set up.
+    ring: Option<RingModel>,
     /// What happened, for tests of the generator: requests the `min_nr`
     /// check took off the ready list, requests removed with their closed
     /// file, events delivered under an fd number that no longer names
@@ -161,6 +223,13 @@ pub struct Model {
     pub renamed_delivered: usize,
     pub exists_renamed: usize,
     pub inode_fd_closed: usize,
+    /// Ring entries written at wake-up (of them, by pipes), moved in by
+    /// ring waits, and wake-ups that would have written one but found the
+    /// ring full or the list not empty.
+    pub ring_written: usize,
+    pub ring_written_poll: usize,
+    pub ring_moved: usize,
+    pub ring_fell_back: usize,
 }
 
 /// Checks the type of an entry, as every ctl command does first.
@@ -462,12 +531,50 @@ impl Model {
                 continue;
             };
             if key == 0 || key & (req.event | POLL_ALWAYS) != 0 {
+                let bits = key & (req.event | POLL_ALWAYS);
+                if key != 0 && self.ring_takes(&ident) {
+                    self.write_ring([bits, 0], ident);
+                    continue;
+                }
+                let req = self.reqs.get_mut(&ident).unwrap();
                 if req.pending == 0 {
                     req.pending = 1;
                 }
                 self.enqueue(ident);
             }
         }
+    }
+
+    /// Whether a wake-up of `ident` now writes its event into the ring:
+    /// edge-triggered and not one-shot, a ring with room, and nothing on
+    /// the ready list. Counts those that fall back to the list.
+    fn ring_takes(&mut self, ident: &Ident) -> bool {
+        let Some(ring) = &self.ring else {
+            return false;
+        };
+        let flags = self.reqs[ident].flags;
+        if flags & KEVENT_REQ_ET == 0 || flags & KEVENT_REQ_ONESHOT != 0 {
+            return false;
+        }
+        if !ring.has_room() || !self.ready.is_empty() {
+            self.ring_fell_back += 1;
+            return false;
+        }
+        self.mutation != Some(Mutation::NoRingAtWakeup)
+    }
+
+    /// Writes the event of `ident` with `ret_data` into the ring.
+    fn write_ring(&mut self, ret_data: [u32; 2], ident: Ident) {
+        let ring = self.ring.as_mut().expect("a ring to write into");
+        ring.unread.push_back(RingEntry {
+            id: ident.id,
+            type_: ident.type_,
+            ret_flags: KEVENT_RET_DONE,
+            ret_data,
+            user: ident.user,
+        });
+        self.ring_written += 1;
+        self.ring_written_poll += usize::from(ident.type_ == KEVENT_POLL);
     }
 
     fn enqueue(&mut self, ident: Ident) {
@@ -634,6 +741,11 @@ impl Model {
         let ident = Ident::of(uk);
         let req = self.reqs.get_mut(&ident).ok_or(ENOENT)?;
         req.payload = uk.ret_data;
+        if self.ring_takes(&ident) {
+            self.write_ring(uk.ret_data, ident);
+            return Ok(());
+        }
+        let req = self.reqs.get_mut(&ident).unwrap();
         req.pending += 1;
         self.enqueue(ident);
         Ok(())
@@ -644,7 +756,8 @@ impl Model {
     /// The timeout's value does not matter: 0 or not, a wait whose
     /// `min_nr` the ready list seems to satisfy does not time out.
     pub fn get_events(&mut self, min_nr: u32, max_nr: u32) -> Result<Vec<Ukevent>, i32> {
-        if max_nr == 0 || min_nr > max_nr {
+        // A queue with a ring delivers only into it.
+        if max_nr == 0 || min_nr > max_nr || self.ring.is_some() {
             return Err(EINVAL);
         }
         let min = min_nr as usize;
@@ -672,6 +785,75 @@ impl Model {
         };
         self.syscall_returns();
         r
+    }
+
+    // ---- the event ring ----
+
+    /// `KEVENT_IOC_RING_SETUP` of `entries`: done, or the errnos the
+    /// kernel may answer (a bad size on a queue that has a ring is
+    /// refused, but the spec does not say which check comes first).
+    pub fn ring_setup(&mut self, entries: u32) -> Result<(), &'static [i32]> {
+        let valid =
+            entries.is_power_of_two() && (Ring::MIN_ENTRIES..=Ring::MAX_ENTRIES).contains(&entries);
+        match (&self.ring, valid) {
+            (None, true) => {
+                self.ring = Some(RingModel {
+                    entries,
+                    unread: VecDeque::new(),
+                });
+                Ok(())
+            }
+            (None, false) => Err(&[EINVAL]),
+            (Some(_), true) => Err(&[EBUSY]),
+            (Some(_), false) => Err(&[EINVAL, EBUSY]),
+        }
+    }
+
+    /// Get-events with `KEVENT_GET_RING` and a timeout of 0, for a
+    /// `min_nr` that needs no waiting (0, or one the kernel refuses):
+    /// moves events in, returns the unread entries. `EINVAL` without a
+    /// ring, for `max_nr` 0, `min_nr` above `max_nr` or above the ring's
+    /// entries; `EAGAIN` on an `O_NONBLOCK` queue if the ring is left
+    /// empty (the runner accepts 0 too).
+    pub fn ring_wait(&mut self, min_nr: u32, max_nr: u32) -> Result<usize, i32> {
+        let entries = self.ring.as_ref().ok_or(EINVAL)?.entries;
+        if max_nr == 0 || min_nr > max_nr || min_nr > entries {
+            return Err(EINVAL);
+        }
+        assert_eq!(
+            min_nr, 0,
+            "ring waits that may have to wait are not modelled"
+        );
+        let ring = self.ring.as_ref().unwrap();
+        let room = entries as usize - ring.unread.len();
+        let moved = self.collect((max_nr as usize).min(room));
+        self.ring_moved += moved.len();
+        let ring = self.ring.as_mut().unwrap();
+        ring.unread.extend(moved.iter().map(ring_entry));
+        let n = ring.unread.len();
+        self.syscall_returns();
+        if self.nonblock && n == 0 {
+            return Err(EAGAIN);
+        }
+        Ok(n)
+    }
+
+    /// Reads up to `n` entries of the ring, oldest first, and frees them.
+    pub fn ring_read(&mut self, n: usize) -> Vec<RingEntry> {
+        let ring = self
+            .ring
+            .as_mut()
+            .expect("reading a ring that is not set up");
+        let n = n.min(ring.unread.len());
+        ring.unread.drain(..n).collect()
+    }
+
+    /// With a ring: its unread entries, and whether `KEVENT_RING_BACKLOG`
+    /// must be set (an event waits on the ready list).
+    pub fn ring_state(&self) -> Option<(usize, bool)> {
+        self.ring
+            .as_ref()
+            .map(|r| (r.unread.len(), !self.ready.is_empty()))
     }
 
     /// The check that `min_nr` is met before a collection (spec issue 11,
@@ -1394,6 +1576,159 @@ mod tests {
         ready(&mut m, 2, 0);
         m.set_nonblock(true);
         assert_eq!(ids(&m.get_events(2, 2).unwrap()), [1]);
+    }
+
+    fn users_in(es: &[RingEntry]) -> Vec<(u32, u32)> {
+        es.iter()
+            .map(|e| {
+                assert_eq!((e.type_, e.ret_flags), (KEVENT_USER, KEVENT_RET_DONE));
+                (e.id[0], e.ret_data[0])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ring_setup_once_and_get_events_through_it_only() {
+        let mut m = Model::new();
+        assert_eq!(m.ring_wait(0, 1), Err(EINVAL));
+        assert_eq!(m.ring_state(), None);
+        for bad in [0, 1, 3, 12, 65536] {
+            assert_eq!(m.ring_setup(bad), Err(&[EINVAL][..]));
+        }
+        assert_eq!(m.get_events(0, 1), Ok(vec![]));
+        assert_eq!(m.ring_setup(4), Ok(()));
+        assert_eq!(m.ring_setup(4), Err(&[EBUSY][..]));
+        assert_eq!(m.ring_setup(8), Err(&[EBUSY][..]));
+        assert_eq!(m.ring_setup(3), Err(&[EINVAL, EBUSY][..]));
+        assert_eq!(m.ring_state(), Some((0, false)));
+        // A copying get-events is EINVAL now; ring waits are checked.
+        assert_eq!(m.get_events(0, 1), Err(EINVAL));
+        assert_eq!(m.ring_wait(0, 0), Err(EINVAL));
+        assert_eq!(m.ring_wait(2, 1), Err(EINVAL));
+        assert_eq!(m.ring_wait(5, 8), Err(EINVAL));
+        assert_eq!(m.ring_wait(0, 8), Ok(0));
+        m.set_nonblock(true);
+        assert_eq!(m.ring_wait(0, 8), Err(EAGAIN));
+    }
+
+    #[test]
+    fn ring_takes_et_readys_at_once_while_nothing_waits() {
+        let mut m = Model::new();
+        m.ring_setup(4).unwrap();
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ET));
+        ok(&mut m, KEVENT_CTL_ADD, user(2, KEVENT_REQ_ET));
+        ok(&mut m, KEVENT_CTL_ADD, user(3, 0));
+        ok(
+            &mut m,
+            KEVENT_CTL_ADD,
+            user(4, KEVENT_REQ_ET | KEVENT_REQ_ONESHOT),
+        );
+        // One entry per READY: they do not coalesce.
+        ready(&mut m, 1, 10);
+        ready(&mut m, 2, 20);
+        ready(&mut m, 1, 11);
+        assert_eq!(m.ring_state(), Some((3, false)));
+        assert_eq!(users_in(&m.ring_read(2)), [(1, 10), (2, 20)]);
+        // Level-triggered and one-shot wait on the list; once something
+        // does, ET READYs wait there too, coalesced.
+        ready(&mut m, 3, 30);
+        assert_eq!(m.ring_state(), Some((1, true)));
+        ready(&mut m, 2, 21);
+        ready(&mut m, 2, 22);
+        ready(&mut m, 4, 40);
+        assert_eq!((m.ring_state(), m.ring_fell_back), (Some((1, true)), 2));
+        // A wait moves what fits: three slots free, three on the list; the
+        // level-triggered one goes back on it.
+        assert_eq!(m.ring_wait(0, 8), Ok(4));
+        assert_eq!(m.ring_state(), Some((4, true)));
+        assert_eq!(
+            users_in(&m.ring_read(8)),
+            [(1, 11), (3, 30), (2, 22), (4, 40)]
+        );
+        // The one-shot went with its entry.
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(4, 0)), ENOENT);
+        // max bounds a move: the user event, once per wait.
+        assert_eq!(m.ring_wait(0, 1), Ok(1));
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        ok(&mut m, KEVENT_CTL_REMOVE, user(3, 0));
+        assert_eq!(m.ring_state(), Some((2, false)));
+        // Entries outlive their request; the ring takes READYs again.
+        ready(&mut m, 1, 12);
+        ok(&mut m, KEVENT_CTL_REMOVE, user(1, 0));
+        assert_eq!(users_in(&m.ring_read(8)), [(3, 30), (3, 30), (1, 12)]);
+        // A full ring: READYs wait, coalesced.
+        for p in 0..6 {
+            ready(&mut m, 2, p);
+        }
+        assert_eq!(m.ring_state(), Some((4, true)));
+        assert_eq!(m.ring_wait(0, 8), Ok(4));
+        assert_eq!(users_in(&m.ring_read(8)), [(2, 0), (2, 1), (2, 2), (2, 3)]);
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(users_in(&m.ring_read(8)), [(2, 5)]);
+        assert_eq!(m.ring_state(), Some((0, false)));
+    }
+
+    #[test]
+    fn ring_takes_a_pipes_keyed_wake_ups_of_et_requests() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        m.ring_setup(8).unwrap();
+        let mut both = poll(10, KEVENT_POLL_POLLIN | KEVENT_POLL_POLLOUT, KEVENT_REQ_ET);
+        both.user = 1;
+        ok(&mut m, KEVENT_CTL_ADD, both);
+        ok(
+            &mut m,
+            KEVENT_CTL_ADD,
+            poll(10, KEVENT_POLL_POLLRDNORM, KEVENT_REQ_ET),
+        );
+        // Each write: one entry each, newest hook first, with the key's
+        // bits they want.
+        m.pipe_write(p, 1);
+        m.pipe_write(p, 1);
+        let es = m.ring_read(8);
+        let got: Vec<(u64, u32)> = es.iter().map(|e| (e.user, e.ret_data[0])).collect();
+        let (rdnorm, pollin) = (KEVENT_POLL_POLLRDNORM, KEVENT_POLL_POLLIN);
+        assert_eq!(got, [(0, rdnorm), (1, pollin), (0, rdnorm), (1, pollin)]);
+        assert_eq!((m.ring_written_poll, m.ring_state()), (4, Some((0, false))));
+        // A level-triggered one waits on the list, and the others behind it.
+        ok(&mut m, KEVENT_CTL_ADD, poll(11, KEVENT_POLL_POLLOUT, 0));
+        m.pipe_write(p, 1);
+        assert_eq!(m.ring_state(), Some((0, true)));
+        // A wait asks the files: all three, in line.
+        assert_eq!(m.ring_wait(0, 8), Ok(3));
+        let got: Vec<u32> = m.ring_read(8).iter().map(|e| e.id[0]).collect();
+        assert_eq!(got, [11, 10, 10]);
+        // Drained, the ET ones are no more; the writer stays writable.
+        assert_eq!(m.pipe_read(p, 100), 3);
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(m.ring_read(1)[0].id, [11, 0]);
+        ok(&mut m, KEVENT_CTL_REMOVE, poll(11, 0, 0));
+        // The writer's release wakes with no key: on the list, asked at
+        // the wait (HUP for the first, which wants IN and OUT).
+        assert_eq!(m.ring_wait(0, 8), Ok(0));
+        m.close_fd(11);
+        assert_eq!(m.ring_state(), Some((0, true)));
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        let got: Vec<u32> = m.ring_read(8).iter().map(|e| e.ret_data[0]).collect();
+        assert_eq!(got, [KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLHUP]);
+    }
+
+    #[test]
+    fn ring_waits_move_a_collections_budget() {
+        // [stale pipe, 1, 2] with room for 2: the pipe takes a slot of the
+        // budget, as in a copying collection.
+        let (mut m, p) = pipe_and_users();
+        stale_pipe(&mut m, p);
+        m.ring_setup(2).unwrap();
+        ready(&mut m, 1, 0);
+        ready(&mut m, 2, 0);
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 0), (2, 0)]);
+        // A full ring moves nothing.
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        assert_eq!(m.ring_state(), Some((2, true)));
     }
 
     #[test]

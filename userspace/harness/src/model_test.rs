@@ -10,6 +10,13 @@
 //! too, so that watched files lose their last descriptor while watched, or
 //! stay open under another number: see `Op` and `Sut::settle`.
 //!
+//! Half the seeds give the queue an event ring early in the sequence
+//! (`with_ring`): from then on its get-events are ring waits and reads of
+//! the ring, and after every operation the ring's unread entries and
+//! `KEVENT_RING_BACKLOG` are compared with the model's, so an entry
+//! written at a wake-up is seen at the operation that wrote it. What the
+//! model holds of the ring, and what it leaves out, is in `model.rs`.
+//!
 //! A failing sequence is shrunk to a minimal one and printed with its
 //! seed. To replay a seed in the VM:
 //!
@@ -25,9 +32,9 @@
 
 #[cfg(test)]
 use crate::model::Mutation;
-use crate::model::{End, Ident, Model, TimerModel};
+use crate::model::{End, Ident, Model, TimerModel, EAGAIN};
 use kevent::sys::*;
-use kevent::{Clock, Ctl, Events, Queue, Request, Ukevent};
+use kevent::{Clock, Ctl, Events, Queue, Request, Ring, Ukevent};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
@@ -149,6 +156,16 @@ pub enum Op {
     TimerWait {
         max: u32,
     },
+    /// `KEVENT_IOC_RING_SETUP` of the queue, and its mapping.
+    RingSetup(u32),
+    /// Get-events with `KEVENT_GET_RING`, a timeout of 0; `min` is 0 or
+    /// refused (see `model.rs`).
+    RingWait {
+        min: u32,
+        max: u32,
+    },
+    /// Reads up to this many entries of the ring, and frees them.
+    RingRead(usize),
 }
 
 fn cmd_name(cmd: u32) -> String {
@@ -270,6 +287,9 @@ impl fmt::Display for Op {
                 write!(f, "]")
             }
             Op::TimerWait { max } => write!(f, "timer get_events max={max}"),
+            Op::RingSetup(n) => write!(f, "ring set-up of {n} entries"),
+            Op::RingWait { min, max } => write!(f, "ring get_events min={min} max={max}"),
+            Op::RingRead(n) => write!(f, "read {n} ring entries"),
         }
     }
 }
@@ -493,6 +513,78 @@ fn gen_timer_entry(r: &mut Rng) -> TimerEntry {
 
 /// The operations of one seed.
 pub fn generate(seed: u64, n: usize) -> Vec<Op> {
+    with_ring(seed, generate_queue_ops(seed, n))
+}
+
+/// For half the seeds, a ring on the queue: set up within the first fifth
+/// of the sequence (after a refused size, sometimes); from then on most
+/// get-events become ring waits or reads of the ring, a few stay (they
+/// are `EINVAL` now) or become another set-up (`EBUSY`). Before it, a few
+/// ring waits are `EINVAL` (no ring). The other half are unchanged, so
+/// the operations of a seed without a ring are those it always had.
+fn with_ring(seed: u64, ops: Vec<Op>) -> Vec<Op> {
+    let mut r = Rng::new(seed ^ 0x7269_6e67_5f72_696e);
+    if r.below(2) == 0 || ops.is_empty() {
+        return ops;
+    }
+    let at = r.below((ops.len() / 5).max(1) as u32) as usize;
+    let mut out = Vec::with_capacity(ops.len() + 2);
+    for (i, op) in ops.into_iter().enumerate() {
+        if i == at {
+            if r.below(2) == 0 {
+                out.push(Op::RingSetup(r.pick(&[0, 1, 3, 6, 65536])));
+            }
+            out.push(Op::RingSetup(r.pick(&[2, 4, 4, 8, 8])));
+        }
+        let set_up = i >= at;
+        match op {
+            // Mostly edge-triggered requests on a ring: a level-triggered
+            // one that is ready stays on the list, and while anything is
+            // there no wake-up writes into the ring.
+            Op::Ctl(cmd, mut entries)
+                if set_up && (cmd == KEVENT_CTL_ADD || cmd == KEVENT_CTL_MODIFY) =>
+            {
+                for e in &mut entries {
+                    let plain = e.flags & !(KEVENT_REQ_ONESHOT | KEVENT_REQ_ET) == 0;
+                    if plain
+                        && matches!(e.target, Target::User(_) | Target::Pipe(..))
+                        && r.below(5) != 0
+                    {
+                        e.flags = KEVENT_REQ_ET;
+                    }
+                }
+                out.push(Op::Ctl(cmd, entries));
+            }
+            Op::Wait { .. } if !set_up && r.below(10) == 0 => out.push(gen_ring_wait(&mut r)),
+            Op::Wait { .. } if set_up => out.push(match r.below(20) {
+                0 => op,
+                1 => Op::RingSetup(r.pick(&[2, 8, 3])),
+                2..=10 => gen_ring_wait(&mut r),
+                _ => Op::RingRead(r.pick(&[1, 1, 2, 3, 64])),
+            }),
+            op => out.push(op),
+        }
+    }
+    out
+}
+
+/// A ring wait: `min` 0, or one the kernel refuses (above `max`, or
+/// above the entries of any ring the sequences set up).
+fn gen_ring_wait(r: &mut Rng) -> Op {
+    let max = r.pick(&[1, 1, 2, 3, 4, 8, 16, 0]);
+    let min = match r.below(12) {
+        0 => max + 1,
+        1 => 9,
+        _ => 0,
+    };
+    Op::RingWait {
+        min,
+        max: if min == 9 { 16 } else { max },
+    }
+}
+
+/// The operations of one seed on the queues, without a ring.
+fn generate_queue_ops(seed: u64, n: usize) -> Vec<Op> {
     let mut r = Rng::new(seed);
     (0..n)
         .map(|_| match r.below(100) {
@@ -585,6 +677,16 @@ pub trait Sut {
         max: u32,
         timeout: Duration,
     ) -> Option<Result<Vec<Ukevent>, i32>>;
+    /// Sets up the queue's ring of `entries` and maps it.
+    fn ring_setup(&mut self, entries: u32) -> Result<(), i32>;
+    /// Get-events with `KEVENT_GET_RING` and a timeout of 0: the unread
+    /// entries.
+    fn ring_wait(&mut self, min: u32, max: u32) -> Result<usize, i32>;
+    /// Reads up to `n` entries of the ring (set up), frees them.
+    fn ring_read(&mut self, n: usize) -> Result<Vec<RingEntry>, String>;
+    /// With a ring: its unread entries and whether `KEVENT_RING_BACKLOG`
+    /// is set.
+    fn ring_state(&mut self) -> Result<Option<(usize, bool)>, String>;
 }
 
 fn errno(e: std::io::Error) -> i32 {
@@ -594,6 +696,8 @@ fn errno(e: std::io::Error) -> i32 {
 /// The module, through the kevent crate.
 pub struct Kernel {
     queue: Queue,
+    /// The queue's ring, once set up.
+    ring: Option<Ring>,
     timers: Queue,
     /// The descriptors of pipe ends, by number.
     files: HashMap<i32, File>,
@@ -607,6 +711,7 @@ impl Kernel {
     pub fn new() -> std::io::Result<Kernel> {
         Ok(Kernel {
             queue: Queue::new()?,
+            ring: None,
             timers: Queue::new()?,
             files: HashMap::new(),
             events: (0..=MAX_EVENTS).map(Events::with_capacity).collect(),
@@ -773,6 +878,39 @@ impl Sut for Kernel {
             max,
             timeout,
         ))
+    }
+
+    fn ring_setup(&mut self, entries: u32) -> Result<(), i32> {
+        self.ring = Some(Ring::new(&self.queue, entries).map_err(errno)?);
+        Ok(())
+    }
+
+    fn ring_wait(&mut self, min: u32, max: u32) -> Result<usize, i32> {
+        match &self.ring {
+            Some(ring) => ring
+                .wait(
+                    &self.queue,
+                    min as usize,
+                    max as usize,
+                    Some(Duration::ZERO),
+                )
+                .map_err(errno),
+            // No ring: what the kernel says of KEVENT_GET_RING.
+            None => get_ring(self.queue.as_fd(), min, max, 0, None).map_err(errno),
+        }
+    }
+
+    fn ring_read(&mut self, n: usize) -> Result<Vec<RingEntry>, String> {
+        let ring = self.ring.as_mut().ok_or("no ring to read")?;
+        let events = ring.events().map_err(|e| e.to_string())?;
+        Ok(events.take(n).map(|e| e.raw()).collect())
+    }
+
+    fn ring_state(&mut self) -> Result<Option<(usize, bool)>, String> {
+        self.ring
+            .as_ref()
+            .map(|r| Ok((r.ready().map_err(|e| e.to_string())?, r.backlog())))
+            .transpose()
     }
 }
 
@@ -1008,6 +1146,8 @@ pub struct Stats {
     pub events: usize,
     /// Timer events checked with tolerances.
     pub timer_events: usize,
+    /// Ring entries compared exactly.
+    pub ring_entries: usize,
 }
 
 impl std::ops::AddAssign for Stats {
@@ -1017,6 +1157,7 @@ impl std::ops::AddAssign for Stats {
         self.entry_errors += o.entry_errors;
         self.events += o.events;
         self.timer_events += o.timer_events;
+        self.ring_entries += o.ring_entries;
     }
 }
 
@@ -1195,6 +1336,66 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
                 tm.check_events(&evs, after).map_err(fail)?;
                 st.timer_events += evs.len();
             }
+            Op::RingSetup(entries) => {
+                let want = m.ring_setup(*entries);
+                let got = sut.ring_setup(*entries);
+                let same = match (&got, want) {
+                    (Ok(()), Ok(())) => true,
+                    (Err(e), Err(errnos)) => errnos.contains(e),
+                    _ => false,
+                };
+                if !same {
+                    return Err(fail(format!(
+                        "ring set-up of {entries}: module {got:?}, model {want:?}"
+                    )));
+                }
+            }
+            Op::RingWait { min, max } => {
+                let want = m.ring_wait(*min, *max);
+                let got = sut.ring_wait(*min, *max);
+                // EAGAIN or 0 for a non-blocking queue whose ring stays
+                // empty (see `model.rs`).
+                if got != want && !(want == Err(EAGAIN) && got == Ok(0)) {
+                    return Err(fail(format!(
+                        "ring get_events: module {}, model {}",
+                        show_count(&got),
+                        show_count(&want)
+                    )));
+                }
+            }
+            Op::RingRead(n) => {
+                if m.ring_state().is_none() {
+                    continue;
+                }
+                let want = m.ring_read(*n);
+                let got = sut.ring_read(*n).map_err(fail)?;
+                if got != want {
+                    return Err(fail(format!(
+                        "ring entries: module {}, model {}",
+                        show_entries(&got),
+                        show_entries(&want)
+                    )));
+                }
+                st.ring_entries += want.len();
+            }
+        }
+        // The ring as the operation left it: what wake-ups wrote.
+        if let Some((unread, backlog)) = m.ring_state() {
+            let got = sut.ring_state().map_err(fail)?;
+            let Some((n, flag)) = got else {
+                return Err(fail("the model has a ring, the module's queue none".into()));
+            };
+            if n != unread || (backlog && !flag) {
+                return Err(fail(format!(
+                    "ring: module {n} unread entries{}, model {unread}{}",
+                    if flag { " and a backlog" } else { "" },
+                    if backlog {
+                        " and events waiting outside the ring"
+                    } else {
+                        ""
+                    }
+                )));
+            }
         }
         assert!(
             p.agrees_with(&m),
@@ -1266,6 +1467,33 @@ fn show(r: &Result<Vec<Ukevent>, i32>) -> String {
             format!("[{}]", items.join(", "))
         }
     }
+}
+
+fn show_count(r: &Result<usize, i32>) -> String {
+    match r {
+        Err(e) => format!("errno {e} ({})", std::io::Error::from_raw_os_error(*e)),
+        Ok(n) => format!("{n} unread"),
+    }
+}
+
+/// Ring entries, for people: `[user#4 cookie=4 -> DONE [228, 0]]`.
+fn show_entries(es: &[RingEntry]) -> String {
+    let items: Vec<String> = es
+        .iter()
+        .map(|e| {
+            let what = match e.type_ {
+                KEVENT_USER => format!("user#{}", e.id[0]),
+                KEVENT_POLL => format!("fd{}", e.id[0]),
+                t => format!("type{t}[{},{}]", e.id[0], e.id[1]),
+            };
+            let ret = match e.ret_flags {
+                KEVENT_RET_DONE => "DONE".to_string(),
+                f => format!("{f:#x}"),
+            };
+            format!("{what} cookie={} -> {ret} {:?}", e.user, e.ret_data)
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 /// One entry or event, for people: `user#4 ET cookie=0 -> DONE [228, 0]`.
@@ -1471,7 +1699,8 @@ pub fn check(cfg: &Config, mut new_sut: impl FnMut() -> Box<dyn Sut>) -> Result<
     }
     Ok(format!(
         "{} operations model-checked in {seqs} sequences of {} in {:.1} s (seeds from {:#x}): \
-         {} ctl entries ({} failing), {} events compared exactly, {} timer events within tolerances",
+         {} ctl entries ({} failing), {} events and {} ring entries compared exactly, \
+         {} timer events within tolerances",
         total.ops,
         cfg.ops,
         start.elapsed().as_secs_f64(),
@@ -1479,6 +1708,7 @@ pub fn check(cfg: &Config, mut new_sut: impl FnMut() -> Box<dyn Sut>) -> Result<
         total.entries,
         total.entry_errors,
         total.events,
+        total.ring_entries,
         total.timer_events
     ))
 }
@@ -1578,6 +1808,22 @@ impl Sut for Mutant {
     ) -> Option<Result<Vec<Ukevent>, i32>> {
         None
     }
+
+    fn ring_setup(&mut self, entries: u32) -> Result<(), i32> {
+        self.m.ring_setup(entries).map_err(|errnos| errnos[0])
+    }
+
+    fn ring_wait(&mut self, min: u32, max: u32) -> Result<usize, i32> {
+        self.m.ring_wait(min, max)
+    }
+
+    fn ring_read(&mut self, n: usize) -> Result<Vec<RingEntry>, String> {
+        Ok(self.m.ring_read(n))
+    }
+
+    fn ring_state(&mut self) -> Result<Option<(usize, bool)>, String> {
+        Ok(self.m.ring_state())
+    }
 }
 
 #[cfg(test)]
@@ -1675,6 +1921,18 @@ mod tests {
         ) -> Option<Result<Vec<Ukevent>, i32>> {
             self.0.timer_get_events(min, max, t)
         }
+        fn ring_setup(&mut self, entries: u32) -> Result<(), i32> {
+            self.0.ring_setup(entries)
+        }
+        fn ring_wait(&mut self, min: u32, max: u32) -> Result<usize, i32> {
+            self.0.ring_wait(min, max)
+        }
+        fn ring_read(&mut self, n: usize) -> Result<Vec<RingEntry>, String> {
+            self.0.ring_read(n)
+        }
+        fn ring_state(&mut self) -> Result<Option<(usize, bool)>, String> {
+            self.0.ring_state()
+        }
     }
 
     #[test]
@@ -1755,30 +2013,96 @@ mod tests {
         assert!(refused > 5 && model_timers > 10);
     }
 
-    #[test]
-    fn a_mutant_is_caught_and_shrunk() {
+    /// The report of the first of 50 seeds that catches `mutation`, and
+    /// the length of the sequence it was shrunk to.
+    fn caught(mutation: Mutation) -> (String, usize) {
         let mut found = None;
         for seed in 0..50 {
-            let r = check(&cfg(seed, 400), || {
-                Box::new(Mutant::new(Some(Mutation::EtRequeues)))
-            });
+            let r = check(&cfg(seed, 400), || Box::new(Mutant::new(Some(mutation))));
             if let Err(report) = r {
                 found = Some(report);
                 break;
             }
         }
-        let report = found.expect("the mutation survived 50 seeds");
+        let report = found.unwrap_or_else(|| panic!("{mutation:?} survived 50 seeds"));
         println!("{report}");
         assert!(report.contains("KEVENT_MODEL_SEED="), "{report}");
-        // ADD an ET user event (or ADD and MODIFY to ET), READY it, collect
-        // twice: four or five operations.
         let n: usize = report
             .split("shrunk to ")
             .nth(1)
             .and_then(|s| s.split(' ').next())
             .and_then(|s| s.parse().ok())
             .expect("a shrunk length");
-        assert!(n <= 5, "shrunk only to {n}:\n{report}");
+        (report, n)
+    }
+
+    #[test]
+    fn a_mutant_is_caught_and_shrunk() {
+        // ADD an ET user event (or ADD and MODIFY to ET), READY it, collect
+        // twice: four or five operations. On a ring queue its READY must
+        // find something on the list to go there too (a released pipe
+        // end's wake-up, say): the set-up and two more.
+        let (report, n) = caught(Mutation::EtRequeues);
+        assert!(n <= 7, "shrunk only to {n}:\n{report}");
+    }
+
+    #[test]
+    fn a_ring_mutant_is_caught_at_the_wake_up() {
+        // A READY of an ET user event that goes on the list when the
+        // ring has room: set-up, ADD, READY, caught at the READY.
+        let (report, n) = caught(Mutation::NoRingAtWakeup);
+        assert!(n <= 3, "shrunk only to {n}:\n{report}");
+        assert!(report.contains("unread entries"), "{report}");
+    }
+
+    #[test]
+    fn ring_sequences_reach_interesting_states() {
+        // Of the seeds with a ring: entries written at wake-ups (user
+        // events and pipes), wake-ups that find the ring full or the list
+        // busy, entries moved in by waits, and all of them read.
+        let (mut rings, mut refused, mut busy) = (0, 0, 0);
+        let mut totals = [0usize; 5];
+        let mut st = Stats::default();
+        for seed in 0..20 {
+            let ops = generate(seed, 2000);
+            let setups: Vec<u32> = ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::RingSetup(n) => Some(*n),
+                    _ => None,
+                })
+                .collect();
+            if setups.is_empty() {
+                continue;
+            }
+            rings += 1;
+            let mut sut = Mutant::new(None);
+            st += run(&ops, &mut sut).unwrap_or_else(|f| panic!("seed {seed}: {f:?}"));
+            let m = &sut.m;
+            refused += setups.iter().filter(|n| !n.is_power_of_two()).count();
+            busy += setups.len() - 1;
+            for (t, n) in totals.iter_mut().zip([
+                m.ring_written,
+                m.ring_written_poll,
+                m.ring_moved,
+                m.ring_fell_back,
+                m.pruned,
+            ]) {
+                *t += n;
+            }
+        }
+        let [written, by_pipes, moved, fell_back, pruned] = totals;
+        println!(
+            "{rings} of 20 seeds with a ring ({refused} refused set-ups, {busy} more): \
+             {written} entries written at wake-up ({by_pipes} by pipes), {moved} moved in, \
+             {fell_back} wake-ups fell back to the list, {} read, {pruned} pruned; {st:?}",
+            st.ring_entries
+        );
+        assert!((5..=15).contains(&rings), "{rings}");
+        assert!(refused > 3 && busy > 10, "{refused} {busy}");
+        assert!(written > 200 && by_pipes > 30, "{totals:?}");
+        assert!(moved > 200 && fell_back > 100, "{totals:?}");
+        assert!(st.ring_entries * 10 > (written + moved) * 9, "{st:?}");
     }
 
     #[test]

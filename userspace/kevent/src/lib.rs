@@ -8,7 +8,9 @@
 //! directly, so waiting allocates nothing and copies nothing beyond the
 //! ioctl's own copy.
 //! [`Queue::wait_with_sigmask`] waits with a [`SigSet`] as the signal
-//! mask, as `epoll_pwait` and `ppoll` do.
+//! mask, as `epoll_pwait` and `ppoll` do. A queue may instead deliver
+//! into a [`Ring`], memory shared with the kernel that the program reads
+//! without a system call.
 //!
 //! Errors are [`std::io::Error`]s carrying the kernel's errno; the rules
 //! behind every errno are in `docs/kevent.7.md`.
@@ -207,6 +209,8 @@ impl Queue {
     /// `min` above the capacity of `events`, or a capacity of 0, is
     /// `InvalidInput`. A signal while waiting is `Interrupted` and consumes
     /// no event; a non-blocking queue with nothing ready is `WouldBlock`.
+    /// A queue with a [`Ring`] delivers only through it: this is `EINVAL`
+    /// there ([`Ring::wait`] takes its place).
     ///
     /// ```no_run
     /// use kevent::{Events, Queue, Request};
@@ -292,10 +296,7 @@ impl Queue {
                 events.capacity()
             )));
         }
-        let timeout_ns = match timeout {
-            None => -1,
-            Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
-        };
+        let timeout_ns = timeout_ns(timeout);
         let cap = events.capacity();
         let buf = &mut events.buf[..cap];
         let n = match sigmask {
@@ -1484,15 +1485,7 @@ impl<'a> Event<'a> {
         if self.kind() != Kind::Socket {
             return None;
         }
-        Some(SocketReadiness {
-            direction: Direction::of(self.0.event)?,
-            amount: self.0.ret_data[0],
-            eof: self.0.ret_flags & sys::KEVENT_RET_EOF != 0,
-            error: match self.0.ret_data[1] {
-                0 => None,
-                e => Some(e as i32),
-            },
-        })
+        Some(socket_readiness(self.0, Direction::of(self.0.event)?))
     }
 
     /// For an inode request, what happened to its object since the last
@@ -1540,6 +1533,457 @@ impl<'a> Event<'a> {
             Some(Err(e)) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// The figures of a socket event, in the direction its request looks.
+fn socket_readiness(uk: &Ukevent, direction: Direction) -> SocketReadiness {
+    SocketReadiness {
+        direction,
+        amount: uk.ret_data[0],
+        eof: uk.ret_flags & sys::KEVENT_RET_EOF != 0,
+        error: match uk.ret_data[1] {
+            0 => None,
+            e => Some(e as i32),
+        },
+    }
+}
+
+/// A queue's event ring: memory shared with the kernel, in which it
+/// writes events that the program reads without a system call
+/// (`docs/kevent.7.md`, "The event ring").
+///
+/// [`Ring::new`] gives a [`Queue`] its ring (`KEVENT_IOC_RING_SETUP`, once
+/// in the queue's life) and maps it; dropping the `Ring` unmaps it. From
+/// then on the queue delivers its events only through the ring:
+/// [`Queue::wait`] on it is `EINVAL`, and [`Ring::wait`] takes its place.
+///
+/// - Some events are written at once, when their source fires, if the
+///   ring has room and nothing waits outside it: each
+///   [`Queue::trigger`] of an edge-triggered user event (one entry per
+///   trigger, with its payload: they do not coalesce), each inode
+///   notification, and each wake-up of an edge-triggered poll request
+///   that says what readiness it brings. [`Ring::ready`] sees them
+///   without any call.
+/// - Every other event (level-triggered and one-shot requests, timers,
+///   sockets, the end of an inode watch), and any event that found the
+///   ring full, waits on the queue, coalesced as without a ring, and
+///   [`Ring::backlog`] says so; [`Ring::wait`] moves them into the ring.
+///   No event is lost.
+///
+/// # The ring does not borrow its queue
+///
+/// The mapping itself keeps the queue alive in the kernel: closing the
+/// queue's last descriptor ends it only once the last mapping is gone. So
+/// a `Ring` is valid memory whatever becomes of the [`Queue`] it was made
+/// from, and it does not borrow it: a `Ring` has no lifetime, can live in
+/// the same struct as its queue, move to another thread on its own, and
+/// keeps receiving what sources write at wake-up (inode notifications,
+/// edge-triggered poll requests) after the `Queue` is dropped. It holds no
+/// descriptor either (the mapping is enough), so the calls that need one
+/// take the queue: [`wait`](Ring::wait) must be given the queue the ring
+/// was set up on. Another queue answers for its own ring (or `EINVAL`, if
+/// it has none); the call catches that only when the count it returns
+/// cannot be this ring's.
+///
+/// # One consumer
+///
+/// The ring has one `head`. Reading takes `&mut self`
+/// ([`events`](Ring::events), [`drain`](Ring::drain)), so one `Ring` has
+/// one reader at a time: to read from several threads, put it behind a
+/// `Mutex`, which serialises the reads of entries and the updates of
+/// `head` as the ring's rule asks. The `&self` methods only read the
+/// kernel's counters and flags, and are safe from any thread. `Ring` is
+/// `Send` and `Sync`.
+///
+/// Nothing stops another mapping of the same ring from reading it too (a
+/// child after `fork`, which inherits the mapping, or another process
+/// mapping the queue): two consumers of one ring must agree between
+/// themselves, or they will read entries twice or lose them. Memory
+/// safety does not depend on it: the ring never reads outside its
+/// mapping, whatever the kernel or another process writes.
+///
+/// # Trusting the kernel
+///
+/// `head` is this `Ring`'s own count of the entries read (its copy in the
+/// mapping is for the kernel). `tail` is read with an acquire load and
+/// checked: if it is more than [`entries`](Ring::entries) past `head`, the
+/// read fails with `InvalidData` and nothing is read. Entries are copied
+/// out of the mapping, never borrowed from it.
+///
+/// ```no_run
+/// use kevent::{Queue, Request, Ring};
+/// use std::time::Duration;
+///
+/// let queue = Queue::new()?;
+/// let mut ring = Ring::new(&queue, 256)?;
+/// let wake = Request::user(1).edge_triggered().with_cookie(7);
+/// queue.add(&wake)?;
+/// queue.trigger(&wake, [1, 0])?;
+/// queue.trigger(&wake, [2, 0])?;
+/// // Written at each trigger: no call needed to see them.
+/// assert_eq!(ring.ready()?, 2);
+/// ring.drain(|ev| println!("cookie {} payload {:?}", ev.cookie(), ev.payload()))?;
+///
+/// let tick = Request::timer(Duration::from_millis(10), None)?;
+/// queue.add(&tick.with_cookie(2))?;
+/// // Timers wait on the queue until a wait moves them into the ring.
+/// ring.wait(&queue, 1, 64, Some(Duration::from_secs(1)))?;
+/// for ev in ring.events()? {
+///     println!("{:?}: {} expirations", ev.kind(), ev.expirations());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Ring {
+    map: sys::RingMap,
+    /// The counter of the next entry to read: this consumer's own, stored
+    /// into the mapping's `head` (release) when entries are freed.
+    head: u32,
+}
+
+impl Ring {
+    /// The fewest entries a ring has (`KEVENT_RING_MIN_ENTRIES`).
+    pub const MIN_ENTRIES: u32 = sys::KEVENT_RING_MIN_ENTRIES;
+    /// The most entries a ring has (`KEVENT_RING_MAX_ENTRIES`).
+    pub const MAX_ENTRIES: u32 = sys::KEVENT_RING_MAX_ENTRIES;
+
+    /// Gives `queue` a ring of `entries` entries and maps it
+    /// (`mmap(MAP_SHARED)`).
+    ///
+    /// `entries` must be a power of two from [`MIN_ENTRIES`] to
+    /// [`MAX_ENTRIES`] (`EINVAL` from the kernel otherwise). A queue has
+    /// one ring for life: a second set-up is `EBUSY`. The ring's memory
+    /// is charged to the caller's memory cgroup and counts against the
+    /// user's `max_user_requests` as one request per KiB (`ENOSPC`
+    /// beyond it). If the set-up succeeds and the mapping fails (`ENOMEM`,
+    /// say), the queue keeps its ring all the same.
+    ///
+    /// [`MIN_ENTRIES`]: Ring::MIN_ENTRIES
+    /// [`MAX_ENTRIES`]: Ring::MAX_ENTRIES
+    pub fn new(queue: &Queue, entries: u32) -> io::Result<Ring> {
+        let mut setup = sys::RingSetup {
+            entries,
+            ..Default::default()
+        };
+        sys::ring_setup(queue.as_fd(), &mut setup)?;
+        let map = sys::RingMap::map(queue.as_fd(), setup.size, entries)?;
+        Ok(Ring::with_map(map))
+    }
+
+    fn with_map(map: sys::RingMap) -> Ring {
+        let head = map.head();
+        Ring { map, head }
+    }
+
+    /// The number of entries.
+    pub fn entries(&self) -> u32 {
+        self.map.entries()
+    }
+
+    /// The bytes mapped (the header, the entries, and the kernel's
+    /// rounding).
+    pub fn mapped_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    /// How many entries are unread (`tail - head`); `InvalidData` if the
+    /// kernel's `tail` is more than [`entries`](Ring::entries) past
+    /// `head`.
+    pub fn ready(&self) -> io::Result<usize> {
+        self.unread(self.map.tail())
+    }
+
+    fn unread(&self, tail: u32) -> io::Result<usize> {
+        let n = tail.wrapping_sub(self.head);
+        if n > self.map.entries() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the ring's tail {tail} is {n} entries past its head {} in a ring of {}",
+                    self.head,
+                    self.map.entries()
+                ),
+            ));
+        }
+        Ok(n as usize)
+    }
+
+    /// Whether events wait on the queue outside the ring
+    /// (`KEVENT_RING_BACKLOG`): the ring was full when they came, or
+    /// their kind is moved in only by [`wait`](Ring::wait). It may stay
+    /// set a moment after the last of them has moved.
+    pub fn backlog(&self) -> bool {
+        self.map.flags() & sys::KEVENT_RING_BACKLOG != 0
+    }
+
+    /// The unread entries, oldest first, each copied out of the ring as
+    /// the iterator reaches it: those written when this is called (later
+    /// ones wait for the next call). Dropping the iterator frees the
+    /// entries it returned (a release store of `head`), and only those:
+    /// the rest stay unread. `InvalidData` if the kernel's `tail` is out
+    /// of bounds (see [`ready`](Ring::ready)).
+    pub fn events(&mut self) -> io::Result<RingEvents<'_>> {
+        let n = self.ready()?;
+        let end = self.head.wrapping_add(n as u32);
+        Ok(RingEvents { ring: self, end })
+    }
+
+    /// Calls `f` with every unread entry, oldest first, frees them, and
+    /// returns how many there were. Allocates nothing.
+    pub fn drain(&mut self, mut f: impl FnMut(RingEvent)) -> io::Result<usize> {
+        let mut n = 0;
+        for ev in self.events()? {
+            n += 1;
+            f(ev);
+        }
+        Ok(n)
+    }
+
+    /// Get-events with `KEVENT_GET_RING` on `queue`, the queue this ring
+    /// was set up on: moves up to `max` of the events waiting on the queue
+    /// into the ring (as many as fit), then, while the ring holds fewer
+    /// than `min` unread entries, waits for them until `timeout` (`None`:
+    /// forever; zero: never blocks), moving events in as they come.
+    /// Returns the unread entries in the ring then, which is at least
+    /// `min` unless the timeout passed. Read them with
+    /// [`events`](Ring::events) or [`drain`](Ring::drain).
+    ///
+    /// The rules are [`Queue::wait`]'s: `max` of 0 or `min` above `max`
+    /// is `EINVAL`, and so is `min` above [`entries`](Ring::entries); a
+    /// signal is `Interrupted`; a non-blocking queue with nothing ready is
+    /// `WouldBlock`. A `min` beyond `u32::MAX` is `InvalidInput`; a `max`
+    /// beyond it counts as `u32::MAX`. `InvalidData` if the kernel's count
+    /// is more than the ring holds: not this ring's queue, or a wrong
+    /// `tail`.
+    pub fn wait(
+        &self,
+        queue: &Queue,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        self.get_ring(queue, min, max, timeout, None)
+    }
+
+    /// [`wait`](Ring::wait) with `sigmask` as the calling thread's signal
+    /// mask while it waits (`KEVENT_IOC_PGET_EVENTS`), as
+    /// [`Queue::wait_with_sigmask`] does.
+    pub fn wait_with_sigmask(
+        &self,
+        queue: &Queue,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+        sigmask: &SigSet,
+    ) -> io::Result<usize> {
+        self.get_ring(queue, min, max, timeout, Some(sigmask))
+    }
+
+    fn get_ring(
+        &self,
+        queue: &Queue,
+        min: usize,
+        max: usize,
+        timeout: Option<Duration>,
+        sigmask: Option<&SigSet>,
+    ) -> io::Result<usize> {
+        let min = u32::try_from(min)
+            .map_err(|_| invalid(format!("waiting for {min} entries: more than u32::MAX")))?;
+        let max = u32::try_from(max).unwrap_or(u32::MAX);
+        // The kernel counts from the mapping's `head`: make sure it is
+        // this consumer's (it is, unless a `RingEvents` was forgotten).
+        self.map.set_head(self.head);
+        let n = sys::get_ring(
+            queue.as_fd(),
+            min,
+            max,
+            timeout_ns(timeout),
+            sigmask.map(|m| &m.0),
+        )?;
+        // `tail` only grows while this call holds `&self` (and so `head`
+        // stays), so the ring holds at least what the kernel counted.
+        let now = self.ready()?;
+        if n > now {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "get-events counted {n} entries in the ring, which holds {now}: \
+                     is this the ring's queue?"
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("entries", &self.map.entries())
+            .field("head", &self.head)
+            .field("tail", &self.map.tail())
+            .field("backlog", &self.backlog())
+            .finish()
+    }
+}
+
+/// The unread entries of a [`Ring`] (see [`Ring::events`]); dropping it
+/// frees those it returned.
+#[derive(Debug)]
+pub struct RingEvents<'r> {
+    ring: &'r mut Ring,
+    /// The `tail` read when it was made.
+    end: u32,
+}
+
+impl Iterator for RingEvents<'_> {
+    type Item = RingEvent;
+
+    fn next(&mut self) -> Option<RingEvent> {
+        if self.ring.head == self.end {
+            return None;
+        }
+        let entry = self.ring.map.entry(self.ring.head);
+        self.ring.head = self.ring.head.wrapping_add(1);
+        Some(RingEvent::from(entry))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.end.wrapping_sub(self.ring.head) as usize;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for RingEvents<'_> {}
+
+impl Drop for RingEvents<'_> {
+    fn drop(&mut self) {
+        self.ring.map.set_head(self.ring.head);
+    }
+}
+
+/// One event read from a [`Ring`]: the request's identity (id, type,
+/// cookie) and its results, as a delivered [`Event`] has them. The
+/// decoders are [`Event`]'s; what an entry does not carry is the
+/// request's `event` and `req_flags`, so a socket event's direction is
+/// the caller's to give ([`socket`](RingEvent::socket)), and
+/// [`request`](RingEvent::request) has the identity only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RingEvent(Ukevent);
+
+impl From<sys::RingEntry> for RingEvent {
+    fn from(e: sys::RingEntry) -> RingEvent {
+        RingEvent(Ukevent {
+            id: e.id,
+            type_: e.type_,
+            event: 0,
+            req_flags: 0,
+            ret_flags: e.ret_flags,
+            ret_data: e.ret_data,
+            user: e.user,
+        })
+    }
+}
+
+impl RingEvent {
+    /// The decoders shared with a delivered event: none of them reads
+    /// `event` or `req_flags`, which an entry has not.
+    fn event(&self) -> Event<'_> {
+        Event(&self.0)
+    }
+
+    /// The `struct kevent_ring_entry` as the kernel wrote it.
+    pub fn raw(&self) -> sys::RingEntry {
+        sys::RingEntry {
+            id: self.0.id,
+            type_: self.0.type_,
+            ret_flags: self.0.ret_flags,
+            ret_data: self.0.ret_data,
+            user: self.0.user,
+        }
+    }
+
+    /// What the request watches.
+    pub fn kind(&self) -> Kind {
+        self.event().kind()
+    }
+
+    /// The request's id (see [`Event::id`]).
+    pub fn id(&self) -> [u32; 2] {
+        self.event().id()
+    }
+
+    /// The request's cookie.
+    pub fn cookie(&self) -> u64 {
+        self.event().cookie()
+    }
+
+    /// The request's identity (id, type, cookie), for [`Queue::remove`]
+    /// and [`Queue::trigger`]; its `event` and flags are 0, as the entry
+    /// does not carry them, so it is no request to [`Queue::modify`] with.
+    pub fn request(&self) -> Request {
+        Request(Ukevent {
+            ret_flags: 0,
+            ret_data: [0; 2],
+            ..self.0
+        })
+    }
+
+    /// For a poll, socket or inode request, the fd number of its id (see
+    /// [`Event::fd`]).
+    pub fn fd(&self) -> Option<RawFd> {
+        self.event().fd()
+    }
+
+    /// For a socket request looking in `direction` (the entry does not
+    /// say which: the request's cookie can), what its socket had (see
+    /// [`Event::socket`]).
+    pub fn socket(&self, direction: Direction) -> Option<SocketReadiness> {
+        (self.kind() == Kind::Socket).then(|| socket_readiness(&self.0, direction))
+    }
+
+    /// For an inode request, what happened (see [`Event::inode`]). An
+    /// entry written at a notification has its bits and a count of 1.
+    pub fn inode(&self) -> Option<InodeChange> {
+        self.event().inode()
+    }
+
+    /// For a poll request, what fired (see [`Event::fired`]). An entry
+    /// written at a wake-up of an edge-triggered request has the bits the
+    /// wake-up brought, of those wanted (and `ERR`/`HUP`).
+    pub fn fired(&self) -> Interest {
+        self.event().fired()
+    }
+
+    /// For a timer, the expirations since the last delivery (see
+    /// [`Event::expirations`]).
+    pub fn expirations(&self) -> u32 {
+        self.event().expirations()
+    }
+
+    /// For a timer, whether its clock was set (see
+    /// [`Event::timer_canceled`]).
+    pub fn timer_canceled(&self) -> bool {
+        self.event().timer_canceled()
+    }
+
+    /// For a user event, its payload: an entry written at a trigger of an
+    /// edge-triggered user event has that trigger's.
+    pub fn payload(&self) -> [u32; 2] {
+        self.event().payload()
+    }
+
+    /// `Some` for an entry marked broken (see [`Event::error`]).
+    pub fn error(&self) -> Option<io::Error> {
+        self.event().error()
+    }
+}
+
+/// A get-events timeout in nanoseconds: `None` is forever (-1).
+fn timeout_ns(timeout: Option<Duration>) -> i64 {
+    match timeout {
+        None => -1,
+        Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
     }
 }
 
@@ -2046,6 +2490,341 @@ mod tests {
         // Then the kernel: not a kevent queue.
         let e = q.wait_with_sigmask(1, &mut ev, Some(Duration::ZERO), &mask);
         assert_eq!(e.unwrap_err().raw_os_error(), Some(libc::ENOTTY));
+    }
+
+    /// The kernel's side of a ring, played by a test on a file mapped as
+    /// a queue's ring is: it writes the shared words and entries with
+    /// `write_at`, which the mapping sees.
+    struct FakeKernel(std::fs::File);
+
+    impl FakeKernel {
+        fn put_u32(&self, offset: usize, v: u32) {
+            use std::os::unix::fs::FileExt;
+            self.0
+                .write_all_at(&v.to_ne_bytes(), offset as u64)
+                .unwrap();
+        }
+
+        fn get_u32(&self, offset: usize) -> u32 {
+            use std::os::unix::fs::FileExt;
+            let mut b = [0; 4];
+            self.0.read_exact_at(&mut b, offset as u64).unwrap();
+            u32::from_ne_bytes(b)
+        }
+
+        fn tail(&self, tail: u32) {
+            self.put_u32(64, tail);
+        }
+
+        fn flags(&self, flags: u32) {
+            self.put_u32(72, flags);
+        }
+
+        fn head(&self) -> u32 {
+            self.get_u32(0)
+        }
+
+        fn write(&self, entries: u32, i: u32, e: &sys::RingEntry) {
+            use std::os::unix::fs::FileExt;
+            let mut b = Vec::new();
+            for w in [
+                e.id[0],
+                e.id[1],
+                e.type_,
+                e.ret_flags,
+                e.ret_data[0],
+                e.ret_data[1],
+            ] {
+                b.extend_from_slice(&w.to_ne_bytes());
+            }
+            b.extend_from_slice(&e.user.to_ne_bytes());
+            let off = sys::RING_ENTRIES_OFFSET + (i & (entries - 1)) as usize * 32;
+            self.0.write_all_at(&b, off as u64).unwrap();
+        }
+    }
+
+    /// A file laid out as a ring with `head` and `tail` at `start`, `size`
+    /// bytes long, its mask `mask`.
+    fn fake_file(start: u32, size: usize, mask: u32) -> FakeKernel {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "kevent-ring-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.set_len(size as u64).unwrap();
+        let k = FakeKernel(file);
+        k.put_u32(0, start);
+        k.tail(start);
+        k.put_u32(68, mask);
+        k
+    }
+
+    fn fake_ring(entries: u32, start: u32) -> (Ring, FakeKernel) {
+        let size = sys::ring_bytes(entries).next_multiple_of(4096);
+        let k = fake_file(start, size, entries - 1);
+        let map = sys::RingMap::map(k.0.as_fd(), size as u32, entries).unwrap();
+        (Ring::with_map(map), k)
+    }
+
+    fn user_entry(id: u32, payload: u32) -> sys::RingEntry {
+        sys::RingEntry {
+            id: [id, 0],
+            type_: sys::KEVENT_USER,
+            ret_flags: sys::KEVENT_RET_DONE,
+            ret_data: [payload, 0],
+            user: u64::from(id) << 32 | 7,
+        }
+    }
+
+    #[test]
+    fn ring_reads_between_head_and_tail_and_frees_what_it_read() {
+        let (mut ring, k) = fake_ring(4, 0);
+        assert_eq!((ring.entries(), ring.mapped_bytes()), (4, 4096));
+        assert_eq!(ring.ready().unwrap(), 0);
+        assert_eq!(ring.drain(|_| panic!("an empty ring")).unwrap(), 0);
+        for i in 0..3 {
+            k.write(4, i, &user_entry(i + 1, 10 * i));
+        }
+        // Not published yet.
+        assert_eq!(ring.ready().unwrap(), 0);
+        k.tail(3);
+        assert_eq!(ring.ready().unwrap(), 3);
+        // Two read: head moves by two when the iterator goes.
+        let mut it = ring.events().unwrap();
+        assert_eq!(it.len(), 3);
+        let a = it.next().unwrap();
+        let b = it.next().unwrap();
+        assert_eq!(it.len(), 1);
+        drop(it);
+        assert_eq!(k.head(), 2);
+        assert_eq!(
+            (a.id(), a.payload(), a.cookie()),
+            ([1, 0], [0, 0], 1 << 32 | 7)
+        );
+        assert_eq!((b.kind(), b.payload()), (Kind::User, [10, 0]));
+        assert_eq!(a.raw(), user_entry(1, 0));
+        assert_eq!(ring.ready().unwrap(), 1);
+        // The entries written after `events` wait for the next read.
+        let mut seen = Vec::new();
+        let mut it = ring.events().unwrap();
+        k.write(4, 3, &user_entry(4, 30));
+        k.tail(4);
+        seen.extend(it.by_ref().map(|e| e.id()[0]));
+        drop(it);
+        assert_eq!((seen, k.head()), (vec![3], 3));
+        let n = ring.drain(|e| assert_eq!(e.id(), [4, 0])).unwrap();
+        assert_eq!((n, k.head(), ring.ready().unwrap()), (1, 4, 0));
+        assert!(!ring.backlog());
+        k.flags(sys::KEVENT_RING_BACKLOG);
+        assert!(ring.backlog());
+        let dbg = format!("{ring:?}");
+        assert!(
+            dbg.contains("head: 4") && dbg.contains("backlog: true"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn ring_wraps_around_its_slots_and_its_counters() {
+        // Slots wrap every 4 entries; the counters at u32::MAX.
+        for start in [0, u32::MAX - 5] {
+            let (mut ring, k) = fake_ring(4, start);
+            let mut next = 0u32;
+            let mut tail = start;
+            for round in 0..20u32 {
+                let n = 1 + round % 4;
+                for _ in 0..n {
+                    k.write(4, tail, &user_entry(next, round));
+                    tail = tail.wrapping_add(1);
+                    next += 1;
+                }
+                k.tail(tail);
+                assert_eq!(ring.ready().unwrap(), n as usize);
+                let mut got = Vec::new();
+                ring.drain(|e| got.push((e.id()[0], e.payload()[0])))
+                    .unwrap();
+                let want: Vec<(u32, u32)> = (next - n..next).map(|i| (i, round)).collect();
+                assert_eq!(got, want, "start {start} round {round}");
+                assert_eq!(k.head(), tail);
+            }
+        }
+    }
+
+    #[test]
+    fn ring_refuses_a_tail_out_of_bounds_and_reads_nothing() {
+        let (mut ring, k) = fake_ring(4, 10);
+        // Five past head in a ring of four; then behind head.
+        for tail in [15, 9, 10 + u32::MAX / 2] {
+            k.tail(tail);
+            for e in [
+                ring.ready().unwrap_err(),
+                ring.events().unwrap_err(),
+                ring.drain(|_| panic!("read past the bounds")).unwrap_err(),
+            ] {
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+            }
+            assert_eq!(k.head(), 10);
+        }
+        // A full ring is fine.
+        k.tail(14);
+        assert_eq!(ring.drain(|_| {}).unwrap(), 4);
+        assert_eq!(k.head(), 14);
+    }
+
+    #[test]
+    fn ring_mapping_checks_what_the_kernel_said() {
+        let size = 4096;
+        let map = |k: &FakeKernel, size: u32, entries: u32| {
+            sys::RingMap::map(k.0.as_fd(), size, entries).map(|m| m.entries())
+        };
+        let k = fake_file(0, size, 7);
+        assert_eq!(map(&k, size as u32, 8).unwrap(), 8);
+        // Not a size of the ABI: refused before mapping.
+        for entries in [0, 1, 3, 12, 65536] {
+            let e = map(&k, size as u32, entries).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{entries}");
+        }
+        // A size too small for the entries, and a mask that is not theirs.
+        let e = map(&k, 128 + 7 * 32, 8).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let e = map(&k, size as u32, 4).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("mask"), "{e}");
+        // The kernel's rounding is mapped whole: the largest ring.
+        let big = sys::ring_bytes(Ring::MAX_ENTRIES);
+        assert_eq!(big, 128 + 32768 * 32);
+        let k = fake_file(0, big + 4096, Ring::MAX_ENTRIES - 1);
+        let m = sys::RingMap::map(k.0.as_fd(), (big + 4096) as u32, Ring::MAX_ENTRIES).unwrap();
+        assert_eq!(m.len(), big + 4096);
+        assert_eq!(m.entry(u32::MAX), sys::RingEntry::default());
+    }
+
+    #[test]
+    fn ring_events_decode_as_delivered_events_do() {
+        let (rd, _wr) = std::io::pipe().unwrap();
+        let fd = rd.as_fd().as_raw_fd() as u32;
+        let entries = [
+            (sys::KEVENT_USER, [3, 0], 0, [5, 6]),
+            (sys::KEVENT_POLL, [fd, 0], 0, [0x11, 0]),
+            (
+                sys::KEVENT_TIMER,
+                [100, 0],
+                sys::KEVENT_RET_CANCELED,
+                [2, 0],
+            ),
+            (sys::KEVENT_INODE, [fd, 0], sys::KEVENT_RET_EOF, [0x84, 1]),
+            (
+                sys::KEVENT_SOCKET,
+                [fd, 64],
+                sys::KEVENT_RET_EOF,
+                [100, 104],
+            ),
+            (sys::KEVENT_USER, [1, 0], sys::KEVENT_RET_BROKEN, [0, 2]),
+            (42, [1, 2], 0, [3, 4]),
+        ];
+        for (type_, id, flags, ret_data) in entries {
+            let raw = sys::RingEntry {
+                id,
+                type_,
+                ret_flags: sys::KEVENT_RET_DONE | flags,
+                ret_data,
+                user: 0xdead_beef_0000_0001,
+            };
+            let r = RingEvent::from(raw);
+            assert_eq!(r.raw(), raw);
+            // The same event as get-events would deliver it.
+            let uk = Ukevent {
+                id,
+                type_,
+                event: sys::KEVENT_SOCKET_SEND,
+                req_flags: sys::KEVENT_REQ_ET,
+                ret_flags: raw.ret_flags,
+                ret_data,
+                user: raw.user,
+            };
+            let e = Event(&uk);
+            assert_eq!(
+                (r.kind(), r.id(), r.cookie()),
+                (e.kind(), e.id(), e.cookie())
+            );
+            assert_eq!(
+                (r.fd(), r.inode(), r.fired()),
+                (e.fd(), e.inode(), e.fired())
+            );
+            assert_eq!(
+                (r.expirations(), r.timer_canceled(), r.payload()),
+                (e.expirations(), e.timer_canceled(), e.payload())
+            );
+            assert_eq!(
+                r.error().map(|e| e.raw_os_error()),
+                e.error().map(|e| e.raw_os_error())
+            );
+            assert_eq!(r.socket(Direction::Send), e.socket());
+            // The identity, without the settings the entry lacks.
+            let req = r.request();
+            assert_eq!(Ident3::of(req.raw()), Ident3::of(&uk));
+            assert_eq!((req.raw().event, req.raw().req_flags), (0, 0));
+            assert_eq!((req.raw().ret_flags, req.raw().ret_data), (0, [0, 0]));
+        }
+        let sock = RingEvent::from(sys::RingEntry {
+            type_: sys::KEVENT_SOCKET,
+            ret_data: [9, 0],
+            ..Default::default()
+        });
+        let s = sock.socket(Direction::Recv).unwrap();
+        assert_eq!(
+            (s.direction, s.amount, s.eof, s.error),
+            (Direction::Recv, 9, false, None)
+        );
+        assert!(RingEvent::from(user_entry(1, 1))
+            .socket(Direction::Recv)
+            .is_none());
+    }
+
+    /// A request's identity, for comparisons.
+    #[derive(Debug, PartialEq)]
+    struct Ident3([u32; 2], u32, u64);
+
+    impl Ident3 {
+        fn of(uk: &Ukevent) -> Ident3 {
+            Ident3(uk.id, uk.type_, uk.user)
+        }
+    }
+
+    #[test]
+    fn ring_calls_on_another_file_are_enotty() {
+        let (r, _w) = std::io::pipe().unwrap();
+        let q = Queue::from(OwnedFd::from(r));
+        let e = Ring::new(&q, 8).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        let (ring, _k) = fake_ring(4, 0);
+        let e = ring.wait(&q, 0, 4, Some(Duration::ZERO)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        let e = ring
+            .wait_with_sigmask(&q, 1, 4, None, &SigSet::empty())
+            .unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
+        // What the ABI cannot carry is refused before the kernel.
+        let e = ring
+            .wait(&q, u32::MAX as usize + 1, usize::MAX, None)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn ring_is_send_and_sync() {
+        fn both<T: Send + Sync>() {}
+        both::<Ring>();
+        both::<RingEvent>();
     }
 
     #[test]
