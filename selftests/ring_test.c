@@ -635,7 +635,7 @@ TEST_F(ring, level_triggered_user_waits_outside_until_get_ring)
 	EXPECT_EQ(0, kevent_ring_ready(&self->map));
 }
 
-TEST_F(ring, oneshot_user_leaves_the_queue_when_moved_in)
+TEST_F(ring, oneshot_user_is_written_at_its_ready_and_leaves_the_queue)
 {
 	struct kevent_ring_entry out[4];
 
@@ -644,17 +644,25 @@ TEST_F(ring, oneshot_user_leaves_the_queue_when_moved_in)
 	ASSERT_EQ(0, add_u(self->fd, 2, KEVENT_REQ_ONESHOT | KEVENT_REQ_ET));
 	ASSERT_EQ(0, ready_u(self->fd, 1, 1, 0));
 	ASSERT_EQ(0, ready_u(self->fd, 2, 2, 0));
-	/* One-shots, edge-triggered or not, are moved in by a call. */
-	EXPECT_EQ(0, kevent_ring_ready(&self->map));
-	EXPECT_TRUE(kevent_ring_backlog(&self->map));
-	ASSERT_EQ(2, rwait(self->fd, 0, 4, 0));
+	/* One-shots, edge-triggered or not, are written at their READY. */
+	EXPECT_EQ(2, kevent_ring_ready(&self->map));
+	EXPECT_FALSE(kevent_ring_backlog(&self->map));
 	ASSERT_EQ(2, kevent_ring_copy(&self->map, out, 4));
 	CHECK_USER(&out[0], 1, 1, 0);
 	CHECK_USER(&out[1], 2, 2, 0);
+	/* They left the queue with their entries. */
 	EXPECT_EQ(ENOENT, remove_u(self->fd, 1));
-	EXPECT_EQ(ENOENT, remove_u(self->fd, 2));
-	EXPECT_EQ(ENOENT, ready_u(self->fd, 1, 0, 0));
+	EXPECT_EQ(ENOENT, ready_u(self->fd, 2, 0, 0));
 	EXPECT_EQ(0, rwait(self->fd, 0, 4, 0));
+	/* Their identities are free again, even before any call reaped them. */
+	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ONESHOT));
+	ASSERT_EQ(0, ready_u(self->fd, 1, 3, 0));
+	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ONESHOT));
+	ASSERT_EQ(0, ready_u(self->fd, 1, 4, 0));
+	ASSERT_EQ(2, kevent_ring_copy(&self->map, out, 4));
+	CHECK_USER(&out[0], 1, 3, 0);
+	CHECK_USER(&out[1], 1, 4, 0);
+	EXPECT_EQ(ENOENT, remove_u(self->fd, 1));
 }
 
 TEST_F(ring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
@@ -663,10 +671,18 @@ TEST_F(ring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
 	int i;
 
 	RING_UP(4);
+	/* Four edge-triggered READYs fill the ring... */
+	ASSERT_EQ(0, add_u(self->fd, 100, KEVENT_REQ_ET));
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(0, ready_u(self->fd, 100, i, 0));
+	/* ...so six one-shots wait outside it. */
 	for (i = 1; i <= 6; i++) {
 		ASSERT_EQ(0, add_u(self->fd, i, KEVENT_REQ_ONESHOT));
 		ASSERT_EQ(0, ready_u(self->fd, i, 100 + i, 0));
 	}
+	EXPECT_EQ(4, kevent_ring_ready(&self->map));
+	EXPECT_TRUE(kevent_ring_backlog(&self->map));
+	ASSERT_EQ(4, kevent_ring_copy(&self->map, out, 4));
 	EXPECT_EQ(0, kevent_ring_ready(&self->map));
 	/* The call returns the unread entries, not what it moved. */
 	EXPECT_EQ(2, rwait(self->fd, 0, 2, 0));
@@ -683,6 +699,7 @@ TEST_F(ring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
 	CHECK_USER(&out[0], 5, 105, 0);
 	CHECK_USER(&out[1], 6, 106, 0);
 	EXPECT_EQ(0, rwait(self->fd, 0, 8, 0));
+	EXPECT_EQ(ENOENT, remove_u(self->fd, 6));
 }
 
 TEST_F(ring, periodic_timer_is_moved_in_with_its_expirations_never_early)
