@@ -34,17 +34,41 @@
 //! this queue: set-up (once; `EINVAL` for a bad size, `EBUSY` after), a
 //! copying get-events on a ring queue (`EINVAL`), the entries written at
 //! wake-up, get-events with `KEVENT_GET_RING` and reads of the ring. What
-//! it holds, exactly:
-//! - A wake-up writes an entry at once, if the ring has room and the
-//!   ready list is empty (nothing waits outside the ring), for an
-//!   edge-triggered, not one-shot request: a user event's READY (one
-//!   entry per READY, with its payload) and a pipe's wake-up with a key
-//!   (a write waking its readers: the key's bits among those wanted and
-//!   `POLLERR | POLLHUP`). Anything else, and those when the ring is full
-//!   or the list is not empty, goes on the ready list as without a ring,
-//!   coalesced. ADD and MODIFY are no wake-ups: a file ready at ADD, or a
-//!   user event still ready at MODIFY, goes on the list. A wake-up with
-//!   no key (a release) goes on the list.
+//! it holds, exactly (the kernel's `Queue::write_or_queue` and
+//! `Kind::at_wake`):
+//! - A wake-up writes the request's event into the ring at once if the
+//!   ready list is empty (nothing waits outside the ring), the ring has
+//!   room, and the event is known at the wake-up: a user event's READY
+//!   if the request is edge-triggered or one-shot (one entry per READY,
+//!   with its payload); a pipe's wake-up with a key (a write waking its
+//!   readers) of an edge-triggered or one-shot `KEVENT_POLL` request (the
+//!   key's bits among those wanted and `POLLERR | POLLHUP`). A wake-up
+//!   with no key (a release) says no readiness: it goes on the list. So
+//!   do level-triggered requests that are not one-shot, ADD's "ready
+//!   now" and MODIFY (no wake-ups), and anything when the ring is full or
+//!   the list is not empty, coalesced as without a ring.
+//! - A one-shot request whose event is written leaves the queue with it:
+//!   from then on REMOVE, MODIFY and READY of it are `ENOENT` and an ADD
+//!   of its identity succeeds, so the model takes it out at once. The
+//!   kernel keeps it registered, as good as removed, in one of
+//!   `min(entries, 1024)` "gone slots" (`GONE_SLOTS`) until the next call
+//!   takes it out: a ctl call that gets to its entries (ADD, REMOVE,
+//!   MODIFY or READY with at least one; not one refused as a whole) or a
+//!   ring wait that passes its checks, before it runs its entries or
+//!   moves events. With no slot free the event goes on the list instead,
+//!   and a ring wait moves it (and takes the request out) as usual. A
+//!   slot is freed only by that next call, whatever happens to the
+//!   request meanwhile (a REMOVE's `ENOENT`, an ADD that replaces it).
+//!   Until then the module's fdinfo still lists it; the model test reads
+//!   fdinfo only for the requests of a closed file that the model holds
+//!   (`Sut::settle`), which never include a request that left (the model
+//!   took it out, and an ADD of its identity replaces it in the module's
+//!   registry too), and compares no count of requests.
+//! - Inode requests never fire here (their events are not modelled) and
+//!   the queue's timers are all refused, so neither kind's events at
+//!   wake-up (an inode notification or the end of a watch, a single or
+//!   one-shot expiry, a clock setting) are modelled; socket requests are
+//!   refused (`ENOTSOCK`), and their events wait on the list anyway.
 //! - A ring wait moves what a copying collection of
 //!   `min(max_nr, room)` events would deliver (the same budget rule: at
 //!   most that many requests are taken off the list, each at most once, a
@@ -60,8 +84,7 @@
 //!   (it may stay set a moment after the list empties, so its being set
 //!   with an empty list is not checked).
 //! - Entries are copies: a REMOVE, MODIFY or close of their request
-//!   leaves them. Inode requests never write one (they are never ready
-//!   here), and the timer queue has no ring.
+//!   leaves them. The timer queue has no ring.
 //!
 //! What the model follows besides the spec, because the kernel's pipes do
 //! it and it decides the order of the ready list:
@@ -89,7 +112,10 @@
 //! While another descriptor keeps the file open, its requests stay and
 //! are delivered under their own fd number, whatever that number names
 //! now; ADD of that identity is `EEXIST` even if the number is closed
-//! (the duplicate check comes before the fd lookup).
+//! (the duplicate check comes before the fd lookup). A one-shot request
+//! that left with its entry and waits in a gone slot keeps its file
+//! watched in the module until a call or the sweep takes it out; the
+//! settling waits for the file's release all the same.
 
 use kevent::sys::*;
 use kevent::{Clock, Ring, Ukevent};
@@ -137,6 +163,9 @@ pub enum Mutation {
     EtRequeues,
     /// Wake-ups never write into the ring: everything waits on the list.
     NoRingAtWakeup,
+    /// One-shot requests leave with their entry written at wake-up
+    /// however many wait to be taken out: no limit of gone slots.
+    NoGoneLimit,
 }
 
 /// Which end of a pipe.
@@ -167,16 +196,28 @@ struct File {
     hooks: Vec<Ident>,
 }
 
+/// The most requests that can wait to be taken out of the registry after
+/// leaving with their entry written at wake-up (fewer for a smaller ring:
+/// `min(entries, GONE_SLOTS)`), as the module's `ready.rs` has it.
+pub const GONE_SLOTS: u32 = 1024;
+
 /// The queue's event ring.
 struct RingModel {
     entries: u32,
     /// The entries written and not read yet, oldest first.
     unread: VecDeque<RingEntry>,
+    /// Gone slots taken since the last call that took their requests out
+    /// (`Model::reap`).
+    gone: usize,
 }
 
 impl RingModel {
     fn has_room(&self) -> bool {
         self.unread.len() < self.entries as usize
+    }
+
+    fn has_gone_slot(&self) -> bool {
+        self.gone < self.entries.min(GONE_SLOTS) as usize
     }
 }
 
@@ -223,13 +264,17 @@ pub struct Model {
     pub renamed_delivered: usize,
     pub exists_renamed: usize,
     pub inode_fd_closed: usize,
-    /// Ring entries written at wake-up (of them, by pipes), moved in by
-    /// ring waits, and wake-ups that would have written one but found the
-    /// ring full or the list not empty.
+    /// Ring entries written at wake-up (of them, by pipes; of them, of
+    /// one-shot requests, which left with them), moved in by ring waits,
+    /// wake-ups that would have written one but found the ring full or
+    /// the list not empty, and those of one-shot requests that found the
+    /// ring with room and the list empty but no gone slot free.
     pub ring_written: usize,
     pub ring_written_poll: usize,
+    pub ring_left: usize,
     pub ring_moved: usize,
     pub ring_fell_back: usize,
+    pub ring_no_gone_slot: usize,
 }
 
 /// Checks the type of an entry, as every ctl command does first.
@@ -250,6 +295,16 @@ pub fn check_ready_type(cmd: u32, type_: u32) -> Result<(), i32> {
     } else {
         Ok(())
     }
+}
+
+/// Whether a user or `KEVENT_POLL` request with `flags` has its event
+/// known at a wake-up (a READY's payload, the bits a file's wake-up says
+/// it brings), so that a ring may take it at once (`Kind::at_wake`):
+/// edge-triggered or one-shot. A level-triggered request that is not
+/// one-shot is ready again after each delivery, which only a collection
+/// asks.
+pub fn at_wake(flags: u32) -> bool {
+    flags & (KEVENT_REQ_ET | KEVENT_REQ_ONESHOT) != 0
 }
 
 /// A timer's schedule, as ADD and MODIFY read it.
@@ -523,49 +578,54 @@ impl Model {
         }
     }
 
-    /// A wake-up of file `f`'s wait queue with `key` (0: everyone).
+    /// A wake-up of file `f`'s wait queue with `key` (0: everyone, and no
+    /// word of the readiness it brings).
     fn wake(&mut self, f: usize, key: u32) {
         let hooks: Vec<Ident> = self.files[f].hooks.iter().rev().copied().collect();
         for ident in hooks {
-            let Some(req) = self.reqs.get_mut(&ident) else {
+            let Some(req) = self.reqs.get(&ident) else {
                 continue;
             };
-            if key == 0 || key & (req.event | POLL_ALWAYS) != 0 {
-                let bits = key & (req.event | POLL_ALWAYS);
-                if key != 0 && self.ring_takes(&ident) {
-                    self.write_ring([bits, 0], ident);
-                    continue;
-                }
-                let req = self.reqs.get_mut(&ident).unwrap();
-                if req.pending == 0 {
-                    req.pending = 1;
-                }
-                self.enqueue(ident);
+            let bits = key & (req.event | POLL_ALWAYS);
+            if key != 0 && bits == 0 {
+                continue;
             }
+            // Its event is known now if the key says what it brings.
+            let known = (key != 0 && at_wake(req.flags)).then_some([bits, 0]);
+            if self.write_at_wake(ident, known) {
+                continue;
+            }
+            let req = self.reqs.get_mut(&ident).unwrap();
+            if req.pending == 0 {
+                req.pending = 1;
+            }
+            self.enqueue(ident);
         }
     }
 
-    /// Whether a wake-up of `ident` now writes its event into the ring:
-    /// edge-triggered and not one-shot, a ring with room, and nothing on
-    /// the ready list. Counts those that fall back to the list.
-    fn ring_takes(&mut self, ident: &Ident) -> bool {
-        let Some(ring) = &self.ring else {
+    /// A wake-up of `ident` whose event is `known` (`ret_data`) if its
+    /// kind knows it at the wake-up: writes it into the ring if the queue
+    /// has one, nothing waits on the ready list, the ring has room and, for
+    /// a one-shot request, which leaves with it, a gone slot is free; then
+    /// the one-shot request is taken out. Returns whether it wrote; if not,
+    /// the caller queues the request as without a ring.
+    fn write_at_wake(&mut self, ident: Ident, known: Option<[u32; 2]>) -> bool {
+        let (Some(ring), Some(ret_data)) = (&self.ring, known) else {
             return false;
         };
-        let flags = self.reqs[ident].flags;
-        if flags & KEVENT_REQ_ET == 0 || flags & KEVENT_REQ_ONESHOT != 0 {
-            return false;
-        }
         if !ring.has_room() || !self.ready.is_empty() {
             self.ring_fell_back += 1;
             return false;
         }
-        self.mutation != Some(Mutation::NoRingAtWakeup)
-    }
-
-    /// Writes the event of `ident` with `ret_data` into the ring.
-    fn write_ring(&mut self, ret_data: [u32; 2], ident: Ident) {
-        let ring = self.ring.as_mut().expect("a ring to write into");
+        let leaves = self.reqs[&ident].flags & KEVENT_REQ_ONESHOT != 0;
+        if leaves && !ring.has_gone_slot() && self.mutation != Some(Mutation::NoGoneLimit) {
+            self.ring_no_gone_slot += 1;
+            return false;
+        }
+        if self.mutation == Some(Mutation::NoRingAtWakeup) {
+            return false;
+        }
+        let ring = self.ring.as_mut().unwrap();
         ring.unread.push_back(RingEntry {
             id: ident.id,
             type_: ident.type_,
@@ -575,6 +635,21 @@ impl Model {
         });
         self.ring_written += 1;
         self.ring_written_poll += usize::from(ident.type_ == KEVENT_POLL);
+        if leaves {
+            ring.gone += 1;
+            self.ring_left += 1;
+            self.retire(&ident);
+        }
+        true
+    }
+
+    /// What a call that holds the registry does first: takes out the
+    /// requests that left with their entry, which frees their gone slots
+    /// (the model took them out already).
+    fn reap(&mut self) {
+        if let Some(ring) = &mut self.ring {
+            ring.gone = 0;
+        }
     }
 
     fn enqueue(&mut self, ident: Ident) {
@@ -602,10 +677,13 @@ impl Model {
     }
 
     /// `KEVENT_IOC_CTL`: the entries as written back, or the call's errno.
+    /// A call that gets to its entries first takes out the requests that
+    /// left with their entry (`reap`).
     pub fn ctl(&mut self, cmd: u32, entries: &[Ukevent]) -> Result<Vec<Ukevent>, i32> {
         if !check_ctl(cmd, entries.len())? {
             return Ok(Vec::new());
         }
+        self.reap();
         let out = entries
             .iter()
             .map(|uk| {
@@ -741,8 +819,8 @@ impl Model {
         let ident = Ident::of(uk);
         let req = self.reqs.get_mut(&ident).ok_or(ENOENT)?;
         req.payload = uk.ret_data;
-        if self.ring_takes(&ident) {
-            self.write_ring(uk.ret_data, ident);
+        let known = at_wake(req.flags).then_some(uk.ret_data);
+        if self.write_at_wake(ident, known) {
             return Ok(());
         }
         let req = self.reqs.get_mut(&ident).unwrap();
@@ -800,6 +878,7 @@ impl Model {
                 self.ring = Some(RingModel {
                     entries,
                     unread: VecDeque::new(),
+                    gone: 0,
                 });
                 Ok(())
             }
@@ -811,10 +890,12 @@ impl Model {
 
     /// Get-events with `KEVENT_GET_RING` and a timeout of 0, for a
     /// `min_nr` that needs no waiting (0, or one the kernel refuses):
-    /// moves events in, returns the unread entries. `EINVAL` without a
-    /// ring, for `max_nr` 0, `min_nr` above `max_nr` or above the ring's
-    /// entries; `EAGAIN` on an `O_NONBLOCK` queue if the ring is left
-    /// empty (the runner accepts 0 too).
+    /// takes out the requests that left with their entry (freeing their
+    /// gone slots), moves events in, returns the unread entries. `EINVAL`
+    /// without a ring, for `max_nr` 0, `min_nr` above `max_nr` or above
+    /// the ring's entries (nothing taken out); `EAGAIN` on an
+    /// `O_NONBLOCK` queue if the ring is left empty (the runner accepts 0
+    /// too).
     pub fn ring_wait(&mut self, min_nr: u32, max_nr: u32) -> Result<usize, i32> {
         let entries = self.ring.as_ref().ok_or(EINVAL)?.entries;
         if max_nr == 0 || min_nr > max_nr || min_nr > entries {
@@ -824,6 +905,7 @@ impl Model {
             min_nr, 0,
             "ring waits that may have to wait are not modelled"
         );
+        self.reap();
         let ring = self.ring.as_ref().unwrap();
         let room = entries as usize - ring.unread.len();
         let moved = self.collect((max_nr as usize).min(room));
@@ -1629,14 +1711,14 @@ mod tests {
         ready(&mut m, 1, 11);
         assert_eq!(m.ring_state(), Some((3, false)));
         assert_eq!(users_in(&m.ring_read(2)), [(1, 10), (2, 20)]);
-        // Level-triggered and one-shot wait on the list; once something
-        // does, ET READYs wait there too, coalesced.
+        // Level-triggered waits on the list; once something does, ET and
+        // one-shot READYs wait there too, coalesced.
         ready(&mut m, 3, 30);
         assert_eq!(m.ring_state(), Some((1, true)));
         ready(&mut m, 2, 21);
         ready(&mut m, 2, 22);
         ready(&mut m, 4, 40);
-        assert_eq!((m.ring_state(), m.ring_fell_back), (Some((1, true)), 2));
+        assert_eq!((m.ring_state(), m.ring_fell_back), (Some((1, true)), 3));
         // A wait moves what fits: three slots free, three on the list; the
         // level-triggered one goes back on it.
         assert_eq!(m.ring_wait(0, 8), Ok(4));
@@ -1711,6 +1793,209 @@ mod tests {
         assert_eq!(m.ring_wait(0, 8), Ok(2));
         let got: Vec<u32> = m.ring_read(8).iter().map(|e| e.ret_data[0]).collect();
         assert_eq!(got, [KEVENT_POLL_POLLHUP, KEVENT_POLL_POLLHUP]);
+    }
+
+    /// The errno of each entry of a ctl call (0: done).
+    fn errs(m: &mut Model, cmd: u32, uks: &[Ukevent]) -> Vec<i32> {
+        let out = m.ctl(cmd, uks).unwrap();
+        out.iter().map(|e| e.ret_data[1] as i32).collect()
+    }
+
+    fn readied(id: u32, payload: u32) -> Ukevent {
+        Ukevent {
+            ret_data: [payload, 0],
+            ..user(id, 0)
+        }
+    }
+
+    /// A `KEVENT_POLL` request on `fd` for `POLLIN` with `flags` and the
+    /// cookie `user`.
+    fn poll_in(fd: i32, flags: u32, user: u64) -> Ukevent {
+        Ukevent {
+            user,
+            ..poll(fd, KEVENT_POLL_POLLIN, flags)
+        }
+    }
+
+    #[test]
+    fn ring_takes_a_one_shot_ready_at_once_and_the_request_leaves_with_it() {
+        let mut m = Model::new();
+        m.ring_setup(4).unwrap();
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        ok(
+            &mut m,
+            KEVENT_CTL_ADD,
+            user(2, KEVENT_REQ_ONESHOT | KEVENT_REQ_ET),
+        );
+        // Edge-triggered or not: written at the READY, nothing in line.
+        ready(&mut m, 1, 10);
+        ready(&mut m, 2, 20);
+        assert_eq!(m.ring_state(), Some((2, false)));
+        assert_eq!((m.ring_left, m.len()), (2, 0));
+        // Gone: REMOVE, MODIFY and READY find nothing.
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(1, 0)), ENOENT);
+        assert_eq!(
+            err(&mut m, KEVENT_CTL_MODIFY, user(2, KEVENT_REQ_ET)),
+            ENOENT
+        );
+        assert_eq!(err(&mut m, KEVENT_CTL_READY, readied(2, 21)), ENOENT);
+        // The entries stay, with their payloads.
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 10), (2, 20)]);
+        // The identity is free: an ADD takes it, READY writes again, and
+        // the new request leaves in turn, at once: a second READY in the
+        // same call finds nothing.
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        assert_eq!(
+            errs(&mut m, KEVENT_CTL_READY, &[readied(1, 11), readied(1, 12)]),
+            [0, ENOENT]
+        );
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        ready(&mut m, 1, 13);
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 11), (1, 13)]);
+        assert_eq!(m.len(), 0);
+        // A level-triggered one that is not one-shot waits in line, and a
+        // one-shot READY behind it too.
+        ok(&mut m, KEVENT_CTL_ADD, user(3, 0));
+        ok(&mut m, KEVENT_CTL_ADD, user(4, KEVENT_REQ_ONESHOT));
+        ready(&mut m, 3, 30);
+        ready(&mut m, 4, 40);
+        assert_eq!((m.ring_state(), m.ring_left), (Some((0, true)), 4));
+        assert_eq!(m.ring_wait(0, 8), Ok(2));
+        assert_eq!(users_in(&m.ring_read(8)), [(3, 30), (4, 40)]);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(4, 0)), ENOENT);
+        // Without a ring a one-shot READY waits in line, as always.
+        let mut m = Model::new();
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        ready(&mut m, 1, 10);
+        assert_eq!((m.ready_len(), m.len()), (1, 1));
+    }
+
+    #[test]
+    fn ring_takes_a_pipes_keyed_wake_up_of_a_one_shot_request_level_triggered_too() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        m.ring_setup(8).unwrap();
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(10, KEVENT_REQ_ONESHOT, 1));
+        let both = KEVENT_POLL_POLLIN | KEVENT_POLL_POLLOUT;
+        ok(
+            &mut m,
+            KEVENT_CTL_ADD,
+            poll(10, both, KEVENT_REQ_ONESHOT | KEVENT_REQ_ET),
+        );
+        // One write: both written, newest hook first, with the key's bits
+        // they want; then they are gone, and the next write finds nobody.
+        m.pipe_write(p, 1);
+        m.pipe_write(p, 1);
+        let got: Vec<(u64, u32)> = m
+            .ring_read(8)
+            .iter()
+            .map(|e| (e.user, e.ret_data[0]))
+            .collect();
+        assert_eq!(got, [(0, KEVENT_POLL_POLLIN), (1, KEVENT_POLL_POLLIN)]);
+        assert_eq!((m.len(), m.ring_state()), (0, Some((0, false))));
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, poll(10, 0, 0)), ENOENT);
+        // ADD's "ready now" is no wake-up: in line, then moved, and gone.
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(10, KEVENT_REQ_ONESHOT, 2));
+        assert_eq!(m.ring_state(), Some((0, true)));
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(m.ring_read(8)[0].user, 2);
+        assert_eq!(m.len(), 0);
+        // A release wakes with no key: in line, asked at the wait (HUP).
+        assert_eq!(m.pipe_read(p, 100), 2);
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(10, KEVENT_REQ_ONESHOT, 3));
+        assert_eq!(m.close_fd(11), []);
+        assert_eq!(m.ring_state(), Some((0, true)));
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(m.ring_read(8)[0].ret_data, [KEVENT_POLL_POLLHUP, 0]);
+        // A request that left is not among those its file's close removes.
+        let p = m.pipe_opened(12, 13);
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(12, KEVENT_REQ_ONESHOT, 4));
+        m.pipe_write(p, 1);
+        assert_eq!((m.close_fd(12), m.ring_state()), (vec![], Some((1, false))));
+    }
+
+    #[test]
+    fn ring_gone_slots_run_out_and_the_event_waits_in_line() {
+        // A ring of 2 has two gone slots.
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        m.ring_setup(2).unwrap();
+        for cookie in [1, 2] {
+            ok(
+                &mut m,
+                KEVENT_CTL_ADD,
+                poll_in(10, KEVENT_REQ_ONESHOT, cookie),
+            );
+        }
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        ready(&mut m, 1, 5);
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 5)]);
+        // The ring has room for both pipe requests, but one slot is left:
+        // the newest hook takes it, the other waits in line.
+        m.pipe_write(p, 1);
+        assert_eq!(m.ring_state(), Some((1, true)));
+        assert_eq!((m.ring_left, m.ring_no_gone_slot, m.len()), (2, 1, 1));
+        assert_eq!(m.ring_read(8)[0].user, 2);
+        // The wait frees the slots, moves it (asking the file), and it
+        // leaves as a moved one-shot does.
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        let e = m.ring_read(8)[0];
+        assert_eq!((e.user, e.ret_data), (1, [KEVENT_POLL_POLLIN, 0]));
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, poll(10, 0, 0)), ENOENT);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, poll_in(10, 0, 1)), ENOENT);
+        // Without the limit, both would have been written.
+        let mut m = Model::new();
+        m.mutation = Some(Mutation::NoGoneLimit);
+        let p = m.pipe_opened(10, 11);
+        m.ring_setup(2).unwrap();
+        for cookie in [1, 2] {
+            ok(
+                &mut m,
+                KEVENT_CTL_ADD,
+                poll_in(10, KEVENT_REQ_ONESHOT, cookie),
+            );
+        }
+        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
+        ready(&mut m, 1, 5);
+        m.ring_read(8);
+        m.pipe_write(p, 1);
+        assert_eq!(m.ring_state(), Some((2, false)));
+    }
+
+    #[test]
+    fn ring_gone_slots_are_freed_by_the_next_call_that_runs_entries() {
+        let mut m = Model::new();
+        let p = m.pipe_opened(10, 11);
+        let q = m.pipe_opened(12, 13);
+        m.ring_setup(2).unwrap();
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(10, KEVENT_REQ_ONESHOT, 0));
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(12, KEVENT_REQ_ONESHOT, 0));
+        let users = [user(1, KEVENT_REQ_ONESHOT), user(2, KEVENT_REQ_ONESHOT)];
+        let readys = [readied(1, 1), readied(2, 2)];
+        assert_eq!(errs(&mut m, KEVENT_CTL_ADD, &users), [0, 0]);
+        // One call's READYs take both slots (and the ring's room).
+        assert_eq!(errs(&mut m, KEVENT_CTL_READY, &readys), [0, 0]);
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 1), (2, 2)]);
+        // Calls refused as a whole take nothing out.
+        assert_eq!(m.ctl(KEVENT_CTL_INIT, &[user(1, 0)]), Err(EINVAL));
+        assert_eq!(m.ctl(KEVENT_CTL_ADD, &[]), Ok(vec![]));
+        assert_eq!(m.ring_wait(0, 0), Err(EINVAL));
+        assert_eq!(m.ring_wait(2, 1), Err(EINVAL));
+        assert_eq!(m.ring_wait(3, 8), Err(EINVAL));
+        m.pipe_write(p, 1);
+        assert_eq!((m.ring_state(), m.ring_no_gone_slot), (Some((0, true)), 1));
+        // A ring wait frees them (and moves the pipe's event in).
+        assert_eq!(m.ring_wait(0, 8), Ok(1));
+        assert_eq!(m.ring_read(8)[0].id, [10, 0]);
+        // Again, and a ctl call whose only entry fails frees them too.
+        assert_eq!(errs(&mut m, KEVENT_CTL_ADD, &users), [0, 0]);
+        assert_eq!(errs(&mut m, KEVENT_CTL_READY, &readys), [0, 0]);
+        m.ring_read(8);
+        assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(9, 0)), ENOENT);
+        m.pipe_write(q, 1);
+        assert_eq!((m.ring_state(), m.ring_no_gone_slot), (Some((1, false)), 1));
+        assert_eq!(m.ring_read(8)[0].id, [12, 0]);
+        assert_eq!((m.len(), m.ring_left), (0, 5));
     }
 
     #[test]

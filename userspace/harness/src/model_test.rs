@@ -519,28 +519,36 @@ pub fn generate(seed: u64, n: usize) -> Vec<Op> {
 /// For half the seeds, a ring on the queue: set up within the first fifth
 /// of the sequence (after a refused size, sometimes); from then on most
 /// get-events become ring waits or reads of the ring, a few stay (they
-/// are `EINVAL` now) or become another set-up (`EBUSY`). Before it, a few
-/// ring waits are `EINVAL` (no ring). The other half are unchanged, so
-/// the operations of a seed without a ring are those it always had.
+/// are `EINVAL` now) or become another set-up (`EBUSY`), and now and then
+/// a burst of one-shot requests runs the gone slots out (`gone_burst`).
+/// Before it, a few ring waits are `EINVAL` (no ring). The other half are
+/// unchanged, so the operations of a seed without a ring are those it
+/// always had.
 fn with_ring(seed: u64, ops: Vec<Op>) -> Vec<Op> {
     let mut r = Rng::new(seed ^ 0x7269_6e67_5f72_696e);
     if r.below(2) == 0 || ops.is_empty() {
         return ops;
     }
     let at = r.below((ops.len() / 5).max(1) as u32) as usize;
-    let mut out = Vec::with_capacity(ops.len() + 2);
+    let mut entries = 0;
+    let mut out = Vec::with_capacity(ops.len() + ops.len() / 5 + 2);
     for (i, op) in ops.into_iter().enumerate() {
         if i == at {
             if r.below(2) == 0 {
                 out.push(Op::RingSetup(r.pick(&[0, 1, 3, 6, 65536])));
             }
-            out.push(Op::RingSetup(r.pick(&[2, 4, 4, 8, 8])));
+            entries = r.pick(&[2, 4, 4, 8, 8]);
+            out.push(Op::RingSetup(entries));
         }
         let set_up = i >= at;
+        if set_up && r.below(40) == 0 {
+            out.extend(gone_burst(&mut r, entries));
+        }
         match op {
-            // Mostly edge-triggered requests on a ring: a level-triggered
-            // one that is ready stays on the list, and while anything is
-            // there no wake-up writes into the ring.
+            // Mostly requests whose events are written at wake-up on a
+            // ring, edge-triggered or one-shot: a level-triggered one that
+            // is ready stays on the list, and while anything is there no
+            // wake-up writes into the ring.
             Op::Ctl(cmd, mut entries)
                 if set_up && (cmd == KEVENT_CTL_ADD || cmd == KEVENT_CTL_MODIFY) =>
             {
@@ -550,7 +558,7 @@ fn with_ring(seed: u64, ops: Vec<Op>) -> Vec<Op> {
                         && matches!(e.target, Target::User(_) | Target::Pipe(..))
                         && r.below(5) != 0
                     {
-                        e.flags = KEVENT_REQ_ET;
+                        e.flags = r.pick(&[KEVENT_REQ_ET, KEVENT_REQ_ET, KEVENT_REQ_ONESHOT]);
                     }
                 }
                 out.push(Op::Ctl(cmd, entries));
@@ -563,6 +571,115 @@ fn with_ring(seed: u64, ops: Vec<Op>) -> Vec<Op> {
                 _ => Op::RingRead(r.pick(&[1, 1, 2, 3, 64])),
             }),
             op => out.push(op),
+        }
+    }
+    out
+}
+
+/// The cookies of the requests `gone_burst` adds, which no other entry
+/// uses: the first for user events, then one per pipe request.
+const BURST_COOKIE: u64 = 8;
+
+/// Operations that run out the gone slots of a ring of `entries` (as many
+/// as its entries, see `model.rs`) while it has room. Three in four first
+/// clear the ready list, which most of the time holds requests that stay
+/// ready (level-triggered user events, writable pipes) and makes every
+/// wake-up wait there: every request the generator names is removed, what
+/// waits is moved in and read, and the pipe of a slot is reopened (its
+/// number may name another file since a `dup2`, its writer may be closed;
+/// nothing watches it now, so the module has nothing to settle). The
+/// others only drain that pipe. Then:
+/// - one-shot requests are added: user events, and on the pipe's read end
+///   level-triggered or edge-triggered `POLLIN` requests, mostly one or
+///   two more than the slots the user events will leave (at most 8);
+/// - the ring is read, and one to four of the user events are readied in
+///   one call: written at once, each taking a slot, if nothing waits on
+///   the list (more than the ring takes wait in line);
+/// - the ring is read again, which makes room but frees no slot;
+/// - the pipe is written to: the wake-ups of its one-shot requests find no
+///   slot after the first few, and wait in line.
+///
+/// The next ctl call or ring wait frees the slots.
+fn gone_burst(r: &mut Rng, entries: u32) -> Vec<Op> {
+    let slot = r.below(SLOTS as u32) as usize;
+    let users = 1 + r.below(4);
+    let pipes = match r.below(4) {
+        0 => 1 + r.below(entries.min(8)),
+        _ => ((entries + 1).saturating_sub(users) + r.below(2)).clamp(1, 8),
+    };
+    let mut ops = Vec::new();
+    if r.below(4) != 0 {
+        ops.push(Op::Ctl(KEVENT_CTL_REMOVE, every_request()));
+        ops.extend([Op::RingRead(64), gen_ring_wait_all(), Op::RingRead(64)]);
+        ops.push(Op::Reopen(slot));
+    } else {
+        ops.push(Op::Read(slot, MAX_READ));
+    }
+    let entry = |target, flags, cookie| Entry {
+        target,
+        event: match target {
+            Target::Pipe(..) => KEVENT_POLL_POLLIN,
+            _ => 0,
+        },
+        flags,
+        cookie,
+        payload: [0, 0],
+        id1: 0,
+    };
+    let mut adds: Vec<Entry> = (1..=users)
+        .map(|id| entry(Target::User(id), KEVENT_REQ_ONESHOT, BURST_COOKIE))
+        .collect();
+    for k in 0..u64::from(pipes) {
+        let flags = r.pick(&[KEVENT_REQ_ONESHOT, KEVENT_REQ_ONESHOT | KEVENT_REQ_ET]);
+        let read_end = Target::Pipe(slot, End::Read);
+        adds.push(entry(read_end, flags, BURST_COOKIE + 1 + k));
+    }
+    let readys = (1..=users)
+        .map(|id| Entry {
+            payload: [r.below(1000), 0],
+            ..entry(Target::User(id), 0, BURST_COOKIE)
+        })
+        .collect();
+    ops.extend([
+        Op::Ctl(KEVENT_CTL_ADD, adds),
+        Op::RingRead(64),
+        Op::Ctl(KEVENT_CTL_READY, readys),
+        Op::RingRead(64),
+        Op::Write(slot, 1 + r.below(32) as usize),
+    ]);
+    ops
+}
+
+/// A ring wait that moves as much as the ring takes.
+fn gen_ring_wait_all() -> Op {
+    Op::RingWait { min: 0, max: 64 }
+}
+
+/// REMOVE entries naming every user and pipe request the generator and
+/// `gone_burst` add (those on inodes excepted, which are never ready).
+fn every_request() -> Vec<Entry> {
+    let entry = |target, cookie| Entry {
+        target,
+        event: 0,
+        flags: 0,
+        cookie,
+        payload: [0, 0],
+        id1: 0,
+    };
+    let mut out = Vec::new();
+    for id in 1..=4 {
+        for cookie in [0, 1, BURST_COOKIE] {
+            out.push(entry(Target::User(id), cookie));
+        }
+    }
+    for slot in 0..SLOTS {
+        for end in [End::Read, End::Write] {
+            for cookie in [0, 1] {
+                out.push(entry(Target::Pipe(slot, end), cookie));
+            }
+        }
+        for k in 1..=8 {
+            out.push(entry(Target::Pipe(slot, End::Read), BURST_COOKIE + k));
         }
     }
     out
@@ -2040,10 +2157,12 @@ mod tests {
     fn a_mutant_is_caught_and_shrunk() {
         // ADD an ET user event (or ADD and MODIFY to ET), READY it, collect
         // twice: four or five operations. On a ring queue its READY must
-        // find something on the list to go there too (a released pipe
-        // end's wake-up, say): the set-up and two more.
+        // find something on the list to go there too (a pipe request that
+        // is ready at its ADD because a dup2 closed its pipe's writer,
+        // say), and a read of the ring must make room for the second
+        // move: with the set-up, up to eight.
         let (report, n) = caught(Mutation::EtRequeues);
-        assert!(n <= 7, "shrunk only to {n}:\n{report}");
+        assert!(n <= 8, "shrunk only to {n}:\n{report}");
     }
 
     #[test]
@@ -2056,12 +2175,24 @@ mod tests {
     }
 
     #[test]
+    fn a_gone_slot_mutant_is_caught() {
+        // A one-shot request that finds no gone slot free but room in the
+        // ring is written anyway: a burst's pipe write shows one entry
+        // too many and no backlog.
+        let (report, n) = caught(Mutation::NoGoneLimit);
+        assert!(report.contains("unread entries"), "{report}");
+        assert!(n <= 8, "shrunk only to {n}:\n{report}");
+    }
+
+    #[test]
     fn ring_sequences_reach_interesting_states() {
         // Of the seeds with a ring: entries written at wake-ups (user
-        // events and pipes), wake-ups that find the ring full or the list
-        // busy, entries moved in by waits, and all of them read.
+        // events and pipes, of one-shot requests that leave with them),
+        // wake-ups that find the ring full or the list busy, or no gone
+        // slot free though the ring has room, entries moved in by waits,
+        // and all of them read.
         let (mut rings, mut refused, mut busy) = (0, 0, 0);
-        let mut totals = [0usize; 5];
+        let mut totals = [0usize; 7];
         let mut st = Stats::default();
         for seed in 0..20 {
             let ops = generate(seed, 2000);
@@ -2084,23 +2215,27 @@ mod tests {
             for (t, n) in totals.iter_mut().zip([
                 m.ring_written,
                 m.ring_written_poll,
+                m.ring_left,
                 m.ring_moved,
                 m.ring_fell_back,
+                m.ring_no_gone_slot,
                 m.pruned,
             ]) {
                 *t += n;
             }
         }
-        let [written, by_pipes, moved, fell_back, pruned] = totals;
+        let [written, by_pipes, left, moved, fell_back, no_slot, pruned] = totals;
         println!(
             "{rings} of 20 seeds with a ring ({refused} refused set-ups, {busy} more): \
-             {written} entries written at wake-up ({by_pipes} by pipes), {moved} moved in, \
-             {fell_back} wake-ups fell back to the list, {} read, {pruned} pruned; {st:?}",
+             {written} entries written at wake-up ({by_pipes} by pipes, {left} of one-shot \
+             requests that left), {moved} moved in, {fell_back} wake-ups fell back to the \
+             list, {no_slot} found no gone slot, {} read, {pruned} pruned; {st:?}",
             st.ring_entries
         );
         assert!((5..=15).contains(&rings), "{rings}");
         assert!(refused > 3 && busy > 10, "{refused} {busy}");
         assert!(written > 200 && by_pipes > 30, "{totals:?}");
+        assert!(left > 500 && no_slot > 100, "{totals:?}");
         assert!(moved > 200 && fell_back > 100, "{totals:?}");
         assert!(st.ring_entries * 10 > (written + moved) * 9, "{st:?}");
     }

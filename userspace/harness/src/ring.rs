@@ -1,8 +1,9 @@
 //! The event ring through the crate's `Ring` (`docs/kevent.7.md`, "The
 //! event ring"): set-up and its refusals, the mapping's rules, what the
 //! kernel writes at wake-up and what get-events with `KEVENT_GET_RING`
-//! moves in, a full ring falling back to the queue, wrap-around, waiting,
-//! and a ring that outlives its queue.
+//! moves in, one-shot requests that leave with their entry (and wait in
+//! line when no slot is free for them), a full ring falling back to the
+//! queue, wrap-around, waiting, and a ring that outlives its queue.
 
 use crate::abi::ioctl;
 use crate::alloc_count::allocations;
@@ -36,6 +37,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "ring_level_triggered_and_timers_come_through_wait",
         run: level_triggered_and_timers_come_through_wait,
+    },
+    Test {
+        name: "ring_oneshot_requests_leave_with_their_entry",
+        run: oneshot_requests_leave_with_their_entry,
     },
     Test {
         name: "ring_full_falls_back_to_the_queue_and_loses_nothing",
@@ -367,13 +372,21 @@ fn level_triggered_and_timers_come_through_wait() -> TestResult {
         check_eq!(users(&take(&mut ring)?)?, vec![(7, [70, 1])]);
     }
     q.remove(&lt).map_err(|e| e.to_string())?;
-    // A one-shot timer: moved in by the wait, and gone with it.
+    // A one-shot timer, with nothing waiting outside the ring: its expiry
+    // is written at once, with no call, and it leaves the queue with it.
     let t = Request::timer(Duration::from_millis(2), None)
         .map_err(|e| e.to_string())?
         .oneshot()
         .with_cookie(9);
     q.add(&t).map_err(|e| e.to_string())?;
-    check_eq!(ring_wait(&ring, &q, 1, 8, Some(LONG))?, 1);
+    let start = Instant::now();
+    while ready(&ring)? == 0 {
+        check!(
+            start.elapsed() < LONG,
+            "a one-shot timer's entry was not written at its expiry"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let evs = take(&mut ring)?;
     check_eq!(evs.len(), 1);
     check_eq!(
@@ -398,6 +411,63 @@ fn level_triggered_and_timers_come_through_wait() -> TestResult {
         total += evs[0].expirations();
     }
     check!(total >= 3, "{total} expirations");
+    Ok(())
+}
+
+fn oneshot_requests_leave_with_their_entry() -> TestResult {
+    let q = queue()?;
+    let mut ring = new_ring(&q, 2)?;
+    let done = |r: std::io::Result<()>| r.map_err(|e| e.to_string());
+    // A one-shot user event, level-triggered: written at its READY.
+    let one = user(1).oneshot();
+    done(q.add(&one))?;
+    done(q.trigger(&one, [10, 0]))?;
+    check_eq!((ready(&ring)?, ring.backlog()), (1, false));
+    // It left the queue with its entry: READY, MODIFY and REMOVE of it
+    // find nothing, and the entry stays.
+    check_eq!(errno(q.trigger(&one, [11, 0])), Some(libc::ENOENT));
+    check_eq!(errno(q.modify(&one)), Some(libc::ENOENT));
+    check_eq!(errno(q.remove(&one)), Some(libc::ENOENT));
+    check_eq!(users(&take(&mut ring)?)?, vec![(1, [10, 0])]);
+    // Its identity is free: a new request is written and leaves in turn.
+    done(q.add(&one))?;
+    done(q.trigger(&one, [12, 0]))?;
+    check_eq!(users(&take(&mut ring)?)?, vec![(1, [12, 0])]);
+    check_eq!(errno(q.remove(&one)), Some(libc::ENOENT));
+    // A ring of 2 keeps at most two such requests until a call takes them
+    // out. A READY takes one slot (its call freed the others first)...
+    let (reader, mut writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    for cookie in [1, 2] {
+        let watch = Request::poll(&reader, Interest::IN)
+            .oneshot()
+            .with_cookie(cookie);
+        done(q.add(&watch))?;
+    }
+    let two = user(2).oneshot();
+    done(q.add(&two))?;
+    done(q.trigger(&two, [20, 0]))?;
+    check_eq!(users(&take(&mut ring)?)?, vec![(2, [20, 0])]);
+    // ...so of the pipe's two one-shot requests, level-triggered, the
+    // write's wake-up writes one (with the bits it brings) and the other
+    // finds no slot free, though the ring has room: it waits in line.
+    writer.write_all(b"x").map_err(|e| e.to_string())?;
+    check_eq!((ready(&ring)?, ring.backlog()), (1, true));
+    // A wait frees the slots and moves it in (asking the pipe); both left.
+    check_eq!(ring_wait(&ring, &q, 0, 8, Some(Duration::ZERO))?, 2);
+    let evs = take(&mut ring)?;
+    let mut got: Vec<(Kind, u64, Interest)> = evs
+        .iter()
+        .map(|e| (e.kind(), e.cookie(), e.fired()))
+        .collect();
+    got.sort_by_key(|g| g.1);
+    check_eq!(
+        got,
+        vec![(Kind::Poll, 1, Interest::IN), (Kind::Poll, 2, Interest::IN)]
+    );
+    for cookie in [1, 2] {
+        let watch = Request::poll(&reader, Interest::IN).with_cookie(cookie);
+        check_eq!(errno(q.remove(&watch)), Some(libc::ENOENT));
+    }
     Ok(())
 }
 
