@@ -1057,7 +1057,9 @@ impl Queue {
         // delivered twice in one call. No more are taken than the sink
         // has room for (a ring).
         let budget = max_nr.min(ready.len()).min(out.room(&ready));
-        ready.collecting = S::RING;
+        if S::RING {
+            ready.collecting = true;
+        }
         // Most calls take one event (an event loop's turn after a wake-up):
         // a batch of one slot is all they set up and drop.
         if budget <= 1 {
@@ -1100,7 +1102,9 @@ impl Queue {
         loop {
             let n = Self::pop_batch(&mut ready, &mut batch, &mut budget);
             if n == 0 {
-                ready.collecting = false;
+                if S::RING {
+                    ready.collecting = false;
+                }
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
@@ -1108,7 +1112,11 @@ impl Queue {
             }
             drop(ready);
             let taken = &mut batch[..n];
-            self.decide(reg, taken, &mut staged);
+            if N == 1 {
+                self.decide(reg, taken, &mut staged);
+            } else {
+                self.decide_batch(reg, taken, &mut staged);
+            }
             // One copy for the batch.
             let written = out.put(staged.events());
             done += written;
@@ -1116,7 +1124,9 @@ impl Queue {
             ready = self.ready.lock();
             requeued |= Self::finish(&mut ready, taken, written);
             if written < staged.len() {
-                ready.collecting = false;
+                if S::RING {
+                    ready.collecting = false;
+                }
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued);
@@ -1128,6 +1138,10 @@ impl Queue {
     /// Decides what each request of a popped batch comes to, and stages
     /// the events of those that deliver one, in order. Closed files'
     /// requests are removed at once.
+    // Inlined in the loop of one event (out of line it cost 46 instructions
+    // more per call: the loop's state goes through memory); in the batched
+    // loop, forcing it either way cost 12 to 23 more per event.
+    #[inline(always)]
     fn decide<const N: usize>(
         &self,
         reg: &mut Registry,
@@ -1157,6 +1171,16 @@ impl Queue {
                 }
             }
         }
+    }
+
+    /// `decide`, inlined where the compiler finds it best (see there).
+    fn decide_batch<const N: usize>(
+        &self,
+        reg: &mut Registry,
+        taken: &mut [Option<Taken>],
+        staged: &mut StagedEvents<N>,
+    ) {
+        self.decide(reg, taken, staged);
     }
 
     /// One-shot requests whose events were written leave the queue.

@@ -102,6 +102,7 @@ impl ReadyList {
     /// Keeps the ring's `KEVENT_RING_BACKLOG` equal to "the list is not
     /// empty" (one store when that changes).
     fn show_backlog(&mut self) {
+        // Without a ring (most queues), one test of the pointer.
         let Some(ring) = &mut self.ring else { return };
         let waiting = !self.list.is_empty();
         if waiting != self.backlog {
