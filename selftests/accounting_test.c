@@ -32,8 +32,8 @@
  * entries), its collectors waiting with KEVENT_GET_RING and reading the
  * ring under a lock of their own, as kevent.7 asks of several readers;
  * now and then a collector sits on the lock for a while, so that the ring
- * fills and events wait outside it (KEVENT_RING_BACKLOG, which must be
- * seen). Events are then written into the ring at wake-up or moved in by
+ * fills and events wait outside it (a full ring and KEVENT_RING_BACKLOG
+ * must both be seen). Events are then written into the ring at wake-up or moved in by
  * a call, coalesced while they wait, and every kind must still come out
  * exactly once, counted as the ring counts it:
  *
@@ -103,7 +103,7 @@ static bool ring_mode;
 static struct kevent_ring *ring;
 static __u32 ring_size;
 static pthread_mutex_t read_lock = PTHREAD_MUTEX_INITIALIZER;	/* the ring's one reader */
-static _Atomic uint64_t ring_read, ring_calls, backlog_seen, periodic_read, et_read;
+static _Atomic uint64_t ring_read, ring_calls, backlog_seen, full_seen, periodic_read, et_read;
 
 /*
  * What ring mode keeps of each request, besides the counts above: its
@@ -719,6 +719,8 @@ static uint32_t read_ring(int64_t t_lo, int64_t t_hi, bool exact)
 		t_hi = now_ns();
 	if (ring_flags(ring) & KEVENT_RING_BACKLOG)
 		atomic_fetch_add(&backlog_seen, 1);
+	if (n == RING_ENTRIES)
+		atomic_fetch_add(&full_seen, 1);
 	if (n > RING_ENTRIES) {
 		FAIL("the ring holds %u unread entries, more than its %d (head %u, tail %u)", n,
 		     RING_ENTRIES, head, tail);
@@ -733,8 +735,8 @@ static uint32_t read_ring(int64_t t_lo, int64_t t_hi, bool exact)
 /*
  * Ring mode's collectors: a wait with KEVENT_GET_RING for 1-8 entries (5
  * ms at most), then a read of the ring under read_lock. Once in 16 turns
- * a collector holds the lock 5 ms before it reads: the ring fills, and
- * events wait outside it.
+ * a collector holds the lock before it reads, until the ring is full (20
+ * ms at most): wake-ups find it full, and their events wait outside it.
  */
 static void *ring_collector_main(void *arg)
 {
@@ -763,8 +765,9 @@ static void *ring_collector_main(void *arg)
 			FAIL("get-events with KEVENT_GET_RING returned %d < min_nr %u after %" PRId64
 			     " ns, before its timeout", n, min_nr, took);
 		pthread_mutex_lock(&read_lock);
-		if ((rng >> 32) % 16 == 0)
-			usleep(5000);
+		for (int i = 0; (rng >> 32) % 16 == 0 && i < 20 &&
+				ring_tail(ring) - ring_head(ring) < RING_ENTRIES; i++)
+			usleep(1000);
 		read_ring(0, 0, false);
 		pthread_mutex_unlock(&read_lock);
 	}
@@ -990,6 +993,7 @@ static void reset(void)
 	atomic_store(&ring_read, 0);
 	atomic_store(&ring_calls, 0);
 	atomic_store(&backlog_seen, 0);
+	atomic_store(&full_seen, 0);
 	atomic_store(&periodic_read, 0);
 	atomic_store(&et_read, 0);
 }
@@ -1078,15 +1082,18 @@ static int run(int num, bool with_ring, long duration)
 	       inode_writes);
 	if (with_ring) {
 		printf("# %s of %d entries: %" PRIu64 " entries read after %" PRIu64
-		       " KEVENT_GET_RING waits, %" PRIu64 " reads saw KEVENT_RING_BACKLOG; %"
-		       PRIu64 " READYs of ET user events came out as %" PRIu64 " entries; %" PRIu64
-		       " entries of periodic timers, %" PRIu64 " timers checked exactly at the end\n",
-		       name, RING_ENTRIES, atomic_load(&ring_read), atomic_load(&ring_calls),
+		       " KEVENT_GET_RING waits, %" PRIu64 " reads found it full, %" PRIu64
+		       " saw KEVENT_RING_BACKLOG; %" PRIu64 " READYs of ET user events came out as %"
+		       PRIu64 " entries; %" PRIu64 " entries of periodic timers, %" PRIu64
+		       " timers checked exactly at the end\n", name, RING_ENTRIES,
+		       atomic_load(&ring_read), atomic_load(&ring_calls), atomic_load(&full_seen),
 		       atomic_load(&backlog_seen), readys, atomic_load(&et_read),
 		       atomic_load(&periodic_read), count_settled());
 		/* The full ring, and the events waiting outside it, were part of it. */
+		if (!atomic_load(&full_seen))
+			FAIL("no read found the ring full");
 		if (!atomic_load(&backlog_seen))
-			FAIL("no read saw KEVENT_RING_BACKLOG: the ring never filled");
+			FAIL("no read saw KEVENT_RING_BACKLOG");
 		munmap(ring, ring_size);
 		ring = NULL;
 	}
