@@ -691,9 +691,10 @@ TEST_F_TIMEOUT(inject, add_poll_fifo_with_wakeups_then_close_the_queue, 300)
  * allocates the ring's bookkeeping (kzalloc, kcalloc), each of its pages
  * (alloc_page, so fail_page_alloc takes part), the shared state (an Arc)
  * and the slots of requests that leave with an entry (a KVec); a failure
- * must give the charge back (not seen here: memcg_test's ring_limit tests
- * count the charges). Each round uses a queue of its own (a queue has one
- * ring for life), opened before the failure is armed.
+ * must give the charge back, which this test does not see (it leaves the
+ * limit alone; memcg_test's ring_limit tests count charges, without
+ * failures). Each round uses a queue of its own (a queue has one ring for
+ * life), opened before the failure is armed.
  *
  * Set-up fails with ENOMEM or succeeds. After a failure the queue has no
  * ring, and nothing of one: mmap is ENODEV, get-events with
