@@ -848,7 +848,8 @@ static void op_raw_ioctl(struct worker *w)
 	bool own = chance(r, 50);
 	int fd = own ? w->own_queue : pick_queue(w), ret;
 
-	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS || cmd == KEVENT_IOC_PGET_EVENTS)
+	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS || cmd == KEVENT_IOC_PGET_EVENTS ||
+	    cmd == KEVENT_IOC_RING_SETUP)
 		return;
 	note(w, "ioctl fd %d cmd %#x", fd, cmd);
 	ret = ioctl(fd, cmd, pick_array(w, 1));
