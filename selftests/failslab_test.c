@@ -687,6 +687,199 @@ TEST_F_TIMEOUT(inject, add_poll_fifo_with_wakeups_then_close_the_queue, 300)
 }
 
 /*
+ * The event ring. KEVENT_IOC_RING_SETUP charges max_user_requests, then
+ * allocates the ring's bookkeeping (kzalloc, kcalloc), each of its pages
+ * (alloc_page, so fail_page_alloc takes part), the shared state (an Arc)
+ * and the slots of requests that leave with an entry (a KVec); a failure
+ * must give the charge back, which this test does not see (it leaves the
+ * limit alone; memcg_test's ring_limit tests count charges, without
+ * failures). Each round uses a queue of its own (a queue has one ring for
+ * life), opened before the failure is armed.
+ *
+ * Set-up fails with ENOMEM or succeeds. After a failure the queue has no
+ * ring, and nothing of one: mmap is ENODEV, get-events with
+ * KEVENT_GET_RING is EINVAL, a plain get-events still works, and a second
+ * set-up succeeds. Then (either way) the ring works: it maps, its header
+ * is fresh, an edge-triggered user event's READY is written into it at
+ * once, get-events with KEVENT_GET_RING counts it, and a plain get-events
+ * is EINVAL. A failure that left a reference to the queue behind (a
+ * failed set-up or mmap) keeps the module's reference count up after the
+ * queue is closed; kmemleak, after rmmod, sees what a failure leaked.
+ */
+#define RING_COOKIE 0x5151
+
+/* Why a ring op said no, for the log. */
+static const char *ring_why = "";
+
+/* The fresh ring of `q` (`entries`, mapped `size` bytes) works; 0 or EIO. */
+static int ring_works(int q, __u32 entries, __u32 size)
+{
+	struct ukevent uk = uk_make(KEVENT_USER, 3, 0, 0, KEVENT_REQ_ET, RING_COOKIE), ev;
+	struct kevent_ring *r;
+	struct kevent_ring_entry *e;
+	int ok = 0;
+
+	if (size != ring_bytes(entries)) {
+		ring_why = "set-up wrote back a wrong size";
+		return EIO;
+	}
+	r = ring_mmap(q, size);
+	if (!r) {
+		ring_why = "the ring does not map";
+		return EIO;
+	}
+	if (ring_head(r) || ring_tail(r) || r->mask != entries - 1 || ring_flags(r)) {
+		ring_why = "the ring's header is not a fresh one";
+		goto out;
+	}
+	if (ctl1(q, KEVENT_CTL_ADD, &uk) || user_ready(q, 3, 77)) {
+		ring_why = "ADD or READY of a user event failed";
+		goto out;
+	}
+	e = ring_entry(r, entries, 0);
+	if (ring_tail(r) != 1 || e->type != KEVENT_USER || e->id.raw[0] != 3 ||
+	    e->ptr != RING_COOKIE || e->ret_flags != KEVENT_RET_DONE || e->ret_data[0] != 77) {
+		ring_why = "the READY was not written into the ring as one entry";
+		goto out;
+	}
+	if (ring_get(q, 1, 1, NSEC_PER_SEC) != 1) {
+		ring_why = "get-events with KEVENT_GET_RING did not count the entry";
+		goto out;
+	}
+	if (get_ns(q, 0, 1, 0, &ev) != -EINVAL) {
+		ring_why = "a plain get-events on a queue with a ring was not EINVAL";
+		goto out;
+	}
+	ok = 1;
+out:
+	munmap(r, size);
+	return ok ? 0 : EIO;
+}
+
+/* Whether mmap of `q` says it has no ring (ENODEV). */
+static bool no_ring_to_map(int q)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+
+	if (p != MAP_FAILED) {
+		munmap(p, 4096);
+		return false;
+	}
+	return errno == ENODEV;
+}
+
+/*
+ * Set-up of a ring of `entries` on the fresh queue `q` (`size` is unused:
+ * the ring is not set up yet), which it closes.
+ */
+static int op_ring_setup(int q, __u32 entries, __u32 size)
+{
+	int r = ring_setup(q, entries, &size), res;
+
+	disarm();
+	ring_why = "";
+	if (r == -ENOMEM) {
+		if (!no_ring_to_map(q)) {
+			ring_why = "after a failed set-up, mmap was not ENODEV";
+			res = EEXIST;
+		} else if (ring_get(q, 0, 1, 0) != -EINVAL) {
+			ring_why = "after a failed set-up, KEVENT_GET_RING was not EINVAL";
+			res = EEXIST;
+		} else if (!queue_works(q, 9)) {
+			ring_why = "after a failed set-up, the queue does not work without a ring";
+			res = EIO;
+		} else if (ring_setup(q, entries, &size)) {
+			ring_why = "a set-up after a failed one failed";
+			res = EIO;
+		} else {
+			res = ring_works(q, entries, size) ?: ENOMEM;
+		}
+	} else if (r) {
+		ring_why = "set-up failed with something other than ENOMEM";
+		res = -r;
+	} else {
+		res = ring_works(q, entries, size);
+	}
+	close(q);
+	return res;
+}
+
+/*
+ * mmap of the ring of `q` (set up before the failure was armed, `size`
+ * bytes): its VMA, and the page tables vm_insert_pages fills. ENOMEM or a
+ * mapping; either way the ring then works through a new mapping. Closes q.
+ */
+static int op_ring_mmap(int q, __u32 entries, __u32 size)
+{
+	void *r = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+	int res = r == MAP_FAILED ? errno : 0;
+
+	disarm();
+	ring_why = "";
+	if (r != MAP_FAILED)
+		munmap(r, size);
+	if (res && res != ENOMEM)
+		ring_why = "mmap failed with something other than ENOMEM";
+	else
+		res = ring_works(q, entries, size) ?: res;
+	close(q);
+	return res;
+}
+
+/*
+ * The rounds of FAIL_EACH_ALLOCATION, each on a new queue, opened (and,
+ * with `set_up`, given its ring) before the failure is armed. Then every
+ * queue must be gone (the module's reference count back where it was).
+ */
+static void ring_rounds(struct __test_metadata *_metadata, int *steps, __u32 entries, bool set_up,
+			int (*op)(int q, __u32 entries, __u32 size))
+{
+	int before = module_refcnt(), n, r;
+
+	for (n = 1; n <= MAX_STEPS; n++) {
+		__u32 size = 0;
+		int q = open_queue();
+
+		ASSERT_GE(q, 0);
+		if (set_up)
+			ASSERT_EQ(0, ring_setup(q, entries, &size));
+		arm(n);
+		r = op(q, entries, size);
+		ASSERT_TRUE(r == 0 || (hit && r == ENOMEM))
+			TH_LOG("%u entries, allocation %d: %s (%s)", entries, n, ring_why,
+			       strerror(r));
+		if (!hit)
+			break;
+		(*steps)++;
+	}
+	ASSERT_LE(n, MAX_STEPS);
+	ASSERT_GT(n, 1) TH_LOG("the ring op allocates nothing?");
+	TH_LOG("%u entries: %d allocations made to fail", entries, n - 1);
+	if (before >= 0)
+		ASSERT_LE(refcnt_back_to(before), before)
+			TH_LOG("a queue whose ring op failed is still held");
+}
+
+/* The smallest ring (one page), and one of 33 pages. */
+TEST_F(inject, ring_setup_2)
+{
+	ring_rounds(_metadata, &self->steps, 2, false, op_ring_setup);
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+TEST_F(inject, ring_setup_4096)
+{
+	ring_rounds(_metadata, &self->steps, 4096, false, op_ring_setup);
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+TEST_F(inject, ring_mmap)
+{
+	ring_rounds(_metadata, &self->steps, 4096, true, op_ring_mmap);
+	ASSERT_TRUE(queue_works(self->q, 99));
+}
+
+/*
  * A batch: each entry fails or succeeds on its own; the entries that
  * failed are absent, the others present, and all are processed.
  */

@@ -18,13 +18,25 @@
  * Argument arrays point at good memory, NULL, unmapped, read-only and
  * PROT_NONE pages, kernel addresses, and arrays that run into an unmapped
  * page. A ticker interrupts blocked calls with a signal.
+ * Event rings are set up on new queues and on the pool's (any size, bad
+ * ones too), mapped, unmapped in whole or in part, moved, shrunk and
+ * refused growth with mremap, mapped privately, at offsets and too long,
+ * read and freed, scribbled on (head, tail, flags, entries), waited for
+ * with KEVENT_GET_RING (any min_nr, max_nr and timeout), shared with
+ * forked children, and their queues closed while mapped.
  *
  * What is checked here: every call returns a value and an errno the ABI
  * allows, and every event that comes back is well formed and never BROKEN
  * (a closed file's requests go silently; an inode request's last event
  * carries KEVENT_RET_EOF, and its bits are among those it asked for and
  * UNMOUNT; KEVENT_RET_CANCELED comes only to a CANCEL_ON_SET timer, whose
- * count may then be 0). A child process, whose files no other thread can reach,
+ * count may then be 0). Rings (see "event rings"): the errors of set-up,
+ * mmap, mremap and KEVENT_GET_RING, checked exactly where the fuzzer
+ * knows the ring; their headers (a fixed mask, an unread count of at most
+ * the ring's size while nobody wrote nonsense into it) and entries (a
+ * type, KEVENT_RET_DONE and the type's flags, the type's figures); a
+ * queue with a ring refuses a plain get-events (EINVAL). A child process,
+ * whose files no other thread can reach,
  * checks the closed-file rules exactly; with one thread, graphs of new
  * queues are checked exactly too (a chain's fifth edge is ELOOP). At the
  * end, once every descriptor is closed, the module's reference count must
@@ -63,6 +75,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -142,6 +155,11 @@ struct worker {
 	uint64_t timer_abs_events;	/* of which of ABSTIME requests */
 	uint64_t timer_cancels;		/* of which CANCELED */
 	uint64_t timer_new_ok;		/* timer ADD/MODIFY entries with new bits, accepted */
+	uint64_t ring_setups;		/* rings set up and kept (records) */
+	uint64_t ring_maps;		/* mappings of rings made */
+	uint64_t ring_entries;		/* ring entries checked */
+	uint64_t ring_scribbles;	/* nonsense written into rings */
+	uint64_t ring_forks;		/* children that shared a ring */
 	uint64_t call_errors[MAX_ERRNO];	/* kevent calls that failed, by errno */
 	struct ukevent buf[65];		/* 64, and room for a misaligned start */
 	char log[LOG_DEPTH][96];	/* the last operations, for a failure report */
@@ -778,6 +796,11 @@ static void check_events(struct worker *w, const struct ukevent *ev, int n)
 	}
 }
 
+/*
+ * get-events copying out, on anything. A queue with a ring refuses it
+ * (EINVAL, allowed here as for bad arguments); ring_get_op() checks that
+ * on the rings it knows.
+ */
 static void op_get(struct worker *w)
 {
 	struct rng *r = &w->rng;
@@ -825,7 +848,8 @@ static void op_raw_ioctl(struct worker *w)
 	bool own = chance(r, 50);
 	int fd = own ? w->own_queue : pick_queue(w), ret;
 
-	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS || cmd == KEVENT_IOC_PGET_EVENTS)
+	if (cmd == KEVENT_IOC_CTL || cmd == KEVENT_IOC_GET_EVENTS || cmd == KEVENT_IOC_PGET_EVENTS ||
+	    cmd == KEVENT_IOC_RING_SETUP)
 		return;
 	note(w, "ioctl fd %d cmd %#x", fd, cmd);
 	ret = ioctl(fd, cmd, pick_array(w, 1));
@@ -836,6 +860,14 @@ static void op_raw_ioctl(struct worker *w)
 	else if (errno != ENOTTY)
 		fail(w, "unknown ioctl %#x: %s, not ENOTTY", cmd, strerror(errno));
 }
+
+/*
+ * O_NONBLOCK changes (op_file's, the only ones after a file is opened):
+ * how many are under way, and how many were made. A call that saw none
+ * under way before it, and none made nor under way after it, ran on a
+ * file whose O_NONBLOCK did not change meanwhile.
+ */
+static atomic_int nonblock_busy, nonblock_seq;
 
 /* The queue's own file operations: poll, fdinfo, read and write. */
 static void op_file(struct worker *w)
@@ -867,7 +899,10 @@ static void op_file(struct worker *w)
 			text[0] = 0;
 		break;
 	default:
+		atomic_fetch_add(&nonblock_busy, 1);
 		fcntl(fd, F_SETFL, chance(r, 50) ? O_NONBLOCK : 0);
+		atomic_fetch_add(&nonblock_seq, 1);
+		atomic_fetch_sub(&nonblock_busy, 1);
 		break;
 	}
 }
@@ -1371,8 +1406,31 @@ static int recv_fds(int sock, int *fds)
 }
 
 /*
+ * Whether the queue `q` has a ring (its fdinfo says so): its events go to
+ * the ring only, which the close check does not read.
+ */
+static bool has_ring(int q)
+{
+	char path[64], text[1024];
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", q);
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, text, sizeof(text) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	text[n] = 0;
+	return strstr(text, "kevent-ring-entries:") != NULL;
+}
+
+/*
  * Collects from `q` (timeout 0) and looks for `cookie`: 1 if an event has
  * it, 0 if none, -1 if the call failed or an event was not a normal one.
+ * A queue the workers gave a ring meanwhile has nothing to collect here.
  */
 static int cc_collect(int q, uint64_t cookie)
 {
@@ -1384,6 +1442,8 @@ static int cc_collect(int q, uint64_t cookie)
 
 		if (n < 0) {
 			if (errno == EAGAIN)	/* an O_NONBLOCK queue with nothing */
+				break;
+			if (errno == EINVAL && has_ring(q))
 				break;
 			say("# close check: get-events on %d: %s", q, strerror(errno));
 			return -1;
@@ -1564,9 +1624,9 @@ static int close_check_child(uint64_t seed, const int *shared, int nshared)
 	if (q[nq] < 0)
 		return say("# close check: open: %s", strerror(errno)), 1;
 	nq += kind_of(q[nq]) == K_QUEUE;
-	/* The workers' numbers may be stale: only queues are used. */
+	/* The workers' numbers may be stale: only queues are used, without rings. */
 	for (int i = 0; i < nshared && nq < 4; i++)
-		if (kind_of(shared[i]) == K_QUEUE)
+		if (kind_of(shared[i]) == K_QUEUE && !has_ring(shared[i]))
 			q[nq++] = shared[i];
 	for (int round = 0; round < 4; round++)
 		if (cc_one(&r, q, nq, CC_COOKIE | (uint64_t)getpid() << 16 | round << 4))
@@ -1980,11 +2040,974 @@ static void op_graph(struct worker *w)
 	}
 }
 
+/* ---- event rings ------------------------------------------------------- */
+
+/*
+ * Rings the fuzzer set up itself (on a new queue, or on a pool queue
+ * through a descriptor of its own) are kept in records, with the
+ * descriptor (nobody else closes it; -1 once closed while still mapped)
+ * and the mappings made of it. Every access to a record's mapped memory,
+ * and every change of its mappings, is made under its lock, so the
+ * fuzzer never touches memory it unmapped; and the ring's one `head` is
+ * written only under it (kevent.7: readers serialise), so while nobody
+ * wrote nonsense into the ring (`tainted`, set before the nonsense is
+ * written, never cleared), what it holds is checked: an unread count of
+ * at most `entries`, well-formed entries, a mask that never changes, and
+ * KEVENT_GET_RING never EINVAL for valid arguments. `gen` changes when a
+ * record is reused for another ring.
+ */
+#define NRINGS		8
+#define RING_MAPS	4
+#define RING_COOKIE	0x7e5ULL	/* the random entries' cookies are 0-3 */
+/*
+ * The ring operations' own descriptors are numbered from here: above the
+ * numbers pick_fd() makes up, so that only the slots lead other
+ * operations to them (a new queue is then nobody else's until it is put
+ * in a slot, and its checks can be exact).
+ */
+#define HIGH_FD		600
+
+static int dup_high(int fd)
+{
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, HIGH_FD);
+}
+
+struct ring_map {
+	char *addr;		/* NULL: a free slot */
+	size_t off;		/* the offset in the ring of addr */
+	size_t len;		/* bytes, a multiple of PAGE */
+};
+
+struct ring_rec {
+	pthread_mutex_t lock;
+	bool used;
+	int fd;
+	uint32_t entries, size;
+	struct ring_map maps[RING_MAPS];
+	atomic_bool tainted;
+	_Atomic uint32_t gen;
+};
+
+static struct ring_rec rings[NRINGS];
+
+static uint32_t ring_pages(const struct ring_rec *rc)
+{
+	return (rc->size + PAGE - 1) / PAGE;
+}
+
+/* A size for a new ring: mostly small, now and then large, or anything. */
+static uint32_t pick_ring_entries(struct rng *r, bool valid)
+{
+	static const uint32_t odd[] = { 0, 1, 3, 6, 100, 4095, 65536, 1u << 31, UINT32_MAX };
+
+	if (!valid && chance(r, 30))
+		return odd[below(r, ARRAY_SIZE(odd))];
+	return chance(r, 95) ? 2u << below(r, 10) : 2048u << below(r, 5);
+}
+
+/* The header, if a mapping of the record holds it. */
+static struct kevent_ring *rec_header(const struct ring_rec *rc)
+{
+	for (int i = 0; i < RING_MAPS; i++)
+		if (rc->maps[i].addr && rc->maps[i].off == 0)
+			return (struct kevent_ring *)rc->maps[i].addr;
+	return NULL;
+}
+
+/* Entry `slot` through any mapping of the record that holds it, or NULL. */
+static struct kevent_ring_entry *rec_slot(const struct ring_rec *rc, uint32_t slot)
+{
+	size_t at = sizeof(struct kevent_ring) + slot * sizeof(struct kevent_ring_entry);
+
+	for (int i = 0; i < RING_MAPS; i++) {
+		const struct ring_map *m = &rc->maps[i];
+
+		if (m->addr && m->off <= at && at + sizeof(struct kevent_ring_entry) <= m->off + m->len)
+			return (struct kevent_ring_entry *)(m->addr + at - m->off);
+	}
+	return NULL;
+}
+
+static int rec_free_map(const struct ring_rec *rc)
+{
+	for (int i = 0; i < RING_MAPS; i++)
+		if (!rc->maps[i].addr)
+			return i;
+	return -1;
+}
+
+static int rec_any_map(struct rng *r, const struct ring_rec *rc)
+{
+	int start = below(r, RING_MAPS);
+
+	for (int i = 0; i < RING_MAPS; i++)
+		if (rc->maps[(start + i) % RING_MAPS].addr)
+			return (start + i) % RING_MAPS;
+	return -1;
+}
+
+/* A record, locked (unused ones too: the caller looks). */
+static struct ring_rec *lock_rec(struct worker *w)
+{
+	struct ring_rec *rc = &rings[below(&w->rng, NRINGS)];
+
+	pthread_mutex_lock(&rc->lock);
+	return rc;
+}
+
+/* Frees the record once it has neither a descriptor nor a mapping. */
+static void rec_maybe_free(struct ring_rec *rc)
+{
+	if (rc->fd >= 0)
+		return;
+	for (int i = 0; i < RING_MAPS; i++)
+		if (rc->maps[i].addr)
+			return;
+	rc->used = false;
+	atomic_fetch_add(&rc->gen, 1);
+	atomic_store(&rc->tainted, false);
+}
+
+/*
+ * Takes `fd`, whose ring of `entries` (`size` bytes, `map` mapped at its
+ * start if not NULL) was just set up, into a free record. Returns the
+ * record (locked), or NULL (nothing taken: the caller closes and unmaps).
+ */
+static struct ring_rec *rec_take(int fd, uint32_t entries, uint32_t size, void *map,
+				 size_t maplen)
+{
+	for (int i = 0; i < NRINGS; i++) {
+		struct ring_rec *rc = &rings[i];
+
+		if (pthread_mutex_trylock(&rc->lock))
+			continue;
+		if (rc->used) {
+			pthread_mutex_unlock(&rc->lock);
+			continue;
+		}
+		rc->used = true;
+		rc->fd = fd;
+		rc->entries = entries;
+		rc->size = size;
+		memset(rc->maps, 0, sizeof(rc->maps));
+		if (map) {
+			rc->maps[0].addr = map;
+			rc->maps[0].len = maplen;
+		}
+		return rc;
+	}
+	return NULL;
+}
+
+/*
+ * What is wrong with a ring entry, or NULL. With `alone`, the entry is
+ * checked field by field only (it may change while it is read: the
+ * kernel writes it as someone else frees it).
+ */
+static const char *bad_ring_entry(const struct kevent_ring_entry *e, bool alone)
+{
+	uint32_t type = e->type, flags = e->ret_flags, d0 = e->ret_data[0], d1 = e->ret_data[1];
+	uint32_t may = KEVENT_RET_DONE | KEVENT_RET_EOF | KEVENT_RET_CANCELED;
+
+	if (type != KEVENT_POLL && type != KEVENT_TIMER && type != KEVENT_USER &&
+	    type != KEVENT_SOCKET && type != KEVENT_INODE)
+		return "type";
+	if (!(flags & KEVENT_RET_DONE) || (flags & ~may))
+		return "ret_flags";
+	if (alone)
+		return NULL;
+	if (type == KEVENT_SOCKET || type == KEVENT_INODE)
+		may &= ~KEVENT_RET_CANCELED;
+	else if (type == KEVENT_TIMER)
+		may &= ~KEVENT_RET_EOF;
+	else
+		may = KEVENT_RET_DONE;
+	if (flags & ~may)
+		return "ret_flags for its type";
+	switch (type) {
+	case KEVENT_TIMER:
+		return d1 || (!d0 && !(flags & KEVENT_RET_CANCELED)) ? "timer ret_data" : NULL;
+	case KEVENT_POLL:
+		return !d0 || d1 ? "poll ret_data" : NULL;
+	case KEVENT_SOCKET:
+		return d1 >= 4096 ? "socket errno" : NULL;
+	case KEVENT_INODE:
+		return e->id.raw[1] || (d0 & ~KEVENT_INODE_ALL) ||
+		       (!d0 && !(flags & KEVENT_RET_EOF)) || (d0 && !d1) ? "inode event" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* An mmap that must fail with `want` (0: must succeed; the mapping is returned). */
+static void *map_expect(struct worker *w, const char *what, int fd, size_t len, int prot,
+			int flags, off_t off, int want)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED && want) {
+		fail(w, "mmap of a ring %s succeeded, not %s", what, strerror(want));
+		munmap(p, len);
+		return NULL;
+	}
+	if (p == MAP_FAILED && (want ? errno != want : errno != ENOMEM))
+		fail(w, "mmap of a ring %s: %s, not %s", what, strerror(errno),
+		     want ? strerror(want) : "a mapping");
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int setup_raw(int fd, uint32_t entries, uint32_t flags, uint32_t reserved, uint32_t *size)
+{
+	struct kevent_ring_setup s = { .entries = entries, .flags = flags, .__reserved = reserved };
+	int r = ioctl(fd, KEVENT_IOC_RING_SETUP, &s);
+
+	if (size)
+		*size = s.size;
+	return r < 0 ? -errno : 0;
+}
+
+/*
+ * A new queue, nobody else's until it is put in the slots, given a ring
+ * and checked exactly: no ring (mmap ENODEV, KEVENT_GET_RING EINVAL),
+ * bad set-ups EINVAL, a good one (ENOSPC and ENOMEM allowed) with the
+ * right size, then EBUSY; bad mappings EINVAL, a fresh header; plain
+ * get-events EINVAL; an edge-triggered user event's READYs written at
+ * once, one entry each, in order, and when the ring is full the rest
+ * coalesced outside it (KEVENT_RING_BACKLOG) until a KEVENT_GET_RING
+ * moves them in as one entry with the last payload.
+ */
+static void ring_new(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	uint32_t entries = pick_ring_entries(r, true), size = 0, npages, bad, k;
+	struct ukevent uk = uk_make(KEVENT_USER, 1, 0, 0, KEVENT_REQ_ET, RING_COOKIE), ev;
+	struct kevent_ring *hdr;
+	struct ring_rec *rc;
+	size_t len;
+	int fresh = new_queue(w), q = dup_high(fresh), res, d;
+
+	/* new_queue()'s number, low, is closed at once: only q leads to it. */
+	if (fresh >= 0)
+		close(fresh);
+	note(w, "new ring of %u entries on fd %d", entries, q);
+	if (q < 0)
+		return;
+	map_expect(w, "of a queue without one", q, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, 0,
+		   ENODEV);
+	if ((res = ring_get(q, 0, 1, 0)) != -EINVAL)
+		fail(w, "KEVENT_GET_RING on a queue without a ring: %d, not EINVAL", res);
+	bad = pick_ring_entries(r, false);
+	if ((bad < KEVENT_RING_MIN_ENTRIES || bad > KEVENT_RING_MAX_ENTRIES || (bad & (bad - 1))) &&
+	    (res = setup_raw(q, bad, 0, 0, NULL)) != -EINVAL)
+		fail(w, "set-up of %u entries: %d, not EINVAL", bad, res);
+	if ((res = setup_raw(q, entries, 1u << below(r, 32), 0, NULL)) != -EINVAL)
+		fail(w, "set-up with flags: %d, not EINVAL", res);
+	if ((res = setup_raw(q, entries, 0, 1u << below(r, 32), NULL)) != -EINVAL)
+		fail(w, "set-up with __reserved: %d, not EINVAL", res);
+	if (ioctl(q, KEVENT_IOC_RING_SETUP, chance(r, 50) ? mem.unmapped : mem.none) >= 0 ||
+	    errno != EFAULT)
+		fail(w, "set-up from an unreadable argument: not EFAULT");
+	res = setup_raw(q, entries, 0, 0, &size);
+	if (res == -ENOSPC || res == -ENOMEM) {
+		close(q);
+		return;
+	}
+	if (res || size != ring_bytes(entries)) {
+		fail(w, "set-up of %u entries: %d, size %u", entries, res, size);
+		close(q);
+		return;
+	}
+	if ((res = setup_raw(q, pick_ring_entries(r, true), 0, 0, NULL)) != -EBUSY)
+		fail(w, "a second set-up: %d, not EBUSY", res);
+	npages = (size + PAGE - 1) / PAGE;
+	map_expect(w, "MAP_PRIVATE", q, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, 0, EINVAL);
+	map_expect(w, "at an offset", q, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   (off_t)PAGE * (1 + below(r, npages)), EINVAL);
+	map_expect(w, "longer than the ring", q, (size_t)PAGE * (npages + 1 + below(r, 3)),
+		   PROT_READ | PROT_WRITE, MAP_SHARED, 0, EINVAL);
+	len = chance(r, 50) ? size : (size_t)PAGE * (1 + below(r, npages));
+	hdr = map_expect(w, "of its size or less", q, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0, 0);
+	len = (len + PAGE - 1) / PAGE * PAGE;
+	if (get_ns(q, 0, 1, 0, &ev) != -EINVAL)
+		fail(w, "a plain get-events on a queue with a ring: not EINVAL");
+	if (hdr && (ring_head(hdr) || ring_tail(hdr) || hdr->mask != entries - 1 || ring_flags(hdr)))
+		fail(w, "a new ring's header: head %u tail %u mask %u flags %#x", hdr->head,
+		     hdr->tail, hdr->mask, hdr->flags);
+	/* READYs: written at once, one entry each, while there is room. */
+	res = hdr ? ctl_uk(q, KEVENT_CTL_ADD, &uk) : -1;
+	if (res >= 0)
+		check_result(w, "ADD to a new ring's queue", res);
+	if (res == 0) {
+		uint32_t n = 1 + below(r, entries < 8 ? entries + 2 : 8), got;
+
+		for (k = 1; k <= n; k++) {
+			uk = uk_make(KEVENT_USER, 1, 0, 0, KEVENT_REQ_ET, RING_COOKIE);
+			uk.ret_data[0] = k;
+			check_result(w, "READY in a new ring", ctl_uk(q, KEVENT_CTL_READY, &uk));
+		}
+		got = n < entries ? n : entries;
+		if (ring_tail(hdr) != got)
+			fail(w, "%u READYs into an empty ring of %u: tail %u", n, entries,
+			     ring_tail(hdr));
+		for (k = 0; k < got; k++) {
+			struct kevent_ring_entry *e = ring_entry(hdr, entries, k);
+
+			if (((char *)(e + 1) <= (char *)hdr + len) &&
+			    (e->type != KEVENT_USER || e->ptr != RING_COOKIE || e->ret_data[0] != k + 1 ||
+			     e->ret_flags != KEVENT_RET_DONE))
+				fail(w, "entry %u of a new ring: type %u cookie %#llx payload %u flags %#x",
+				     k, e->type, (unsigned long long)e->ptr, e->ret_data[0],
+				     e->ret_flags);
+		}
+		if (n > entries) {
+			/* The rest waited outside, coalesced: one entry with the last payload. */
+			if (!(ring_flags(hdr) & KEVENT_RING_BACKLOG))
+				fail(w, "a full ring with READYs outside: no KEVENT_RING_BACKLOG");
+			ring_advance(hdr, got);
+			if ((res = ring_get(q, 1, 1, 0)) != 1)
+				fail(w, "KEVENT_GET_RING after a full ring was read: %d, not 1", res);
+			else if (ring_entry(hdr, entries, got)->ret_data[0] != n)
+				fail(w, "the coalesced READYs came in with payload %u, not %u",
+				     ring_entry(hdr, entries, got)->ret_data[0], n);
+		}
+		ring_advance(hdr, ring_tail(hdr));
+	}
+	/* Something that a call moves in: a periodic timer, 1-5 ms. */
+	if (chance(r, 50)) {
+		struct ukevent t = uk_make(KEVENT_TIMER, 1 + below(r, 5), 0, KEVENT_TIMER_UNIT_MS, 0,
+					   RING_COOKIE);
+
+		check_result(w, "ADD of a timer to a new ring's queue", ctl_uk(q, KEVENT_CTL_ADD, &t));
+	}
+	d = dup_high(q);
+	rc = d < 0 ? NULL : rec_take(d, entries, size, hdr, len);
+	if (!rc) {
+		if (d >= 0)
+			close(d);
+		if (hdr)
+			munmap(hdr, len);
+		close(q);
+		return;
+	}
+	pthread_mutex_unlock(&rc->lock);
+	/* Into the slots, for every other operation; or the record's alone. */
+	if (chance(r, 70))
+		install(pick_slot(r), q, K_QUEUE);
+	else
+		close(q);
+	w->ring_setups++;
+}
+
+/*
+ * Set-up on a pool queue (through a descriptor of its own), with any size,
+ * sometimes bad arguments: the errors allowed, a bad size never accepted,
+ * a good set-up's size right. A ring so made becomes a record.
+ */
+static void ring_setup_pool(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int src = pick_queue(w), d = dup_high(src), res;
+	uint32_t entries = pick_ring_entries(r, false), size = 0;
+	uint32_t flags = chance(r, 5) ? pick_bits(r, 0) : 0, reserved = chance(r, 5) ? pick_bits(r, 0) : 0;
+	static const int allowed[] = { EINVAL, EBUSY, ENOSPC, ENOMEM, EFAULT, ENOTTY, EBADF };
+	bool good = entries >= KEVENT_RING_MIN_ENTRIES && entries <= KEVENT_RING_MAX_ENTRIES &&
+		    !(entries & (entries - 1)) && !flags && !reserved;
+	bool raw = chance(r, 3);
+	struct ring_rec *rc;
+
+	note(w, "ring set-up of %u entries on fd %d (flags %#x, reserved %#x%s)", entries, src,
+	     flags, reserved, raw ? ", a random argument" : "");
+	if (d < 0)
+		return;
+	if (raw)	/* what it reads, nobody knows: anything may happen */
+		res = ioctl(d, KEVENT_IOC_RING_SETUP, pick_array(w, 1)) < 0 ? -errno : 0;
+	else
+		res = setup_raw(d, entries, flags, reserved, &size);
+	if (res < 0) {
+		w->call_errors[-res % MAX_ERRNO]++;
+		if (!errno_in(-res, allowed, ARRAY_SIZE(allowed)))
+			fail(w, "ring set-up failed with unexpected %s", strerror(-res));
+		close(d);
+		return;
+	}
+	if (raw || !good || size != ring_bytes(entries)) {
+		if (!raw)
+			fail(w, "ring set-up of %u entries (flags %#x, reserved %#x) succeeded, size %u",
+			     entries, flags, reserved, size);
+		close(d);
+		return;
+	}
+	w->ring_setups++;
+	rc = rec_take(d, entries, size, NULL, 0);
+	if (rc)
+		pthread_mutex_unlock(&rc->lock);
+	else
+		close(d);
+}
+
+/*
+ * mmap of a pool queue, which may have a ring or not (only queues: the
+ * mapping rules of other files are not this fuzzer's), through a
+ * descriptor of its own. What may fail: ENODEV without a ring, EINVAL for
+ * a private mapping, an offset or a length beyond any ring. A mapping
+ * starts with a header whose mask is that of a ring; it is unmapped at
+ * once (its ring may be a record's, whose readers rely on nobody else
+ * writing).
+ */
+static void ring_mmap_pool(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	int src = pick_queue(w), d = dup_high(src), v = below(r, 5);
+	static const char *const what[] = { "of one page", "MAP_PRIVATE", "at an offset",
+					    "of 300 pages", "read-only" };
+	size_t len = v == 3 ? 300 * (size_t)PAGE : PAGE;
+	struct stat st;
+	void *p;
+
+	note(w, "mmap %s of fd %d", what[v], src);
+	if (d < 0)
+		return;
+	if (fstat(d, &st) || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 10) {
+		close(d);
+		return;
+	}
+	p = mmap(NULL, len, v == 4 ? PROT_READ : PROT_READ | PROT_WRITE,
+		 v == 1 ? MAP_PRIVATE : MAP_SHARED, d, v == 2 ? (off_t)PAGE * (1 + below(r, 300)) : 0);
+	if (p == MAP_FAILED) {
+		if (errno != ENODEV && errno != ENOMEM && !(errno == EINVAL && v >= 1 && v <= 3))
+			fail(w, "mmap %s of a queue: %s", what[v], strerror(errno));
+	} else {
+		uint32_t mask = ((struct kevent_ring *)p)->mask;
+
+		if (v >= 1 && v <= 3)
+			fail(w, "mmap %s of a queue succeeded", what[v]);
+		else if (mask < 1 || mask >= KEVENT_RING_MAX_ENTRIES || (mask & (mask + 1)))
+			fail(w, "a ring mapped from fd %d has the mask %#x", src, mask);
+		w->ring_maps++;
+		munmap(p, len);
+	}
+	close(d);
+}
+
+/*
+ * A record's mappings: a new one (of any length up to the ring's), bad
+ * ones (private, at an offset, too long: EINVAL), munmap of all or part of
+ * one (its first or last pages), mremap to shrink it in place or to move
+ * it, and mremap to grow it or with MREMAP_DONTUNMAP (both refused: a
+ * ring cannot grow, and its pages are not anonymous). Every mapping that
+ * starts at the header shows the same ring: the same mask, the same head.
+ */
+static void ring_maps_op(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct ring_rec *rc = lock_rec(w);
+	int v = below(r, 10), i, slot;
+	uint32_t npages;
+	struct ring_map *m;
+	void *p;
+
+	if (!rc->used)
+		goto out;
+	npages = ring_pages(rc);
+	i = rec_any_map(r, rc);
+	m = i >= 0 ? &rc->maps[i] : NULL;
+	note(w, "ring maps op %d on the ring of fd %d (%u entries)", v, rc->fd, rc->entries);
+	switch (v) {
+	case 0:
+	case 1:
+		slot = rec_free_map(rc);
+		if (rc->fd < 0 || slot < 0)
+			break;
+		m = &rc->maps[slot];
+		m->len = chance(r, 30) ? rc->size : (size_t)PAGE * (1 + below(r, npages));
+		p = map_expect(w, "of its size or less", rc->fd, m->len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, 0, 0);
+		m->addr = p;
+		m->off = 0;
+		m->len = (m->len + PAGE - 1) / PAGE * PAGE;
+		if (p)
+			w->ring_maps++;
+		break;
+	case 2:
+		if (rc->fd < 0)
+			break;
+		switch (below(r, 3)) {
+		case 0:
+			map_expect(w, "MAP_PRIVATE", rc->fd, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE,
+				   0, EINVAL);
+			break;
+		case 1:
+			map_expect(w, "at an offset", rc->fd, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   (off_t)PAGE * (1 + below(r, npages + 2)), EINVAL);
+			break;
+		default:
+			map_expect(w, "longer than the ring", rc->fd,
+				   (size_t)PAGE * (npages + 1 + below(r, 4)), PROT_READ | PROT_WRITE,
+				   MAP_SHARED, 0, EINVAL);
+			break;
+		}
+		break;
+	case 3:
+		if (!m)
+			break;
+		munmap(m->addr, m->len);
+		m->addr = NULL;
+		break;
+	case 4:		/* part of it: its first or its last pages */
+		if (!m || m->len <= PAGE)
+			break;
+		{
+			size_t cut = (size_t)PAGE * (1 + below(r, m->len / PAGE - 1));
+
+			bool first = chance(r, 50);
+
+			if (munmap(first ? m->addr : m->addr + m->len - cut, cut)) {
+				fail(w, "munmap of a ring mapping's %s pages: %s",
+				     first ? "first" : "last", strerror(errno));
+				break;
+			}
+			if (first) {
+				m->addr += cut;
+				m->off += cut;
+			}
+			m->len -= cut;
+		}
+		break;
+	case 5:		/* shrunk in place */
+		if (!m || m->len <= PAGE)
+			break;
+		{
+			size_t to = (size_t)PAGE * (1 + below(r, m->len / PAGE - 1));
+
+			p = mremap(m->addr, m->len, to, 0);
+			if (p != m->addr)
+				fail(w, "mremap shrinking a ring mapping: %s",
+				     p == MAP_FAILED ? strerror(errno) : "moved");
+			else
+				m->len = to;
+		}
+		break;
+	case 6:		/* grown: never */
+		if (!m)
+			break;
+		p = mremap(m->addr, m->len, m->len + PAGE * (1 + below(r, 2)), MREMAP_MAYMOVE);
+		if (p != MAP_FAILED)
+			fail(w, "mremap grew a ring mapping (%zu bytes at offset %zu)", m->len, m->off);
+		else if (errno != EFAULT && errno != ENOMEM)
+			fail(w, "mremap growing a ring mapping: %s, not EFAULT", strerror(errno));
+		break;
+	case 7:		/* MREMAP_DONTUNMAP: never */
+		if (!m)
+			break;
+		p = mremap(m->addr, m->len, m->len, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
+		if (p != MAP_FAILED)
+			fail(w, "mremap with MREMAP_DONTUNMAP of a ring mapping succeeded");
+		else if (errno != EINVAL && errno != ENOMEM)
+			fail(w, "mremap with MREMAP_DONTUNMAP of a ring mapping: %s, not EINVAL",
+			     strerror(errno));
+		break;
+	default:	/* moved elsewhere */
+		if (!m)
+			break;
+		{
+			void *to = mmap(NULL, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			if (to == MAP_FAILED)
+				break;
+			/* On failure `to` may be gone already: it is left alone. */
+			p = mremap(m->addr, m->len, m->len, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+			if (p == to)
+				m->addr = p;
+			else if (p != MAP_FAILED || errno != ENOMEM)
+				fail(w, "mremap moving a ring mapping: %s",
+				     p == MAP_FAILED ? strerror(errno) : "elsewhere");
+		}
+		break;
+	}
+	/* Every mapping of the header shows the same ring. */
+	{
+		struct kevent_ring *a = NULL;
+
+		for (i = 0; i < RING_MAPS; i++) {
+			struct kevent_ring *b = (struct kevent_ring *)rc->maps[i].addr;
+
+			if (!b || rc->maps[i].off)
+				continue;
+			if (b->mask != rc->entries - 1)
+				fail(w, "a ring of %u entries mapped with mask %#x", rc->entries,
+				     b->mask);
+			if (a && !atomic_load(&rc->tainted) && ring_head(a) != ring_head(b))
+				fail(w, "two mappings of a ring: head %u and %u", ring_head(a),
+				     ring_head(b));
+			a = b;
+		}
+	}
+	rec_maybe_free(rc);
+out:
+	pthread_mutex_unlock(&rc->lock);
+}
+
+/*
+ * Reads a record's ring as a program does: tail, then the entries up to
+ * it, then frees some or all of them (head). Untainted, the unread count
+ * is at most `entries` and every entry is well formed. Sometimes makes
+ * the ring's user event ready first (ENOENT if the ring is not ring_new's).
+ */
+static void ring_read(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct ring_rec *rc = lock_rec(w);
+	struct kevent_ring *hdr;
+	uint32_t head, tail, n;
+
+	if (!rc->used || !(hdr = rec_header(rc)))
+		goto out;
+	note(w, "read the ring of fd %d (%u entries)", rc->fd, rc->entries);
+	if (rc->fd >= 0 && chance(r, 30)) {
+		struct ukevent uk = uk_make(KEVENT_USER, 1, 0, 0, KEVENT_REQ_ET, RING_COOKIE);
+
+		uk.ret_data[0] = (uint32_t)next(r);
+		check_result(w, "READY of a ring's user event", ctl_uk(rc->fd, KEVENT_CTL_READY, &uk));
+	}
+	if (hdr->mask != rc->entries - 1)
+		fail(w, "a ring of %u entries has the mask %#x", rc->entries, hdr->mask);
+	tail = ring_tail(hdr);
+	head = ring_head(hdr);
+	n = tail - head;
+	if (atomic_load(&rc->tainted)) {
+		/* What a reader does; it may bring a ring out of nonsense. */
+		if (chance(r, 50))
+			ring_advance(hdr, tail);
+		goto out;
+	}
+	if (n > rc->entries) {
+		fail(w, "a ring of %u entries with head %u, tail %u: %u unread", rc->entries, head,
+		     tail, n);
+		goto out;
+	}
+	if (ring_flags(hdr) & ~KEVENT_RING_BACKLOG)
+		fail(w, "a ring's flags: %#x", ring_flags(hdr));
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kevent_ring_entry *e = rec_slot(rc, (head + i) & (rc->entries - 1));
+		const char *bad = e ? bad_ring_entry(e, false) : NULL;
+
+		if (!e)
+			continue;
+		w->ring_entries++;
+		if (bad) {
+			fail(w, "ring entry %u (of %u): %s: type %u id %u,%u flags %#x data %u,%u "
+			     "cookie %#llx", head + i, rc->entries, bad, e->type, e->id.raw[0],
+			     e->id.raw[1], e->ret_flags, e->ret_data[0], e->ret_data[1],
+			     (unsigned long long)e->ptr);
+			break;
+		}
+	}
+	ring_advance(hdr, head + (chance(r, 20) ? below(r, n + 1) : n));
+out:
+	pthread_mutex_unlock(&rc->lock);
+}
+
+/* Nonsense into a record's ring: head, tail, flags or an entry. */
+static void ring_scribble(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct ring_rec *rc = lock_rec(w);
+	struct kevent_ring *hdr;
+	struct kevent_ring_entry *e;
+	uint32_t v = below(r, 4);
+
+	if (!rc->used || !(hdr = rec_header(rc)))
+		goto out;
+	note(w, "scribble %u into the ring of fd %d", v, rc->fd);
+	atomic_store(&rc->tainted, true);	/* before: a call that sees it must find it set */
+	switch (v) {
+	case 0:
+		__atomic_store_n(&hdr->head, chance(r, 50) ? (uint32_t)next(r) :
+				 ring_tail(hdr) - rc->entries - 1 - below(r, 4), __ATOMIC_RELEASE);
+		break;
+	case 1:
+		__atomic_store_n(&hdr->tail, (uint32_t)next(r), __ATOMIC_RELEASE);
+		break;
+	case 2:
+		__atomic_store_n(&hdr->flags, (uint32_t)next(r), __ATOMIC_RELEASE);
+		break;
+	default:
+		e = rec_slot(rc, below(r, rc->entries));
+		if (e) {
+			e->type = (uint32_t)next(r);
+			e->ret_flags = (uint32_t)next(r);
+			e->ptr = next(r);
+		}
+		break;
+	}
+	w->ring_scribbles++;
+out:
+	pthread_mutex_unlock(&rc->lock);
+}
+
+/*
+ * get-events with KEVENT_GET_RING: on a pool queue with anything (the
+ * errors allowed; never more entries than the largest ring), or on a
+ * record's queue, through a descriptor of its own, checked: bad arguments
+ * are EINVAL; good ones return at most `entries`, and at least min_nr when
+ * they wait forever on a blocking file, and fail only with EINTR, or
+ * EAGAIN on a non-blocking file (EINVAL only once nonsense was written
+ * into the ring); a plain get-events is EINVAL. Some calls go through
+ * KEVENT_IOC_PGET_EVENTS.
+ */
+static void ring_get_op(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct kevent_get_events_arg a = { .flags = KEVENT_GET_RING };
+	struct kevent_pget_events_arg pa = { 0 };
+	bool pget = chance(r, 20), bad = false, pool = chance(r, 40);
+	uint32_t entries = KEVENT_RING_MAX_ENTRIES, gen = 0;
+	struct ring_rec *rc = NULL;
+	int fd, ret, busy, seq, err;
+	bool blocking;
+
+	a.max_nr = below(r, 4) ? 1 + below(r, 64) : pick_count(r, 64);
+	a.timeout_ns = pick_timeout(r);
+	if (pool) {
+		fd = pick_queue(w);
+		a.min_nr = below(r, 3) ? below(r, (a.max_nr < 64 ? a.max_nr : 64) + 1)
+				       : pick_count(r, a.max_nr);
+		if (chance(r, 5))
+			a.events = (uintptr_t)pick_array(w, 1);
+		if (chance(r, 5))
+			a.flags |= pick_bits(r, 0);
+		if (chance(r, 5))
+			a.__reserved = pick_bits(r, 0);
+	} else {
+		rc = lock_rec(w);
+		fd = rc->used ? dup_high(rc->fd) : -1;
+		entries = rc->entries;
+		gen = atomic_load(&rc->gen);
+		pthread_mutex_unlock(&rc->lock);
+		if (fd < 0)
+			return;
+		if (a.max_nr == 0 || a.max_nr > 4096)
+			a.max_nr = 1 + below(r, 64);
+		a.min_nr = below(r, (a.max_nr < entries ? a.max_nr : entries) + 1);
+		switch (below(r, 12)) {
+		case 0:		/* more than the ring holds */
+			a.min_nr = entries + 1 + below(r, 4);
+			a.max_nr = a.min_nr + below(r, 4);
+			bad = true;
+			break;
+		case 1:
+			a.events = (uintptr_t)w->buf;
+			bad = true;
+			break;
+		case 2:
+			a.flags |= 2u << below(r, 31);
+			bad = true;
+			break;
+		case 3:		/* a plain get-events on a queue with a ring */
+			ret = get_ns(fd, 0, 1 + below(r, 64), 0, w->buf);
+			if (ret != -EINVAL)
+				fail(w, "a plain get-events on a ring's queue: %d, not EINVAL", ret);
+			close(fd);
+			return;
+		default:
+			break;
+		}
+	}
+	note(w, "get-ring fd %d min %u max %u timeout %lld flags %#x%s", fd, a.min_nr, a.max_nr,
+	     (long long)a.timeout_ns, a.flags, pget ? " (pget)" : "");
+	/* Whether the file stays blocking throughout (see op_file). */
+	busy = atomic_load(&nonblock_busy);
+	seq = atomic_load(&nonblock_seq);
+	blocking = !busy && !(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	if (pget) {
+		pa.get = a;
+		ret = ioctl(fd, KEVENT_IOC_PGET_EVENTS, &pa);
+	} else {
+		ret = ioctl(fd, KEVENT_IOC_GET_EVENTS, &a);
+	}
+	err = errno;
+	blocking = blocking && !atomic_load(&nonblock_busy) && atomic_load(&nonblock_seq) == seq;
+	errno = err;
+	if (ret < 0)
+		w->call_errors[errno % MAX_ERRNO]++;
+	else
+		w->calls_ok++;
+	if (pool) {
+		if (ret < 0 && !errno_in(errno, call_errnos, ARRAY_SIZE(call_errnos)))
+			fail(w, "get-events with KEVENT_GET_RING failed with unexpected %s",
+			     strerror(errno));
+		else if (ret > KEVENT_RING_MAX_ENTRIES)
+			fail(w, "get-events with KEVENT_GET_RING returned %d", ret);
+		return;
+	}
+	if (bad) {
+		if (ret >= 0 || errno != EINVAL)
+			fail(w, "get-events with KEVENT_GET_RING and bad arguments: %s, not EINVAL",
+			     ret >= 0 ? "succeeded" : strerror(errno));
+	} else if (ret < 0) {
+		bool nonsense = atomic_load(&rc->tainted) || atomic_load(&rc->gen) != gen;
+
+		if (errno != EINTR && !(errno == EAGAIN && !blocking) &&
+		    !(errno == EINVAL && nonsense))
+			fail(w, "get-events with KEVENT_GET_RING (min %u, max %u, ring of %u): %s",
+			     a.min_nr, a.max_nr, entries, strerror(errno));
+	} else if ((uint32_t)ret > entries ||
+		   (a.timeout_ns < 0 && blocking && (uint32_t)ret < a.min_nr)) {
+		fail(w, "get-events with KEVENT_GET_RING (min %u, max %u, timeout %lld, ring of %u) "
+		     "returned %d", a.min_nr, a.max_nr, (long long)a.timeout_ns, entries, ret);
+	}
+	close(fd);
+}
+
+/*
+ * The child of ring_fork: what it inherited of one record, which the
+ * parent holds locked meanwhile. The mapping shows the ring; its entries
+ * are well formed, field by field (the parent's readers may free them
+ * meanwhile, and the kernel write over them); it calls KEVENT_GET_RING
+ * without waiting; it may free what it read (`writer`: the parent counts
+ * the ring as tainted, its head being no longer its readers' alone),
+ * unmap its mapping, close its descriptor. 0 if all is well.
+ */
+static int ring_child(const struct ring_rec *rc, bool writer, bool tainted)
+{
+	struct kevent_ring *hdr = rec_header(rc);
+	int n;
+
+	if (hdr) {
+		uint32_t tail = ring_tail(hdr), head = ring_head(hdr);
+
+		if (hdr->mask != rc->entries - 1)
+			return say("# ring fork: the child sees the mask %#x in a ring of %u",
+				   hdr->mask, rc->entries), 1;
+		for (uint32_t i = head; !tainted && tail - head <= rc->entries && i != tail; i++) {
+			const struct kevent_ring_entry *e = rec_slot(rc, i & (rc->entries - 1));
+			const char *bad = e ? bad_ring_entry(e, true) : NULL;
+
+			if (bad)
+				return say("# ring fork: the child reads a bad entry (%s): type %u "
+					   "flags %#x", bad, e->type, e->ret_flags), 2;
+		}
+		if (writer)
+			ring_advance(hdr, tail);
+	}
+	if (rc->fd >= 0) {
+		n = ring_get(rc->fd, 0, 1 + (getpid() % 64), 0);
+		if (n > (int)rc->entries || (n < 0 && n != -EINVAL && n != -EAGAIN && n != -EINTR))
+			return say("# ring fork: KEVENT_GET_RING in the child: %d", n), 3;
+		if (getpid() % 2)
+			close(rc->fd);
+	}
+	for (int i = 0; i < RING_MAPS; i++)
+		if (rc->maps[i].addr && getpid() % 3 == 0)
+			munmap(rc->maps[i].addr, rc->maps[i].len);
+	return 0;
+}
+
+/* A child shares a record's ring with the parent, which waits for it. */
+static void ring_fork(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct ring_rec *rc = lock_rec(w);
+	bool writer = chance(r, 30);
+	int status;
+	pid_t pid;
+
+	if (!rc->used)
+		goto out;
+	note(w, "fork with the ring of fd %d mapped", rc->fd);
+	if (writer)
+		atomic_store(&rc->tainted, true);
+	pid = fork();
+	if (pid == 0)
+		_exit(ring_child(rc, writer, atomic_load(&rc->tainted)));
+	if (pid < 0)
+		goto out;
+	w->ring_forks++;
+	status = reap(pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail(w, "a child sharing a ring failed: wait status %#x", status);
+out:
+	pthread_mutex_unlock(&rc->lock);
+}
+
+/*
+ * A record's queue closed while mapped (the mappings keep it: its ring
+ * stays readable), or its mappings gone, or both.
+ */
+static void ring_close(struct worker *w)
+{
+	struct rng *r = &w->rng;
+	struct ring_rec *rc = lock_rec(w);
+	uint32_t v = below(r, 3);
+
+	if (!rc->used)
+		goto out;
+	note(w, "ring close %u: fd %d", v, rc->fd);
+	if (v != 1 && rc->fd >= 0) {
+		close(rc->fd);
+		rc->fd = -1;
+	}
+	if (v != 0)
+		for (int i = 0; i < RING_MAPS; i++)
+			if (rc->maps[i].addr) {
+				munmap(rc->maps[i].addr, rc->maps[i].len);
+				rc->maps[i].addr = NULL;
+			}
+	rec_maybe_free(rc);
+out:
+	pthread_mutex_unlock(&rc->lock);
+}
+
+static void op_ring(struct worker *w)
+{
+	uint32_t dice = below(&w->rng, 100);
+
+	if (dice < 12)
+		ring_new(w);
+	else if (dice < 20)
+		ring_setup_pool(w);
+	else if (dice < 28)
+		ring_mmap_pool(w);
+	else if (dice < 43)
+		ring_maps_op(w);
+	else if (dice < 65)
+		ring_read(w);
+	else if (dice < 69)
+		ring_scribble(w);
+	else if (dice < 90)
+		ring_get_op(w);
+	else if (dice < 94)
+		ring_fork(w);
+	else
+		ring_close(w);
+}
+
+/* At the end: every record's mappings and descriptor gone. */
+static void rings_cleanup(void)
+{
+	for (int i = 0; i < NRINGS; i++) {
+		struct ring_rec *rc = &rings[i];
+
+		if (!rc->used)
+			continue;
+		for (int j = 0; j < RING_MAPS; j++)
+			if (rc->maps[j].addr)
+				munmap(rc->maps[j].addr, rc->maps[j].len);
+		if (rc->fd >= 0)
+			close(rc->fd);
+		memset(rc->maps, 0, sizeof(rc->maps));
+		rc->fd = -1;
+		rc->used = false;
+	}
+}
+
 static void one_op(struct worker *w)
 {
 	uint32_t dice = below(&w->rng, 1000);
 
-	if (dice < 260)
+	if (chance(&w->rng, 6))
+		op_ring(w);
+	else if (dice < 260)
 		op_ctl(w);
 	else if (dice < 430)
 		op_get(w);
@@ -2099,6 +3122,8 @@ int main(int argc, char **argv)
 	uint64_t seed, ops = 0, calls = 0, events = 0, entry_errors = 0;
 	uint64_t inode_events = 0, inode_ends = 0, inode_unmounts = 0;
 	uint64_t timer_events = 0, timer_abs_events = 0, timer_cancels = 0, timer_new_ok = 0;
+	uint64_t ring_setups = 0, ring_maps = 0, ring_entries = 0, ring_scribbles = 0, ring_forks = 0;
+	struct rlimit nofile;
 	int refcnt_before, left = 0;
 	long duration;
 	int64_t start, end;
@@ -2136,6 +3161,12 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The ring operations' descriptors live from HIGH_FD up. */
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < 1024 &&
+	    nofile.rlim_max >= 1024) {
+		nofile.rlim_cur = 1024;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	setup_memory();
 	for (int i = 0; i < NSLOTS; i++)
 		atomic_store(&slot_fd[i], -1);
@@ -2186,7 +3217,14 @@ int main(int argc, char **argv)
 		timer_abs_events += workers[i].timer_abs_events;
 		timer_cancels += workers[i].timer_cancels;
 		timer_new_ok += workers[i].timer_new_ok;
+		ring_setups += workers[i].ring_setups;
+		ring_maps += workers[i].ring_maps;
+		ring_entries += workers[i].ring_entries;
+		ring_scribbles += workers[i].ring_scribbles;
+		ring_forks += workers[i].ring_forks;
 	}
+	/* A mapping holds its queue: the rings go before the leak check. */
+	rings_cleanup();
 	for (int i = 0; i < NSLOTS; i++) {
 		int fd = atomic_exchange(&slot_fd[i], -1);
 
@@ -2211,6 +3249,10 @@ int main(int argc, char **argv)
 	       PRIu64 " timer events checked (%" PRIu64 " of absolute timers, %" PRIu64
 	       " canceled by a setting of the clock)\n", timer_new_ok, timer_events,
 	       timer_abs_events, timer_cancels);
+	printf("# fuzz: %" PRIu64 " rings set up and kept, %" PRIu64 " mappings of rings, %" PRIu64
+	       " ring entries checked, %" PRIu64 " scribbles into rings, %" PRIu64
+	       " children shared a ring\n", ring_setups, ring_maps, ring_entries, ring_scribbles,
+	       ring_forks);
 	print_errors();
 	fs_cleanup();
 	if (atomic_load(&failed)) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,6 +115,110 @@ static inline int refcnt_back_to(int want)
 		now = module_refcnt();
 	}
 	return now;
+}
+
+/*
+ * The event ring (kevent.7, "The event ring"), as the tests use it. These
+ * are the test's own: they spell out the protocol (acquire load of tail,
+ * release store of head) rather than use a library's helpers, and they
+ * take the ring's size from the caller, never from the shared `mask`.
+ */
+
+/* The bytes of a ring of `entries` entries: the header, then the entries. */
+static inline size_t ring_bytes(__u32 entries)
+{
+	return sizeof(struct kevent_ring) + (size_t)entries * sizeof(struct kevent_ring_entry);
+}
+
+/* KEVENT_IOC_RING_SETUP: 0 (and the size to map in *size), or -errno. */
+static inline int ring_setup(int fd, __u32 entries, __u32 *size)
+{
+	struct kevent_ring_setup s = { .entries = entries };
+
+	if (ioctl(fd, KEVENT_IOC_RING_SETUP, &s) < 0)
+		return -errno;
+	if (size)
+		*size = s.size;
+	return 0;
+}
+
+/* mmap of the ring as kevent.7 says; NULL (and errno) on failure. */
+static inline struct kevent_ring *ring_mmap(int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The kernel's tail, read with the acquire load the protocol asks for. */
+static inline __u32 ring_tail(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+}
+
+static inline __u32 ring_head(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+}
+
+static inline __u32 ring_flags(const struct kevent_ring *r)
+{
+	return __atomic_load_n(&r->flags, __ATOMIC_RELAXED);
+}
+
+/* Frees the entries before `head` (a release store). */
+static inline void ring_advance(struct kevent_ring *r, __u32 head)
+{
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+}
+
+/* The entry of free-running counter `i` in a ring of `entries`. */
+static inline struct kevent_ring_entry *ring_entry(struct kevent_ring *r, __u32 entries, __u32 i)
+{
+	return &r->entries[i & (entries - 1)];
+}
+
+/*
+ * Copies up to `max` unread entries to `out`, oldest first, and frees
+ * them. Returns how many, or -1 if the unread count (tail - head) is more
+ * than the ring holds.
+ */
+static inline int ring_take(struct kevent_ring *r, __u32 entries, struct kevent_ring_entry *out,
+			    unsigned int max)
+{
+	__u32 tail = ring_tail(r), head = ring_head(r), n = tail - head;
+
+	if (n > entries)
+		return -1;
+	if (n > max)
+		n = max;
+	for (__u32 i = 0; i < n; i++)
+		out[i] = *ring_entry(r, entries, head + i);
+	ring_advance(r, head + n);
+	return n;
+}
+
+/* get-events with KEVENT_GET_RING: the unread entries, or -errno. */
+static inline int ring_get(int fd, unsigned int min_nr, unsigned int max_nr, int64_t timeout_ns)
+{
+	int r = kevent_get_events_ns(fd, min_nr, max_nr, timeout_ns, NULL, KEVENT_GET_RING);
+
+	return r < 0 ? -errno : r;
+}
+
+/* A ring entry as the struct ukevent a get-events would have copied. */
+static inline struct ukevent ring_ukevent(const struct kevent_ring_entry *e)
+{
+	struct ukevent uk;
+
+	memset(&uk, 0, sizeof(uk));
+	uk.id = e->id;
+	uk.type = e->type;
+	uk.ret_flags = e->ret_flags;
+	uk.ret_data[0] = e->ret_data[0];
+	uk.ret_data[1] = e->ret_data[1];
+	uk.ptr = e->ptr;
+	return uk;
 }
 
 static inline int open_queue(void)

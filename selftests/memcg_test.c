@@ -13,14 +13,22 @@
  * module keeps serving everybody else. The kernel log's OOM report is
  * expected here: the test brackets it with markers that the VM's splat
  * check honours (scripts/expected-oom.awk).
+ *
+ * The event ring's pages are charged the same way, and stay charged while
+ * a mapping holds the queue after its fd is closed. A ring also counts
+ * against max_user_requests (one request per KiB, rounded up), in the same
+ * account as the requests of its user: the ring_limit tests lower the
+ * parameter as limits_test does, and restore it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -268,6 +276,268 @@ TEST_F_TIMEOUT(memcg, a_small_memory_max_stops_a_flood_of_requests, 180)
 	EXPECT_EQ(4096, n);
 	EXPECT_EQ(0, err);
 	close(q);
+}
+
+/*
+ * Event rings: NR_RINGS queues, each with a ring of the largest size
+ * (32768 entries, 257 pages, about 1 MiB, allocated page by page with
+ * GFP_KERNEL_ACCOUNT), set up and mapped in the cgroup. memory.current
+ * must grow by at least three quarters of their pages (the per-CPU charge
+ * stocks, up to 64 pages a CPU, can hide no more than a quarter of 1028
+ * pages on up to 4 CPUs), stay up after the fds are closed (the mappings
+ * hold the queues, and so their rings), and fall back when the mappings
+ * go, as requests' charges do.
+ */
+#define NR_RINGS 4
+static int ring_charge_and_release(const char *dir)
+{
+	long before, during, closed, after, pages;
+	__u32 size = 0;
+	void *map[NR_RINGS];
+	int q[NR_RINGS];
+
+	pages = NR_RINGS * ((ring_bytes(KEVENT_RING_MAX_ENTRIES) + 4095) / 4096);
+	before = read_counter(dir, "memory.current", NULL);
+	for (int i = 0; i < NR_RINGS; i++) {
+		q[i] = open_queue();
+		if (q[i] < 0 || ring_setup(q[i], KEVENT_RING_MAX_ENTRIES, &size))
+			return 1;
+		map[i] = ring_mmap(q[i], size);
+		if (!map[i])
+			return 2;
+	}
+	during = read_counter(dir, "memory.current", NULL);
+	for (int i = 0; i < NR_RINGS; i++)
+		close(q[i]);
+	usleep(200 * 1000);
+	closed = read_counter(dir, "memory.current", NULL);
+	for (int i = 0; i < NR_RINGS; i++)
+		munmap(map[i], size);
+	usleep(200 * 1000);	/* as for requests: an RCU grace period */
+	after = read_counter(dir, "memory.current", NULL);
+	printf("# %d rings of %d entries (%ld pages): memory.current %ld -> %ld -> %ld (fds closed) "
+	       "-> %ld (unmapped) bytes\n", NR_RINGS, KEVENT_RING_MAX_ENTRIES, pages, before,
+	       during, closed, after);
+	if (during - before < pages * 4096 * 3 / 4)
+		return 3;
+	if (closed - before < pages * 4096 * 3 / 4)
+		return 4;
+	if (after - before > (during - before) / 4)
+		return 5;
+	return 0;
+}
+
+TEST_F_TIMEOUT(memcg, ring_pages_are_charged_to_the_callers_cgroup, 120)
+{
+	int status = in_cgroup(self->dir, ring_charge_and_release);
+
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("ring_charge_and_release failed at step %d",
+						 WEXITSTATUS(status));
+}
+
+/*
+ * max_user_requests and the ring (kevent.7, "The event ring", and
+ * Limits): a ring counts as one request per KiB of its pages and of its
+ * bookkeeping slots, rounded up. 4096 entries count 137 (128 + 4096 * 32
+ * bytes and 1024 slots of 8 bytes), 8192 count 265, 128 count 6, 64
+ * count 3, 2 count 1. The fixture sets the limit to 137, as limits_test
+ * sets its own, and restores it from the parent.
+ */
+#define PARAM "/sys/module/kevent/parameters/max_user_requests"
+#define RING_LIMIT 137
+#define RING_LIMIT_STR "137\n"
+#define NOBODY 65534
+
+static int read_param(char *buf, size_t size)
+{
+	int fd = open(PARAM, O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = 0;
+	return 0;
+}
+
+static int write_param(const char *value)
+{
+	int fd = open(PARAM, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+FIXTURE(ring_limit)
+{
+	char saved[64];
+	bool changed;
+};
+
+FIXTURE_SETUP(ring_limit)
+{
+	int q = open_queue();
+
+	if (q < 0 && errno == ENOENT)
+		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
+	ASSERT_GE(q, 0);
+	close(q);
+	if (getuid() != 0)
+		SKIP(return, "changing the limit needs root");
+	ASSERT_EQ(0, read_param(self->saved, sizeof(self->saved)));
+	TH_LOG("max_user_requests was %s", self->saved);
+	/* Last: a failed setup runs no teardown. */
+	self->changed = true;
+	ASSERT_EQ(0, write_param(RING_LIMIT_STR));
+}
+
+FIXTURE_TEARDOWN_PARENT(ring_limit)
+{
+	char now[64];
+
+	if (!self->changed)
+		return;
+	EXPECT_EQ(0, write_param(self->saved));
+	EXPECT_EQ(0, read_param(now, sizeof(now)));
+	EXPECT_STREQ(self->saved, now);
+}
+
+/* Drops every privilege for uid (and gid) u, as setuid() from root does. */
+static int become(uid_t u)
+{
+	if (setgroups(0, NULL) || setgid(u) || setuid(u))
+		return -1;
+	return getuid() == u && geteuid() == u ? 0 : -1;
+}
+
+static int add_user(int q, __u32 id)
+{
+	struct ukevent uk = uk_user(id, 0);
+
+	return ctl1(q, KEVENT_CTL_ADD, &uk);
+}
+
+/*
+ * A set-up (or ADD) that must succeed, for up to 5 s: what a closed queue
+ * gives back must come back, if not necessarily by the time the last
+ * reference goes (and a queue another test closed may still be going).
+ */
+static int ring_setup_eventually(int q, __u32 entries, __u32 *size)
+{
+	int64_t deadline = now_ns() + 5 * NSEC_PER_SEC;
+	int r;
+
+	while ((r = ring_setup(q, entries, size)) == -ENOSPC && now_ns() < deadline)
+		usleep(10000);
+	return r;
+}
+
+static int add_user_eventually(int q, __u32 id)
+{
+	int64_t deadline = now_ns() + 5 * NSEC_PER_SEC;
+	int r;
+
+	while ((r = add_user(q, id)) == ENOSPC && now_ns() < deadline)
+		usleep(10000);
+	return r;
+}
+
+/* Whether mmap of `q` says it has no ring (ENODEV). */
+static bool no_ring_to_map(int q)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+
+	if (p != MAP_FAILED) {
+		munmap(p, 4096);
+		return false;
+	}
+	return errno == ENODEV;
+}
+
+static void ring_and_requests_share_the_limit(struct __test_metadata *_metadata)
+{
+	struct ukevent uk = uk_user(0, 0);
+	struct kevent_ring *map;
+	int q[4], i;
+	__u32 size = 0;
+
+	ASSERT_EQ(0, become(NOBODY));
+	for (i = 0; i < 4; i++) {
+		q[i] = open_queue();
+		ASSERT_GE(q[i], 0);
+	}
+
+	/* Beyond the limit: ENOSPC, and the queue is left without a ring. */
+	EXPECT_EQ(-ENOSPC, ring_setup(q[0], 8192, &size));
+	EXPECT_EQ(-EINVAL, ring_get(q[0], 0, 1, 0));
+	EXPECT_TRUE(no_ring_to_map(q[0]));
+	/* 137: exactly the limit. Then nothing more fits, in any queue. */
+	ASSERT_EQ(0, ring_setup_eventually(q[0], 4096, &size));
+	ASSERT_EQ(ring_bytes(4096), size);
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1));
+	EXPECT_EQ(-ENOSPC, ring_setup(q[2], KEVENT_RING_MIN_ENTRIES, NULL));
+
+	/* Mapped, the queue outlives its fd, and keeps its charge. */
+	map = ring_mmap(q[0], size);
+	ASSERT_NE(NULL, map);
+	ASSERT_EQ(0, close(q[0]));
+	usleep(200 * 1000);
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1));
+	/* Unmapped, it goes, and gives the 137 back. */
+	ASSERT_EQ(0, munmap(map, size));
+	ASSERT_EQ(0, add_user_eventually(q[1], 0));
+	for (i = 1; i < RING_LIMIT - 3; i++)
+		ASSERT_EQ(0, add_user(q[1], i)) TH_LOG("request %d", i);
+
+	/* Three left: 128 entries (6) do not fit, 64 (3) do, exactly. */
+	EXPECT_EQ(-ENOSPC, ring_setup(q[2], 128, NULL));
+	ASSERT_EQ(0, ring_setup(q[2], 64, &size));
+	ASSERT_EQ(ring_bytes(64), size);
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1000));
+	EXPECT_EQ(-ENOSPC, ring_setup(q[3], KEVENT_RING_MIN_ENTRIES, NULL));
+
+	/* A request removed makes room for the smallest ring, which counts 1. */
+	ASSERT_EQ(0, ctl1(q[1], KEVENT_CTL_REMOVE, &uk));
+	ASSERT_EQ(0, ring_setup(q[3], KEVENT_RING_MIN_ENTRIES, NULL));
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1000));
+
+	/* Closed (never mapped), a queue gives its ring's 3 back, and no more. */
+	ASSERT_EQ(0, close(q[2]));
+	ASSERT_EQ(0, add_user_eventually(q[1], 1000));
+	ASSERT_EQ(0, add_user(q[1], 1001));
+	ASSERT_EQ(0, add_user(q[1], 1002));
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1003));
+	q[0] = open_queue();
+	ASSERT_GE(q[0], 0);
+	EXPECT_EQ(-ENOSPC, ring_setup(q[0], KEVENT_RING_MIN_ENTRIES, NULL));
+	close(q[0]);
+	close(q[1]);
+	close(q[3]);
+}
+
+TEST_F(ring_limit, ring_and_requests_share_max_user_requests)
+{
+	char now[64];
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, read_param(now, sizeof(now)));
+	ASSERT_STREQ(RING_LIMIT_STR, now);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		ring_and_requests_share_the_limit(_metadata);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN
