@@ -535,18 +535,20 @@ impl Queue {
         }
     }
 
-    /// Takes a request out for good: its source first (a timer is cancelled
-    /// and its callback finished), then its place on the ready list, its
-    /// watch, its edge to a watched queue and its charge. Call with the
-    /// registry locked, having taken it out of the registry.
+    /// Takes a request out for good: it is marked dead and leaves the ready
+    /// list first, so that nothing its source does from then on queues it
+    /// or writes it into the ring (stopping an inode watch fires the end of
+    /// the watch); then its source (a timer is cancelled and its callback
+    /// finished), its watch, its edge to a watched queue and its charge.
+    /// Call with the registry locked, having taken it out of the registry.
     fn retire(&self, reg: &mut Registry, req: Arc<Request>) {
-        let running = core::mem::replace(req.source.access_mut(reg), Running::Stopped);
-        drop(running);
         let mut ready = self.ready.lock();
         req.kill(&mut ready);
         let queued = ready.remove(&req);
         drop(ready);
         drop(queued);
+        let running = core::mem::replace(req.source.access_mut(reg), Running::Stopped);
+        drop(running);
         if let Some(watch) = &req.watch {
             let unused = self.shared.watches.lock().detach(watch, &req);
             drop(unused);

@@ -732,8 +732,13 @@ static int ring_works(int q, __u32 entries, __u32 size)
 		ring_why = "the ring's header is not a fresh one";
 		goto out;
 	}
-	if (ctl1(q, KEVENT_CTL_ADD, &uk) || user_ready(q, 3, 77)) {
-		ring_why = "ADD or READY of a user event failed";
+	if (ctl1(q, KEVENT_CTL_ADD, &uk)) {
+		ring_why = "ADD of a user event failed";
+		goto out;
+	}
+	uk.ret_data[0] = 77;
+	if (ctl1(q, KEVENT_CTL_READY, &uk)) {
+		ring_why = "READY of a user event failed";
 		goto out;
 	}
 	e = ring_entry(r, entries, 0);

@@ -33,13 +33,13 @@
 #define ENTRY_SIZE ((__u32)sizeof(struct kevent_ring_entry))
 #define RING_SIZE(entries) ((__u32)sizeof(struct kevent_ring) + (entries) * ENTRY_SIZE)
 
-FIXTURE(ring)
+FIXTURE(evring)
 {
 	int fd;
 	struct kevent_ring_map map;	/* unmapped by the teardown if mapped */
 };
 
-FIXTURE_SETUP(ring)
+FIXTURE_SETUP(evring)
 {
 	memset(&self->map, 0, sizeof(self->map));
 	self->fd = open_queue();
@@ -48,7 +48,7 @@ FIXTURE_SETUP(ring)
 	ASSERT_GE(self->fd, 0);
 }
 
-FIXTURE_TEARDOWN(ring)
+FIXTURE_TEARDOWN(evring)
 {
 	if (self->map.ring)
 		kevent_ring_unmap(&self->map);
@@ -164,6 +164,37 @@ static int remove_u(int fd, __u32 id)
 	return ctl1(fd, KEVENT_CTL_REMOVE, &uk);
 }
 
+/*
+ * Adds an edge-triggered KEVENT_SOCKET RECV request (cookie 0x50c) on a new
+ * socketpair sv, and sends it `bytes`: its event waits outside the ring
+ * (a socket's figures are read by a call, never at wake-up).
+ */
+static int sock_waiting(int fd, int sv[2], unsigned int bytes)
+{
+	struct ukevent uk;
+	char buf[64] = { 0 };
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv))
+		return -errno;
+	uk = uk_make(KEVENT_SOCKET, sv[0], 0, KEVENT_SOCKET_RECV, KEVENT_REQ_ET, 0x50c);
+	if (ctl1(fd, KEVENT_CTL_ADD, &uk))
+		return -1;
+	return write(sv[1], buf, bytes) == (ssize_t)bytes ? 0 : -1;
+}
+
+/* The ring holds exactly one unread entry, of sock_waiting's request with
+ * `bytes` to read: frees it. */
+#define TAKE_SOCK(map, bytes)								\
+	do {										\
+		const struct kevent_ring_entry *e_;					\
+		ASSERT_EQ(1, kevent_ring_ready(map));					\
+		e_ = kevent_ring_entry_at(map, 0);					\
+		EXPECT_EQ(KEVENT_SOCKET, e_->type);					\
+		EXPECT_EQ(0x50c, e_->ptr);						\
+		EXPECT_EQ(bytes, e_->ret_data[0]);					\
+		kevent_ring_advance(map, 1);						\
+	} while (0)
+
 /* Checks an entry of user request id with payload p0, p1. */
 static void check_user(struct __test_metadata *_metadata, int line,
 		       const struct kevent_ring_entry *e, __u32 id, __u32 p0, __u32 p1)
@@ -189,7 +220,7 @@ static void check_user(struct __test_metadata *_metadata, int line,
 
 /* ---- set-up and mmap -------------------------------------------------- */
 
-TEST_F(ring, setup_refuses_bad_entries_flags_and_reserved)
+TEST_F(evring, setup_refuses_bad_entries_flags_and_reserved)
 {
 	static const __u32 bad[] = { 0, 1, 3, 6, 100, 32769, 65536, 0x80000000, 0xffffffff };
 	unsigned int i;
@@ -209,7 +240,7 @@ TEST_F(ring, setup_refuses_bad_entries_flags_and_reserved)
 	EXPECT_EQ(RING_SIZE(8), size);
 }
 
-TEST_F(ring, a_second_setup_is_ebusy)
+TEST_F(evring, a_second_setup_is_ebusy)
 {
 	__u32 size = 0;
 	void *p = NULL;
@@ -232,7 +263,7 @@ TEST_F(ring, a_second_setup_is_ebusy)
 	EXPECT_EQ(NULL, self->map.ring);
 }
 
-TEST_F(ring, size_is_128_plus_32_per_entry_and_the_header_starts_empty)
+TEST_F(evring, size_is_128_plus_32_per_entry_and_the_header_starts_empty)
 {
 	static const unsigned int sizes[] = { 2, 4, 64, 1024, 32768 };
 	unsigned int i;
@@ -271,7 +302,7 @@ TEST_F(ring, size_is_128_plus_32_per_entry_and_the_header_starts_empty)
 	EXPECT_FALSE(kevent_ring_backlog(&self->map));
 }
 
-TEST_F(ring, mmap_without_a_ring_is_enodev)
+TEST_F(evring, mmap_without_a_ring_is_enodev)
 {
 	EXPECT_EQ(ENODEV, map_err(self->fd, page_size(), MAP_SHARED, 0, NULL));
 	EXPECT_EQ(ENODEV, map_err(self->fd, 128 + 32 * 2, MAP_SHARED, 0, NULL));
@@ -280,7 +311,7 @@ TEST_F(ring, mmap_without_a_ring_is_enodev)
 	EXPECT_EQ(0, map_err(self->fd, 128 + 32 * 2, MAP_SHARED, 0, NULL));
 }
 
-TEST_F(ring, mmap_needs_map_shared_offset_zero_and_a_length_within_size)
+TEST_F(evring, mmap_needs_map_shared_offset_zero_and_a_length_within_size)
 {
 	long page = page_size();
 	size_t rounded;
@@ -313,7 +344,7 @@ TEST_F(ring, mmap_needs_map_shared_offset_zero_and_a_length_within_size)
 	close(fd2);
 }
 
-TEST_F(ring, every_mapping_shows_the_same_ring)
+TEST_F(evring, every_mapping_shows_the_same_ring)
 {
 	struct kevent_ring *two;
 	void *p = NULL;
@@ -345,7 +376,7 @@ TEST_F(ring, every_mapping_shows_the_same_ring)
 
 /* ---- get-events with KEVENT_GET_RING, and its misuse ------------------ */
 
-TEST_F(ring, get_ring_without_a_ring_is_einval)
+TEST_F(evring, get_ring_without_a_ring_is_einval)
 {
 	struct ukevent ev[2];
 
@@ -355,15 +386,14 @@ TEST_F(ring, get_ring_without_a_ring_is_einval)
 	EXPECT_EQ(0, get_ns(self->fd, 0, 2, 0, ev));
 }
 
-TEST_F(ring, get_events_misuse_with_a_ring_is_einval_and_consumes_nothing)
+TEST_F(evring, get_events_misuse_with_a_ring_is_einval_and_consumes_nothing)
 {
 	struct ukevent ev[8];
-	int r, err;
+	int r, err, sv[2];
 
 	RING_UP(4);
-	/* One event waiting outside the ring (one-shots are moved by calls). */
-	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ONESHOT));
-	ASSERT_EQ(0, ready_u(self->fd, 1, 21, 22));
+	/* One event waiting outside the ring. */
+	ASSERT_EQ(0, sock_waiting(self->fd, sv, 21));
 	ASSERT_EQ(0, kevent_ring_ready(&self->map));
 
 	/* KEVENT_GET_RING takes no buffer. */
@@ -386,8 +416,10 @@ TEST_F(ring, get_events_misuse_with_a_ring_is_einval_and_consumes_nothing)
 
 	/* The event is still there; PGET_EVENTS with the flag moves it. */
 	ASSERT_EQ(1, kevent_pget_events_ns(self->fd, 0, 4, 0, NULL, KEVENT_GET_RING, NULL));
-	TAKE_USER(&self->map, 1, 21, 22);
+	TAKE_SOCK(&self->map, 21);
 	EXPECT_EQ(0, rwait(self->fd, 4, 8, 0));
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /*
@@ -395,7 +427,7 @@ TEST_F(ring, get_events_misuse_with_a_ring_is_einval_and_consumes_nothing)
  * between itself and tail makes the ring count as full (no entry is
  * written) and get-events with KEVENT_GET_RING EINVAL.
  */
-TEST_F(ring, a_bogus_head_counts_as_full_and_get_ring_is_einval)
+TEST_F(evring, a_bogus_head_counts_as_full_and_get_ring_is_einval)
 {
 	struct kevent_ring *r;
 
@@ -429,7 +461,7 @@ TEST_F(ring, a_bogus_head_counts_as_full_and_get_ring_is_einval)
 
 /* ---- events written at wake-up ---------------------------------------- */
 
-TEST_F(ring, edge_triggered_user_is_written_at_each_ready)
+TEST_F(evring, edge_triggered_user_is_written_at_each_ready)
 {
 	struct kevent_ring_entry out[8];
 	int i;
@@ -488,7 +520,7 @@ static void check_pollin(struct __test_metadata *_metadata, int line,
 
 #define CHECK_POLLIN(e, fd, cookie, wanted) check_pollin(_metadata, __LINE__, e, fd, cookie, wanted)
 
-TEST_F(ring, edge_triggered_poll_on_an_eventfd_is_written_at_its_wakeup)
+TEST_F(evring, edge_triggered_poll_on_an_eventfd_is_written_at_its_wakeup)
 {
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct ukevent uk = uk_make(KEVENT_POLL, efd, 0, POLLIN, KEVENT_REQ_ET, 0xef);
@@ -516,7 +548,7 @@ TEST_F(ring, edge_triggered_poll_on_an_eventfd_is_written_at_its_wakeup)
 	close(efd);
 }
 
-TEST_F(ring, edge_triggered_poll_on_a_pipe_is_written_at_its_wakeup)
+TEST_F(evring, edge_triggered_poll_on_a_pipe_is_written_at_its_wakeup)
 {
 	struct ukevent uk;
 	int p[2];
@@ -536,7 +568,7 @@ TEST_F(ring, edge_triggered_poll_on_a_pipe_is_written_at_its_wakeup)
 	close(p[1]);
 }
 
-TEST_F(ring, inode_notifications_are_written_one_entry_each)
+TEST_F(evring, inode_notifications_are_written_one_entry_each)
 {
 	char dir[] = "/tmp/kevent-ring-XXXXXX", path[64];
 	struct ukevent uk;
@@ -580,7 +612,7 @@ TEST_F(ring, inode_notifications_are_written_one_entry_each)
 
 /* ---- events that get-events moves in ---------------------------------- */
 
-TEST_F(ring, level_triggered_poll_waits_outside_until_get_ring)
+TEST_F(evring, level_triggered_poll_waits_outside_until_get_ring)
 {
 	struct pollfd pfd = { .events = POLLIN | POLLRDNORM };
 	struct ukevent uk;
@@ -615,7 +647,7 @@ TEST_F(ring, level_triggered_poll_waits_outside_until_get_ring)
 	close(p[1]);
 }
 
-TEST_F(ring, level_triggered_user_waits_outside_until_get_ring)
+TEST_F(evring, level_triggered_user_waits_outside_until_get_ring)
 {
 	RING_UP(4);
 	ASSERT_EQ(0, add_u(self->fd, 1, 0));
@@ -635,7 +667,7 @@ TEST_F(ring, level_triggered_user_waits_outside_until_get_ring)
 	EXPECT_EQ(0, kevent_ring_ready(&self->map));
 }
 
-TEST_F(ring, oneshot_user_is_written_at_its_ready_and_leaves_the_queue)
+TEST_F(evring, oneshot_user_is_written_at_its_ready_and_leaves_the_queue)
 {
 	struct kevent_ring_entry out[4];
 
@@ -665,7 +697,7 @@ TEST_F(ring, oneshot_user_is_written_at_its_ready_and_leaves_the_queue)
 	EXPECT_EQ(ENOENT, remove_u(self->fd, 1));
 }
 
-TEST_F(ring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
+TEST_F(evring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
 {
 	struct kevent_ring_entry out[4];
 	int i;
@@ -702,7 +734,7 @@ TEST_F(ring, max_nr_bounds_the_events_moved_and_the_ring_what_fits)
 	EXPECT_EQ(ENOENT, remove_u(self->fd, 6));
 }
 
-TEST_F(ring, periodic_timer_is_moved_in_with_its_expirations_never_early)
+TEST_F(evring, periodic_timer_is_moved_in_with_its_expirations_never_early)
 {
 	const int64_t period = 10 * NSEC_PER_MSEC;
 	struct ukevent uk = uk_make(KEVENT_TIMER, 10, 0, KEVENT_TIMER_UNIT_MS, 0, 0x7133);
@@ -743,7 +775,7 @@ TEST_F(ring, periodic_timer_is_moved_in_with_its_expirations_never_early)
 	ASSERT_EQ(0, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
 }
 
-TEST_F(ring, oneshot_timer_is_never_early_and_leaves_the_queue)
+TEST_F(evring, oneshot_timer_is_never_early_and_leaves_the_queue)
 {
 	struct ukevent uk = uk_make(KEVENT_TIMER, 30, 0, KEVENT_TIMER_UNIT_MS,
 				    KEVENT_REQ_ONESHOT, 1);
@@ -762,7 +794,7 @@ TEST_F(ring, oneshot_timer_is_never_early_and_leaves_the_queue)
 	EXPECT_EQ(ENOENT, ctl1(self->fd, KEVENT_CTL_REMOVE, &uk));
 }
 
-TEST_F(ring, socket_recv_is_moved_in_with_its_bytes)
+TEST_F(evring, socket_recv_is_moved_in_with_its_bytes)
 {
 	const struct kevent_ring_entry *e;
 	struct ukevent uk;
@@ -806,7 +838,7 @@ TEST_F(ring, socket_recv_is_moved_in_with_its_bytes)
 
 /* ---- a full ring: the ready list takes over --------------------------- */
 
-TEST_F(ring, full_ring_falls_back_on_the_ready_list_and_loses_nothing)
+TEST_F(evring, full_ring_falls_back_on_the_ready_list_and_loses_nothing)
 {
 	struct kevent_ring_entry out[2];
 	int seen[11] = { 0 }, order[32], got = 0, calls = 0, i, n, r;
@@ -855,7 +887,7 @@ TEST_F(ring, full_ring_falls_back_on_the_ready_list_and_loses_nothing)
  * an edge-triggered request waiting there is in line once, with its
  * latest payload, as on the ready list without a ring.
  */
-TEST_F(ring, the_backlog_keeps_the_order_and_coalesces_like_the_ready_list)
+TEST_F(evring, the_backlog_keeps_the_order_and_coalesces_like_the_ready_list)
 {
 	struct kevent_ring_entry out[2];
 
@@ -895,7 +927,7 @@ TEST_F(ring, the_backlog_keeps_the_order_and_coalesces_like_the_ready_list)
 
 /* ---- the counters wrap around the entries ----------------------------- */
 
-TEST_F(ring, counters_wrap_around_the_entries)
+TEST_F(evring, counters_wrap_around_the_entries)
 {
 	const unsigned int total = 6000;
 	unsigned int sent = 0, done = 0, round, i, batch;
@@ -982,7 +1014,7 @@ static void wait_for_trigger(struct __test_metadata *_metadata, int fd, __u32 id
 	EXPECT_LT(t1 - t0, 10 * NSEC_PER_SEC);
 }
 
-TEST_F(ring, ring_wait_sleeps_until_an_entry_is_written)
+TEST_F(evring, ring_wait_sleeps_until_an_entry_is_written)
 {
 	RING_UP(4);
 	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ET));
@@ -995,7 +1027,7 @@ TEST_F(ring, ring_wait_sleeps_until_an_entry_is_written)
 	TAKE_USER(&self->map, 2, 77, 0);
 }
 
-TEST_F(ring, ring_wait_timeout_returns_the_unread_and_is_never_early)
+TEST_F(evring, ring_wait_timeout_returns_the_unread_and_is_never_early)
 {
 	int64_t t0;
 
@@ -1017,7 +1049,7 @@ TEST_F(ring, ring_wait_timeout_returns_the_unread_and_is_never_early)
 	EXPECT_EQ(2, kevent_ring_ready(&self->map));
 }
 
-TEST_F(ring, nonblocking_ring_wait_is_eagain_with_nothing_unread)
+TEST_F(evring, nonblocking_ring_wait_is_eagain_with_nothing_unread)
 {
 	RING_UP(4);
 	ASSERT_EQ(0, fcntl(self->fd, F_SETFL, O_NONBLOCK));
@@ -1036,15 +1068,15 @@ TEST_F(ring, nonblocking_ring_wait_is_eagain_with_nothing_unread)
 	TAKE_USER(&self->map, 2, 2, 0);
 }
 
-TEST_F(ring, poll_sees_unread_entries_and_events_waiting_outside)
+TEST_F(evring, poll_sees_unread_entries_and_events_waiting_outside)
 {
 	struct pollfd pfd = { .fd = self->fd, .events = POLLIN | POLLRDNORM };
 	struct trigger t = { .fd = self->fd, .id = 1, .delay_ms = 50, .at = 0 };
 	pthread_t th;
+	int sv[2];
 
 	RING_UP(4);
 	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ET));
-	ASSERT_EQ(0, add_u(self->fd, 2, KEVENT_REQ_ONESHOT));
 	EXPECT_EQ(0, poll(&pfd, 1, 0));
 	/* An unread entry. */
 	ASSERT_EQ(0, ready_u(self->fd, 1, 1, 0));
@@ -1053,7 +1085,7 @@ TEST_F(ring, poll_sees_unread_entries_and_events_waiting_outside)
 	kevent_ring_advance(&self->map, 1);
 	EXPECT_EQ(0, poll(&pfd, 1, 0));
 	/* An event waiting outside, then its entry. */
-	ASSERT_EQ(0, ready_u(self->fd, 2, 2, 0));
+	ASSERT_EQ(0, sock_waiting(self->fd, sv, 2));
 	EXPECT_EQ(0, kevent_ring_ready(&self->map));
 	ASSERT_EQ(1, poll(&pfd, 1, 0));
 	EXPECT_EQ(POLLIN | POLLRDNORM, pfd.revents);
@@ -1067,6 +1099,8 @@ TEST_F(ring, poll_sees_unread_entries_and_events_waiting_outside)
 	pthread_join(th, NULL);
 	ASSERT_GT(atomic_load(&t.at), 0);
 	TAKE_USER(&self->map, 1, 77, 0);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /* ---- producers and a consumer on threads ------------------------------ */
@@ -1185,7 +1219,7 @@ static void *consumer_main(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(ring, producers_and_a_consumer_lose_and_double_nothing, 240)
+TEST_F_TIMEOUT(evring, producers_and_a_consumer_lose_and_double_nothing, 240)
 {
 	struct producer p[PRODUCERS];
 	pthread_t pt[PRODUCERS], ct;
@@ -1226,7 +1260,7 @@ TEST_F_TIMEOUT(ring, producers_and_a_consumer_lose_and_double_nothing, 240)
 
 /* ---- munmap, close, fork, mremap -------------------------------------- */
 
-TEST_F(ring, munmap_leaves_the_ring_to_the_queue)
+TEST_F(evring, munmap_leaves_the_ring_to_the_queue)
 {
 	void *p = NULL;
 	size_t size;
@@ -1256,7 +1290,7 @@ TEST_F(ring, munmap_leaves_the_ring_to_the_queue)
  * readable and writable, and the queue's wake-ups still write into it;
  * the queue ends with the mapping.
  */
-TEST_F(ring, closing_the_fd_leaves_a_mapped_queue_alive)
+TEST_F(evring, closing_the_fd_leaves_a_mapped_queue_alive)
 {
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	struct ukevent uk = uk_make(KEVENT_POLL, efd, 0, POLLIN, KEVENT_REQ_ET, 0xef);
@@ -1288,7 +1322,7 @@ TEST_F(ring, closing_the_fd_leaves_a_mapped_queue_alive)
 	close(efd);
 }
 
-TEST_F(ring, a_forked_child_shares_the_ring)
+TEST_F(evring, a_forked_child_shares_the_ring)
 {
 	int go[2], status;
 	pid_t pid;
@@ -1331,7 +1365,7 @@ TEST_F(ring, a_forked_child_shares_the_ring)
 	close(go[1]);
 }
 
-TEST_F(ring, mremap_may_move_or_shrink_a_mapping_but_not_grow_it)
+TEST_F(evring, mremap_may_move_or_shrink_a_mapping_but_not_grow_it)
 {
 	long page = page_size();
 	struct kevent_ring_map big = { 0 };
