@@ -522,8 +522,11 @@ impl Queue {
     }
 
     /// The sweep found `req`'s file closed: removes it if it is still here.
+    /// Requests that left with an entry in the ring go too: one of them
+    /// may be this one, whose slot holds its file.
     pub(crate) fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
+        self.reap(&mut reg);
         self.remove_exactly(&mut reg, req);
     }
 

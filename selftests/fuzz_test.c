@@ -2239,11 +2239,34 @@ static const char *bad_ring_entry(const struct kevent_ring_entry *e, bool alone)
 	}
 }
 
+/*
+ * mmap, with the fuzzer's unmapped page held by a placeholder meanwhile:
+ * the kernel would otherwise place a small ring mapping in that hole, and
+ * the calls that pass pointers into the page (expecting EFAULT) would then
+ * write into the ring. Other threads' calls still fault on the placeholder
+ * (PROT_NONE).
+ */
+static pthread_mutex_t hole_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *mmap_off_hole(size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *hold, *p;
+
+	pthread_mutex_lock(&hole_lock);
+	hold = mmap(mem.unmapped, PAGE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	p = mmap(NULL, len, prot, flags, fd, off);
+	if (hold != MAP_FAILED)
+		munmap(hold, PAGE);
+	pthread_mutex_unlock(&hole_lock);
+	return p;
+}
+
 /* An mmap that must fail with `want` (0: must succeed; the mapping is returned). */
 static void *map_expect(struct worker *w, const char *what, int fd, size_t len, int prot,
 			int flags, off_t off, int want)
 {
-	void *p = mmap(NULL, len, prot, flags, fd, off);
+	void *p = mmap_off_hole(len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED && want) {
 		fail(w, "mmap of a ring %s succeeded, not %s", what, strerror(want));
@@ -2471,8 +2494,9 @@ static void ring_mmap_pool(struct worker *w)
 		close(d);
 		return;
 	}
-	p = mmap(NULL, len, v == 4 ? PROT_READ : PROT_READ | PROT_WRITE,
-		 v == 1 ? MAP_PRIVATE : MAP_SHARED, d, v == 2 ? (off_t)PAGE * (1 + below(r, 300)) : 0);
+	p = mmap_off_hole(len, v == 4 ? PROT_READ : PROT_READ | PROT_WRITE,
+			  v == 1 ? MAP_PRIVATE : MAP_SHARED, d,
+			  v == 2 ? (off_t)PAGE * (1 + below(r, 300)) : 0);
 	if (p == MAP_FAILED) {
 		if (errno != ENODEV && errno != ENOMEM && !(errno == EINVAL && v >= 1 && v <= 3))
 			fail(w, "mmap %s of a queue: %s", what[v], strerror(errno));
@@ -2610,7 +2634,7 @@ static void ring_maps_op(struct worker *w)
 		if (!m)
 			break;
 		{
-			void *to = mmap(NULL, m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			void *to = mmap_off_hole(m->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 			if (to == MAP_FAILED)
 				break;
@@ -3139,7 +3163,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	seed = (uint64_t)setting("KEVENT_FUZZ_SEED", seed_arg, 0);
+	{
+		/* All 64 bits: strtol would clamp half the seeds it prints. */
+		const char *v = seed_arg ? seed_arg : getenv("KEVENT_FUZZ_SEED");
+
+		seed = v && *v ? strtoull(v, NULL, 0) : 0;
+	}
 	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)time(NULL);
 	duration = setting("KEVENT_FUZZ_DURATION", dur_arg, 60);
