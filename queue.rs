@@ -47,6 +47,7 @@ use kernel::{
     impl_has_work,
     list::ListArc,
     new_mutex, new_work,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{lock::mutex::MutexBackend, Arc, ArcBorrow, LockedBy, Mutex},
     time::Ktime,
@@ -116,10 +117,11 @@ enum Outcome {
 }
 
 /// What a ring counts against its user's `max_user_requests`: a request
-/// per KiB of its memory (the shared pages and the slots of requests that
+/// per KiB of its memory (its whole pages, and the slots of requests that
 /// leave with an entry), rounded up.
 fn ring_cost(entries: u32) -> usize {
-    (RingMem::size(entries) + ReadyList::gone_slots_size(entries)).div_ceil(1024)
+    let pages = RingMem::size(entries).next_multiple_of(PAGE_SIZE);
+    (pages + ReadyList::gone_slots_size(entries)).div_ceil(1024)
 }
 
 /// Where a collection puts events: a user array, or the queue's ring.
@@ -313,6 +315,9 @@ impl Queue {
                 uk.ret_data[1] = e.to_errno().unsigned_abs();
             }
         }
+        // Those that left meanwhile (a READY of a one-shot request) hold
+        // their files and edges until taken out: not past this call.
+        self.reap(&mut reg);
         entries.len()
     }
 
@@ -403,6 +408,8 @@ impl Queue {
             }
         };
         *req.source.access_mut(reg) = running;
+        // Nothing below fails: its events may go straight into the ring.
+        req.arm();
         if let Some(watch) = watch {
             self.shared.watches.lock().attach(watch, req.clone());
         }
@@ -733,6 +740,11 @@ impl Queue {
         req: ArcBorrow<'_, Request>,
         mask: u32,
     ) -> bool {
+        // Until its ADD succeeded, an event cannot be taken back from the
+        // ring if the ADD fails: it waits in line, which the failure clears.
+        if !req.is_armed() {
+            return Self::queue_locked(ready, req);
+        }
         let Some(ev) = req.kind.at_wake(&*req, req.pending(), mask) else {
             return Self::queue_locked(ready, req);
         };
@@ -840,7 +852,7 @@ impl Queue {
             wait_first = true;
         }
         loop {
-            let timed_out = wait_first && self.wait_for(min_nr, timeout, nonblock)?;
+            let timed_out = wait_first && self.wait_for(min_nr, timeout, nonblock, false)?;
             wait_first = true;
             let mut reg = self.registry.lock();
             // The count the wait went by includes level-triggered files
@@ -897,6 +909,9 @@ impl Queue {
         self.ready.lock().attach_ring(Ring::new(mem.clone()), gone);
         *slot = Some(mem);
         self.ringed.store(true, Ordering::Relaxed);
+        // A get-events that copies and waits now would wait for events that
+        // go to the ring: it looks again, and fails.
+        self.waiters.wake_up_all();
         Ok(RingMem::size(entries))
     }
 
@@ -939,7 +954,7 @@ impl Queue {
             if unread >= min_nr || timed_out || (nonblock && unread > 0) {
                 return Ok(unread);
             }
-            timed_out = self.wait_for(min_nr, timeout, nonblock)?;
+            timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;
         }
     }
 
@@ -1000,10 +1015,23 @@ impl Queue {
 
     /// Sleeps until `min_nr` events are ready, the deadline passes (then
     /// returns `true`) or a signal arrives (`EINTR`).
-    fn wait_for(&self, min_nr: usize, timeout: Timeout, nonblock: bool) -> Result<bool> {
+    /// A waiter for the ring (`ring`) counts the ring's unread entries
+    /// too; one that copies, only what is in line.
+    fn wait_for(
+        &self,
+        min_nr: usize,
+        timeout: Timeout,
+        nonblock: bool,
+        ring: bool,
+    ) -> Result<bool> {
         loop {
+            // The queue got a ring while this copying call waited: its
+            // events go there only (`setup_ring` wakes every waiter).
+            if !ring && self.ringed.load(Ordering::Relaxed) {
+                return Err(EINVAL);
+            }
             let ready = self.ready.lock();
-            let avail = ready.available();
+            let avail = if ring { ready.available() } else { ready.len() };
             if nonblock && avail == 0 {
                 return Err(EAGAIN);
             }
@@ -1112,7 +1140,9 @@ impl Queue {
                 }
                 let left = ready.len();
                 drop(ready);
-                self.wake_pollers(requeued);
+                // Entries written into the ring are news to pollers, which
+                // may have looked while they were on their way.
+                self.wake_pollers(requeued || (S::RING && done > 0));
                 return (Ok(done), left);
             }
             drop(ready);
@@ -1134,7 +1164,7 @@ impl Queue {
                 }
                 let left = ready.len();
                 drop(ready);
-                self.wake_pollers(requeued);
+                self.wake_pollers(requeued || (S::RING && done > 0));
                 return (out.short(done), left);
             }
         }

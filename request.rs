@@ -15,7 +15,7 @@ use crate::sys::{
     rbtree::{impl_has_rb_links, RbItem, RbLinks},
 };
 use crate::watch::{Watch, OTHERS};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{
     list::{
         impl_has_list_links, impl_list_arc_safe, impl_list_item, AtomicTracker, ListLinks,
@@ -24,6 +24,11 @@ use kernel::{
     prelude::*,
     sync::{Arc, ArcBorrow, LockedBy},
 };
+
+/// A request's `state`.
+const NEW: u8 = 0;
+const ARMED: u8 = 1;
+const DEAD: u8 = 2;
 
 /// What names a request within its queue: `(id, type, user)`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -97,8 +102,10 @@ pub(crate) struct Request {
     /// The payload of the last `Handle::fire_with`, or what the source
     /// keeps of the ADD or MODIFY entry (`Kind::param`).
     payload: [AtomicU32; 2],
-    /// Set once the request has left its queue: it is never queued again.
-    dead: AtomicBool,
+    /// `NEW` until its ADD succeeded (a wake-up may queue it, which a
+    /// failed ADD undoes, but not write its event into the ring), then
+    /// `ARMED`; `DEAD` once it has left its queue: it is never queued again.
+    state: AtomicU8,
     /// What keeps its source running, while it is registered. It holds
     /// references to the request (a timer or hooks must not outlive it):
     /// the queue takes it out when the request leaves the registry.
@@ -180,7 +187,7 @@ impl Request {
                     let [a, b] = kind.param(uk).unwrap_or_default();
                     [AtomicU32::new(a), AtomicU32::new(b)]
                 },
-                dead: AtomicBool::new(false),
+                state: AtomicU8::new(NEW),
                 source,
                 reg_links <- RbLinks::new(),
                 watch_links <- RbLinks::new(),
@@ -227,7 +234,18 @@ impl Request {
     }
 
     pub(crate) fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Relaxed)
+        self.state.load(Ordering::Relaxed) == DEAD
+    }
+
+    /// Its ADD succeeded (see `state`).
+    pub(crate) fn arm(&self) {
+        let _ = self
+            .state
+            .compare_exchange(NEW, ARMED, Ordering::Release, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_armed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == ARMED
     }
 
     /// The following take `&mut ReadyList` as proof that the queue's ready
@@ -266,7 +284,7 @@ impl Request {
     }
 
     pub(crate) fn kill(&self, _ready: &mut crate::queue::ReadyList) {
-        self.dead.store(true, Ordering::Relaxed);
+        self.state.store(DEAD, Ordering::Relaxed);
     }
 
     /// The request as registered, with these results.

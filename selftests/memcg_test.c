@@ -338,15 +338,16 @@ TEST_F_TIMEOUT(memcg, ring_pages_are_charged_to_the_callers_cgroup, 120)
 
 /*
  * max_user_requests and the ring (kevent.7, "The event ring", and
- * Limits): a ring counts as one request per KiB of its pages and of its
- * bookkeeping slots, rounded up. 4096 entries count 137 (128 + 4096 * 32
- * bytes and 1024 slots of 8 bytes), 8192 count 265, 128 count 6, 64
- * count 3, 2 count 1. The fixture sets the limit to 137, as limits_test
- * sets its own, and restores it from the parent.
+ * Limits): a ring counts as one request per KiB of its whole pages and of
+ * its bookkeeping slots, rounded up. With 4 KiB pages, 4096 entries count
+ * 140 (33 pages for 128 + 4096 * 32 bytes, and 1024 slots of 8 bytes),
+ * 8192 count 268, 128 count 9, 64 count 5, 2 count 5. The fixture sets the
+ * limit to 140, as limits_test sets its own, and restores it from the
+ * parent.
  */
 #define PARAM "/sys/module/kevent/parameters/max_user_requests"
-#define RING_LIMIT 137
-#define RING_LIMIT_STR "137\n"
+#define RING_LIMIT 140
+#define RING_LIMIT_STR "140\n"
 #define NOBODY 65534
 
 static int read_param(char *buf, size_t size)
@@ -477,7 +478,7 @@ static void ring_and_requests_share_the_limit(struct __test_metadata *_metadata)
 	EXPECT_EQ(-ENOSPC, ring_setup(q[0], 8192, &size));
 	EXPECT_EQ(-EINVAL, ring_get(q[0], 0, 1, 0));
 	EXPECT_TRUE(no_ring_to_map(q[0]));
-	/* 137: exactly the limit. Then nothing more fits, in any queue. */
+	/* 140: exactly the limit. Then nothing more fits, in any queue. */
 	ASSERT_EQ(0, ring_setup_eventually(q[0], 4096, &size));
 	ASSERT_EQ(ring_bytes(4096), size);
 	EXPECT_EQ(ENOSPC, add_user(q[1], 1));
@@ -489,30 +490,36 @@ static void ring_and_requests_share_the_limit(struct __test_metadata *_metadata)
 	ASSERT_EQ(0, close(q[0]));
 	usleep(200 * 1000);
 	EXPECT_EQ(ENOSPC, add_user(q[1], 1));
-	/* Unmapped, it goes, and gives the 137 back. */
+	/* Unmapped, it goes, and gives the 140 back. */
 	ASSERT_EQ(0, munmap(map, size));
 	ASSERT_EQ(0, add_user_eventually(q[1], 0));
-	for (i = 1; i < RING_LIMIT - 3; i++)
+	for (i = 1; i < RING_LIMIT - 5; i++)
 		ASSERT_EQ(0, add_user(q[1], i)) TH_LOG("request %d", i);
 
-	/* Three left: 128 entries (6) do not fit, 64 (3) do, exactly. */
+	/* Five left: 128 entries (9) do not fit, 64 (5) do, exactly. */
 	EXPECT_EQ(-ENOSPC, ring_setup(q[2], 128, NULL));
 	ASSERT_EQ(0, ring_setup(q[2], 64, &size));
 	ASSERT_EQ(ring_bytes(64), size);
 	EXPECT_EQ(ENOSPC, add_user(q[1], 1000));
 	EXPECT_EQ(-ENOSPC, ring_setup(q[3], KEVENT_RING_MIN_ENTRIES, NULL));
 
-	/* A request removed makes room for the smallest ring, which counts 1. */
+	/* Requests removed make room for the smallest ring, a page: 5. */
+	for (i = 1; i <= 4; i++) {
+		struct ukevent rm = uk_user(i, 0);
+
+		ASSERT_EQ(0, ctl1(q[1], KEVENT_CTL_REMOVE, &rm));
+	}
+	EXPECT_EQ(-ENOSPC, ring_setup(q[3], KEVENT_RING_MIN_ENTRIES, NULL));
 	ASSERT_EQ(0, ctl1(q[1], KEVENT_CTL_REMOVE, &uk));
 	ASSERT_EQ(0, ring_setup(q[3], KEVENT_RING_MIN_ENTRIES, NULL));
 	EXPECT_EQ(ENOSPC, add_user(q[1], 1000));
 
-	/* Closed (never mapped), a queue gives its ring's 3 back, and no more. */
+	/* Closed (never mapped), a queue gives its ring's 5 back, and no more. */
 	ASSERT_EQ(0, close(q[2]));
 	ASSERT_EQ(0, add_user_eventually(q[1], 1000));
-	ASSERT_EQ(0, add_user(q[1], 1001));
-	ASSERT_EQ(0, add_user(q[1], 1002));
-	EXPECT_EQ(ENOSPC, add_user(q[1], 1003));
+	for (i = 1001; i < 1005; i++)
+		ASSERT_EQ(0, add_user(q[1], i)) TH_LOG("request %d", i);
+	EXPECT_EQ(ENOSPC, add_user(q[1], 1005));
 	q[0] = open_queue();
 	ASSERT_GE(q[0], 0);
 	EXPECT_EQ(-ENOSPC, ring_setup(q[0], KEVENT_RING_MIN_ENTRIES, NULL));

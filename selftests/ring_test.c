@@ -1068,6 +1068,45 @@ TEST_F(evring, nonblocking_ring_wait_is_eagain_with_nothing_unread)
 	TAKE_USER(&self->map, 2, 2, 0);
 }
 
+/* A copying get-events of up to 5 s on fd; returns -errno or the count. */
+struct plain_wait {
+	int fd;
+	int result;
+	int64_t took_ns;
+};
+
+static void *plain_wait(void *arg)
+{
+	struct plain_wait *w = arg;
+	struct ukevent ev[4];
+	int64_t t0 = now_ns();
+
+	w->result = get_ns(w->fd, 1, 4, 5 * NSEC_PER_SEC, ev);
+	w->took_ns = now_ns() - t0;
+	return NULL;
+}
+
+/*
+ * A copying get-events that was waiting when the ring was set up fails
+ * with EINVAL at once: its events now go to the ring. (It once spun in
+ * the kernel, unkillable, counting the ring's entries as its own.)
+ */
+TEST_F(evring, a_copying_wait_fails_when_the_ring_is_set_up)
+{
+	struct plain_wait w = { .fd = self->fd };
+	pthread_t th;
+
+	ASSERT_EQ(0, add_u(self->fd, 1, KEVENT_REQ_ET));
+	ASSERT_EQ(0, pthread_create(&th, NULL, plain_wait, &w));
+	usleep(100 * 1000);
+	RING_UP(4);
+	ASSERT_EQ(0, ready_u(self->fd, 1, 5, 0));
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EINVAL, w.result);
+	EXPECT_LT(w.took_ns, 4 * NSEC_PER_SEC);
+	TAKE_USER(&self->map, 1, 5, 0);
+}
+
 TEST_F(evring, poll_sees_unread_entries_and_events_waiting_outside)
 {
 	struct pollfd pfd = { .fd = self->fd, .events = POLLIN | POLLRDNORM };

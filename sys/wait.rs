@@ -149,6 +149,20 @@ impl WaitQueueHead {
         };
     }
 
+    /// Wakes every sleeper, whatever its `min_nr`, to look again.
+    pub(crate) fn wake_up_all(&self) {
+        // SAFETY: As in `wake_up_count`; no exclusive limit (0), and the
+        // largest count, which satisfies every sleeper.
+        unsafe {
+            bindings::__wake_up(
+                self.as_ptr(),
+                bindings::TASK_NORMAL,
+                0,
+                usize::MAX as *mut c_void,
+            )
+        };
+    }
+
     /// Sleeps interruptibly as an exclusive waiter until woken by a count
     /// of at least `min_nr`, a signal, or `deadline` (absolute,
     /// `CLOCK_MONOTONIC`; `None` waits forever).

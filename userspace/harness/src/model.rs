@@ -677,8 +677,8 @@ impl Model {
     }
 
     /// `KEVENT_IOC_CTL`: the entries as written back, or the call's errno.
-    /// A call that gets to its entries first takes out the requests that
-    /// left with their entry (`reap`).
+    /// A call that gets to its entries takes out the requests that left
+    /// with their entry (`reap`), before them and after them.
     pub fn ctl(&mut self, cmd: u32, entries: &[Ukevent]) -> Result<Vec<Ukevent>, i32> {
         if !check_ctl(cmd, entries.len())? {
             return Ok(Vec::new());
@@ -691,6 +691,7 @@ impl Model {
                 written_back(uk, r)
             })
             .collect();
+        self.reap();
         self.syscall_returns();
         Ok(out)
     }
@@ -1927,9 +1928,11 @@ mod tests {
                 poll_in(10, KEVENT_REQ_ONESHOT, cookie),
             );
         }
-        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
-        ready(&mut m, 1, 5);
-        assert_eq!(users_in(&m.ring_read(8)), [(1, 5)]);
+        // A wake-up between calls takes a slot, which no call frees yet.
+        let q = m.pipe_opened(12, 13);
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(12, KEVENT_REQ_ONESHOT, 9));
+        m.pipe_write(q, 1);
+        assert_eq!(m.ring_read(8)[0].user, 9);
         // The ring has room for both pipe requests, but one slot is left:
         // the newest hook takes it, the other waits in line.
         m.pipe_write(p, 1);
@@ -1955,8 +1958,9 @@ mod tests {
                 poll_in(10, KEVENT_REQ_ONESHOT, cookie),
             );
         }
-        ok(&mut m, KEVENT_CTL_ADD, user(1, KEVENT_REQ_ONESHOT));
-        ready(&mut m, 1, 5);
+        let q = m.pipe_opened(12, 13);
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(12, KEVENT_REQ_ONESHOT, 9));
+        m.pipe_write(q, 1);
         m.ring_read(8);
         m.pipe_write(p, 1);
         assert_eq!(m.ring_state(), Some((2, false)));
@@ -1967,35 +1971,51 @@ mod tests {
         let mut m = Model::new();
         let p = m.pipe_opened(10, 11);
         let q = m.pipe_opened(12, 13);
+        let r = m.pipe_opened(14, 15);
         m.ring_setup(2).unwrap();
-        ok(&mut m, KEVENT_CTL_ADD, poll_in(10, KEVENT_REQ_ONESHOT, 0));
-        ok(&mut m, KEVENT_CTL_ADD, poll_in(12, KEVENT_REQ_ONESHOT, 0));
-        let users = [user(1, KEVENT_REQ_ONESHOT), user(2, KEVENT_REQ_ONESHOT)];
-        let readys = [readied(1, 1), readied(2, 2)];
-        assert_eq!(errs(&mut m, KEVENT_CTL_ADD, &users), [0, 0]);
-        // One call's READYs take both slots (and the ring's room).
-        assert_eq!(errs(&mut m, KEVENT_CTL_READY, &readys), [0, 0]);
-        assert_eq!(users_in(&m.ring_read(8)), [(1, 1), (2, 2)]);
+        for fd in [10, 12, 14] {
+            ok(&mut m, KEVENT_CTL_ADD, poll_in(fd, KEVENT_REQ_ONESHOT, 0));
+        }
+        // Wake-ups between calls take both slots (a ring of 2 has two).
+        m.pipe_write(p, 1);
+        m.pipe_write(q, 1);
+        assert_eq!(m.ring_read(8).len(), 2);
         // Calls refused as a whole take nothing out.
         assert_eq!(m.ctl(KEVENT_CTL_INIT, &[user(1, 0)]), Err(EINVAL));
         assert_eq!(m.ctl(KEVENT_CTL_ADD, &[]), Ok(vec![]));
         assert_eq!(m.ring_wait(0, 0), Err(EINVAL));
         assert_eq!(m.ring_wait(2, 1), Err(EINVAL));
         assert_eq!(m.ring_wait(3, 8), Err(EINVAL));
-        m.pipe_write(p, 1);
+        m.pipe_write(r, 1);
         assert_eq!((m.ring_state(), m.ring_no_gone_slot), (Some((0, true)), 1));
         // A ring wait frees them (and moves the pipe's event in).
         assert_eq!(m.ring_wait(0, 8), Ok(1));
-        assert_eq!(m.ring_read(8)[0].id, [10, 0]);
-        // Again, and a ctl call whose only entry fails frees them too.
-        assert_eq!(errs(&mut m, KEVENT_CTL_ADD, &users), [0, 0]);
-        assert_eq!(errs(&mut m, KEVENT_CTL_READY, &readys), [0, 0]);
+        assert_eq!(m.ring_read(8)[0].id, [14, 0]);
+        // A ctl call frees them too, even one whose only entry fails, and
+        // so does the end of the call whose READYs took them. (The pipes
+        // are drained first: a request ready at its ADD goes in line.)
+        m.pipe_read(p, 1);
+        m.pipe_read(q, 1);
+        m.pipe_read(r, 1);
+        for fd in [10, 12] {
+            ok(&mut m, KEVENT_CTL_ADD, poll_in(fd, KEVENT_REQ_ONESHOT, 0));
+        }
+        m.pipe_write(p, 1);
+        m.pipe_write(q, 1);
         m.ring_read(8);
         assert_eq!(err(&mut m, KEVENT_CTL_REMOVE, user(9, 0)), ENOENT);
-        m.pipe_write(q, 1);
+        let users = [user(1, KEVENT_REQ_ONESHOT), user(2, KEVENT_REQ_ONESHOT)];
+        assert_eq!(errs(&mut m, KEVENT_CTL_ADD, &users), [0, 0]);
+        assert_eq!(
+            errs(&mut m, KEVENT_CTL_READY, &[readied(1, 1), readied(2, 2)]),
+            [0, 0]
+        );
+        assert_eq!(users_in(&m.ring_read(8)), [(1, 1), (2, 2)]);
+        ok(&mut m, KEVENT_CTL_ADD, poll_in(14, KEVENT_REQ_ONESHOT, 0));
+        m.pipe_write(r, 1);
         assert_eq!((m.ring_state(), m.ring_no_gone_slot), (Some((1, false)), 1));
-        assert_eq!(m.ring_read(8)[0].id, [12, 0]);
-        assert_eq!((m.len(), m.ring_left), (0, 5));
+        assert_eq!(m.ring_read(8)[0].id, [14, 0]);
+        assert_eq!((m.len(), m.ring_left), (0, 7));
     }
 
     #[test]
