@@ -13,7 +13,6 @@
 
 #define PARAM "/sys/module/kevent/parameters/max_requests"
 
-
 TEST_F(q, add_writes_back_done_and_keeps_the_entry)
 {
 	struct ukevent uk = uk_make(KEVENT_USER, 7, 8, 0, KEVENT_REQ_ET, 0x1122334455667788ull);
@@ -323,18 +322,6 @@ TEST_F(q, init_returns_an_independent_cloexec_queue)
 	EXPECT_EQ(EINVAL, errno);
 }
 
-static int write_param(const char *value)
-{
-	int fd = open(PARAM, O_WRONLY);
-	int r;
-
-	if (fd < 0)
-		return -errno;
-	r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 TEST_F(q, per_queue_limit_is_enospc)
 {
 	char old[32] = "";
@@ -350,7 +337,7 @@ TEST_F(q, per_queue_limit_is_enospc)
 	EXPECT_EQ(0, strcmp(old, "65536\n"));	/* the documented default */
 	if (getuid() != 0)
 		SKIP(return, "changing the limit needs root");
-	ASSERT_EQ(0, write_param("8"));
+	ASSERT_EQ(0, param_write(PARAM, "8"));
 	for (i = 0; i < 8; i++) {
 		uk = uk_user(i, 0);
 		EXPECT_EQ(0, ctl1(self->fd, KEVENT_CTL_ADD, &uk));
@@ -374,7 +361,7 @@ TEST_F(q, per_queue_limit_is_enospc)
 	EXPECT_EQ(0, user_ready(self->fd, 8, 0));
 	EXPECT_EQ(1, get_ns(self->fd, 1, 1, 0, ev));
 	EXPECT_EQ(0, ctl1(self->fd, KEVENT_CTL_ADD, &uk));
-	ASSERT_EQ(0, write_param("65536"));
+	ASSERT_EQ(0, param_write(PARAM, "65536"));
 }
 
 TEST(module_is_pinned_while_a_queue_is_open)

@@ -761,18 +761,6 @@ out:
 	return ok ? 0 : EIO;
 }
 
-/* Whether mmap of `q` says it has no ring (ENODEV). */
-static bool no_ring_to_map(int q)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
-
-	if (p != MAP_FAILED) {
-		munmap(p, 4096);
-		return false;
-	}
-	return errno == ENODEV;
-}
-
 /*
  * Set-up of a ring of `entries` on the fresh queue `q` (`size` is unused:
  * the ring is not set up yet), which it closes.

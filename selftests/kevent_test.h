@@ -86,6 +86,45 @@ static inline int get_ns(int fd, unsigned int min_nr, unsigned int max_nr, int64
 	return r < 0 ? -errno : r;
 }
 
+/* Reads the module parameter file `path` (text, newline included). */
+static inline int param_read(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = 0;
+	return 0;
+}
+
+/* Writes `value` to the module parameter file `path`; -errno on failure. */
+static inline int param_write(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* Whether mmap of queue `q` says it has no ring (ENODEV). */
+static inline int no_ring_to_map(int q)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
+
+	if (p != MAP_FAILED) {
+		munmap(p, 4096);
+		return 0;
+	}
+	return errno == ENODEV;
+}
+
 /* The module's reference count (one per open queue file), or -1. */
 static inline int module_refcnt(void)
 {

@@ -27,31 +27,6 @@
 #define OTHER 65533
 #define HOUR_MS 3600000
 
-static int read_param(char *buf, size_t size)
-{
-	int fd = open(PARAM, O_RDONLY | O_CLOEXEC), n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -EIO;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_param(const char *value)
-{
-	int fd = open(PARAM, O_WRONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 FIXTURE(limit)
 {
 	char saved[64];
@@ -70,7 +45,7 @@ FIXTURE_SETUP(limit)
 	close(q);
 	if (getuid() != 0)
 		SKIP(return, "changing the limit needs root");
-	ASSERT_EQ(0, read_param(self->saved, sizeof(self->saved)));
+	ASSERT_EQ(0, param_read(PARAM, self->saved, sizeof(self->saved)));
 	v = strtol(self->saved, &end, 10);
 	ASSERT_EQ('\n', *end);
 	/* "Large, a share of memory": at least above what the tests set. */
@@ -78,7 +53,7 @@ FIXTURE_SETUP(limit)
 	TH_LOG("max_user_requests was %ld", v);
 	/* Last: a failed setup runs no teardown. */
 	self->changed = true;
-	ASSERT_EQ(0, write_param(LIMIT_STR));
+	ASSERT_EQ(0, param_write(PARAM, LIMIT_STR));
 }
 
 FIXTURE_TEARDOWN_PARENT(limit)
@@ -87,8 +62,8 @@ FIXTURE_TEARDOWN_PARENT(limit)
 
 	if (!self->changed)
 		return;
-	EXPECT_EQ(0, write_param(self->saved));
-	EXPECT_EQ(0, read_param(now, sizeof(now)));
+	EXPECT_EQ(0, param_write(PARAM, self->saved));
+	EXPECT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	EXPECT_STREQ(self->saved, now);
 }
 
@@ -258,7 +233,7 @@ TEST_F(limit, one_user_across_queues_and_processes)
 	char now[64];
 	pid_t pid;
 
-	ASSERT_EQ(0, read_param(now, sizeof(now)));
+	ASSERT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	ASSERT_STREQ(LIMIT_STR, now);
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -384,7 +359,7 @@ TEST_F(limit, only_root_writes_the_parameter)
 		_exit(fd < 0 && errno == EACCES ? 0 : 2);
 	}
 	ASSERT_EQ(0, reap(pid));
-	ASSERT_EQ(0, read_param(now, sizeof(now)));
+	ASSERT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	EXPECT_STREQ(LIMIT_STR, now);
 }
 

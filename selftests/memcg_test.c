@@ -350,31 +350,6 @@ TEST_F_TIMEOUT(memcg, ring_pages_are_charged_to_the_callers_cgroup, 120)
 #define RING_LIMIT_STR "140\n"
 #define NOBODY 65534
 
-static int read_param(char *buf, size_t size)
-{
-	int fd = open(PARAM, O_RDONLY | O_CLOEXEC), n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -EIO;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_param(const char *value)
-{
-	int fd = open(PARAM, O_WRONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -errno;
-	r = write(fd, value, strlen(value)) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
 FIXTURE(ring_limit)
 {
 	char saved[64];
@@ -391,11 +366,11 @@ FIXTURE_SETUP(ring_limit)
 	close(q);
 	if (getuid() != 0)
 		SKIP(return, "changing the limit needs root");
-	ASSERT_EQ(0, read_param(self->saved, sizeof(self->saved)));
+	ASSERT_EQ(0, param_read(PARAM, self->saved, sizeof(self->saved)));
 	TH_LOG("max_user_requests was %s", self->saved);
 	/* Last: a failed setup runs no teardown. */
 	self->changed = true;
-	ASSERT_EQ(0, write_param(RING_LIMIT_STR));
+	ASSERT_EQ(0, param_write(PARAM, RING_LIMIT_STR));
 }
 
 FIXTURE_TEARDOWN_PARENT(ring_limit)
@@ -404,8 +379,8 @@ FIXTURE_TEARDOWN_PARENT(ring_limit)
 
 	if (!self->changed)
 		return;
-	EXPECT_EQ(0, write_param(self->saved));
-	EXPECT_EQ(0, read_param(now, sizeof(now)));
+	EXPECT_EQ(0, param_write(PARAM, self->saved));
+	EXPECT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	EXPECT_STREQ(self->saved, now);
 }
 
@@ -447,18 +422,6 @@ static int add_user_eventually(int q, __u32 id)
 	while ((r = add_user(q, id)) == ENOSPC && now_ns() < deadline)
 		usleep(10000);
 	return r;
-}
-
-/* Whether mmap of `q` says it has no ring (ENODEV). */
-static bool no_ring_to_map(int q)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, q, 0);
-
-	if (p != MAP_FAILED) {
-		munmap(p, 4096);
-		return false;
-	}
-	return errno == ENODEV;
 }
 
 static void ring_and_requests_share_the_limit(struct __test_metadata *_metadata)
@@ -534,7 +497,7 @@ TEST_F(ring_limit, ring_and_requests_share_max_user_requests)
 	pid_t pid;
 	int status;
 
-	ASSERT_EQ(0, read_param(now, sizeof(now)));
+	ASSERT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	ASSERT_STREQ(RING_LIMIT_STR, now);
 	pid = fork();
 	ASSERT_GE(pid, 0);
