@@ -1138,6 +1138,8 @@ impl Queue {
                 if S::RING {
                     ready.collecting = false;
                 }
+                // Once per call, not per request popped.
+                ready.show_backlog();
                 let left = ready.len();
                 drop(ready);
                 // Entries written into the ring are news to pollers, which
@@ -1162,6 +1164,8 @@ impl Queue {
                 if S::RING {
                     ready.collecting = false;
                 }
+                // Once per call, not per request popped.
+                ready.show_backlog();
                 let left = ready.len();
                 drop(ready);
                 self.wake_pollers(requeued || (S::RING && done > 0));

@@ -87,10 +87,11 @@ impl ReadyList {
         r
     }
 
+    /// Pops the oldest request. Only a collection pops, and it updates the
+    /// backlog flag once it is done (`show_backlog`): the flag may stay set
+    /// a moment after the list empties, as the uapi allows.
     pub(crate) fn pop_front(&mut self) -> Option<ListArc<Request>> {
-        let item = self.list.pop_front();
-        self.show_backlog();
-        item
+        self.list.pop_front()
     }
 
     pub(crate) fn remove(&mut self, item: &Request) -> Option<ListArc<Request>> {
@@ -101,7 +102,7 @@ impl ReadyList {
 
     /// Keeps the ring's `KEVENT_RING_BACKLOG` equal to "the list is not
     /// empty" (one store when that changes).
-    fn show_backlog(&mut self) {
+    pub(crate) fn show_backlog(&mut self) {
         // Without a ring (most queues), one test of the pointer.
         let Some(ring) = &mut self.ring else { return };
         let waiting = !self.list.is_empty();

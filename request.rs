@@ -237,11 +237,10 @@ impl Request {
         self.state.load(Ordering::Relaxed) == DEAD
     }
 
-    /// Its ADD succeeded (see `state`).
+    /// Its ADD succeeded (see `state`). Only that ADD could have killed it
+    /// before (its failure path, which does not come here): a plain store.
     pub(crate) fn arm(&self) {
-        let _ = self
-            .state
-            .compare_exchange(NEW, ARMED, Ordering::Release, Ordering::Relaxed);
+        self.state.store(ARMED, Ordering::Release);
     }
 
     pub(crate) fn is_armed(&self) -> bool {
