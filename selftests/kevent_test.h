@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,14 @@ static inline int get_ns(int fd, unsigned int min_nr, unsigned int max_nr, int64
 	int r = kevent_get_events_ns(fd, min_nr, max_nr, timeout_ns, buf, 0);
 
 	return r < 0 ? -errno : r;
+}
+
+/* Drops every privilege for uid (and gid) u, as setuid() from root does. */
+static inline int become(uid_t u)
+{
+	if (setgroups(0, NULL) || setgid(u) || setuid(u))
+		return -1;
+	return getuid() == u && geteuid() == u ? 0 : -1;
 }
 
 /* Reads the module parameter file `path` (text, newline included). */

@@ -11,7 +11,6 @@
  * runs whatever the test did (and as root: the test drops privileges).
  */
 #define _GNU_SOURCE
-#include <grp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +64,6 @@ FIXTURE_TEARDOWN_PARENT(limit)
 	EXPECT_EQ(0, param_write(PARAM, self->saved));
 	EXPECT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	EXPECT_STREQ(self->saved, now);
-}
-
-/* Drops every privilege for uid (and gid) u, as setuid() from root does. */
-static int become(uid_t u)
-{
-	if (setgroups(0, NULL) || setgid(u) || setuid(u))
-		return -1;
-	return getuid() == u && geteuid() == u ? 0 : -1;
 }
 
 /* Waits for pid; its exit status. */

@@ -23,7 +23,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,14 +381,6 @@ FIXTURE_TEARDOWN_PARENT(ring_limit)
 	EXPECT_EQ(0, param_write(PARAM, self->saved));
 	EXPECT_EQ(0, param_read(PARAM, now, sizeof(now)));
 	EXPECT_STREQ(self->saved, now);
-}
-
-/* Drops every privilege for uid (and gid) u, as setuid() from root does. */
-static int become(uid_t u)
-{
-	if (setgroups(0, NULL) || setgid(u) || setuid(u))
-		return -1;
-	return getuid() == u && geteuid() == u ? 0 : -1;
 }
 
 static int add_user(int q, __u32 id)
