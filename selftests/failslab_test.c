@@ -578,7 +578,7 @@ static int has_event(int q, __u64 cookie)
  * ADD of the FIFO with POLLIN | POLLOUT, with an allocation armed to fail.
  * On ENOMEM: no event, REMOVE finds nothing, and (unless `close_queue`)
  * the same ADD then succeeds. On success: the request is delivered at
- * once (the FIFO is always writable) and REMOVE finds it. With
+ * once (the FIFO is always writable; see below) and REMOVE finds it. With
  * `close_queue`, `q` is closed right after the checks, whatever happened,
  * while the helper keeps waking the FIFO.
  */
@@ -615,10 +615,25 @@ static int op_add_fifo(int q, int fifo, bool close_queue)
 			close(q);
 		return r;
 	}
+	/*
+	 * The FIFO is writable, but 6.12's pipe_poll() reads the pipe's head
+	 * and tail without its lock: a write and a read by the helper between
+	 * the two loads make it see a "full" pipe holding data, POLLIN alone
+	 * (upstream reads both in one load since 6.14). Either bit will do.
+	 */
 	n = get_ns(q, 1, 8, NSEC_PER_SEC, ev);
 	if (n != 1 || ev[0].ptr != FIFO_COOKIE || ev[0].ret_flags != KEVENT_RET_DONE ||
-	    !(ev[0].ret_data[0] & POLLOUT)) {
-		fifo_why = "the added request was not delivered as one normal event";
+	    !(ev[0].ret_data[0] & (POLLIN | POLLOUT))) {
+		static char why[160];
+
+		if (n < 1)
+			snprintf(why, sizeof(why),
+				 "the added request was not delivered within 1 s (get-events: %d)", n);
+		else
+			snprintf(why, sizeof(why),
+				 "the added request was not delivered as one normal event (%d events, the first: cookie %#llx, ret_flags %#x, mask %#x)",
+				 n, (unsigned long long)ev[0].ptr, ev[0].ret_flags, ev[0].ret_data[0]);
+		fifo_why = why;
 		return EIO;
 	}
 	if (close_queue) {
