@@ -36,7 +36,7 @@ RUST_TARGET := x86_64-unknown-linux-gnu
 RUST_OUT := $(ROOT)/userspace/target/$(RUST_TARGET)/release
 
 .PHONY: all deps kernel module module-in lint fmt selftests examples userspace compat peer-tests peers vm-inputs check fuzz run \
-	clean bench insns insprof insprof-debuginfo
+	clean bench insns insprof insprof-debuginfo dkms-source dkms-install dkms-check
 
 all: vm-inputs
 
@@ -134,6 +134,11 @@ vm-inputs: module selftests examples userspace peer-tests insns
 check: deps lint vm-inputs
 	@cd userspace && cargo test --quiet
 	@./qemu-test.sh --kernel debug $(QEMU_TEST_FLAGS)
+	@scripts/dkms-check.sh
+
+# README's "Install on your machine", by DKMS, against our debug kernel.
+dkms-check: deps vm-inputs
+	@scripts/dkms-check.sh
 
 # The fuzzer for DURATION seconds and the accounting stress for a fifth of
 # it, on the debug kernel; SEED=N replays a fuzzer run, THREADS=N sets its
@@ -209,3 +214,19 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) userspace/target
+
+# The module's DKMS source (README, "Install on your machine"): its
+# sources, with dkms/Makefile, dkms.conf and check-kernel.sh, in
+# $(DESTDIR)/usr/src/kevent-<version>. dkms-install then has DKMS build
+# and install it for the running kernel, and for each one installed later.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms/dkms.conf)
+DKMS_SRC = $(DESTDIR)/usr/src/kevent-$(DKMS_VERSION)
+dkms-source:
+	@rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	@cp --parents $(MODULE_SRCS) $(DKMS_SRC)/
+	@cp dkms/dkms.conf dkms/Makefile dkms/check-kernel.sh $(DKMS_SRC)/
+	@echo "  DKMS    $(DKMS_SRC)"
+
+dkms-install: dkms-source
+	@dkms status kevent/$(DKMS_VERSION) | grep -q . || dkms add kevent/$(DKMS_VERSION)
+	dkms install kevent/$(DKMS_VERSION)

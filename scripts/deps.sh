@@ -13,6 +13,7 @@ PACKAGES=(
 	bc flex bison libelf-dev libssl-dev cpio	# kernel build
 	qemu-system-x86 busybox-static	# the VM and its userspace
 	gcc libc6-dev make patch	# static C test programs; patching libevent
+	dkms kmod	# make check: the module built and installed by DKMS
 	liburing-dev gnuplot-nox python3	# make bench: io_uring, plots, the report
 	luajit libluajit-5.1-dev pkg-config xz-utils	# make bench: static wrk and lighttpd (scripts/web.sh)
 )

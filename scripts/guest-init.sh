@@ -19,11 +19,13 @@ echo 1 >/proc/sys/kernel/printk_ratelimit_burst 2>/dev/null
 mode=test
 only=
 flavour=debug
+load=yes	# "no": the program loads the module itself (scripts/dkms-check.sh)
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	kevent.mode=*) mode=${arg#kevent.mode=} ;;
 	kevent.only=*) only=${arg#kevent.only=} ;;
 	kevent.flavour=*) flavour=${arg#kevent.flavour=} ;;
+	kevent.load=*) load=${arg#kevent.load=} ;;
 	esac
 done
 
@@ -49,7 +51,7 @@ shell)
 	finish
 	;;
 run | demo)
-	load_module || { verdict "KEVENT-EXIT 125"; finish; }
+	[ "$load" = no ] || load_module || { verdict "KEVENT-EXIT 125"; finish; }
 	cd /tmp
 	if [ $mode = demo ]; then
 		/examples/demo.sh
