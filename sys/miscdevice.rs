@@ -180,12 +180,20 @@ impl<T: MiscDevice> PinnedDrop for MiscDeviceRegistration<T> {
 /// upstream's `MiscdeviceVTable` makes them.
 struct MiscdeviceVTable<T: MiscDevice>(PhantomData<T>);
 
+// A `struct file` reaches `task_struct`, whose bindings contain empty structs
+// on some configs (arm64's debug kernel), which the lint calls not FFI-safe;
+// only pointers cross here.
 #[cfg(CONFIG_COMPAT)]
+#[allow(improper_ctypes)]
 extern "C" {
     /// The generic `compat_ioctl`: the argument through `compat_ptr()`,
     /// then the native handler. Every ioctl argument of a `MiscDevice` here
     /// is a pointer to a struct with the same layout on every ABI.
-    fn compat_ptr_ioctl(file: *mut bindings::file, cmd: c_uint, arg: kernel::ffi::c_ulong) -> i64;
+    fn compat_ptr_ioctl(
+        file: *mut bindings::file,
+        cmd: c_uint,
+        arg: kernel::ffi::c_ulong,
+    ) -> kernel::ffi::c_long;
 }
 
 impl<T: MiscDevice> MiscdeviceVTable<T> {

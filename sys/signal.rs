@@ -70,16 +70,15 @@ impl WaitSigmask {
     }
 }
 
-/// `current->saved_sigmask = *saved; set_restore_sigmask();`
+extern "C" {
+    /// `current->saved_sigmask = *saved; set_restore_sigmask();`
+    /// (sys/signal.c: how the flag is kept differs by architecture).
+    fn kevent_restore_sigmask_later(saved: *const bindings::sigset_t);
+}
+
+/// Has `saved` restored as the signal mask on the way back to user space.
 fn set_restore_sigmask(saved: &bindings::sigset_t) {
-    #[cfg(not(target_arch = "x86_64"))]
-    compile_error!("set_restore_sigmask: only x86-64's task_struct bit is known here");
-    // SAFETY: `get_current()` is the running task, which only it changes
-    // these fields of (C writes them the same way, as plain stores), and
-    // the signal code reads them on this task's way back to user space.
-    unsafe {
-        let task = bindings::get_current();
-        (*task).saved_sigmask = *saved;
-        (*task).set_restore_sigmask(1);
-    }
+    // SAFETY: `saved` is valid for the call, which copies it into the
+    // running task; only the task itself changes these fields.
+    unsafe { kevent_restore_sigmask_later(saved) };
 }
