@@ -142,8 +142,24 @@ static long kep_raw(long nr, long a1, long a2, long a3, long a4, long a5, long a
 	if ((unsigned long)ret > -4096UL)
 		return kep_fail((int)-ret);
 	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a1;
+	register long x1 __asm__("x1") = a2;
+	register long x2 __asm__("x2") = a3;
+	register long x3 __asm__("x3") = a4;
+	register long x4 __asm__("x4") = a5;
+	register long x5 __asm__("x5") = a6;
+
+	__asm__ volatile("svc #0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	if ((unsigned long)x0 > -4096UL)
+		return kep_fail((int)-x0);
+	return x0;
 #else
-	/* --wrap=syscall is not supported here (syscall.c is x86-64 only). */
+	/* --wrap=syscall is not supported here (syscall.c: x86-64 and arm64). */
 	return syscall(nr, a1, a2, a3, a4, a5, a6);
 #endif
 }

@@ -4,16 +4,16 @@
  * calls by number go to the library, every other number to the C library.
  *
  * Its own object in the archive, pulled in only by --wrap=syscall (it
- * needs __real_syscall, which only that option defines). x86-64 only:
- * syscall() takes at most six register arguments there, so reading six
- * longs forwards any call; the library's own fallbacks to the kernel use
- * the syscall instruction, which --wrap cannot redirect.
+ * needs __real_syscall, which only that option defines). x86-64 and arm64
+ * only: a system call takes at most six register arguments there, so
+ * reading six longs forwards any call; the library's own fallbacks to the
+ * kernel enter it directly (kep_raw), which --wrap cannot redirect.
  */
 #include <stdarg.h>
 
 #include "internal.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 long __real_syscall(long nr, ...);
 long __wrap_syscall(long nr, ...);
 
