@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Boots our Rust-enabled 6.12 kernel in QEMU with the kevent module loaded.
+# Boots our Rust-enabled 6.12 kernel in QEMU with the kevent module loaded
+# (on arm64 with KEVENT_ARCH=arm64, as `make check ARCH=arm64` does).
 #
 #   ./qemu-test.sh                      run every test (debug kernel)
 #   ./qemu-test.sh --run PROG [ARGS]    run a static program, exit with its status
@@ -47,7 +48,7 @@ while [ $# -gt 0 ]; do
 		run_args[0]=$(realpath "$1")
 		break
 		;;
-	-h | --help) sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
@@ -55,7 +56,9 @@ case $flavour in debug | release) ;; *) die "--kernel takes debug or release" ;;
 [ -n "$timeout" ] || { [ $mode = test ] && timeout=3000 || timeout=600; }
 
 if [ $build = 1 ]; then
-	make --no-print-directory FLAVOUR="$flavour" vm-inputs
+	arch=()
+	[ "$KEVENT_ARCH" = x86_64 ] || arch=(ARCH="$KEVENT_ARCH")
+	make --no-print-directory FLAVOUR="$flavour" "${arch[@]}" vm-inputs
 fi
 kdir=$(scripts/kernel.sh "$flavour")
 
@@ -83,10 +86,17 @@ fi
 # suites up to twice as long as earlier runs, past the time limit).
 cpu=qemu64
 [ "$flavour" = release ] && cpu=max
+# arm64 (KEVENT_ARCH=arm64): QEMU's virt machine on an ARMv8.0 core, whose
+# generic timer gives high-resolution timers as it is; no TSC to set up.
+[ "$KEVENT_ARCH" = arm64 ] && cpu=cortex-a72
 accel=(-accel tcg -cpu "$cpu")
-cmdline="console=ttyS0 loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
+console=ttyS0
+[ "$KEVENT_ARCH" = arm64 ] && console=ttyAMA0
+cmdline="console=$console loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
 # Counting instructions (--icount, plugins) needs TCG.
-if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$icount" = 0 ] && [ ${#plugin[@]} = 0 ]; then
+if [ "$KEVENT_ARCH" = arm64 ]; then
+	[ "$icount" = 0 ] || accel+=(-icount "shift=0,sleep=off")
+elif [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ "$icount" = 0 ] && [ ${#plugin[@]} = 0 ]; then
 	accel=(-accel kvm -cpu host)
 elif [ "$icount" = 1 ]; then
 	# One instruction is one nanosecond of the guest's time, and its TSC
@@ -103,19 +113,28 @@ fi
 
 [ -z "$only" ] || cmdline="$cmdline kevent.only=$only"
 cmdline="$cmdline ${KEVENT_CMDLINE:-}"
-qemu=(qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1G -smp 2,sockets=2,cores=1 "${accel[@]}"
-	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" -append "$cmdline" "${plugin[@]}")
-
 # The console is the first serial port (ttyS0), the verdict channel the
-# second (ttyS1).
+# second (ttyS1); on arm64 the console is the PL011 UART (ttyAMA0), the
+# verdict channel a virtio console (hvc0).
+if [ "$KEVENT_ARCH" = arm64 ]; then
+	qemu=(qemu-system-aarch64 -M virt)
+	verdict=(-device virtio-serial-device -chardev file,id=verdict,path="$work/verdict"
+		-device virtconsole,chardev=verdict)
+else
+	qemu=(qemu-system-x86_64)
+	verdict=(-serial file:"$work/verdict")
+fi
+qemu+=(-nodefaults -nographic -no-reboot -m 1G -smp 2,sockets=2,cores=1 "${accel[@]}"
+	-kernel "$kdir/$KIMAGE" -initrd "$work/initramfs.gz" -append "$cmdline" "${plugin[@]}")
+
 if [ $mode = shell ]; then
-	"${qemu[@]}" -serial mon:stdio -serial file:"$work/verdict"
+	"${qemu[@]}" -serial mon:stdio "${verdict[@]}"
 	exit 0
 fi
 
-log "booting the $flavour kernel (${accel[1]}, cpu ${accel[3]}) in mode $mode, timeout ${timeout}s"
+log "booting the $KEVENT_ARCH $flavour kernel (${accel[1]}, cpu ${accel[3]}) in mode $mode, timeout ${timeout}s"
 set +e
-timeout -k 10 "$timeout" "${qemu[@]}" -serial stdio -serial file:"$work/verdict" </dev/null |
+timeout -k 10 "$timeout" "${qemu[@]}" -serial stdio "${verdict[@]}" </dev/null |
 	tee "$work/console"
 status=${PIPESTATUS[0]}
 set -e

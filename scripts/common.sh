@@ -18,18 +18,55 @@ BINDGEN_VERSION=0.69.5
 LINUX_SOURCE_TARBALL=/usr/src/linux-source-6.12.tar.xz
 export LIBCLANG_PATH=/usr/lib/llvm-14/lib
 
+# The architecture of the kernel, the module and the VM's programs:
+# x86_64, or arm64 (cross-built, booted under qemu-system-aarch64).
+KEVENT_ARCH=${KEVENT_ARCH:-x86_64}
+case $KEVENT_ARCH in
+x86_64)
+	KARCH_VARS=()
+	KIMAGE=arch/x86/boot/bzImage
+	KEVENT_BUILD=$KEVENT_ROOT/build
+	KEVENT_BUSYBOX=/bin/busybox
+	KEVENT_CROSS=
+	RUST_TARGET=x86_64-unknown-linux-gnu
+	;;
+arm64)
+	KARCH_VARS=(ARCH=arm64)
+	KIMAGE=arch/arm64/boot/Image
+	KEVENT_BUILD=$KEVENT_ROOT/build/arm64
+	# Debian's busybox-static for arm64, unpacked by scripts/deps.sh.
+	KEVENT_BUSYBOX=$KEVENT_CACHE/busybox-arm64/bin/busybox
+	# Debian's cross toolchain (gcc-aarch64-linux-gnu) for the VM's programs.
+	KEVENT_CROSS=aarch64-linux-gnu-
+	RUST_TARGET=aarch64-unknown-linux-gnu
+	;;
+*)
+	printf 'error: KEVENT_ARCH is x86_64 or arm64, not %s\n' "$KEVENT_ARCH" >&2
+	exit 1
+	;;
+esac
+
 # Both kernels are built with clang: 6.12 allows Rust with KASAN only then,
-# and the module must be built by the same compiler as its kernel.
-KMAKE_VARS=(LLVM=1 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN")
+# and the module must be built by the same compiler as its kernel. clang
+# cross-compiles as it is; only ARCH changes.
+KMAKE_VARS=(LLVM=1 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN" "${KARCH_VARS[@]}")
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Prints the build directory of a kernel flavour (debug or release).
+# Prints the build directory of a kernel flavour (debug or release) for
+# $KEVENT_ARCH.
 kernel_build_dir() {
-	local key
+	local key prefix=
 	key=$(kernel_cache_key "$1")
-	echo "$KEVENT_CACHE/kernel/$1-$key"
+	[ "$KEVENT_ARCH" = x86_64 ] || prefix=$KEVENT_ARCH-
+	echo "$KEVENT_CACHE/kernel/$prefix$1-$key"
+}
+
+# The config fragments of a flavour, in the order they are merged.
+kernel_fragments() {
+	local k=$KEVENT_ROOT/kernel
+	echo "$k/base.config" "$k/$KEVENT_ARCH.config" "$k/$1.config"
 }
 
 # A kernel build is reused while the source package, the config fragments,
@@ -38,7 +75,8 @@ kernel_cache_key() {
 	local flavour=$1
 	{
 		dpkg-query -W -f='${Version}\n' linux-source-6.12 2>/dev/null
-		cat "$KEVENT_ROOT/kernel/base.config" "$KEVENT_ROOT/kernel/$flavour.config"
+		# shellcheck disable=SC2046 # one path per fragment
+		cat $(kernel_fragments "$flavour")
 		"$KRUSTC" --version 2>/dev/null
 		clang --version 2>/dev/null | head -n 1
 		echo "bindgen $BINDGEN_VERSION"

@@ -18,6 +18,22 @@ PACKAGES=(
 	luajit libluajit-5.1-dev pkg-config xz-utils	# make bench: static wrk and lighttpd (scripts/web.sh)
 )
 
+# arm64 (KEVENT_ARCH=arm64): the emulator, the cross toolchains for the
+# VM's C programs (and their 32-bit ARM builds, for the compat path), and
+# the arm64 standard library of rustc-web for its Rust ones (rustup fetches
+# no other target here).
+ARM64_PACKAGES=(qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	gcc-arm-linux-gnueabihf libc6-dev-armhf-cross libstd-rust-web-dev:arm64)
+if [ "$KEVENT_ARCH" = arm64 ]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		[ "$(id -u)" = 0 ] || die "arm64 packages need root: run 'sudo KEVENT_ARCH=arm64 $0' once"
+		log "adding the arm64 architecture to dpkg"
+		dpkg --add-architecture arm64
+		apt-get update -q >/dev/null
+	fi
+	PACKAGES+=("${ARM64_PACKAGES[@]}")
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
 	case $p in \#*) continue ;; esac
@@ -36,6 +52,20 @@ if ! "$KBINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
 	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
 	cargo install --quiet bindgen-cli --version "$BINDGEN_VERSION" --locked \
 		--root "$KEVENT_TOOLS"
+fi
+
+# The VM's busybox for arm64: Debian's busybox-static of that architecture,
+# unpacked into the cache (installing it would replace the host's).
+if [ "$KEVENT_ARCH" = arm64 ] && [ ! -x "$KEVENT_BUSYBOX" ]; then
+	log "fetching Debian's busybox-static for arm64 into $(dirname "$(dirname "$KEVENT_BUSYBOX")")"
+	tmp=$(mktemp -d)
+	sandbox=()
+	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root)
+	(cd "$tmp" && apt-get download -q "${sandbox[@]}" busybox-static:arm64 >/dev/null)
+	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/x"
+	mkdir -p "$(dirname "$KEVENT_BUSYBOX")"
+	cp "$tmp/x/bin/busybox" "$KEVENT_BUSYBOX"
+	rm -rf "$tmp"
 fi
 
 # The userspace tests are static binaries; the Rust ones need the host

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # PID 1 of the test VM (busybox). The mode comes from the kernel command
 # line (kevent.mode=test|run|demo|shell). Results go to the console; the
-# verdict goes to /dev/ttyS1, a channel of its own that console noise can
-# never reach, and is written only when everything passed.
+# verdict goes to a channel of its own that console noise can never reach
+# (/dev/ttyS1, on arm64 /dev/hvc0), and is written only when everything
+# passed.
 
 export PATH=/bin:/sbin
 /bin/busybox --install -s /bin
@@ -29,7 +30,11 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
-verdict() { echo "$*" >/dev/ttyS1; }
+# The verdict channel: the second serial port, or on arm64 a virtio
+# console (qemu-test.sh).
+verdict_tty=/dev/ttyS1
+[ "$(uname -m)" = aarch64 ] && verdict_tty=/dev/hvc0
+verdict() { echo "$*" >$verdict_tty; }
 finish() { sync; reboot -f; }
 
 # Splats the kernel may print; any one of them fails the run.

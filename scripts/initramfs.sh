@@ -11,7 +11,8 @@ set -euo pipefail
 
 out=$1 flavour=$2
 shift 2
-build=$KEVENT_ROOT/build
+build=$KEVENT_BUILD
+rust_out=$KEVENT_ROOT/userspace/target/$RUST_TARGET/release
 stage=$(mktemp -d)
 # mktemp makes the directory 0700; it becomes the root, which every user
 # of the VM (the tests drop to uid 65534) must be able to search.
@@ -19,19 +20,19 @@ chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
 mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,tests/peers,examples}
-cp /bin/busybox "$stage/bin/busybox"
+cp "$KEVENT_BUSYBOX" "$stage/bin/busybox"
 cp "$KEVENT_ROOT/scripts/guest-init.sh" "$stage/init"
 cp "$KEVENT_ROOT/scripts/expected-oom.awk" "$stage/expected-oom.awk"
 cp "$build/$flavour/module/kevent.ko" "$stage/kevent.ko"
 cp "$build"/selftests/* "$stage/tests/c/" 2>/dev/null || true
-for t in "$KEVENT_ROOT"/userspace/target/x86_64-unknown-linux-gnu/release/kevent-harness; do
+for t in "$rust_out/kevent-harness"; do
 	[ -x "$t" ] && cp "$t" "$stage/tests/rust/"
 done
 cp "$build"/examples/* "$stage/examples/" 2>/dev/null || true
 # The kevent crate's examples (userspace/kevent/examples/*.rs), run as the
 # C ones are: their exit status is their result.
 for t in "$KEVENT_ROOT"/userspace/kevent/examples/*.rs; do
-	t=$KEVENT_ROOT/userspace/target/x86_64-unknown-linux-gnu/release/examples/$(basename "$t" .rs)
+	t=$rust_out/examples/$(basename "$t" .rs)
 	[ -x "$t" ] && cp "$t" "$stage/examples/"
 done
 # Other projects' suites, native and on kevent (scripts/peers.sh), and what

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Builds (or finds in the cache) a Rust-enabled 6.12 kernel of one flavour
-# and prints its build directory on stdout.
+# for $KEVENT_ARCH (x86_64 unless set) and prints its build directory.
 #
-#   scripts/kernel.sh debug|release
+#   [KEVENT_ARCH=arm64] scripts/kernel.sh debug|release
 #
-# The tree is tinyconfig plus kernel/base.config plus kernel/FLAVOUR.config,
-# built out of the source tree under $KEVENT_CACHE/kernel/, keyed by the
-# source version, the fragments and the toolchain (see common.sh).
+# The tree is tinyconfig plus kernel/base.config, kernel/ARCH.config and
+# kernel/FLAVOUR.config, built out of the source tree under
+# $KEVENT_CACHE/kernel/, keyed by the source version, the fragments and the
+# toolchain (see common.sh).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -26,7 +27,7 @@ fi
 
 # One build per flavour at a time: a second caller waits, then finds it built.
 mkdir -p "$KEVENT_CACHE/kernel"
-exec 9>"$KEVENT_CACHE/kernel/.lock-$flavour"
+exec 9>"$KEVENT_CACHE/kernel/.lock-$KEVENT_ARCH-$flavour"
 if ! flock -n 9; then
 	log "waiting for another build of the $flavour kernel to finish"
 	flock 9
@@ -43,10 +44,11 @@ rm -rf "$out"
 mkdir -p "$out"
 kmake() { make -C "$src" O="$out" "${KMAKE_VARS[@]}" "$@"; }
 
-log "configuring the $flavour kernel in $out"
+log "configuring the $KEVENT_ARCH $flavour kernel in $out"
 kmake -s tinyconfig >/dev/null
+# shellcheck disable=SC2046 # one path per fragment
 "$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-	"$KEVENT_ROOT/kernel/base.config" "$KEVENT_ROOT/kernel/$flavour.config" >/dev/null
+	$(kernel_fragments "$flavour") >/dev/null
 kmake -s olddefconfig >/dev/null
 
 if ! kmake -s rustavailable >"$out/rustavailable.log" 2>&1; then
@@ -58,7 +60,7 @@ fi
 # dependency that silently turned one off would leave the kernel without
 # the checker the tests rely on.
 bad=0
-for frag in "$KEVENT_ROOT/kernel/base.config" "$KEVENT_ROOT/kernel/$flavour.config"; do
+for frag in $(kernel_fragments "$flavour"); do
 	while IFS= read -r line; do
 		case $line in
 		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  missing: $line" >&2; bad=1; } ;;
@@ -73,9 +75,9 @@ done
 [ $bad = 0 ] || die "kernel config for $flavour lacks options its fragment asks for (see above)"
 
 # The build takes minutes: report how many objects are done every 20 s.
-log "building the $flavour kernel with $(nproc_build) jobs (10 to 15 minutes on 2 cores)"
+log "building the $KEVENT_ARCH $flavour kernel with $(nproc_build) jobs (10 to 15 minutes on 2 cores)"
 start=$SECONDS
-kmake -j"$(nproc_build)" bzImage modules >"$out/build.log" 2>&1 &
+kmake -j"$(nproc_build)" "$(basename "$KIMAGE")" modules >"$out/build.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
 	sleep 20

@@ -19,7 +19,7 @@ set -euo pipefail
 UPSTREAM=2.1.12-stable
 ORIG=libevent_$UPSTREAM.orig.tar.gz
 dl=$KEVENT_CACHE/src/libevent
-out=$KEVENT_ROOT/build/peers/libevent
+out=$KEVENT_BUILD/peers/libevent
 patches=("$KEVENT_ROOT"/patches/libevent/*.patch)
 [ -f "${patches[0]}" ] || die "no patches in $KEVENT_ROOT/patches/libevent"
 
@@ -27,6 +27,8 @@ patches=("$KEVENT_ROOT"/patches/libevent/*.patch)
 # <kevent.h> visible to the backend.
 CONFIGURE_ARGS=(--disable-shared --disable-openssl --disable-samples
 	"CPPFLAGS=-I$KEVENT_ROOT/uapi -I$KEVENT_ROOT/include")
+# For arm64, by the cross toolchain.
+[ -z "$KEVENT_CROSS" ] || CONFIGURE_ARGS+=(--host="${KEVENT_CROSS%-}")
 # What test/test.sh runs, and test.sh itself (it finds them next to it).
 PROGRAMS=(regress test-changelist test-closed test-dumpevents test-eof
 	test-fdleak test-init test-ratelim test-time test-weof)
@@ -46,9 +48,9 @@ fi
 key=$({
 	sha256sum "$dl/$ORIG" | cut -d' ' -f1
 	cat "${patches[@]}" "$0" "$KEVENT_ROOT/uapi/linux/kevent.h" "$KEVENT_ROOT/include/kevent.h"
-	gcc --version | head -n 1
+	"${KEVENT_CROSS}gcc" --version | head -n 1
 } | sha256sum | cut -c1-16)
-tree=$KEVENT_CACHE/libevent/$UPSTREAM-$key
+tree=$KEVENT_CACHE/libevent/$KEVENT_ARCH-$UPSTREAM-$key
 
 mkdir -p "$KEVENT_CACHE/libevent"
 exec 9>"$KEVENT_CACHE/libevent/.lock"
@@ -82,12 +84,13 @@ if [ ! -f "$tree/.kevent-built" ]; then
 		die "building libevent failed; the full log is $tree/build.log"
 	fi
 	# The backend must be in: without it every run would test epoll twice.
-	nm "$tree/test/regress" | grep -w keventops >/dev/null ||
+	"${KEVENT_CROSS}nm" "$tree/test/regress" | grep -w keventops >/dev/null ||
 		die "test/regress was built without the kevent backend (keventops)"
 	log "libevent built in $((SECONDS - start)) s"
 	touch "$tree/.kevent-built"
-	# Older trees (other patches or headers) are not needed any more.
-	for old in "$KEVENT_CACHE"/libevent/*/; do
+	# Older trees of this architecture (other patches or headers) are not
+	# needed any more.
+	for old in "$KEVENT_CACHE/libevent/$KEVENT_ARCH-"*/; do
 		[ "${old%/}" = "$tree" ] || rm -rf "${old%/}"
 	done
 fi
@@ -96,7 +99,7 @@ fi
 mkdir -p "$out"
 for p in "${PROGRAMS[@]}"; do
 	if [ ! -f "$out/$p" ] || [ "$tree/test/$p" -nt "$out/$p" ]; then
-		strip -o "$out/$p" "$tree/test/$p"
+		"${KEVENT_CROSS}strip" -o "$out/$p" "$tree/test/$p"
 	fi
 done
 install -m 755 "$tree/test/test.sh" "$out/test.sh"

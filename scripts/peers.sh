@@ -13,6 +13,8 @@
 #   build/peers/epoll_wakeup_test.kevent   on libkevent-epoll, by the
 #                                          --wrap flags of compat/epoll/wrap.flags
 #
+# (under build/arm64/ with KEVENT_ARCH=arm64, by the cross compiler).
+#
 # Both get patches/kselftest/timeout_scale.c, which stretches the harness's
 # 30 s per test to 120 s for the emulated debug kernel.
 # Both use the kernel tree's kselftest_harness.h (the test includes it by
@@ -24,8 +26,9 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 build() {
-	local out=$KEVENT_ROOT/build/peers
-	local lib=$KEVENT_ROOT/build/compat/libkevent-epoll.a
+	local out=$KEVENT_BUILD/peers
+	local lib=$KEVENT_BUILD/compat/libkevent-epoll.a
+	local cc=${KEVENT_CROSS}gcc
 	local flags=$KEVENT_ROOT/compat/epoll/wrap.flags
 	local scale=$KEVENT_ROOT/patches/kselftest/timeout_scale.c
 	local src test name
@@ -40,13 +43,13 @@ build() {
 	# which have everything it uses.
 	if [ ! "$name.native" -nt "$test" ] || [ ! "$name.native" -nt "$scale" ]; then
 		echo "  CC      $name.native"
-		gcc -O2 -g -static -pthread -Wl,--wrap=alarm -o "$name.native" "$test" "$scale"
+		"$cc" -O2 -g -static -pthread -Wl,--wrap=alarm -o "$name.native" "$test" "$scale"
 	fi
 	if [ ! "$name.kevent" -nt "$test" ] || [ ! "$name.kevent" -nt "$lib" ] ||
 		[ ! "$name.kevent" -nt "$flags" ] || [ ! "$name.kevent" -nt "$scale" ]; then
 		echo "  CC      $name.kevent"
 		# shellcheck disable=SC2046 # the flags are one word per option
-		gcc -O2 -g -static -pthread -Wl,--wrap=alarm $(cat "$flags") -o "$name.kevent" \
+		"$cc" -O2 -g -static -pthread -Wl,--wrap=alarm $(cat "$flags") -o "$name.kevent" \
 			"$test" "$scale" "$lib"
 	fi
 }
