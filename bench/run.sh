@@ -60,8 +60,9 @@ if [ "${args[0]}" != --report-only ]; then
 fi
 status=$(cat "$out/status" 2>/dev/null || echo unknown)
 [ "$status" = 0 ] || echo "warning: the benchmark VM exited with status $status (see $out/qemu.log)" >&2
-accel=$(sed -n 's/.*booting the release kernel (\([a-z]*\)[,)].*/\1/p' "$out/qemu.log" | head -n 1)
-model=$(sed -n 's/.*booting the release kernel ([a-z]*, cpu \([a-z0-9-]*\)).*/\1/p' "$out/qemu.log" | head -n 1)
+# qemu-test.sh's line: "booting the [ARCH ]release kernel (ACCEL, cpu MODEL)".
+accel=$(sed -En 's/.*booting the ([a-z0-9_]+ )?release kernel \(([a-z]*)[,)].*/\2/p' "$out/qemu.log" | head -n 1)
+model=$(sed -En 's/.*booting the ([a-z0-9_]+ )?release kernel \([a-z]*, cpu ([a-z0-9-]*)\).*/\2/p' "$out/qemu.log" | head -n 1)
 wall=$(cat "$out/wall" 2>/dev/null || echo unknown)
 
 # /usr/bin/python3: the report needs only the standard library, and
