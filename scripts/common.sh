@@ -127,6 +127,26 @@ ensure_deb_src() {
 	apt-cache showsrc "$pkg" 2>/dev/null | grep '^Package:' >/dev/null || die "apt still knows no source package $pkg"
 }
 
+# apt-get's options for a download into a directory of ours: as root, apt
+# would hand the download to its _apt user, who cannot write there.
+apt_download_opts() {
+	[ "$(id -u)" != 0 ] || echo "-o APT::Sandbox::User=root"
+}
+
+# Downloads Debian's source package $1 into $KEVENT_CACHE/src/$1 unless
+# its upstream tarball $2 is there already (adding a deb-src entry first
+# if apt knows no source: needs root once).
+fetch_source() {
+	local pkg=$1 orig=$2 dl=$KEVENT_CACHE/src/$1
+	[ -f "$dl/$orig" ] && return 0
+	ensure_deb_src "$pkg"
+	log "downloading Debian's $pkg source package into $dl"
+	mkdir -p "$dl"
+	# shellcheck disable=SC2046 # the options are words
+	(cd "$dl" && apt-get source -q --download-only $(apt_download_opts) "$pkg" >/dev/null)
+	[ -f "$dl/$orig" ] || die "apt-get source $pkg did not fetch $orig (another upstream version?): $(ls "$dl")"
+}
+
 # Prints a deb822 deb-src stanza for every enabled deb entry (deb822 or
 # one-line) whose suites include release $1 or its -updates/-security, read
 # from apt's sources (or from the files given after $1).

@@ -59,9 +59,8 @@ fi
 if [ "$KEVENT_ARCH" = arm64 ] && [ ! -x "$KEVENT_BUSYBOX" ]; then
 	log "fetching Debian's busybox-static for arm64 into $(dirname "$(dirname "$KEVENT_BUSYBOX")")"
 	tmp=$(mktemp -d)
-	sandbox=()
-	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root)
-	(cd "$tmp" && apt-get download -q "${sandbox[@]}" busybox-static:arm64 >/dev/null)
+	# shellcheck disable=SC2046 # the options are words
+	(cd "$tmp" && apt-get download -q $(apt_download_opts) busybox-static:arm64 >/dev/null)
 	dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/x"
 	mkdir -p "$(dirname "$KEVENT_BUSYBOX")"
 	cp "$tmp/x/bin/busybox" "$KEVENT_BUSYBOX"

@@ -33,17 +33,7 @@ CONFIGURE_ARGS=(--disable-shared --disable-openssl --disable-samples
 PROGRAMS=(regress test-changelist test-closed test-dumpevents test-eof
 	test-fdleak test-init test-ratelim test-time test-weof)
 
-if [ ! -f "$dl/$ORIG" ]; then
-	ensure_deb_src libevent
-	log "downloading Debian's libevent source package into $dl"
-	mkdir -p "$dl"
-	# As root, apt would hand the download to its _apt user, who cannot
-	# write to the cache.
-	sandbox=()
-	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root)
-	(cd "$dl" && apt-get source -q --download-only "${sandbox[@]}" libevent >/dev/null)
-	[ -f "$dl/$ORIG" ] || die "apt-get source libevent did not fetch $ORIG (another upstream version?): $(ls "$dl")"
-fi
+fetch_source libevent "$ORIG"
 
 key=$({
 	sha256sum "$dl/$ORIG" | cut -d' ' -f1

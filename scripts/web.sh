@@ -26,21 +26,6 @@ LIGHTTPD_VERSION=1.4.69
 WRK_VERSION=4.1.0
 out=$KEVENT_ROOT/build/bench/web
 
-# Downloads Debian's source package $1 into $KEVENT_CACHE/src/$1 unless
-# its upstream tarball $2 is there already.
-fetch_source() {
-	local pkg=$1 orig=$2 dl=$KEVENT_CACHE/src/$1 sandbox=()
-	[ -f "$dl/$orig" ] && return 0
-	ensure_deb_src "$pkg"
-	log "downloading Debian's $pkg source package into $dl"
-	mkdir -p "$dl"
-	# As root, apt would hand the download to its _apt user, who cannot
-	# write to the cache.
-	[ "$(id -u)" != 0 ] || sandbox=(-o APT::Sandbox::User=root)
-	(cd "$dl" && apt-get source -q --download-only "${sandbox[@]}" "$pkg" >/dev/null)
-	[ -f "$dl/$orig" ] || die "apt-get source $pkg did not fetch $orig (another upstream version?): $(ls "$dl")"
-}
-
 # Prints a cache key over the files given, this script, the kevent headers
 # and the compiler.
 cache_key() {
