@@ -6,11 +6,9 @@
 //! layouts `layout_check.c` reads from the header, so the two cannot drift.
 
 use crate::layout;
+use crate::sys::compat::{AsBytes, FromBytes};
 use core::mem::{offset_of, size_of};
-use kernel::{
-    error::Error,
-    types::{AsBytes, FromBytes},
-};
+use kernel::error::Error;
 
 /// Event types.
 pub(crate) const KEVENT_SOCKET: u32 = layout::KEVENT_SOCKET_VALUE as u32;

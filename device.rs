@@ -10,6 +10,7 @@ use crate::defs::*;
 use crate::queue::{Queue, Timeout};
 use crate::shared::Shared;
 use crate::sys::{
+    compat::Ktime,
     file::File,
     miscdevice::{self, MiscDevice},
     mm::VmaNew,
@@ -22,7 +23,6 @@ use kernel::{
     c_str,
     prelude::*,
     sync::{Arc, ArcBorrow},
-    time::Ktime,
 };
 
 /// How many ctl entries are read, run and written back at a time.

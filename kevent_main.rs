@@ -26,10 +26,20 @@ mod layout {
     include!("layout_generated.rs");
 }
 
+// 6.12's `module!` takes one `author`, 7.2's a list of `authors`.
+#[cfg(not(linux_ge_7_2))]
 module! {
     type: KeventModule,
     name: "kevent",
     author: "The kevent developers",
+    description: "A unified event queue: /dev/kevent",
+    license: "GPL",
+}
+#[cfg(linux_ge_7_2)]
+module! {
+    type: KeventModule,
+    name: "kevent",
+    authors: ["The kevent developers"],
     description: "A unified event queue: /dev/kevent",
     license: "GPL",
 }

@@ -27,6 +27,7 @@ use crate::request::{Identity, Request};
 use crate::shared::Shared;
 use crate::source::{Delivery, Kind, Running, Started};
 use crate::sys::{
+    compat::Ktime,
     cred,
     file::FileRef,
     list::EmptyHint,
@@ -50,7 +51,6 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{lock::mutex::MutexBackend, Arc, ArcBorrow, LockedBy, Mutex},
-    time::Ktime,
     workqueue::{self, Work, WorkItem},
 };
 

@@ -10,17 +10,14 @@ use crate::sys::{
     file::File,
     hrtimer::{impl_has_hr_timer, HrTimer},
     inode::InodeWatcher,
-    list::ListOwner,
+    list::{impl_list_links, ListOwner},
     poll::{HookSlot, PollCallback},
     rbtree::{impl_has_rb_links, RbItem, RbLinks},
 };
 use crate::watch::{Watch, OTHERS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{
-    list::{
-        impl_has_list_links, impl_list_arc_safe, impl_list_item, AtomicTracker, ListLinks,
-        TryNewListArc,
-    },
+    list::{impl_list_arc_safe, AtomicTracker, ListLinks, TryNewListArc},
     prelude::*,
     sync::{Arc, ArcBorrow, LockedBy},
 };
@@ -132,12 +129,7 @@ pub(crate) struct Request {
 impl_list_arc_safe! {
     impl ListArcSafe<0> for Request { tracked_by tracker: AtomicTracker; }
 }
-impl_has_list_links! {
-    impl HasListLinks<0> for Request { self.links }
-}
-impl_list_item! {
-    impl ListItem<0> for Request { using ListLinks; }
-}
+impl_list_links!(Request, links);
 impl_has_hr_timer!(Request, timer, source::timer_fired);
 impl_has_rb_links!(Request, reg_links);
 impl_has_rb_links!(Request, watch_links, OTHERS);

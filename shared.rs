@@ -11,6 +11,7 @@
 use crate::account::{Accounts, UserAccount};
 use crate::nest::Checks;
 use crate::sys::{
+    compat::Ktime,
     hrtimer::{impl_has_hr_timer, Clock, Expiry, HrTimer, TimerHandle},
     work,
 };
@@ -20,7 +21,6 @@ use kernel::{
     impl_has_work, new_mutex, new_work,
     prelude::*,
     sync::{Arc, ArcBorrow, Mutex},
-    time::Ktime,
     workqueue::{self, Work, WorkItem},
 };
 

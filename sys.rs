@@ -8,6 +8,7 @@
 //! here and renaming a path. The rest of the crate holds no `unsafe` code.
 
 pub(crate) mod clock;
+pub(crate) mod compat;
 pub(crate) mod cred;
 pub(crate) mod file;
 pub(crate) mod hrtimer;

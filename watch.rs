@@ -57,7 +57,7 @@ pub(crate) struct Watch {
     /// references to the requests, which hold the watch: requests leave it
     /// when they leave their queues (`WatchTable::detach`), or all at once
     /// when the sweep finds the file closed.
-    slot: LockedBy<Slot, WatchTable>,
+    requests: LockedBy<Slot, WatchTable>,
     #[pin]
     links: RbLinks,
 }
@@ -220,7 +220,7 @@ impl WatchTable {
             Ok(vacancy) => vacancy,
             Err(found) => {
                 let watch = Arc::<Watch>::from(found);
-                let slot = watch.slot.access_mut(self);
+                let slot = watch.requests.access_mut(self);
                 slot.adders += 1;
                 let first = !slot.first_claimed;
                 slot.first_claimed = true;
@@ -229,7 +229,8 @@ impl WatchTable {
         };
         let queue = crate::device::queue_of(file.file());
         let epoll = file.file().is_epoll();
-        let slot = Slot {
+        // Not named `slot`, which 7.2's `pin_init!` binds itself.
+        let claimed = Slot {
             first_claimed: true,
             adders: 1,
             ..Slot::default()
@@ -239,7 +240,7 @@ impl WatchTable {
                 file,
                 queue,
                 epoll,
-                slot: LockedBy::new(lock, slot),
+                requests: LockedBy::new(lock, claimed),
                 links <- RbLinks::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -257,7 +258,7 @@ impl WatchTable {
         let Some(watch) = pending.watch.take() else {
             return;
         };
-        let slot = watch.slot.access_mut(self);
+        let slot = watch.requests.access_mut(self);
         slot.adders -= 1;
         if pending.first {
             // Claimed for this ADD, so empty.
@@ -272,7 +273,7 @@ impl WatchTable {
     /// returns the watch if its file has no other use, to be dropped
     /// unlocked.
     fn abandon(&mut self, watch: &Watch, first: bool) -> Option<Arc<Watch>> {
-        let slot = watch.slot.access_mut(self);
+        let slot = watch.requests.access_mut(self);
         slot.adders -= 1;
         if first {
             slot.first_claimed = false;
@@ -285,7 +286,7 @@ impl WatchTable {
     /// (A watch the sweep took out has lent its requests to the sweep:
     /// there is nothing to forget.)
     pub(crate) fn detach(&mut self, watch: &Watch, req: &Request) -> Option<Arc<Watch>> {
-        let slot = watch.slot.access_mut(self);
+        let slot = watch.requests.access_mut(self);
         if slot
             .first
             .as_deref()
@@ -302,7 +303,7 @@ impl WatchTable {
     /// Takes `watch` out of the table if nothing uses it (and it is in the
     /// table: the sweep may have taken it out).
     fn remove_if_unused(&mut self, watch: &Watch) -> Option<Arc<Watch>> {
-        if !watch.slot.access_mut(self).is_unused() {
+        if !watch.requests.access_mut(self).is_unused() {
             return None;
         }
         self.files.remove_item(watch)
@@ -347,7 +348,7 @@ impl WatchTable {
             visited += 1;
             // An ADD in progress holds the slot: the sweep after it finds
             // the file if it is closed.
-            if watch.slot.access(self).adders == 0 && watch.is_closed() {
+            if watch.requests.access(self).adders == 0 && watch.is_closed() {
                 return (visited, None, Some(key));
             }
         }
@@ -357,7 +358,7 @@ impl WatchTable {
     /// Takes the watch of `key` out of the table, with its requests.
     fn take_out(&mut self, key: usize) -> Option<ClosedFile> {
         let watch = self.files.remove(&key)?;
-        let slot = watch.slot.access_mut(self);
+        let slot = watch.requests.access_mut(self);
         let first = slot.first.take();
         let others = core::mem::take(&mut slot.others);
         slot.first_claimed = false;

@@ -4,8 +4,16 @@
 //!
 //! Shaped like upstream's `kernel::fs::File` (Linux 6.13).
 
-use core::ptr;
 use kernel::{bindings, types::Opaque};
+
+// sys/file.c: the fields behind these moved between 6.12 and 7.2. Only
+// pointers cross; 7.2's `struct file` contains an empty struct (on x86-64),
+// which the lint calls not FFI-safe.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn kevent_file_count(file: *mut bindings::file) -> core::ffi::c_long;
+    fn kevent_file_is_epoll(file: *mut bindings::file) -> bool;
+}
 
 /// A `struct file` that the caller holds a reference to for as long as the
 /// borrow lasts.
@@ -48,20 +56,9 @@ impl File {
 
     /// Returns `true` if this is an epoll instance, whose wake-ups may come
     /// back to a queue it watches (epoll cannot see a loop through kevent).
-    ///
-    /// epoll's file operations are not exported, so it is recognised by
-    /// the name of its anonymous inode's dentry, which is fixed.
     pub(crate) fn is_epoll(&self) -> bool {
-        const NAME: &[u8] = b"[eventpoll]";
-        // SAFETY: The file is valid (type invariant), and the dentry of an
-        // open file and its name are stable while it is open (an anonymous
-        // inode's file is never renamed).
-        unsafe {
-            let dentry = (*self.as_ptr()).f_path.dentry;
-            let name = &(*dentry).d_name;
-            let len = name.__bindgen_anon_1.__bindgen_anon_1.len as usize;
-            len == NAME.len() && core::slice::from_raw_parts(name.name, len) == NAME
-        }
+        // SAFETY: The file is valid (type invariant).
+        unsafe { kevent_file_is_epoll(self.as_ptr()) }
     }
 
     /// Returns `true` if the file was opened (or set) non-blocking.
@@ -119,10 +116,8 @@ impl FileRef {
     /// takes one for the length of a call, which can make this `false`
     /// for that moment, never `true` too early).
     pub(crate) fn is_only_reference(&self) -> bool {
-        // SAFETY: The reference this value holds keeps the file valid;
-        // `f_count` is read as `atomic_long_read()` reads it.
-        let count = unsafe { ptr::addr_of!((*self.0.as_ptr()).f_count.counter).read_volatile() };
-        count == 1
+        // SAFETY: The reference this value holds keeps the file valid.
+        unsafe { kevent_file_count(self.0.as_ptr()) == 1 }
     }
 
     pub(crate) fn file(&self) -> &File {

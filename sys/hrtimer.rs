@@ -97,6 +97,19 @@ impl Clock {
     }
 }
 
+extern "C" {
+    // sys/hrtimer.c: inline functions, and a set-up that changed in 6.13.
+    fn kevent_hrtimer_setup(
+        timer: *mut bindings::hrtimer,
+        function: unsafe extern "C" fn(*mut bindings::hrtimer) -> bindings::hrtimer_restart,
+        clock: i32,
+        mode: bindings::hrtimer_mode,
+    );
+    fn kevent_hrtimer_is_queued(timer: *mut bindings::hrtimer) -> bool;
+    fn kevent_hrtimer_expires(timer: *const bindings::hrtimer) -> i64;
+    fn kevent_hrtimer_now(timer: *mut bindings::hrtimer) -> i64;
+}
+
 /// When a timer is to fire, in nanoseconds.
 #[derive(Clone, Copy)]
 pub(crate) enum Expiry {
@@ -122,9 +135,13 @@ impl<T: HasHrTimer> HrTimer<T> {
                 // that clock (for relative ones, the core would move it to
                 // `CLOCK_MONOTONIC`); relative expiries are still allowed.
                 unsafe {
-                    bindings::hrtimer_init(slot, clock.id(), bindings::hrtimer_mode_HRTIMER_MODE_ABS);
-                    (*slot).function = Some(Self::run);
-                }
+                    kevent_hrtimer_setup(
+                        slot,
+                        Self::run,
+                        clock.id(),
+                        bindings::hrtimer_mode_HRTIMER_MODE_ABS,
+                    )
+                };
             }),
             used: clock.is_some(),
             _t: PhantomData,
@@ -198,24 +215,16 @@ impl<T: HasHrTimer> TimerHandle<T> {
         // SAFETY: The timer is initialised and alive (the handle holds its
         // owner). Only holders of a handle start it, and `&mut self` makes
         // this the only one acting now, so an unqueued timer stays unqueued
-        // until it is started below. `state` is read as `hrtimer_is_queued`
-        // reads it.
-        let queued = unsafe { ptr::addr_of!((*timer).state).read_volatile() } as u32
-            & bindings::HRTIMER_STATE_ENQUEUED
-            != 0;
+        // until it is started below.
+        let queued = unsafe { kevent_hrtimer_is_queued(timer) };
         if queued || period_ns <= 0 {
             return 0;
         }
-        // SAFETY: The timer is not queued; its expiry is only written by
-        // starting it, which only this handle does now.
-        let last = unsafe { (*timer).node.expires };
-        // SAFETY: The timer's base is set while it is initialised, and
-        // `get_time` reads the base's clock.
-        let now = unsafe {
-            (*(*timer).base)
-                .get_time
-                .map_or(last, |get_time| get_time())
-        };
+        // SAFETY: The timer is initialised and not queued; its expiry is
+        // only written by starting it, which only this handle does now.
+        let last = unsafe { kevent_hrtimer_expires(timer) };
+        // SAFETY: The timer is initialised, so its clock base is set.
+        let now = unsafe { kevent_hrtimer_now(timer) };
         let missed = if now > last {
             (now - last) / period_ns
         } else {

@@ -17,6 +17,27 @@ use kernel::list::{List, ListArc, ListItem};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+/// Makes the `ListLinks` field `$field` of `$t` its links on lists of id
+/// 0. 6.12's `impl_list_item!` takes the field from a separate
+/// `impl_has_list_links!`; 7.2's names it itself.
+macro_rules! impl_list_links {
+    ($t:ident, $field:ident) => {
+        #[cfg(not(linux_ge_7_2))]
+        kernel::list::impl_has_list_links! {
+            impl HasListLinks<0> for $t { self.$field }
+        }
+        #[cfg(not(linux_ge_7_2))]
+        kernel::list::impl_list_item! {
+            impl ListItem<0> for $t { using ListLinks; }
+        }
+        #[cfg(linux_ge_7_2)]
+        kernel::list::impl_list_item! {
+            impl ListItem<0> for $t { using ListLinks { self.$field }; }
+        }
+    };
+}
+pub(crate) use impl_list_links;
+
 /// Items that belong to one [`OwnedList`] for life.
 pub(crate) trait ListOwner {
     /// The id of the list this item may be on ([`OwnedList::id`]).

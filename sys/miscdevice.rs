@@ -144,7 +144,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
             // are a constant.
             unsafe {
                 let fops = MiscdeviceVTable::<T>::build();
-                let misc = Opaque::raw_get(ptr::addr_of!((*slot).inner));
+                let misc = super::compat::opaque_raw_get(ptr::addr_of!((*slot).inner));
                 // All-zero is a valid `struct miscdevice` before registration.
                 misc.write_bytes(0, 1);
                 (*misc).minor = layout::MISC_DYNAMIC_MINOR_VALUE as c_int;
@@ -164,7 +164,7 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
         // SAFETY: `init` either initialises every field and registers the
         // device, or fails having registered nothing and dropped the
         // context (the zeroed miscdevice needs no cleanup).
-        unsafe { kernel::init::pin_init_from_closure(init) }
+        unsafe { super::compat::pin_init_from_closure(init) }
     }
 }
 
@@ -271,7 +271,7 @@ pub(crate) fn new_file<T: MiscDevice>(
         anon_inode_getfd(
             name.as_char_ptr(),
             fops.cast(),
-            private.cast_mut(),
+            super::compat::foreign_mut(private),
             (bindings::O_RDWR | bindings::O_CLOEXEC) as c_int,
         )
     };
@@ -325,7 +325,7 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
         Ok(ptr) => {
             // SAFETY: The file is being opened, so nothing else reads
             // `private_data` yet; `release` takes ownership back.
-            unsafe { (*raw).private_data = ptr.into_foreign().cast_mut() };
+            unsafe { (*raw).private_data = super::compat::foreign_mut(ptr.into_foreign()) };
             0
         }
         Err(e) => e.to_errno(),

@@ -24,6 +24,12 @@
 
 #include "socket.h"
 
+/*
+ * Exported by net/unix/af_unix.c; 6.12 declares it in <net/af_unix.h>, 7.2
+ * only in the private net/unix/af_unix.h. The same prototype twice is fine.
+ */
+long unix_inq_len(struct sock *sk);
+
 /* The families and protocols whose figures are known. */
 static bool supported(const struct sock *sk)
 {

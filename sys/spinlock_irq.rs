@@ -32,6 +32,15 @@ macro_rules! new_spinlock_irq {
 }
 pub(crate) use new_spinlock_irq;
 
+#[cfg(linux_ge_7_2)]
+extern "C" {
+    /// `spin_trylock_irqsave()` (sys/spinlock_irq.c: a macro in C).
+    fn kevent_spin_trylock_irqsave(
+        lock: *mut bindings::spinlock_t,
+        flags: *mut kernel::ffi::c_ulong,
+    ) -> bool;
+}
+
 /// The `spin_lock_irqsave` backend of [`SpinLockIrq`].
 pub(crate) struct SpinLockIrqBackend;
 
@@ -66,5 +75,19 @@ unsafe impl Backend for SpinLockIrqBackend {
     unsafe fn unlock(ptr: *mut Self::State, flags: &Self::GuardState) {
         // SAFETY: The caller owns the lock, taken by `lock` with these flags.
         unsafe { bindings::_raw_spin_unlock_irqrestore(raw(ptr), *flags) }
+    }
+
+    // 7.2's `Backend` asks for these two as well.
+    #[cfg(linux_ge_7_2)]
+    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+        let mut flags = 0;
+        // SAFETY: The caller guarantees `ptr` is an initialised spinlock.
+        unsafe { kevent_spin_trylock_irqsave(ptr, &mut flags) }.then_some(flags)
+    }
+
+    #[cfg(linux_ge_7_2)]
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: The caller guarantees `ptr` is an initialised spinlock.
+        unsafe { bindings::spin_assert_is_held(ptr) }
     }
 }

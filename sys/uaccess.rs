@@ -9,10 +9,11 @@
 //! and an argument of a few words is read with as many loads. 6.12's Rust cannot emit the exception-table entries of
 //! `unsafe_put_user`, so the stores live in C, behind the safe cursors here.
 
+use super::compat::{AsBytes, FromBytes};
 use crate::defs::Ukevent;
 use core::ffi::{c_int, c_uint, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
-use kernel::{prelude::*, types::FromBytes};
+use kernel::prelude::*;
 
 extern "C" {
     fn kevent_put_ukevents(dst: *mut c_void, src: *const Ukevent, n: c_uint) -> c_uint;
@@ -60,8 +61,8 @@ pub(crate) fn read_arg<T: FromBytes>(arg: usize) -> Result<T> {
 
 /// Writes an ioctl argument back to user address `arg` (rare: one copy
 /// through `kernel::uaccess` is cheap enough).
-pub(crate) fn write_arg<T: kernel::types::AsBytes>(arg: usize, value: &T) -> Result {
-    kernel::uaccess::UserSlice::new(arg, size_of::<T>())
+pub(crate) fn write_arg<T: AsBytes>(arg: usize, value: &T) -> Result {
+    super::compat::user_slice(arg, size_of::<T>())
         .writer()
         .write(value)
 }

@@ -8,6 +8,7 @@
 //! need. So this is a thin layer over `prepare_to_wait_exclusive`,
 //! `schedule_hrtimeout_range` and `__wake_up`, as `fs/eventpoll.c` uses them.
 
+use super::compat::Ktime;
 use super::lock_class::ClassKey;
 use core::{
     ffi::{c_int, c_uint, c_void},
@@ -20,7 +21,6 @@ use kernel::{
     prelude::*,
     str::CStr,
     sync::lock::{Backend, Guard},
-    time::Ktime,
     types::Opaque,
 };
 
