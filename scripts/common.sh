@@ -13,10 +13,45 @@ KEVENT_TOOLS=${KEVENT_TOOLS:-/opt/kevent-tools}
 # PATH and has none, so every tool is named by its full path.
 KRUSTC=/usr/bin/rustc
 KCLIPPY_DRIVER=/usr/bin/clippy-driver
-KBINDGEN=$KEVENT_TOOLS/bin/bindgen
-BINDGEN_VERSION=0.69.5
-LINUX_SOURCE_TARBALL=/usr/src/linux-source-6.12.tar.xz
-export LIBCLANG_PATH=/usr/lib/llvm-14/lib
+
+# The kernel version built and run: 6.12, the one the module is written
+# for, or 7.2 (`make ... KERNEL=7.2`), the next one it is being ported to.
+# Each has its own LLVM (kbuild's LLVM=: 1 for the unversioned clang, -19
+# for clang-19), libclang for bindgen, and bindgen-cli, since 7.2 wants
+# newer ones than bookworm's default clang-14 and 6.12's bindgen 0.69.5;
+# 6.12 keeps exactly its old ones, so that its cached kernels stay valid.
+KEVENT_KERNEL=${KEVENT_KERNEL:-6.12}
+case $KEVENT_KERNEL in
+6.12)
+	KLLVM=1
+	KCLANG=clang
+	BINDGEN_VERSION=0.69.5
+	KBINDGEN_ROOT=$KEVENT_TOOLS
+	export LIBCLANG_PATH=/usr/lib/llvm-14/lib
+	;;
+7.2)
+	# 7.2's scripts/min-tool-version.sh: LLVM 17.0.1, bindgen 0.71.1.
+	KLLVM=-19
+	KCLANG=clang-19
+	BINDGEN_VERSION=0.71.1
+	KBINDGEN_ROOT=$KEVENT_TOOLS/bindgen-$BINDGEN_VERSION
+	export LIBCLANG_PATH=/usr/lib/llvm-19/lib
+	;;
+*)
+	printf 'error: KEVENT_KERNEL is 6.12 or 7.2, not %s\n' "$KEVENT_KERNEL" >&2
+	exit 1
+	;;
+esac
+KBINDGEN=$KBINDGEN_ROOT/bin/bindgen
+
+# The kernel's source: Debian's linux-source-<version> package, which holds
+# the upstream tarball with Debian's patches applied. 6.12's is installed
+# from the host's release; 7.2 is only in unstable, whose package is
+# downloaded (not installed) by scripts/deps.sh into $LINUX_SOURCE_DEB.
+LINUX_SOURCE_PKG=linux-source-$KEVENT_KERNEL
+LINUX_SOURCE_TARBALL=/usr/src/$LINUX_SOURCE_PKG.tar.xz
+LINUX_SOURCE_DEB=
+[ "$KEVENT_KERNEL" = 6.12 ] || LINUX_SOURCE_DEB=$KEVENT_CACHE/src/$LINUX_SOURCE_PKG.deb
 
 # The architecture of the kernel, the module and the VM's programs:
 # x86_64, or arm64 (cross-built, booted under qemu-system-aarch64).
@@ -45,21 +80,27 @@ arm64)
 	exit 1
 	;;
 esac
+if [ "$KEVENT_ARCH" != x86_64 ] && [ "$KEVENT_KERNEL" != 6.12 ]; then
+	printf 'error: the %s kernel is built for x86_64 only, not %s\n' "$KEVENT_KERNEL" "$KEVENT_ARCH" >&2
+	exit 1
+fi
 
-# Both kernels are built with clang: 6.12 allows Rust with KASAN only then,
-# and the module must be built by the same compiler as its kernel. clang
-# cross-compiles as it is; only ARCH changes.
-KMAKE_VARS=(LLVM=1 "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN" "${KARCH_VARS[@]}")
+# Both kernels are built with clang: the kernel allows Rust with KASAN only
+# then, and the module must be built by the same compiler as its kernel.
+# clang cross-compiles as it is; only ARCH changes.
+KMAKE_VARS=("LLVM=$KLLVM" "RUSTC=$KRUSTC" "BINDGEN=$KBINDGEN" "${KARCH_VARS[@]}")
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Prints the build directory of a kernel flavour (debug or release) for
-# $KEVENT_ARCH.
+# $KEVENT_ARCH and $KEVENT_KERNEL (6.12's names carry no version: they
+# predate the others).
 kernel_build_dir() {
 	local key prefix=
 	key=$(kernel_cache_key "$1")
 	[ "$KEVENT_ARCH" = x86_64 ] || prefix=$KEVENT_ARCH-
+	[ "$KEVENT_KERNEL" = 6.12 ] || prefix=$prefix$KEVENT_KERNEL-
 	echo "$KEVENT_CACHE/kernel/$prefix$1-$key"
 }
 
@@ -70,34 +111,54 @@ kernel_fragments() {
 }
 
 # A kernel build is reused while the source package, the config fragments,
-# the Rust toolchain and bindgen are unchanged.
+# the Rust toolchain, clang and bindgen are unchanged. (For 6.12 these are
+# the very lines hashed before 7.2 came: its keys must not move.)
 kernel_cache_key() {
 	local flavour=$1
 	{
-		dpkg-query -W -f='${Version}\n' linux-source-6.12 2>/dev/null
+		linux_source_version
 		# shellcheck disable=SC2046 # one path per fragment
 		cat $(kernel_fragments "$flavour")
 		"$KRUSTC" --version 2>/dev/null
-		clang --version 2>/dev/null | head -n 1
+		"$KCLANG" --version 2>/dev/null | head -n 1
 		echo "bindgen $BINDGEN_VERSION"
 	} | sha256sum | cut -c1-16
 }
 
+# Prints the version of the kernel's source package, and a line of its
+# own: the installed package's, or the downloaded one's (nothing if it is
+# not there: scripts/kernel.sh checks first).
+linux_source_version() {
+	if [ -z "$LINUX_SOURCE_DEB" ]; then
+		dpkg-query -W -f='${Version}\n' "$LINUX_SOURCE_PKG" 2>/dev/null
+	elif [ -f "$LINUX_SOURCE_DEB" ]; then
+		dpkg-deb -f "$LINUX_SOURCE_DEB" Version
+	fi
+}
+
 nproc_build() { echo $(($(nproc) + 1)); }
 
-# Unpacks linux-source-6.12 under $KEVENT_CACHE/src once per package
-# version and prints the tree's path. Both kernel flavours build from it
-# (with O=), and scripts/peers.sh takes the kernel's own selftests from it.
+# Unpacks the kernel's source package under $KEVENT_CACHE/src once per
+# package version and prints the tree's path. Both kernel flavours build
+# from it (with O=), and scripts/peers.sh takes the kernel's own selftests
+# from it. A downloaded package's tarball is streamed out of the .deb, not
+# installed.
 linux_source_tree() {
-	local src=$KEVENT_CACHE/src/linux-source-6.12 srcver
-	srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	local src=$KEVENT_CACHE/src/$LINUX_SOURCE_PKG srcver
+	srcver=$(linux_source_version)
+	[ -n "$srcver" ] || die "$LINUX_SOURCE_PKG is missing: run scripts/deps.sh (KEVENT_KERNEL=$KEVENT_KERNEL)"
 	mkdir -p "$KEVENT_CACHE/src"
 	(
 		flock 8
 		if [ "$(cat "$src/.kevent-source" 2>/dev/null)" != "$srcver" ]; then
-			log "unpacking linux-source-6.12 $srcver"
+			log "unpacking $LINUX_SOURCE_PKG $srcver"
 			rm -rf "$src"
-			tar -xf "$LINUX_SOURCE_TARBALL" -C "$KEVENT_CACHE/src"
+			if [ -z "$LINUX_SOURCE_DEB" ]; then
+				tar -xf "$LINUX_SOURCE_TARBALL" -C "$KEVENT_CACHE/src"
+			else
+				dpkg-deb --fsys-tarfile "$LINUX_SOURCE_DEB" |
+					tar -xOf - ".$LINUX_SOURCE_TARBALL" | tar -xJf - -C "$KEVENT_CACHE/src"
+			fi
 			echo "$srcver" >"$src/.kevent-source"
 		fi
 	) 8>"$KEVENT_CACHE/src/.lock"

@@ -48,10 +48,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! "$KBINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
-	log "installing bindgen-cli $BINDGEN_VERSION into $KEVENT_TOOLS (about 2 minutes)"
+	log "installing bindgen-cli $BINDGEN_VERSION into $KBINDGEN_ROOT (about 2 minutes)"
 	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
 	cargo install --quiet bindgen-cli --version "$BINDGEN_VERSION" --locked \
-		--root "$KEVENT_TOOLS"
+		--root "$KBINDGEN_ROOT"
 fi
 
 # The VM's busybox for arm64: Debian's busybox-static of that architecture,
