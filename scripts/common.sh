@@ -208,6 +208,60 @@ fetch_source() {
 	[ -f "$dl/$orig" ] || die "apt-get source $pkg did not fetch $orig (another upstream version?): $(ls "$dl")"
 }
 
+# Downloads Debian unstable's binary package $1 (its .deb, not installed)
+# to the file $2. apt works here on a state of its own, in a directory that
+# is removed after: one sid entry, for the host's Debian mirror and keyring,
+# and its index. The host's apt never sees unstable, so nothing can be
+# installed or upgraded from there by mistake, and its own apt-get update
+# stays as it was. Needs no root (as root apt must not hand the download
+# to its _apt user, who cannot enter the cache).
+fetch_unstable_deb() {
+	local pkg=$1 dest=$2 codename tmp apt
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
+	mkdir -p "$(dirname "$dest")"
+	tmp=$(mktemp -d "$(dirname "$dest")/.apt-unstable.XXXXXX")
+	mkdir -p "$tmp/sources" "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/deb"
+	unstable_entry "$codename" "$(dpkg --print-architecture)" >"$tmp/sources/unstable.sources"
+	[ -s "$tmp/sources/unstable.sources" ] || { rm -rf "$tmp"; die "no 'deb' entry for $codename in /etc/apt/sources.list{,.d} to take the mirror from"; }
+	# shellcheck disable=SC2207 # the options are words
+	apt=(-q -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$tmp/sources"
+		-o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" $(apt_download_opts))
+	if ! apt-get "${apt[@]}" update >"$tmp/update.log" 2>&1; then
+		cat "$tmp/update.log" >&2
+		rm -rf "$tmp"
+		die "apt-get update of Debian unstable failed"
+	fi
+	if ! (cd "$tmp/deb" && apt-get "${apt[@]}" download "$pkg" >/dev/null); then
+		rm -rf "$tmp"
+		die "apt-get download $pkg from Debian unstable failed"
+	fi
+	mv "$tmp/deb/${pkg}_"*.deb "$dest"
+	rm -rf "$tmp"
+}
+
+# Prints a deb822 stanza for Debian unstable's main on architecture $2
+# (package indices only: no translations, no AppStream data), with the
+# mirror and keyring of the host's first enabled deb entry for release $1.
+unstable_entry() {
+	deb_src_entries "$1" | awk -v rel="$1" -v arch="$2" '
+	BEGIN { RS = ""; FS = "\n" }
+	{
+		uris = signed = ""; found = 0
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^URIs: /) uris = substr($i, 7)
+			else if ($i ~ /^Signed-By: /) signed = substr($i, 12)
+			else if ($i ~ /^Suites: /) {
+				n = split(substr($i, 9), s, " ")
+				for (j = 1; j <= n; j++) if (s[j] == rel) found = 1
+			}
+		}
+		if (!found || done++) next
+		printf "Types: deb\nURIs: %s\nSuites: sid\nComponents: main\nArchitectures: %s\nTargets: Packages\n", uris, arch
+		if (signed != "") printf "Signed-By: %s\n", signed
+	}'
+}
+
 # Prints a deb822 deb-src stanza for every enabled deb entry (deb822 or
 # one-line) whose suites include release $1 or its -updates/-security, read
 # from apt's sources (or from the files given after $1).
