@@ -53,6 +53,11 @@ LINUX_SOURCE_TARBALL=/usr/src/$LINUX_SOURCE_PKG.tar.xz
 LINUX_SOURCE_DEB=
 [ "$KEVENT_KERNEL" = 6.12 ] || LINUX_SOURCE_DEB=$KEVENT_CACHE/src/$LINUX_SOURCE_PKG.deb
 
+# What names the kernel version in build and cache directories: nothing for
+# 6.12, whose names predate the others.
+KPREFIX=
+[ "$KEVENT_KERNEL" = 6.12 ] || KPREFIX=$KEVENT_KERNEL-
+
 # The architecture of the kernel, the module and the VM's programs:
 # x86_64, or arm64 (cross-built, booted under qemu-system-aarch64).
 KEVENT_ARCH=${KEVENT_ARCH:-x86_64}
@@ -94,14 +99,12 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Prints the build directory of a kernel flavour (debug or release) for
-# $KEVENT_ARCH and $KEVENT_KERNEL (6.12's names carry no version: they
-# predate the others).
+# $KEVENT_ARCH and $KEVENT_KERNEL.
 kernel_build_dir() {
 	local key prefix=
 	key=$(kernel_cache_key "$1")
 	[ "$KEVENT_ARCH" = x86_64 ] || prefix=$KEVENT_ARCH-
-	[ "$KEVENT_KERNEL" = 6.12 ] || prefix=$prefix$KEVENT_KERNEL-
-	echo "$KEVENT_CACHE/kernel/$prefix$1-$key"
+	echo "$KEVENT_CACHE/kernel/$prefix$KPREFIX$1-$key"
 }
 
 # The config fragments of a flavour, in the order they are merged.
