@@ -107,10 +107,16 @@ kernel_build_dir() {
 	echo "$KEVENT_CACHE/kernel/$prefix$KPREFIX$1-$key"
 }
 
-# The config fragments of a flavour, in the order they are merged.
+# The config fragments of a flavour, in the order they are merged: then,
+# where a kernel version has them, what changes for that version
+# (kernel/VERSION.config) and for its flavour (kernel/VERSION-FLAVOUR.config),
+# as when it dropped an option a fragment asks for. 6.12 has none.
 kernel_fragments() {
-	local k=$KEVENT_ROOT/kernel
+	local k=$KEVENT_ROOT/kernel f
 	echo "$k/base.config" "$k/$KEVENT_ARCH.config" "$k/$1.config"
+	for f in "$k/$KEVENT_KERNEL.config" "$k/$KEVENT_KERNEL-$1.config"; do
+		[ ! -f "$f" ] || echo "$f"
+	done
 }
 
 # A kernel build is reused while the source package, the config fragments,

@@ -66,19 +66,32 @@ fi
 
 # Every option a fragment asks for must have survived olddefconfig: a
 # dependency that silently turned one off would leave the kernel without
-# the checker the tests rely on.
-bad=0
+# the checker the tests rely on. What a later fragment says of an option
+# overrides what an earlier one does, as merge_config.sh merges them (a
+# version's fragment thus drops an option that version no longer has).
+declare -A want=()
+opts=()
 for frag in $(kernel_fragments "$flavour"); do
 	while IFS= read -r line; do
 		case $line in
-		CONFIG_*=*) grep -qxF "$line" "$out/.config" || { echo "  missing: $line" >&2; bad=1; } ;;
+		CONFIG_*=*) opt=${line%%=*} ;;
 		"# CONFIG_"*" is not set")
 			opt=${line#\# }
 			opt=${opt%% *}
-			! grep -q "^$opt=" "$out/.config" || { echo "  still set: $opt" >&2; bad=1; }
 			;;
+		*) continue ;;
 		esac
+		[ -n "${want[$opt]+set}" ] || opts+=("$opt")
+		want[$opt]=$line
 	done <"$frag"
+done
+bad=0
+for opt in "${opts[@]}"; do
+	line=${want[$opt]}
+	case $line in
+	CONFIG_*) grep -qxF "$line" "$out/.config" || { echo "  missing: $line" >&2; bad=1; } ;;
+	*) ! grep -q "^$opt=" "$out/.config" || { echo "  still set: $opt" >&2; bad=1; } ;;
+	esac
 done
 [ $bad = 0 ] || die "kernel config for $flavour lacks options its fragment asks for (see above)"
 
