@@ -37,6 +37,22 @@ else
 $(error ARCH is x86_64 or arm64, not $(ARCH))
 endif
 
+# The kernel version built and booted: 6.12, the one the module is written
+# for, or 7.2, which it is being ported to (`make kernel KERNEL=7.2`, or
+# KEVENT_KERNEL=7.2 in the environment; x86_64 only). Each has its own
+# clang and bindgen (scripts/common.sh), which the module is built with too.
+KERNEL ?= $(or $(KEVENT_KERNEL),6.12)
+export KEVENT_KERNEL := $(KERNEL)
+ifeq ($(filter 6.12 7.2,$(KEVENT_KERNEL)),)
+$(error KERNEL is 6.12 or 7.2, not $(KEVENT_KERNEL))
+endif
+ifeq ($(KEVENT_KERNEL)-$(KEVENT_ARCH),7.2-arm64)
+$(error the 7.2 kernel is built for x86_64 only for now)
+endif
+# The module's build directories are per kernel version: build/debug/module
+# for 6.12, build/7.2-debug/module for 7.2 (scripts/initramfs.sh takes it).
+KPREFIX := $(if $(filter 6.12,$(KEVENT_KERNEL)),,$(KEVENT_KERNEL)-)
+
 # The module's sources, copied into a build directory per kernel flavour
 # (an M= build writes its objects next to its sources).
 MODULE_SRCS := Kbuild $(wildcard *.rs sys/*.rs sys/*.c sys/*.h source/*.rs) layout_check.c uapi/linux/kevent.h
@@ -68,15 +84,18 @@ kernel: deps
 	@scripts/kernel.sh $(FLAVOUR) >/dev/null
 
 # kernel.sh prints the build directory; it only builds when the cache misses.
-KDIR = $(shell KEVENT_ARCH=$(KEVENT_ARCH) scripts/kernel.sh $(FLAVOUR))
-KMAKE = $(MAKE) -s -C $(KDIR) LLVM=1 RUSTC=/usr/bin/rustc BINDGEN=$(KEVENT_BINDGEN)
-KEVENT_BINDGEN = $(shell . scripts/common.sh && echo $$KBINDGEN)
+# ($(shell) gets make's environment, without the variables it exports.)
+KENV = KEVENT_ARCH=$(KEVENT_ARCH) KEVENT_KERNEL=$(KEVENT_KERNEL)
+KDIR = $(shell $(KENV) scripts/kernel.sh $(FLAVOUR))
+KMAKE = $(MAKE) -s -C $(KDIR) LLVM=$(KEVENT_LLVM) RUSTC=/usr/bin/rustc BINDGEN=$(KEVENT_BINDGEN)
+KEVENT_BINDGEN = $(shell export $(KENV) && . scripts/common.sh && echo $$KBINDGEN)
+KEVENT_LLVM = $(shell export $(KENV) && . scripts/common.sh && echo $$KLLVM)
 
 module: kernel
-	@mkdir -p $(BUILD)/$(FLAVOUR)/module
-	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(FLAVOUR)/module/
-	@echo "  MODULE  $(FLAVOUR)/kevent.ko"
-	@$(KMAKE) M=$(BUILD)/$(FLAVOUR)/module KRUSTFLAGS=-Dwarnings modules
+	@mkdir -p $(BUILD)/$(KPREFIX)$(FLAVOUR)/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(KPREFIX)$(FLAVOUR)/module/
+	@echo "  MODULE  $(KPREFIX)$(FLAVOUR)/kevent.ko"
+	@$(KMAKE) M=$(BUILD)/$(KPREFIX)$(FLAVOUR)/module KRUSTFLAGS=-Dwarnings modules
 
 # The module from sources already copied to the directory DIR (bench/ab.sh
 # builds other revisions this way).
@@ -86,11 +105,11 @@ module-in: kernel
 
 # The kernel's own Rust lints (CLIPPY=1) and rustfmt: both must be clean.
 lint: kernel
-	@mkdir -p $(BUILD)/lint/module
-	@cp --parents -u $(MODULE_SRCS) $(BUILD)/lint/module/
+	@mkdir -p $(BUILD)/$(KPREFIX)lint/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(KPREFIX)lint/module/
 	@echo "  CLIPPY  kevent.ko"
-	@touch $(BUILD)/lint/module/kevent_main.rs
-	@$(KMAKE) M=$(BUILD)/lint/module CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver \
+	@touch $(BUILD)/$(KPREFIX)lint/module/kevent_main.rs
+	@$(KMAKE) M=$(BUILD)/$(KPREFIX)lint/module CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver \
 		KRUSTFLAGS=-Dwarnings modules
 	@echo "  RUSTFMT module"
 	@rustfmt --check --edition 2021 kevent_main.rs
@@ -218,12 +237,12 @@ insprof: $(BUILD)/bench/insprof.so insns
 		--run $(BUILD)/bench/insns/insns --profile >/dev/null
 	@$(if $(LINES),$(MAKE) --no-print-directory FLAVOUR=release insprof-debuginfo)
 	@bench/insprof/report.py $$(scripts/kernel.sh release)/System.map build/vm-console.log \
-		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(BUILD)/insprof/module/kevent.ko)
+		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(BUILD)/$(KPREFIX)insprof/module/kevent.ko)
 insprof-debuginfo: kernel
-	@mkdir -p $(BUILD)/insprof/module
-	@cp --parents -u $(MODULE_SRCS) $(BUILD)/insprof/module/
+	@mkdir -p $(BUILD)/$(KPREFIX)insprof/module
+	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(KPREFIX)insprof/module/
 	@echo "  MODULE  kevent.ko with debug info"
-	@$(KMAKE) M=$(BUILD)/insprof/module KRUSTFLAGS="-Dwarnings -g" modules
+	@$(KMAKE) M=$(BUILD)/$(KPREFIX)insprof/module KRUSTFLAGS="-Dwarnings -g" modules
 $(BUILD)/bench/insprof.so: bench/insprof/plugin.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"

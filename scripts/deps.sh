@@ -34,6 +34,12 @@ if [ "$KEVENT_ARCH" = arm64 ]; then
 	PACKAGES+=("${ARM64_PACKAGES[@]}")
 fi
 
+# Linux 7.2 (KEVENT_KERNEL=7.2) wants LLVM 17 or later: bookworm's clang-19,
+# with its lld, its tools and the libclang bindgen loads (common.sh).
+if [ "$KEVENT_KERNEL" = 7.2 ]; then
+	PACKAGES+=(clang-19 lld-19 llvm-19 libclang-19-dev)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
 	case $p in \#*) continue ;; esac
@@ -48,10 +54,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! "$KBINDGEN" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
-	log "installing bindgen-cli $BINDGEN_VERSION into $KEVENT_TOOLS (about 2 minutes)"
+	log "installing bindgen-cli $BINDGEN_VERSION into $KBINDGEN_ROOT (about 2 minutes)"
 	command -v cargo >/dev/null || die "cargo is needed to install bindgen-cli"
 	cargo install --quiet bindgen-cli --version "$BINDGEN_VERSION" --locked \
-		--root "$KEVENT_TOOLS"
+		--root "$KBINDGEN_ROOT"
+fi
+
+# A kernel source package that is not in this release (7.2's, from
+# unstable) is downloaded once, not installed; deleting the .deb fetches
+# unstable's current one (and so a new kernel build: the cache key has
+# its version).
+if [ -n "$LINUX_SOURCE_DEB" ] && [ ! -f "$LINUX_SOURCE_DEB" ]; then
+	log "downloading $LINUX_SOURCE_PKG from Debian unstable into $LINUX_SOURCE_DEB (about 150 MB)"
+	fetch_unstable_deb "$LINUX_SOURCE_PKG" "$LINUX_SOURCE_DEB"
 fi
 
 # The VM's busybox for arm64: Debian's busybox-static of that architecture,

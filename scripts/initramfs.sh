@@ -23,7 +23,7 @@ mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,run,tests/c,tests/rust,tests/pe
 cp "$KEVENT_BUSYBOX" "$stage/bin/busybox"
 cp "$KEVENT_ROOT/scripts/guest-init.sh" "$stage/init"
 cp "$KEVENT_ROOT/scripts/expected-oom.awk" "$stage/expected-oom.awk"
-cp "$build/$flavour/module/kevent.ko" "$stage/kevent.ko"
+cp "$build/$KPREFIX$flavour/module/kevent.ko" "$stage/kevent.ko"
 cp "$build"/selftests/* "$stage/tests/c/" 2>/dev/null || true
 for t in "$rust_out/kevent-harness"; do
 	[ -x "$t" ] && cp "$t" "$stage/tests/rust/"
