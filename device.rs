@@ -11,7 +11,7 @@ use crate::queue::{Queue, Timeout};
 use crate::shared::Shared;
 use crate::sys::{
     compat::Ktime,
-    file::File,
+    file::{File, FileExt},
     miscdevice::{self, MiscDevice},
     mm::VmaNew,
     poll::PollTable,
@@ -66,7 +66,7 @@ impl MiscDevice for KeventDevice {
         queue.poll_mask()
     }
 
-    fn show_fdinfo(queue: ArcBorrow<'_, Queue>, m: &mut SeqFile) {
+    fn show_fdinfo(queue: ArcBorrow<'_, Queue>, m: &SeqFile) {
         queue.show_fdinfo(m);
     }
 }

@@ -34,7 +34,7 @@ use crate::sys::{
     mm::VmaNew,
     rbtree::{RbTree, Vacancy},
     ring::{Ring, RingMem},
-    seq_file::SeqFile,
+    seq_file::{seq_print, SeqFile},
     signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
     uaccess::{StagedEvents, UkeventWriter},
@@ -42,7 +42,6 @@ use crate::sys::{
     work,
 };
 use crate::watch::{self, PendingWatch};
-use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     impl_has_work,
@@ -1368,19 +1367,19 @@ impl Queue {
     }
 
     /// `/proc/<pid>/fdinfo/<fd>`: one line per request.
-    pub(crate) fn show_fdinfo(&self, m: &mut SeqFile) {
+    pub(crate) fn show_fdinfo(&self, m: &SeqFile) {
         let reg = self.registry.lock();
         let ready = self.ready.lock().len();
-        let _ = writeln!(m, "kevent-requests:\t{}", reg.requests.len());
-        let _ = writeln!(m, "kevent-ready:\t{}", ready);
+        seq_print!(m, "kevent-requests:\t{}\n", reg.requests.len());
+        seq_print!(m, "kevent-ready:\t{}\n", ready);
         if let Some(mem) = self.ring_mem.lock().as_ref() {
-            let _ = writeln!(m, "kevent-ring-entries:\t{}", mem.entries());
+            seq_print!(m, "kevent-ring-entries:\t{}\n", mem.entries());
         }
         for req in reg.requests.iter() {
             let ident = &req.ident;
-            let _ = writeln!(
+            seq_print!(
                 m,
-                "kevent-req: type:{} id:{},{} event:{:#x} flags:{:#x} user:{:#x} pending:{}",
+                "kevent-req: type:{} id:{},{} event:{:#x} flags:{:#x} user:{:#x} pending:{}\n",
                 ident.type_,
                 ident.id[0],
                 ident.id[1],

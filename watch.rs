@@ -25,7 +25,7 @@
 use crate::queue::Queue;
 use crate::request::Request;
 use crate::sys::{
-    file::FileRef,
+    file::{FileExt, FileRef},
     rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
 };
 use kernel::{

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Files: a borrowed `struct file`.
-//!
-//! Shaped like upstream's `kernel::fs::File` (Linux 6.13).
+//! Files: a borrowed `struct file` (upstream's `File` on 7.2), and a
+//! reference this module owns, which upstream's `ARef<File>` cannot be:
+//! an `O_PATH` file (`fget_raw`) and the reference count (closed files)
+//! are not in its API.
 
-use kernel::{bindings, types::Opaque};
+use kernel::bindings;
+#[cfg(not(linux_ge_7_2))]
+use kernel::types::Opaque;
 
 // sys/file.c: the fields behind these moved between 6.12 and 7.2. Only
 // pointers cross; 7.2's `struct file` contains an empty struct (on x86-64),
@@ -15,16 +18,22 @@ extern "C" {
     fn kevent_file_is_epoll(file: *mut bindings::file) -> bool;
 }
 
+#[cfg(linux_ge_7_2)]
+pub(crate) use kernel::fs::File;
+
 /// A `struct file` that the caller holds a reference to for as long as the
-/// borrow lasts.
+/// borrow lasts: upstream's `kernel::fs::File` (Linux 6.13), the part of it
+/// used here, written for 6.12.
 ///
 /// # Invariants
 ///
 /// The inner `struct file` is valid and its refcount is not zero for the
 /// lifetime of any `&File`.
+#[cfg(not(linux_ge_7_2))]
 #[repr(transparent)]
 pub(crate) struct File(Opaque<bindings::file>);
 
+#[cfg(not(linux_ge_7_2))]
 impl File {
     /// Borrows a `struct file` for a lifetime the caller chooses.
     ///
@@ -32,7 +41,7 @@ impl File {
     ///
     /// `ptr` must point to a valid file whose refcount stays above zero for
     /// the lifetime `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *const bindings::file) -> &'a File {
+    pub(crate) unsafe fn from_raw_file<'a>(ptr: *const bindings::file) -> &'a File {
         // SAFETY: `File` is `repr(transparent)` over `struct file`, and the
         // caller guarantees validity for `'a`.
         unsafe { &*ptr.cast() }
@@ -53,16 +62,25 @@ impl File {
         // upstream's `File::flags`).
         unsafe { core::ptr::addr_of!((*self.as_ptr()).f_flags).read_volatile() }
     }
+}
 
+/// What the module asks of a file beyond upstream's `File`.
+pub(crate) trait FileExt {
     /// Returns `true` if this is an epoll instance, whose wake-ups may come
     /// back to a queue it watches (epoll cannot see a loop through kevent).
-    pub(crate) fn is_epoll(&self) -> bool {
-        // SAFETY: The file is valid (type invariant).
+    fn is_epoll(&self) -> bool;
+
+    /// Returns `true` if the file was opened (or set) non-blocking.
+    fn is_nonblocking(&self) -> bool;
+}
+
+impl FileExt for File {
+    fn is_epoll(&self) -> bool {
+        // SAFETY: A `&File` is a valid file (`File`'s invariant).
         unsafe { kevent_file_is_epoll(self.as_ptr()) }
     }
 
-    /// Returns `true` if the file was opened (or set) non-blocking.
-    pub(crate) fn is_nonblocking(&self) -> bool {
+    fn is_nonblocking(&self) -> bool {
         self.flags() & bindings::O_NONBLOCK != 0
     }
 }
@@ -122,7 +140,7 @@ impl FileRef {
 
     pub(crate) fn file(&self) -> &File {
         // SAFETY: The reference this value holds keeps the file alive.
-        unsafe { File::from_raw(self.0.as_ptr()) }
+        unsafe { File::from_raw_file(self.0.as_ptr()) }
     }
 }
 

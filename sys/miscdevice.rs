@@ -108,7 +108,7 @@ pub(crate) trait MiscDevice: Sized {
     /// Writes this file's lines of `/proc/<pid>/fdinfo/<fd>`.
     fn show_fdinfo(
         _device: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        _m: &mut super::seq_file::SeqFile,
+        _m: &super::seq_file::SeqFile,
     ) {
     }
 }
@@ -316,7 +316,7 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
     raw: *mut bindings::file,
 ) -> c_int {
     // SAFETY: The VFS holds a reference to the file during `open`.
-    let file = unsafe { File::from_raw(raw) };
+    let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `misc_open` sets `private_data` to the miscdevice, which is
     // the first field of the `repr(C)` registration; the registration
     // outlives the open (the device cannot be deregistered meanwhile).
@@ -344,7 +344,7 @@ unsafe extern "C" fn fops_release<T: MiscDevice>(
     // `into_private_data`, and this is the last use of it.
     let ptr = unsafe { T::Ptr::from_foreign((*raw).private_data) };
     // SAFETY: The VFS holds the file alive during `release`.
-    T::release(ptr, unsafe { File::from_raw(raw) });
+    T::release(ptr, unsafe { File::from_raw_file(raw) });
     0
 }
 
@@ -360,7 +360,7 @@ unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
     // `private_data` is still owned by the file.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
     // SAFETY: The ioctl holds a reference to the file.
-    let file = unsafe { File::from_raw(raw) };
+    let file = unsafe { File::from_raw_file(raw) };
     from_result(|| T::ioctl(device, file, cmd, arg))
 }
 
@@ -375,7 +375,7 @@ unsafe extern "C" fn fops_mmap<T: MiscDevice>(
     // SAFETY: As in `fops_ioctl`.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
     // SAFETY: The caller holds a reference to the file.
-    let file = unsafe { File::from_raw(raw) };
+    let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `vma` is being set up by `mmap` for the duration of the call.
     let vma = unsafe { super::mm::VmaNew::from_raw(vma) };
     match T::mmap(device, file, vma) {
@@ -395,7 +395,7 @@ unsafe extern "C" fn fops_poll<T: MiscDevice>(
     // SAFETY: As in `fops_ioctl`.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
     // SAFETY: The caller holds a reference to the file.
-    let file = unsafe { File::from_raw(raw) };
+    let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `table` is null or valid for the call.
     let table = unsafe { super::poll::PollTable::from_raw(table) };
     T::poll(device, file, &table)

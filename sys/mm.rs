@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Memory totals (`totalram_pages()`, an inline function in C), and the
-//! memory area an `mmap` sets up (upstream: `kernel::mm::virt::VmaNew`).
+//! memory area an `mmap` sets up: upstream's `kernel::mm::virt::VmaNew` on
+//! 7.2, written here for 6.12.
 
-use kernel::{bindings, page::PAGE_SIZE, types::Opaque};
+use kernel::{bindings, page::PAGE_SIZE};
+
+#[cfg(linux_ge_7_2)]
+pub(crate) use kernel::mm::virt::VmaNew;
 
 /// A virtual memory area being set up by a file's `mmap`, with the mm's
 /// lock held for writing.
+#[cfg(not(linux_ge_7_2))]
 #[repr(transparent)]
-pub(crate) struct VmaNew(Opaque<bindings::vm_area_struct>);
+pub(crate) struct VmaNew(kernel::types::Opaque<bindings::vm_area_struct>);
 
+#[cfg(not(linux_ge_7_2))]
 impl VmaNew {
     /// # Safety
     ///

@@ -2,8 +2,9 @@
 
 //! seq_file: the buffer a `show_fdinfo` file operation writes to.
 //!
-//! Shaped like upstream's `kernel::seq_file` (Linux 6.13), with
-//! `core::fmt::Write` in place of its `seq_print!` macro.
+//! Upstream's `kernel::seq_file` (Linux 6.13), which 7.2 has (`sys.rs`
+//! uses it there), written for 6.12 with the same API: `SeqFile` and the
+//! `seq_print!` macro.
 
 use kernel::{bindings, types::Opaque};
 
@@ -14,21 +15,34 @@ pub(crate) struct SeqFile(Opaque<bindings::seq_file>);
 impl SeqFile {
     /// # Safety
     ///
-    /// `ptr` must be a valid seq_file that nothing else writes while the
-    /// returned reference lives.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::seq_file) -> &'a mut SeqFile {
+    /// `ptr` must be a valid seq_file that no other thread accesses while
+    /// the returned reference lives.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::seq_file) -> &'a SeqFile {
         // SAFETY: `SeqFile` is `repr(transparent)` over `struct seq_file`;
-        // validity and exclusivity are guaranteed by the caller.
-        unsafe { &mut *ptr.cast() }
+        // validity for `'a` is guaranteed by the caller.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// Used by the [`seq_print`] macro.
+    pub(crate) fn call_printf(&self, args: core::fmt::Arguments<'_>) {
+        // SAFETY: The seq_file is valid and only this thread writes it
+        // (`from_raw`); `%pA` formats the `Arguments` it points to.
+        // `seq_printf` marks the buffer as overflowed when full, and procfs
+        // retries with a larger one.
+        unsafe {
+            bindings::seq_printf(
+                self.0.get(),
+                kernel::c_str!("%pA").as_char_ptr(),
+                core::ptr::from_ref(&args).cast::<core::ffi::c_void>(),
+            )
+        };
     }
 }
 
-impl core::fmt::Write for SeqFile {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: The seq_file is valid and ours (type invariant); `s` is
-        // valid for reads of `s.len()` bytes. `seq_write` marks the buffer
-        // as overflowed when full, and procfs retries with a larger one.
-        unsafe { bindings::seq_write(self.0.get(), s.as_ptr().cast(), s.len()) };
-        Ok(())
-    }
+/// Writes to a [`SeqFile`] with Rust's formatting syntax.
+macro_rules! seq_print {
+    ($m:expr, $($arg:tt)+) => {
+        $m.call_printf(core::format_args!($($arg)+))
+    };
 }
+pub(crate) use seq_print;

@@ -9,7 +9,7 @@
 //! `schedule_hrtimeout_range` and `__wake_up`, as `fs/eventpoll.c` uses them.
 
 use super::compat::Ktime;
-use super::lock_class::ClassKey;
+use super::lock_class::LockClassKey;
 use core::{
     ffi::{c_int, c_uint, c_void},
     mem::offset_of,
@@ -46,7 +46,7 @@ macro_rules! new_wait_queue_head {
     ($name:literal) => {
         $crate::sys::wait::WaitQueueHead::new(
             kernel::c_str!($name),
-            $crate::sys::lock_class::class_key!(),
+            $crate::sys::lock_class::static_lock_class!(),
         )
     };
 }
@@ -71,7 +71,7 @@ struct Waiter {
 
 impl WaitQueueHead {
     /// Initialises a wait queue head.
-    pub(crate) fn new(name: &'static CStr, key: &'static ClassKey) -> impl PinInit<Self> {
+    pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
         pin_init!(Self {
             inner <- Opaque::ffi_init(|slot| {
                 // SAFETY: `slot` is valid for writes and pinned; `name` and
