@@ -3,7 +3,7 @@
 #
 #   check-kernel.sh KDIR [RUSTC]
 #
-# Whether the kernel whose build tree is KDIR can take kevent: a 6.12
+# Whether the kernel whose build tree is KDIR can take kevent: a 6.12 or 7.2
 # kernel with Rust support, a build tree with the Rust metadata that
 # out-of-tree Rust modules compile against, and the rustc that built it.
 # Prints the path of that rustc (RUSTC if given, else the first of `rustc`
@@ -25,11 +25,11 @@ release=$(cat "$kdir/include/config/kernel.release")
 grep -q '^CONFIG_RUST=y' "$conf" ||
 	fail "kernel $release has no Rust support (CONFIG_RUST is not set); kevent needs a kernel built with CONFIG_RUST=y"
 case $release in
-6.12.*) ;;
-*) fail "kevent is written for Linux 6.12; kernel $release is not supported" ;;
+6.12.* | 7.2.*) ;;
+*) fail "kevent is written for Linux 6.12 and 7.2; kernel $release is not supported" ;;
 esac
 [ -f "$kdir/rust/libkernel.rmeta" ] && [ -f "$kdir/rust/libmacros.so" ] ||
-	fail "the build tree of kernel $release has no Rust metadata (rust/libkernel.rmeta, rust/libmacros.so); distribution headers packages often leave them out: copy rust/*.rmeta and rust/libmacros.so from the kernel's own build into $kdir/rust"
+	fail "the build tree of kernel $release has no Rust metadata (rust/libkernel.rmeta, rust/libmacros.so); distribution headers packages often leave them out: copy rust/*.rmeta and rust/*.so from the kernel's own build into $kdir/rust"
 
 # auto.conf writes strings without quotes; .config with them.
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$conf")

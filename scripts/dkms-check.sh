@@ -30,11 +30,13 @@ log "dkms: installing the headers of kernel $release into the staging root"
 mkdir -p "$headers/rust" "$stage/lib/modules/$release"
 (
 	cd "$kdir"
-	srctree=$(readlink -f source) SRCARCH=x86 CC=clang HOSTCC=clang MAKE=make \
+	cc=clang${KLLVM#1} # KLLVM is 1 (clang) or -19 (clang-19)
+	srctree=$(readlink -f source) SRCARCH=x86 CC=$cc HOSTCC=$cc MAKE=make \
 		sh source/scripts/package/install-extmod-build "$headers"
 )
 cp "$kdir/.config" "$headers/"
-cp "$kdir"/rust/*.rmeta "$kdir/rust/libmacros.so" "$headers/rust/"
+# 6.12 has one proc-macro library (libmacros.so), 7.2 three.
+cp "$kdir"/rust/*.rmeta "$kdir"/rust/*.so "$headers/rust/"
 ln -s "/usr/src/linux-headers-$release" "$stage/lib/modules/$release/build"
 
 log "dkms: make dkms-source, dkms install kevent/$version for $release"
