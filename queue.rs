@@ -50,7 +50,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::{lock::mutex::MutexBackend, Arc, ArcBorrow, LockedBy, Mutex},
-    workqueue::{self, Work, WorkItem},
+    workqueue::{Work, WorkItem},
 };
 
 /// The most requests one queue holds (module parameter `max_requests`).
@@ -694,7 +694,7 @@ impl Queue {
             Some(depth) if depth <= MAX_WAKE_DEPTH => self.wake_pollers_at(depth),
             // Already queued: that run will see this readiness too.
             _ => {
-                let _ = workqueue::system().enqueue(self.clone());
+                let _ = work::system().enqueue(self.clone());
             }
         }
     }

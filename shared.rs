@@ -21,7 +21,7 @@ use kernel::{
     impl_has_work, new_mutex, new_work,
     prelude::*,
     sync::{Arc, ArcBorrow, Mutex},
-    workqueue::{self, Work, WorkItem},
+    workqueue::{Work, WorkItem},
 };
 
 /// The sweep's timer, while it is armed.
@@ -127,12 +127,12 @@ impl Shared {
             return;
         }
         // Already queued: that run will look.
-        let _ = workqueue::system().enqueue(self.clone());
+        let _ = work::system().enqueue(self.clone());
     }
 
     /// The sweep timer fired (hard irq): run the sweep from a work item.
     fn sweep_fired(this: ArcBorrow<'_, Self>) {
-        let _ = workqueue::system().enqueue(Arc::<Self>::from(this));
+        let _ = work::system().enqueue(Arc::<Self>::from(this));
     }
 
     /// One run of the sweep: removes the requests of the closed files

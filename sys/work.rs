@@ -1,8 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What 6.12's `kernel::workqueue` lacks: waiting for a work item.
+//! What `kernel::workqueue` lacks: waiting for a work item, and (in 7.2)
+//! the per-CPU system workqueue under its new name.
 
-use kernel::{bindings, workqueue::Work};
+use kernel::{
+    bindings,
+    workqueue::{Queue, Work},
+};
+
+/// The per-CPU system workqueue. 7.2 renamed `system_wq` to
+/// `system_percpu_wq` and warns about work queued on the old name, which
+/// its `workqueue::system()` still returns.
+pub(crate) fn system() -> &'static Queue {
+    #[cfg(not(linux_ge_7_2))]
+    return kernel::workqueue::system();
+    // SAFETY: `system_percpu_wq` is set up before any module loads and is
+    // never destroyed.
+    #[cfg(linux_ge_7_2)]
+    return unsafe { Queue::from_raw(bindings::system_percpu_wq) };
+}
 
 /// Waits until `work` is neither pending nor running (`flush_work`).
 ///
