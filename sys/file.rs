@@ -139,7 +139,11 @@ impl FileRef {
     }
 
     pub(crate) fn file(&self) -> &File {
-        // SAFETY: The reference this value holds keeps the file alive.
+        // SAFETY: The reference this value holds keeps the file alive. The
+        // module never holds one inside an `fdget_pos` region (it runs in
+        // its own ioctls, wake-ups and work), and another thread's region
+        // takes `f_pos_lock`: the file has this reference besides the
+        // caller's.
         unsafe { File::from_raw_file(self.0.as_ptr()) }
     }
 }

@@ -315,7 +315,8 @@ unsafe extern "C" fn fops_open<T: MiscDevice>(
     _inode: *mut bindings::inode,
     raw: *mut bindings::file,
 ) -> c_int {
-    // SAFETY: The VFS holds a reference to the file during `open`.
+    // SAFETY: The VFS holds a reference to the file during `open`, and no
+    // `fdget_pos` region is active on it on this thread.
     let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `misc_open` sets `private_data` to the miscdevice, which is
     // the first field of the `repr(C)` registration; the registration
@@ -343,7 +344,8 @@ unsafe extern "C" fn fops_release<T: MiscDevice>(
     // SAFETY: `private_data` was set by `into_foreign` in `fops_open` or
     // `into_private_data`, and this is the last use of it.
     let ptr = unsafe { T::Ptr::from_foreign((*raw).private_data) };
-    // SAFETY: The VFS holds the file alive during `release`.
+    // SAFETY: The VFS holds the file alive during `release`, and no
+    // `fdget_pos` region is active on it on this thread.
     T::release(ptr, unsafe { File::from_raw_file(raw) });
     0
 }
@@ -359,7 +361,8 @@ unsafe extern "C" fn fops_ioctl<T: MiscDevice>(
     // SAFETY: `release` has not run while an ioctl holds the file, so
     // `private_data` is still owned by the file.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
-    // SAFETY: The ioctl holds a reference to the file.
+    // SAFETY: The ioctl holds a reference to the file, and no `fdget_pos`
+    // region is active on it on this thread.
     let file = unsafe { File::from_raw_file(raw) };
     from_result(|| T::ioctl(device, file, cmd, arg))
 }
@@ -374,7 +377,8 @@ unsafe extern "C" fn fops_mmap<T: MiscDevice>(
 ) -> c_int {
     // SAFETY: As in `fops_ioctl`.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
-    // SAFETY: The caller holds a reference to the file.
+    // SAFETY: The caller holds a reference to the file, and no `fdget_pos`
+    // region is active on it on this thread.
     let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `vma` is being set up by `mmap` for the duration of the call.
     let vma = unsafe { super::mm::VmaNew::from_raw(vma) };
@@ -394,7 +398,8 @@ unsafe extern "C" fn fops_poll<T: MiscDevice>(
 ) -> bindings::__poll_t {
     // SAFETY: As in `fops_ioctl`.
     let device = unsafe { T::Ptr::borrow((*raw).private_data) };
-    // SAFETY: The caller holds a reference to the file.
+    // SAFETY: The caller holds a reference to the file, and no `fdget_pos`
+    // region is active on it on this thread.
     let file = unsafe { File::from_raw_file(raw) };
     // SAFETY: `table` is null or valid for the call.
     let table = unsafe { super::poll::PollTable::from_raw(table) };
