@@ -139,11 +139,10 @@ impl FileRef {
     }
 
     pub(crate) fn file(&self) -> &File {
-        // SAFETY: The reference this value holds keeps the file alive. The
-        // module never holds one inside an `fdget_pos` region (it runs in
-        // its own ioctls, wake-ups and work), and another thread's region
-        // takes `f_pos_lock`: the file has this reference besides the
-        // caller's.
+        // SAFETY: The reference this value holds keeps the file alive, and
+        // no `fdget_pos` region is active on it on this thread: the module
+        // runs in its own ioctls, wake-ups and work (upstream's
+        // `assume_no_fdget_pos`).
         unsafe { File::from_raw_file(self.0.as_ptr()) }
     }
 }
