@@ -92,7 +92,7 @@ cpu=qemu64
 accel=(-accel tcg -cpu "$cpu")
 console=ttyS0
 [ "$KEVENT_ARCH" = arm64 ] && console=ttyAMA0
-cmdline="console=$console loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent.mode=$mode kevent.flavour=$flavour"
+cmdline="console=$console loglevel=5 panic=-1 panic_on_warn=1 oops=panic kevent_vm.mode=$mode kevent_vm.flavour=$flavour"
 # Counting instructions (--icount, plugins) needs TCG.
 if [ "$KEVENT_ARCH" = arm64 ]; then
 	[ "$icount" = 0 ] || accel+=(-icount "shift=0,sleep=off")
@@ -111,7 +111,7 @@ else
 	cmdline="$cmdline nolapic_timer"
 fi
 
-[ -z "$only" ] || cmdline="$cmdline kevent.only=$only"
+[ -z "$only" ] || cmdline="$cmdline kevent_vm.only=$only"
 cmdline="$cmdline ${KEVENT_CMDLINE:-}"
 # The console is the first serial port (ttyS0), the verdict channel the
 # second (ttyS1); on arm64 the console is the PL011 UART (ttyAMA0), the

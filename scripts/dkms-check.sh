@@ -51,5 +51,5 @@ dkms status "${dkms[@]}" | grep -q "^kevent/$version, $release, .*: installed" |
 	die "dkms status does not show kevent/$version installed for $release"
 
 log "dkms: modprobe, modinfo and two test programs in the VM"
-KEVENT_CMDLINE="${KEVENT_CMDLINE:-} kevent.load=no" ./qemu-test.sh --kernel debug --no-build \
+KEVENT_CMDLINE="${KEVENT_CMDLINE:-} kevent_vm.load=no" ./qemu-test.sh --kernel debug --no-build \
 	--timeout 600 --add "$stage/lib/modules:/lib/modules" --run scripts/dkms-guest.sh

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
 # PID 1 of the test VM (busybox). The mode comes from the kernel command
-# line (kevent.mode=test|run|demo|shell). Results go to the console; the
+# line (kevent_vm.mode=test|run|demo|shell: not kevent.*, which modprobe
+# would hand to the module as its parameters). Results go to the console; the
 # verdict goes to a channel of its own that console noise can never reach
 # (/dev/ttyS1, on arm64 /dev/hvc0), and is written only when everything
 # passed.
@@ -23,10 +24,10 @@ flavour=debug
 load=yes	# "no": the program loads the module itself (scripts/dkms-check.sh)
 for arg in $(cat /proc/cmdline); do
 	case $arg in
-	kevent.mode=*) mode=${arg#kevent.mode=} ;;
-	kevent.only=*) only=${arg#kevent.only=} ;;
-	kevent.flavour=*) flavour=${arg#kevent.flavour=} ;;
-	kevent.load=*) load=${arg#kevent.load=} ;;
+	kevent_vm.mode=*) mode=${arg#kevent_vm.mode=} ;;
+	kevent_vm.only=*) only=${arg#kevent_vm.only=} ;;
+	kevent_vm.flavour=*) flavour=${arg#kevent_vm.flavour=} ;;
+	kevent_vm.load=*) load=${arg#kevent_vm.load=} ;;
 	esac
 done
 
@@ -145,7 +146,7 @@ run_suite() { # $1 = program
 	rm -f $out
 }
 
-# kevent.only=WORD[,WORD...]: the programs whose name contains a WORD.
+# kevent_vm.only=WORD[,WORD...]: the programs whose name contains a WORD.
 selected() { # $1 = program name
 	[ -z "$only" ] && return 0
 	for word in $(echo "$only" | tr , ' '); do
