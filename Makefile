@@ -37,9 +37,9 @@ else
 $(error ARCH is x86_64 or arm64, not $(ARCH))
 endif
 
-# The kernel version built and booted: 6.12, the one the module is written
-# for, or 7.2, which it is being ported to (`make kernel KERNEL=7.2`, or
-# KEVENT_KERNEL=7.2 in the environment; x86_64 only). Each has its own
+# The kernel version built and booted: 6.12 (the default), or 7.2, the
+# newest Debian carries (`make check KERNEL=7.2`, or KEVENT_KERNEL=7.2 in
+# the environment; x86_64 only). Each has its own
 # clang and bindgen (scripts/common.sh), which the module is built with too.
 KERNEL ?= $(or $(KEVENT_KERNEL),6.12)
 export KEVENT_KERNEL := $(KERNEL)

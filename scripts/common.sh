@@ -14,8 +14,8 @@ KEVENT_TOOLS=${KEVENT_TOOLS:-/opt/kevent-tools}
 KRUSTC=/usr/bin/rustc
 KCLIPPY_DRIVER=/usr/bin/clippy-driver
 
-# The kernel version built and run: 6.12, the one the module is written
-# for, or 7.2 (`make ... KERNEL=7.2`), the next one it is being ported to.
+# The kernel version built and run: 6.12 (the default), or 7.2, the newest
+# Debian carries (`make ... KERNEL=7.2`).
 # Each has its own LLVM (kbuild's LLVM=: 1 for the unversioned clang, -19
 # for clang-19), libclang for bindgen, and bindgen-cli, since 7.2 wants
 # newer ones than bookworm's default clang-14 and 6.12's bindgen 0.69.5;
