@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Boots our Rust-enabled 6.12 kernel in QEMU with the kevent module loaded
-# (on arm64 with KEVENT_ARCH=arm64, as `make check ARCH=arm64` does).
+# (on arm64 with KEVENT_ARCH=arm64, as `make check ARCH=arm64` does; the
+# 7.2 kernel with KEVENT_KERNEL=7.2, as `make check KERNEL=7.2` does).
 #
 #   ./qemu-test.sh                      run every test (debug kernel)
 #   ./qemu-test.sh --run PROG [ARGS]    run a static program, exit with its status
