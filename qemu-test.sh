@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
 		run_args[0]=$(realpath "$1")
 		break
 		;;
-	-h | --help) sed -n '3,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown option $1 (try --help)" ;;
 	esac
 done
