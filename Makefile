@@ -39,8 +39,8 @@ endif
 
 # The kernel version built and booted: 6.12 (the default), or 7.2, the
 # newest Debian carries (`make check KERNEL=7.2`, or KEVENT_KERNEL=7.2 in
-# the environment; x86_64 only). Each has its own
-# clang and bindgen (scripts/common.sh), which the module is built with too.
+# the environment; x86_64 only). Each has its own clang and bindgen
+# (scripts/common.sh), which the module is built with too.
 KERNEL ?= $(or $(KEVENT_KERNEL),6.12)
 export KEVENT_KERNEL := $(KERNEL)
 ifeq ($(filter 6.12 7.2,$(KEVENT_KERNEL)),)

@@ -19,8 +19,9 @@
 # Both get patches/kselftest/timeout_scale.c, which stretches the harness's
 # 30 s per test to 120 s for the emulated debug kernel.
 # Both use the kernel tree's kselftest_harness.h (6.12's test includes it
-# by its relative path, 7.2's from the include path). initramfs.sh copies build/peers/ to the VM's
-# /tests/peers, and scripts/peers-compare.sh to /peers-compare.sh.
+# by its relative path, 7.2's from the include path). initramfs.sh copies
+# build/peers/ to the VM's /tests/peers, and scripts/peers-compare.sh to
+# /peers-compare.sh.
 # Run both in one boot and compare: every test that passes natively must
 # pass on kevent (compat/epoll/README.md, "The kernel's epoll selftests").
 set -euo pipefail
