@@ -28,8 +28,16 @@ case $release in
 6.12.* | 7.2.*) ;;
 *) fail "kevent is written for Linux 6.12 and 7.2; kernel $release is not supported" ;;
 esac
-[ -f "$kdir/rust/libkernel.rmeta" ] && [ -f "$kdir/rust/libmacros.so" ] ||
-	fail "the build tree of kernel $release has no Rust metadata (rust/libkernel.rmeta, rust/libmacros.so); distribution headers packages often leave them out: copy rust/*.rmeta and rust/*.so from the kernel's own build into $kdir/rust"
+# The crate's metadata and the proc-macro libraries its code expands with
+# (7.2 has pin-init's and zerocopy's besides the kernel's own).
+meta="libkernel.rmeta libmacros.so"
+case $release in
+7.2.*) meta="$meta libpin_init_internal.so libzerocopy_derive.so" ;;
+esac
+for f in $meta; do
+	[ -f "$kdir/rust/$f" ] ||
+		fail "the build tree of kernel $release has no Rust metadata (rust/$f); distribution headers packages often leave it out: copy rust/*.rmeta and rust/*.so from the kernel's own build into $kdir/rust"
+done
 
 # auto.conf writes strings without quotes; .config with them.
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$conf")
