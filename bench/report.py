@@ -73,6 +73,11 @@ class Report:
         self.out("")
 
     def goal(self, what, value, met):
+        """A goal's row. A ratio (a float, or None) is shown with two
+        decimals, or more where two would show it equal to the goal's
+        bound: 1.004 misses "<= 1.0" and must not read 1.00."""
+        if value is None or isinstance(value, float):
+            value = rfmt_against(value, what)
         self.goals.append((what, value, "met" if met else "**missed**"))
 
 
@@ -80,8 +85,19 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def rfmt(r):
-    return "–" if r is None else f"{r:.2f}"
+def rfmt(r, digits=2):
+    return "–" if r is None else f"{r:.{digits}f}"
+
+
+def rfmt_against(r, what):
+    """rfmt, with as many digits (up to 4) as it takes to tell r from the
+    bound that ends the goal's text ("... <= 1.0")."""
+    bound = re.search(r"[<>]= ([0-9.]+)$", what)
+    digits = 2
+    while r is not None and bound and r != float(bound.group(1)) and digits < 4 \
+            and float(rfmt(r, digits)) == float(bound.group(1)):
+        digits += 1
+    return rfmt(r, digits)
 
 
 def pipes(rep, data_dir, plots):
@@ -102,7 +118,7 @@ def pipes(rep, data_dir, plots):
                             [rfmt(r)])
                 dat.write(f"{n} " + " ".join("nan" if m is None else f"{m}" for m in meds) + "\n")
                 flat.setdefault(active, []).append((meds[2], meds[1]))
-                rep.goal(f"pipes n={n} active={active}: kevent/epoll <= 1.0", rfmt(r),
+                rep.goal(f"pipes n={n} active={active}: kevent/epoll <= 1.0", r,
                          r is not None and r <= 1.0)
             dat.write("\n\n")
     rep.table(["n", "active", "poll", "epoll", "kevent", "kevent/epoll"], rows)
@@ -145,7 +161,7 @@ def registration(rep):
                          rep.cell("reg", "kevent-user", p, "ns_per_registration")])
             if b == 64:
                 want = 1.5 if op == "add" else 1.3
-                rep.goal(f"batched {op.upper()} of 64: epoll_ctl/kevent per registration >= {want}", rfmt(r),
+                rep.goal(f"batched {op.upper()} of 64: epoll_ctl/kevent per registration >= {want}", r,
                          r is not None and r >= want)
     rep.table(["op", "batch", "epoll_ctl", "kevent_ctl", "epoll/kevent (speed-up)",
                "kevent_ctl, KEVENT_USER (no file)"], rows)
@@ -176,10 +192,10 @@ def collection(rep, floor):
                          "no call" if w == "kevent-ring" else rfmt(ratio(call, floor))])
         r = ratio(rep.med("collect", "kevent", p, "ns_per_call"), rep.med("collect", "epoll", p, "ns_per_call"))
         want = 0.8 if b == 64 else 1.0
-        rep.goal(f"collection of {b} per call: kevent/epoll <= {want}", rfmt(r), r is not None and r <= want)
+        rep.goal(f"collection of {b} per call: kevent/epoll <= {want}", r, r is not None and r <= want)
     r = ratio(rep.med("collect", "kevent-ring", "batch=64", "ns_per_event"),
               rep.med("collect", "epoll", "batch=64", "ns_per_event"))
-    rep.goal("ring collection of 64 per call: kevent-ring/epoll per event <= 0.2", rfmt(r),
+    rep.goal("ring collection of 64 per call: kevent-ring/epoll per event <= 0.2", r,
              r is not None and r <= 0.2)
     rep.table(["events per call", "contender", "ns per call", "ns per event", "call / getppid"], rows)
     rep.out("Making the events ready and collecting them, ns per event. Each contender writes "
@@ -290,12 +306,12 @@ def wakeup(rep, data_dir, plots):
             "whatever woke it; where that share nears 1 %, a p99 measures the emulator, not the "
             "queue, and the p99 ratios below read that noise.", "")
     r = ratio(rep.med("wake", "kevent", "-", "p50_us"), rep.med("wake", "epoll", "-", "p50_us"))
-    rep.goal("wake-up p50 (median of runs): kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
+    rep.goal("wake-up p50 (median of runs): kevent/epoll <= 1.0", r, r is not None and r <= 1.0)
     r = ratio(rep.med("wake", "kevent", "-", "p99_us"), rep.med("wake", "epoll", "-", "p99_us"))
-    rep.goal("wake-up p99 (median of runs): kevent/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
+    rep.goal("wake-up p99 (median of runs): kevent/epoll <= 1.0", r, r is not None and r <= 1.0)
     for pct in ("p50", "p99"):
         r = ratio(rep.med("wake", "kevent-ring", "-", f"{pct}_us"), rep.med("wake", "epoll", "-", f"{pct}_us"))
-        rep.goal(f"ring wake-up {pct}: kevent-ring/epoll <= 1.0", rfmt(r), r is not None and r <= 1.0)
+        rep.goal(f"ring wake-up {pct}: kevent-ring/epoll <= 1.0", r, r is not None and r <= 1.0)
     rep.out("kevent's min_nr: a producer makes 64 eventfds ready one at a time, 200 µs apart (at most 64 "
             "outstanding), the consumer (edge-triggered, draining each fd) collects up to 64 "
             "per call. CPU time is the consumer thread's CLOCK_THREAD_CPUTIME_ID; under TCG on a "
@@ -342,7 +358,7 @@ def throughput(rep):
         for mode in ("level", "edge"):
             r = ratio(rep.med("tput", f"epoll-{mode}", p, "events_per_s"),
                       rep.med("tput", f"kevent-{mode}", p, "events_per_s"))
-            rep.goal(f"throughput {t} {mode}: epoll/kevent events per s <= 1.0", rfmt(r),
+            rep.goal(f"throughput {t} {mode}: epoll/kevent events per s <= 1.0", r,
                      r is not None and r <= 1.0)
     rep.table(["transport"] + list(ways), rows)
     # Runs before the ring counted no bytes: the tables only when there are any.
@@ -381,7 +397,7 @@ def timers(rep):
                 k99, t99 = rep.med("timer", "kevent", p, "late_p99_us"), rep.med("timer", "timerfd", p, "late_p99_us")
                 tp = ratio(k99, t99)
                 rep.goal(f"timer {period} µs {mode} n={n}: kevent p99 lateness / timerfd's <= 1.0",
-                         rfmt(tp), tp is not None and tp <= 1.0)
+                         tp, tp is not None and tp <= 1.0)
     rep.table(["period", "mode", "timers", "contender", "late p50 µs", "p99", "max", "early",
                "arm ns", "create ns", "counted"], rows)
 
@@ -543,7 +559,7 @@ def web(rep, rounds, info):
                           rfmt(ratios.get("rps")) if b == "kevent" else "",
                           rfmt(ratios.get("p99_us")) if b == "kevent" else ""])
         r = ratios.get("rps")
-        rep.goal(f"web {label}: kevent/epoll requests/s >= 1.0", rfmt(r), r is not None and r >= 1.0)
+        rep.goal(f"web {label}: kevent/epoll requests/s >= 1.0", r, r is not None and r >= 1.0)
     rep.table(["row", "backend", "rounds", "requests/s", "p50", "p90", "p99", "socket errors", "non-2xx",
                "idle held (fewest)", "kevent/epoll req/s", "kevent/epoll p99"], table)
     if per_round:
