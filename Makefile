@@ -231,13 +231,21 @@ $(BUILD)/bench/insns/insns: bench/insns/insns.c uapi/linux/kevent.h include/keve
 # Where each insns row's kernel instructions go, function by function:
 # insns --profile under the QEMU plugin bench/insprof/plugin.c. LINES=1
 # adds the module's source lines, from a copy of it built with -g (which
-# leaves its code as it is).
+# leaves its code as it is); ANNOTATE=NAME (implies LINES=1) the
+# disassembly of the module's functions named like NAME, each instruction
+# with its count. The boot's console (the module's symbols) is kept with
+# the counts, so that bench/insprof/report.py can be run on them again.
+INSPROF_OUT = $(BUILD)/bench/insprof
 insprof: $(BUILD)/bench/insprof.so insns
-	@./qemu-test.sh --kernel release --plugin $(BUILD)/bench/insprof.so,out=$(BUILD)/bench/insprof.txt \
+	@mkdir -p $(INSPROF_OUT)
+	@./qemu-test.sh --kernel release --plugin $(BUILD)/bench/insprof.so,out=$(INSPROF_OUT)/counts.txt \
 		--run $(BUILD)/bench/insns/insns --profile >/dev/null
-	@$(if $(LINES),$(MAKE) --no-print-directory FLAVOUR=release insprof-debuginfo)
-	@bench/insprof/report.py $$(scripts/kernel.sh release)/System.map build/vm-console.log \
-		$(BUILD)/bench/insprof.txt $(if $(LINES),--lines $(BUILD)/$(KPREFIX)insprof/module/kevent.ko)
+	@cp build/vm-console.log $(INSPROF_OUT)/console.log
+	@$(if $(LINES)$(ANNOTATE),$(MAKE) --no-print-directory FLAVOUR=release insprof-debuginfo)
+	@bench/insprof/report.py $$(scripts/kernel.sh release)/System.map $(INSPROF_OUT)/console.log \
+		$(INSPROF_OUT)/counts.txt \
+		$(if $(LINES)$(ANNOTATE),--lines $(BUILD)/$(KPREFIX)insprof/module/kevent.ko) \
+		$(if $(ANNOTATE),--annotate '$(ANNOTATE)')
 insprof-debuginfo: kernel
 	@mkdir -p $(BUILD)/$(KPREFIX)insprof/module
 	@cp --parents -u $(MODULE_SRCS) $(BUILD)/$(KPREFIX)insprof/module/

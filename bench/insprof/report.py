@@ -6,6 +6,12 @@ in; with --lines KO, the module's source lines too (KO: the same module
 built with KRUSTFLAGS=-g, the one that ran).
 
     report.py SYSTEM_MAP CONSOLE_LOG PROFILE [--top N] [--window W] [--lines KO]
+              [--annotate NAME]
+
+--annotate NAME (with --lines KO) prints, per window, the disassembly of
+each module function whose name contains NAME, every instruction with
+how many times it ran per call: where a function's count comes from,
+branch by branch.
 """
 import argparse
 import bisect
@@ -51,11 +57,7 @@ def read_counts(profile):
 
 def source_lines(ko, module, counts, calls, top):
     """The module's instructions by source line, inlined frames resolved."""
-    ko_syms = {}
-    for line in subprocess.run(['nm', ko], capture_output=True, text=True).stdout.splitlines():
-        p = line.split()
-        if len(p) == 3 and p[1] in 'tT':
-            ko_syms[p[2] + ' [kevent]'] = int(p[0], 16)
+    ko_syms = {f + ' [kevent]': off for f, off in ko_symbols(ko).items()}
     starts = [a for a, _ in module]
     by_ko = {}
     for addr, n in counts.items():
@@ -74,6 +76,51 @@ def source_lines(ko, module, counts, calls, top):
         print(f'    {n / calls:8.1f}  {where}')
 
 
+def ko_symbols(ko):
+    """The module's function symbols in KO, by name: their offsets."""
+    out = {}
+    for line in subprocess.run(['nm', ko], capture_output=True, text=True).stdout.splitlines():
+        p = line.split()
+        if len(p) == 3 and p[1] in 'tT':
+            out[p[2]] = int(p[0], 16)
+    return out
+
+
+def annotate(ko, module, counts, calls, name):
+    """The disassembly of the module's functions named like NAME, each
+    instruction with its count per call (blank: it did not run)."""
+    loaded = {sym[:-len(' [kevent]')]: addr for addr, sym in module}
+    offsets = ko_symbols(ko)
+    wanted = [f for f in loaded if f in offsets]
+    plain = demangle(wanted)
+    for func in sorted(f for f in wanted if name in plain.get(f, f)):
+        dis = subprocess.run(['objdump', '-d', '--no-show-raw-insn', '-r', f'--disassemble={func}', ko],
+                             capture_output=True, text=True).stdout
+        insns, relocs = [], {}
+        for line in dis.splitlines():
+            m = re.match(r'\s+([0-9a-f]+):\s+(R_X86_64\S*)\s+(\S+)', line)
+            if m:
+                relocs[int(m.group(1), 16)] = m.group(3)
+                continue
+            m = re.match(r'\s+([0-9a-f]+):\s+(.*)', line)
+            if m:
+                insns.append((int(m.group(1), 16), re.sub(r'<_R\w+', '<', m.group(2))))
+        targets = {r: re.sub(r'-0x4$', '', t) for r, t in relocs.items()}
+        names = demangle(sorted(set(targets.values())))
+        print(f'  {plain.get(func, func)}:')
+        ran = 0.0
+        for i, (off, text) in enumerate(insns):
+            # What a call or a load refers to: the relocation inside it.
+            end = insns[i + 1][0] if i + 1 < len(insns) else off + 16
+            target = next((t for r, t in targets.items() if off <= r < end), None)
+            if target:
+                text += f'  -> {names.get(target, target)}'
+            n = counts.get(loaded[func] + off - offsets[func], 0) / calls
+            ran += n
+            print(f'    {n:6.2f}  {off:5x}  {text}' if n else f'            {off:5x}  {text}')
+        print(f'    {ran:6.1f}  in all')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('system_map')
@@ -82,7 +129,10 @@ def main():
     ap.add_argument('--top', type=int, default=12)
     ap.add_argument('--window', type=int)
     ap.add_argument('--lines')
+    ap.add_argument('--annotate')
     a = ap.parse_args()
+    if a.annotate and not a.lines:
+        ap.error('--annotate needs --lines KO (the module that ran, built with -g)')
     windows, module = read_windows(a.console)
     syms = [(int(p[0], 16), p[2]) for p in (l.split() for l in open(a.system_map))
             if p[1] in 'tTwW']
@@ -103,6 +153,8 @@ def main():
         if a.lines:
             print('  by source line (module):')
             source_lines(a.lines, module, counts[w], calls, a.top)
+        if a.annotate:
+            annotate(a.lines, module, counts[w], calls, a.annotate)
 
 
 if __name__ == '__main__':
