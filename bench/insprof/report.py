@@ -98,7 +98,7 @@ def annotate(ko, module, counts, calls, name):
                              capture_output=True, text=True).stdout
         insns, relocs = [], {}
         for line in dis.splitlines():
-            m = re.match(r'\s+([0-9a-f]+):\s+(R_X86_64\S*)\s+(\S+)', line)
+            m = re.match(r'\s+([0-9a-f]+):\s+(R_[A-Z0-9_]+)\s+(\S+)', line)
             if m:
                 relocs[int(m.group(1), 16)] = m.group(3)
                 continue
