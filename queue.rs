@@ -1093,34 +1093,94 @@ impl Queue {
             ready.collecting = true;
         }
         // Most calls take one event (an event loop's turn after a wake-up):
-        // a batch of one slot is all they set up and drop.
+        // they go straight through, without setting up a batch.
         if budget <= 1 {
             self.collect_one::<S>(reg, ready, budget, out)
         } else {
-            self.collect_in::<BATCH, S>(reg, ready, budget, out)
+            self.collect_in::<S>(reg, ready, budget, out)
         }
     }
 
-    /// `collect` of at most one event, out of line: the code of the
-    /// batched loop, inlined in its caller, stays as compact as it was.
+    /// `collect` of at most one event: the steps of `collect_in` for one
+    /// request (popped under the ready lock held on entry, asked and
+    /// copied out without it, re-queued or let go under it again), in a
+    /// straight line. For one event, the batch's slots, staging and loops
+    /// cost 68 of the call's 885 guest instructions (`bench/ab.sh
+    /// --icount`). Out of line: the batched loop, inlined in its caller,
+    /// stays as compact as it was.
     #[inline(never)]
     fn collect_one<'a, S: Sink>(
         &'a self,
         reg: &mut Registry,
-        ready: ReadyGuard<'a>,
+        mut ready: ReadyGuard<'a>,
         budget: usize,
         out: &mut S,
     ) -> (Result<usize>, usize) {
-        self.collect_in::<1, S>(reg, ready, budget, out)
+        let item = if budget == 0 { None } else { ready.pop_front() };
+        let Some(item) = item else {
+            return self.end_collect::<S>(ready, Ok(0), false, 0);
+        };
+        let mut pending = item.take_pending(&mut ready);
+        drop(ready);
+        let (event, keep, remove) = match Self::outcome(reg, &item, &mut pending) {
+            Outcome::Deliver {
+                event,
+                keep,
+                remove,
+            } => (event, keep, remove),
+            Outcome::Skip => {
+                let mut ready = self.ready.lock();
+                let requeued = Self::requeue(&mut ready, item, false);
+                return self.end_collect::<S>(ready, Ok(0), requeued, 0);
+            }
+            Outcome::Discard => {
+                self.remove_delivered(reg, item);
+                return self.end_collect::<S>(self.ready.lock(), Ok(0), false, 0);
+            }
+        };
+        if out.put(core::slice::from_ref(&event)) == 0 {
+            let mut ready = self.ready.lock();
+            Self::put_back(&mut ready, item, pending);
+            return self.end_collect::<S>(ready, out.short(0), false, 0);
+        }
+        if remove {
+            self.remove_delivered(reg, item);
+            return self.end_collect::<S>(self.ready.lock(), Ok(1), false, 1);
+        }
+        let mut ready = self.ready.lock();
+        let requeued = Self::requeue(&mut ready, item, keep);
+        self.end_collect::<S>(ready, Ok(1), requeued, 1)
     }
 
-    /// `collect`, in batches of `N` requests: popped under the ready lock
-    /// (held on entry), asked and copied out (in one copy) without it,
-    /// then finished (re-queued or let go) under the same hold of the lock
-    /// that pops the next batch, so a call takes the lock one time more
-    /// than it has batches (twice for one event, as epoll does).
+    /// Ends a collection that moved `done` events and ends with `r`, under
+    /// the ready lock: once per call, not per request popped.
     #[inline(always)]
-    fn collect_in<'a, const N: usize, S: Sink>(
+    fn end_collect<S: Sink>(
+        &self,
+        mut ready: ReadyGuard<'_>,
+        r: Result<usize>,
+        requeued: bool,
+        done: usize,
+    ) -> (Result<usize>, usize) {
+        if S::RING {
+            ready.collecting = false;
+        }
+        ready.show_backlog();
+        let left = ready.len();
+        drop(ready);
+        // Entries written into the ring are news to pollers, which may
+        // have looked while they were on their way.
+        self.wake_pollers(requeued || (S::RING && done > 0));
+        (r, left)
+    }
+
+    /// `collect`, in batches of `BATCH` requests: popped under the ready
+    /// lock (held on entry), asked and copied out (in one copy) without
+    /// it, then finished (re-queued or let go) under the same hold of the
+    /// lock that pops the next batch, so a call takes the lock one time
+    /// more than it has batches.
+    #[inline(always)]
+    fn collect_in<'a, S: Sink>(
         &'a self,
         reg: &mut Registry,
         mut ready: ReadyGuard<'a>,
@@ -1129,30 +1189,16 @@ impl Queue {
     ) -> (Result<usize>, usize) {
         let mut done = 0;
         let mut requeued = false;
-        let mut batch: [Option<Taken>; N] = [const { None }; N];
-        let mut staged = StagedEvents::<N>::new();
+        let mut batch: [Option<Taken>; BATCH] = [const { None }; BATCH];
+        let mut staged = StagedEvents::<BATCH>::new();
         loop {
             let n = Self::pop_batch(&mut ready, &mut batch, &mut budget);
             if n == 0 {
-                if S::RING {
-                    ready.collecting = false;
-                }
-                // Once per call, not per request popped.
-                ready.show_backlog();
-                let left = ready.len();
-                drop(ready);
-                // Entries written into the ring are news to pollers, which
-                // may have looked while they were on their way.
-                self.wake_pollers(requeued || (S::RING && done > 0));
-                return (Ok(done), left);
+                return self.end_collect::<S>(ready, Ok(done), requeued, done);
             }
             drop(ready);
             let taken = &mut batch[..n];
-            if N == 1 {
-                self.decide(reg, taken, &mut staged);
-            } else {
-                self.decide_batch(reg, taken, &mut staged);
-            }
+            self.decide_batch(reg, taken, &mut staged);
             // One copy for the batch.
             let written = out.put(staged.events());
             done += written;
@@ -1160,15 +1206,7 @@ impl Queue {
             ready = self.ready.lock();
             requeued |= Self::finish(&mut ready, taken, written);
             if written < staged.len() {
-                if S::RING {
-                    ready.collecting = false;
-                }
-                // Once per call, not per request popped.
-                ready.show_backlog();
-                let left = ready.len();
-                drop(ready);
-                self.wake_pollers(requeued || (S::RING && done > 0));
-                return (out.short(done), left);
+                return self.end_collect::<S>(ready, out.short(done), requeued, done);
             }
         }
     }
@@ -1176,9 +1214,7 @@ impl Queue {
     /// Decides what each request of a popped batch comes to, and stages
     /// the events of those that deliver one, in order. Closed files'
     /// requests are removed at once.
-    // Inlined in the loop of one event (out of line it cost 46 instructions
-    // more per call: the loop's state goes through memory); in the batched
-    // loop, forcing it either way cost 12 to 23 more per event.
+    // Always inlined in `decide_batch`, which the compiler places.
     #[inline(always)]
     fn decide<const N: usize>(
         &self,
@@ -1211,7 +1247,9 @@ impl Queue {
         }
     }
 
-    /// `decide`, inlined where the compiler finds it best (see there).
+    /// `decide`, inlined in the batched loop where the compiler finds it
+    /// best: forcing it either way cost 12 to 23 instructions more per
+    /// event.
     fn decide_batch<const N: usize>(
         &self,
         reg: &mut Registry,
@@ -1236,8 +1274,8 @@ impl Queue {
 
     /// Fills `batch` with requests taken off the front of the ready list,
     /// at most `budget`, with what they had pending.
-    // Inlined in both batch sizes' loops: a call per batch costs more
-    // under the ready lock than the copy of the code.
+    // Inlined in the batched loop: a call per batch costs more under the
+    // ready lock than the copy of the code.
     #[inline(always)]
     fn pop_batch(ready: &mut ReadyList, batch: &mut [Option<Taken>], budget: &mut usize) -> usize {
         let max = (*budget).min(batch.len());
@@ -1259,9 +1297,9 @@ impl Queue {
     /// Decides what collecting `req` delivers: its source says, unless its
     /// file was closed. `taken` is what it had pending, to which the source
     /// may add.
-    // Inlined in `decide`: out of line, the event it builds is returned
-    // through memory and copied again (measured: 62 instructions more per
-    // event at 64 events per call).
+    // Inlined in `decide` and `collect_one`: out of line, the event it
+    // builds is returned through memory and copied again (measured: 62
+    // instructions more per event at 64 events per call).
     #[inline(always)]
     fn outcome(reg: &mut Registry, req: &Request, taken: &mut u64) -> Outcome {
         if req.is_closed() {
@@ -1310,6 +1348,8 @@ impl Queue {
             let Some(Taken { item, .. }) = slot.take() else {
                 continue;
             };
+            // `requeue`, written out: called here, even inlined, it cost 5
+            // instructions more per event.
             let dead = item.is_dead();
             if keep && !dead {
                 item.keep_pending(ready);
@@ -1317,22 +1357,47 @@ impl Queue {
             if item.pending() > 0 && !dead {
                 requeued |= ready.push_back(item).is_ok();
             } else {
-                // Let go of the request under the lock: a source that found
-                // it held by this collector (and so did not queue it) must
-                // see it pending here, or be able to queue it itself.
+                // Let go under the lock (see `requeue`).
                 drop(item);
             }
         }
         if unwritten {
             // Only the unwritten are left in `taken`.
             for t in taken.iter_mut().rev().filter_map(Option::take) {
-                if !t.item.stays_ready() {
-                    t.item.add_pending(ready, t.pending);
-                }
-                let _ = ready.push_front(t.item);
+                Self::put_back(ready, t.item, t.pending);
             }
         }
         requeued
+    }
+
+    /// A collected request that stays in the queue, under the ready lock:
+    /// back in line if it is still (`keep`) or again pending. Returns
+    /// whether it went back.
+    #[inline(always)]
+    fn requeue(ready: &mut ReadyList, item: ListArc<Request>, keep: bool) -> bool {
+        let dead = item.is_dead();
+        if keep && !dead {
+            item.keep_pending(ready);
+        }
+        if item.pending() > 0 && !dead {
+            ready.push_back(item).is_ok()
+        } else {
+            // Let go of the request under the lock: a source that found it
+            // held by this collector (and so did not queue it) must see it
+            // pending here, or be able to queue it itself.
+            drop(item);
+            false
+        }
+    }
+
+    /// A collected request whose event was not written, under the ready
+    /// lock: back at the front of the line with what it had pending.
+    #[inline(always)]
+    fn put_back(ready: &mut ReadyList, item: ListArc<Request>, pending: u64) {
+        if !item.stays_ready() {
+            item.add_pending(ready, pending);
+        }
+        let _ = ready.push_front(item);
     }
 
     /// Readiness that arrived while a collector held a request was not
