@@ -371,11 +371,14 @@ def throughput(rep):
 
 def timers(rep):
     rep.out("## 6. Timers", "",
-            "Lateness in µs of each delivery against its due time (arm time + k periods), "
-            "p50 (p10–p90), p99, max; early = deliveries before their due time, of all "
-            "deliveries; arm = ns per arming call (kevent: one ADD; timerfd: timerfd_settime, "
-            "after timerfd_create + epoll_ctl, whose cost is create); counted = periodic "
-            "expirations reported against periods elapsed.", "")
+            "Lateness in µs of each delivery against its due time (arm time + k periods): "
+            "p50 (p10–p90) and max of all deliveries; p99 of the runs: the median of the runs' "
+            "own p99s (range of the runs), as the wake-up section reports its p99, and the goal's "
+            "figure; p99 of all: of all runs' deliveries together, which one run's stall of the "
+            "emulator (see Wake-up latency) can set alone. early = deliveries before their due "
+            "time, of all deliveries; arm = ns per arming call (kevent: one ADD; timerfd: "
+            "timerfd_settime, after timerfd_create + epoll_ctl, whose cost is create); counted = "
+            "periodic expirations reported against periods elapsed.", "")
     rows = []
     for period in (100, 1000):
         for mode in ("oneshot", "periodic"):
@@ -385,7 +388,8 @@ def timers(rep):
                     e = rep.get("timer", w, p, "early_fires")
                     cnt = rep.med("timer", w, p, "ticks_counted_pct")
                     rows.append([f"{period} µs", mode, str(n), w,
-                                 rep.cell("timer", w, p, "late_p50_us"), fmt(rep.med("timer", w, p, "late_p99_us")),
+                                 rep.cell("timer", w, p, "late_p50_us"), rep.cell("timer", w, p, "late_p99_runs_us"),
+                                 fmt(rep.med("timer", w, p, "late_p99_us")),
                                  fmt(rep.med("timer", w, p, "late_max_us")),
                                  f"{e[0]:.0f} / {e[1]:.0f}" if e else "–",
                                  rep.cell("timer", w, p, "arm_ns"),
@@ -394,12 +398,12 @@ def timers(rep):
                 ke, tp = rep.get("timer", "kevent", p, "early_fires"), None
                 rep.goal(f"timer {period} µs {mode} n={n}: kevent never early", f"{ke[0]:.0f}" if ke else "–",
                          ke is not None and ke[0] == 0)
-                k99, t99 = rep.med("timer", "kevent", p, "late_p99_us"), rep.med("timer", "timerfd", p, "late_p99_us")
+                k99, t99 = (rep.med("timer", w, p, "late_p99_runs_us") for w in ("kevent", "timerfd"))
                 tp = ratio(k99, t99)
-                rep.goal(f"timer {period} µs {mode} n={n}: kevent p99 lateness / timerfd's <= 1.0",
+                rep.goal(f"timer {period} µs {mode} n={n}: kevent p99 lateness (median of runs) / timerfd's <= 1.0",
                          tp, tp is not None and tp <= 1.0)
-    rep.table(["period", "mode", "timers", "contender", "late p50 µs", "p99", "max", "early",
-               "arm ns", "create ns", "counted"], rows)
+    rep.table(["period", "mode", "timers", "contender", "late p50 µs", "p99 of the runs", "p99 of all",
+               "max", "early", "arm ns", "create ns", "counted"], rows)
 
 
 def demangle(sym):
