@@ -110,7 +110,11 @@ TEST_F(queue, get_events_arg_validation)
 	EXPECT_EQ(-1, ioctl(self->fd, KEVENT_IOC_GET_EVENTS, &arg));
 	EXPECT_EQ(EINVAL, errno);
 	arg.min_nr = 0;
-	arg.flags = 1;
+	/* Unknown flags (KEVENT_GET_RING, 0x1, is known). */
+	arg.flags = 0x2;
+	EXPECT_EQ(-1, ioctl(self->fd, KEVENT_IOC_GET_EVENTS, &arg));
+	EXPECT_EQ(EINVAL, errno);
+	arg.flags = 0x80000000;
 	EXPECT_EQ(-1, ioctl(self->fd, KEVENT_IOC_GET_EVENTS, &arg));
 	EXPECT_EQ(EINVAL, errno);
 	arg.flags = 0;

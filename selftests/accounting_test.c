@@ -1008,6 +1008,7 @@ static int run(int num, bool with_ring, long duration)
 	pthread_t collectors[COLLECTORS];
 	uint64_t added = 0, removed = 0, modified = 0, inode_writes = 0, readys = 0, checked;
 	struct ukevent ev[64];
+	int err;
 
 	reset();
 	ring_mode = with_ring;
@@ -1050,11 +1051,18 @@ static int run(int num, bool with_ring, long duration)
 				  : pipe(p->pipes[j]))
 				return perror("pipe or socketpair"), 1;
 	}
-	for (int i = 0; i < COLLECTORS; i++)
-		pthread_create(&collectors[i], NULL, with_ring ? ring_collector_main : collector_main,
-			       (void *)(uintptr_t)(i + 1));
-	for (int i = 0; i < PRODUCERS; i++)
-		pthread_create(&producers[i].thread, NULL, producer_main, &producers[i]);
+	for (int i = 0; i < COLLECTORS; i++) {
+		err = pthread_create(&collectors[i], NULL,
+				     with_ring ? ring_collector_main : collector_main,
+				     (void *)(uintptr_t)(i + 1));
+		if (err)
+			return printf("# pthread_create: %s\nnot ok %d %s\n", strerror(err), num, name), 1;
+	}
+	for (int i = 0; i < PRODUCERS; i++) {
+		err = pthread_create(&producers[i].thread, NULL, producer_main, &producers[i]);
+		if (err)
+			return printf("# pthread_create: %s\nnot ok %d %s\n", strerror(err), num, name), 1;
+	}
 	sleep(duration);
 	atomic_store(&stop_producing, true);
 	for (int i = 0; i < PRODUCERS; i++) {

@@ -3220,10 +3220,16 @@ int main(int argc, char **argv)
 
 	start = time(NULL);
 	for (int i = 0; i < nthreads; i++) {
+		int err;
+
 		workers[i].index = i;
 		workers[i].rng.s = seed + 0x1000003ULL * (uint64_t)i;
 		workers[i].own_queue = open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
-		pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		err = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+		if (err) {
+			printf("not ok 1 fuzz # pthread_create: %s\n", strerror(err));
+			return 1;
+		}
 	}
 	/* The ticker: ends blocked waits, and the run. */
 	for (end = start + duration; time(NULL) < end && !atomic_load(&failed);) {

@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,6 +275,38 @@ static inline struct ukevent ring_ukevent(const struct kevent_ring_entry *e)
 static inline int open_queue(void)
 {
 	return open(KEVENT_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+/*
+ * True once task tid of process pid sleeps in the kevent ioctl cmd (say
+ * KEVENT_IOC_GET_EVENTS): /proc/PID/task/TID/syscall shows the syscall's
+ * number and arguments of a task that is not running ("running"
+ * otherwise). Gives up after 10 s. For tests that must act while a call
+ * waits, not before it began.
+ */
+static inline bool wait_in_ioctl(pid_t pid, pid_t tid, unsigned long cmd)
+{
+	char path[64], buf[256];
+	unsigned long fd, arg_cmd;
+	long nr;
+	int i, f, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	for (i = 0; i < 10000; i++) {
+		f = open(path, O_RDONLY | O_CLOEXEC);
+		if (f < 0)
+			return false;
+		n = read(f, buf, sizeof(buf) - 1);
+		close(f);
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%ld 0x%lx 0x%lx", &nr, &fd, &arg_cmd) == 3 &&
+			    nr == SYS_ioctl && arg_cmd == cmd)
+				return true;
+		}
+		usleep(1000);
+	}
+	return false;
 }
 
 #endif

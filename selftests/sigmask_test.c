@@ -111,34 +111,10 @@ static pid_t gettid_(void)
 	return syscall(SYS_gettid);
 }
 
-/*
- * True once task tid of process pid sleeps in KEVENT_IOC_PGET_EVENTS:
- * /proc/PID/task/TID/syscall shows the syscall's number and arguments of a
- * task that is not running ("running" otherwise). Gives up after 10 s.
- */
+/* True once task tid of process pid sleeps in KEVENT_IOC_PGET_EVENTS. */
 static bool wait_in_pget(pid_t pid, pid_t tid)
 {
-	char path[64], buf[256];
-	unsigned long fd, cmd;
-	long nr;
-	int i, f, n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	for (i = 0; i < 10000; i++) {
-		f = open(path, O_RDONLY | O_CLOEXEC);
-		if (f < 0)
-			return false;
-		n = read(f, buf, sizeof(buf) - 1);
-		close(f);
-		if (n > 0) {
-			buf[n] = 0;
-			if (sscanf(buf, "%ld 0x%lx 0x%lx", &nr, &fd, &cmd) == 3 && nr == SYS_ioctl &&
-			    cmd == (unsigned long)KEVENT_IOC_PGET_EVENTS)
-				return true;
-		}
-		usleep(1000);
-	}
-	return false;
+	return wait_in_ioctl(pid, tid, (unsigned long)KEVENT_IOC_PGET_EVENTS);
 }
 
 /* A thread that signals the waiter once it sleeps in the call. */
@@ -477,8 +453,11 @@ TEST_F(q, invalid_arguments)
 	a = good;
 	a.get.min_nr = 5;
 	EXPECT_EQ(-EINVAL, pget_raw(self->fd, &a));
+	/* Unknown flags (KEVENT_GET_RING, 0x1, is known). */
 	a = good;
-	a.get.flags = 1;
+	a.get.flags = 0x2;
+	EXPECT_EQ(-EINVAL, pget_raw(self->fd, &a));
+	a.get.flags = 0x80000000;
 	EXPECT_EQ(-EINVAL, pget_raw(self->fd, &a));
 	a = good;
 	a.get.__reserved = 1;
