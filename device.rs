@@ -126,7 +126,10 @@ fn init(queue: &Queue, file: &File, a: &CtlArg) -> Result<isize> {
         return Err(EINVAL);
     }
     let new = Queue::new(queue.shared().clone())?;
-    let fd = miscdevice::new_file::<KeventDevice>(file, c_str!("[kevent]"), new)?;
+    // Without a file (EMFILE, ENOMEM), `release` never runs for it: close
+    // its account here, as `release` would.
+    let fd = miscdevice::new_file::<KeventDevice>(file, c_str!("[kevent]"), new.clone())
+        .inspect_err(|_| new.release())?;
     Ok(fd as isize)
 }
 
