@@ -948,9 +948,14 @@ impl Queue {
             // Checked after moving, so that a nonsense `head` is reported
             // even by a call that finds enough.
             let unread = self.ready.lock().ring_unread().flatten().ok_or(EINVAL)? as usize;
+            // A call that would not wait fails with nothing to read, as a
+            // get-events that copies does, whatever its `min_nr`.
+            if nonblock && unread == 0 {
+                return Err(EAGAIN);
+            }
             // No wake-up is passed on: the entries are the ring's, and
             // another waiter woken for them would find them read.
-            if unread >= min_nr || timed_out || (nonblock && unread > 0) {
+            if unread >= min_nr || timed_out || nonblock {
                 return Ok(unread);
             }
             timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;

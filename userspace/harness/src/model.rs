@@ -79,7 +79,7 @@
 //!   and whether `min_nr` is first checked against the files as a copying
 //!   wait's is, the spec leaves open; the harness's `ring.rs` checks
 //!   waits that block. On an `O_NONBLOCK` queue a wait that leaves the
-//!   ring empty is `EAGAIN` here; the runner accepts 0 for it too.
+//!   ring empty is `EAGAIN`, as a get-events that copies is.
 //! - `KEVENT_RING_BACKLOG` is set whenever the ready list is not empty
 //!   (it may stay set a moment after the list empties, so its being set
 //!   with an empty list is not checked).
@@ -895,8 +895,7 @@ impl Model {
     /// gone slots), moves events in, returns the unread entries. `EINVAL`
     /// without a ring, for `max_nr` 0, `min_nr` above `max_nr` or above
     /// the ring's entries (nothing taken out); `EAGAIN` on an
-    /// `O_NONBLOCK` queue if the ring is left empty (the runner accepts 0
-    /// too).
+    /// `O_NONBLOCK` queue if the ring is left empty.
     pub fn ring_wait(&mut self, min_nr: u32, max_nr: u32) -> Result<usize, i32> {
         let entries = self.ring.as_ref().ok_or(EINVAL)?.entries;
         if max_nr == 0 || min_nr > max_nr || min_nr > entries {

@@ -32,7 +32,7 @@
 
 #[cfg(test)]
 use crate::model::Mutation;
-use crate::model::{End, Ident, Model, TimerModel, EAGAIN};
+use crate::model::{End, Ident, Model, TimerModel};
 use kevent::sys::*;
 use kevent::{Clock, Ctl, Events, Queue, Request, Ring, Ukevent};
 use std::collections::{BTreeMap, HashMap};
@@ -1479,9 +1479,7 @@ pub fn run(ops: &[Op], sut: &mut dyn Sut) -> Result<Stats, Failure> {
             Op::RingWait { min, max } => {
                 let want = m.ring_wait(*min, *max);
                 let got = sut.ring_wait(*min, *max);
-                // EAGAIN or 0 for a non-blocking queue whose ring stays
-                // empty (see `model.rs`).
-                if got != want && !(want == Err(EAGAIN) && got == Ok(0)) {
+                if got != want {
                     return Err(fail(format!(
                         "ring get_events: module {}, model {}",
                         show_count(&got),
