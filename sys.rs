@@ -34,6 +34,7 @@
 //!
 //! `compat` names what both kernels have under different paths.
 
+pub(crate) mod abi;
 pub(crate) mod clock;
 pub(crate) mod compat;
 #[cfg(not(linux_ge_7_2))]

@@ -342,7 +342,8 @@ unsafe extern "C" fn fops_release<T: MiscDevice>(
     raw: *mut bindings::file,
 ) -> c_int {
     // SAFETY: `private_data` was set by `into_foreign` in `fops_open` or
-    // `into_private_data`, and this is the last use of it.
+    // in `new_file` (through `anon_inode_getfd`), and this is the last use
+    // of it.
     let ptr = unsafe { T::Ptr::from_foreign((*raw).private_data) };
     // SAFETY: The VFS holds the file alive during `release`, and no
     // `fdget_pos` region is active on it on this thread.

@@ -76,11 +76,12 @@ pub(crate) struct RingMem {
     entries: u32,
 }
 
-// SAFETY: The memory is not tied to a thread; the words of it that are
-// written concurrently (by the program, and by the kernel under the
-// queue's ready lock) are only accessed atomically.
+// SAFETY: The memory is not tied to a thread. Of the words the program
+// may write at the same time, the header's are only accessed atomically,
+// and the entries only get volatile stores (under the queue's ready lock)
+// and are never read back (see `put`).
 unsafe impl Send for RingMem {}
-// SAFETY: See `Send`: `&RingMem` gives atomic access to the words only.
+// SAFETY: See `Send`: `&RingMem` gives only those accesses.
 unsafe impl Sync for RingMem {}
 
 impl RingMem {
@@ -150,7 +151,7 @@ impl RingMem {
         let at = layout::RING_ENTRIES + slot * layout::RING_ENTRY_SIZE;
         // SAFETY: `slot < entries`, so the entry lies inside the memory, on
         // one page (entries are 32 bytes from offset 128, and a page is a
-        // multiple of 128 bytes, asserted below), 8-aligned. The program
+        // multiple of 128 bytes, asserted at the top of this file), 8-aligned. The program
         // may write the same bytes at the same time: a volatile write of
         // plain integers leaves at worst garbage in its own ring, and the
         // kernel never reads entries back.
