@@ -176,7 +176,7 @@ struct kevent_get_events_arg {
 struct kevent_pget_events_arg {
 	struct kevent_get_events_arg get;
 	__u64 sigmask;		/* user pointer to a sigset_t; 0: keep the mask */
-	__u32 sigsetsize;	/* sizeof(sigset_t) (8), or 0 with no sigmask */
+	__u32 sigsetsize;	/* sizeof(sigset_t) (8) with a sigmask; ignored without */
 	__u32 __reserved;	/* must be 0 */
 };
 
