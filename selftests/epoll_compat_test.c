@@ -809,6 +809,7 @@ static void on_signal(int sig)
 struct killer {
 	pthread_t target;
 	int ms;
+	int64_t sent_ns;	/* when it sent the signal */
 };
 
 static void *kill_later(void *arg)
@@ -816,6 +817,7 @@ static void *kill_later(void *arg)
 	struct killer *k = arg;
 
 	usleep(k->ms * 1000);
+	k->sent_ns = now_ns();
 	pthread_kill(k->target, SIGUSR1);
 	return NULL;
 }
@@ -829,7 +831,7 @@ TEST_F(ep, signal_masks_and_eintr)
 	struct timespec ts = { 5, 0 };
 	sigset_t blocked, empty;
 	pthread_t t;
-	int64_t t0;
+	int64_t t0, t1;
 
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	sigemptyset(&empty);
@@ -837,12 +839,16 @@ TEST_F(ep, signal_masks_and_eintr)
 	sigaddset(&blocked, SIGUSR1);
 	ASSERT_EQ(0, pthread_sigmask(SIG_BLOCK, &blocked, NULL));
 
-	/* Blocked: the wait runs to its timeout; the signal stays pending. */
+	/* Blocked: the wait runs to its timeout; the signal stays pending.
+	 * It must come while the call waits, or this tests nothing: the
+	 * timeouts of the blocked phases leave the killer 950 ms. */
 	ASSERT_EQ(0, pthread_create(&t, NULL, kill_later, &k));
 	t0 = now_ns();
-	EXPECT_EQ(0, wait_ms(self->ep, ev, 4, 200));
-	EXPECT_GE(ms_since(t0), 200);
+	EXPECT_EQ(0, wait_ms(self->ep, ev, 4, 1000));
+	t1 = now_ns();
+	EXPECT_GE(ms_since(t0), 1000);
 	pthread_join(t, NULL);
+	EXPECT_LT(k.sent_ns, t1);
 	EXPECT_EQ(0, atomic_load(&got_signal));
 
 	/* Pending, let through by the wait's mask: EINTR at once. */
@@ -861,8 +867,10 @@ TEST_F(ep, signal_masks_and_eintr)
 
 	/* The caller's mask is back: blocked again. */
 	ASSERT_EQ(0, pthread_create(&t, NULL, kill_later, &k));
-	EXPECT_EQ(0, epoll_pwait(self->ep, ev, 4, 150, NULL));
+	EXPECT_EQ(0, epoll_pwait(self->ep, ev, 4, 1000, NULL));
+	t1 = now_ns();
 	pthread_join(t, NULL);
+	EXPECT_LT(k.sent_ns, t1);
 	EXPECT_EQ(2, atomic_load(&got_signal));
 	ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &blocked, NULL));
 	EXPECT_EQ(3, atomic_load(&got_signal));
