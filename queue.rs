@@ -968,47 +968,73 @@ impl Queue {
     /// next wake-up queues it again). Stops asking at `min_nr`.
     ///
     /// Call with the registry locked: then only wake-ups, which append,
-    /// change the line meanwhile, so the requests found ready stay at its
-    /// front, in order, and the next ones to look at follow them. They are
-    /// looked at `BATCH` at a time, without allocating; skipping those
-    /// found ready costs `min_nr²/BATCH` list steps at worst, only for a
-    /// call that wants many events from a line holding files.
+    /// change the line meanwhile. The requests found ready are kept at its
+    /// front, in order, as a scan's `seen` (see `sys/list.rs`), and the
+    /// next one to look at is always the first of the rest. They are
+    /// looked at `BATCH` at a time, without allocating and without the
+    /// ready lock; each hold of it costs O(`BATCH`), however long the line.
     fn enough_ready(&self, _reg: &mut Registry, min_nr: usize) -> bool {
         let mut count = 0;
-        while count < min_nr {
-            let mut batch: [Option<(Arc<Request>, u64)>; BATCH] = Default::default();
-            let mut n = 0;
-            {
-                let ready = self.ready.lock();
-                for (slot, req) in batch.iter_mut().zip(ready.iter().skip(count)) {
-                    *slot = Some((Arc::from(req), req.pending()));
-                    n += 1;
-                }
+        let enough = loop {
+            if count >= min_nr {
+                break true;
             }
-            if n == 0 {
-                return false;
+            match self.scan_batch(min_nr - count) {
+                Some(kept) => count += kept,
+                None => break false,
             }
-            for (req, seen) in batch.iter().take(n).flatten() {
-                if count >= min_nr {
-                    break;
-                }
-                if self.is_ready_now(req) {
-                    count += 1;
-                    continue;
-                }
-                let mut ready = self.ready.lock();
-                if req.pending() == *seen {
-                    req.clear_pending(&mut ready);
-                    let queued = ready.remove(req);
-                    // Let go under the lock, as `finish` does.
-                    drop(queued);
-                } else {
-                    // Woken meanwhile: it stays, and counts.
-                    count += 1;
-                }
+        };
+        self.ready.lock().end_scan();
+        enough
+    }
+
+    /// One step of `enough_ready`: looks at up to `BATCH` requests not yet
+    /// looked at, stopping at `wanted` found ready. Keeps those ready or
+    /// woken since, takes the others out of line. Returns how many it
+    /// kept, `None` if there was nothing left to look at.
+    fn scan_batch(&self, wanted: usize) -> Option<usize> {
+        let mut batch: [Option<(Arc<Request>, u64)>; BATCH] = Default::default();
+        let mut n = 0;
+        {
+            let ready = self.ready.lock();
+            for (slot, req) in batch.iter_mut().zip(ready.unseen()) {
+                *slot = Some((Arc::from(req), req.pending()));
+                n += 1;
             }
         }
-        true
+        if n == 0 {
+            return None;
+        }
+        // Asked without the lock: a file's poll method may take locks of
+        // its own.
+        let mut ready_now = [false; BATCH];
+        let mut found = 0;
+        let mut asked = 0;
+        for ((req, _), now) in batch.iter().take(n).flatten().zip(&mut ready_now) {
+            if found >= wanted {
+                break;
+            }
+            *now = self.is_ready_now(req);
+            found += usize::from(*now);
+            asked += 1;
+        }
+        let mut kept = 0;
+        let mut ready = self.ready.lock();
+        for ((req, seen), now) in batch.iter().take(asked).flatten().zip(ready_now) {
+            // Only this scan takes requests off the front of the line while
+            // the registry is locked: `req` is the first it has not seen.
+            // One woken since it was asked stays, and counts.
+            if now || req.pending() != *seen {
+                ready.keep_seen(req);
+                kept += 1;
+            } else {
+                req.clear_pending(&mut ready);
+                // Let go under the lock, as `finish` does.
+                drop(ready.take_unseen(req));
+            }
+        }
+        drop(ready);
+        Some(kept)
     }
 
     /// Whether collecting `req` now would deliver an event (its source

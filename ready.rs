@@ -71,8 +71,26 @@ impl ReadyList {
         self.list.len()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = ArcBorrow<'_, Request>> {
-        self.list.iter()
+    /// The requests a scan has yet to look at (`Queue::enough_ready`).
+    pub(crate) fn unseen(&self) -> impl Iterator<Item = ArcBorrow<'_, Request>> {
+        self.list.unseen()
+    }
+
+    /// The scan keeps `req`, the first it had yet to look at, in line.
+    pub(crate) fn keep_seen(&mut self, req: &Request) {
+        self.list.keep_seen(req);
+    }
+
+    /// The scan takes `req`, the first it had yet to look at, out of line.
+    pub(crate) fn take_unseen(&mut self, req: &Request) -> Option<ListArc<Request>> {
+        let taken = self.list.take_unseen(req);
+        self.show_backlog();
+        taken
+    }
+
+    /// Ends the scan: what it kept is the front of the line.
+    pub(crate) fn end_scan(&mut self) {
+        self.list.end_scan();
     }
 
     pub(crate) fn push_back(&mut self, item: ListArc<Request>) -> Result<(), ListArc<Request>> {

@@ -11,6 +11,13 @@
 //! Whether the list is empty can also be read without the lock that
 //! guards it, through an [`EmptyHint`], as epoll reads whether its ready
 //! list is empty (`ep_events_available`).
+//!
+//! A scan can walk the list from the front across drops of its lock, the
+//! way epoll's `ep_start_scan` takes its ready list aside: the items it
+//! has looked at and keeps go to a second list, `seen`, which stays at
+//! the front of the line until the scan ends, so that the next item to
+//! look at is always the first of the rest. Each step costs O(1) however
+//! far the scan has gone; `iter().skip(n)` would walk the `n` again.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::list::{List, ListArc, ListItem};
@@ -46,17 +53,22 @@ pub(crate) trait ListOwner {
 
 /// A FIFO list with an O(1) remove of any of its items.
 ///
+/// The line is `seen` (empty unless a scan runs), then `list`.
+///
 /// # Invariants
 ///
-/// Every item on `list` has `list_id() == id`; ids are unique among all
-/// `OwnedList`s; `len` is the number of items on `list`, and `empty`
-/// holds `len == 0` whenever no `&mut self` method is running. Items of
-/// types used here are never put on any other `List` (this crate only
-/// ever creates `List`s through this type).
+/// Every item on `list` or `seen` has `list_id() == id`; ids are unique
+/// among all `OwnedList`s; `seen_len` is the number of items on `seen`,
+/// `len` the number on both, and `empty` holds `len == 0` whenever no
+/// `&mut self` method is running. Items of types used here are never put
+/// on any other `List` (this crate only ever creates `List`s through this
+/// type).
 pub(crate) struct OwnedList<T: ListItem + ListOwner> {
     list: List<T>,
+    seen: List<T>,
     id: u64,
     len: usize,
+    seen_len: usize,
     empty: Arc<AtomicBool>,
 }
 
@@ -86,8 +98,10 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         // INVARIANT: a 64-bit counter never wraps in practice.
         let list = Self {
             list: List::new(),
+            seen: List::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             len: 0,
+            seen_len: 0,
             empty,
         };
         Ok((list, hint))
@@ -123,6 +137,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
     }
 
     /// Appends `item`. An item of another list is handed back.
+    /// A running scan goes on: `item` is behind what it has to look at.
     pub(crate) fn push_back(&mut self, item: ListArc<T>) -> Result<(), ListArc<T>> {
         if item.list_id() != self.id {
             return Err(item);
@@ -133,35 +148,85 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
     }
 
     /// Prepends `item`. An item of another list is handed back.
+    /// Ends a running scan ([`OwnedList::end_scan`]).
     pub(crate) fn push_front(&mut self, item: ListArc<T>) -> Result<(), ListArc<T>> {
         if item.list_id() != self.id {
             return Err(item);
         }
+        self.end_scan();
         self.list.push_front(item);
         self.grow();
         Ok(())
     }
 
-    /// The items, front to back.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = kernel::sync::ArcBorrow<'_, T>> {
-        self.list.iter()
-    }
-
+    /// Ends a running scan ([`OwnedList::end_scan`]) first.
     pub(crate) fn pop_front(&mut self) -> Option<ListArc<T>> {
+        self.end_scan();
         let item = self.list.pop_front()?;
         self.shrink();
         Some(item)
     }
 
     /// Removes `item` if it is on this list.
+    /// Ends a running scan ([`OwnedList::end_scan`]) first.
     pub(crate) fn remove(&mut self, item: &T) -> Option<ListArc<T>> {
         if item.list_id() != self.id {
             return None;
         }
+        self.end_scan();
         // SAFETY: `item` belongs to this list, so by the type invariant it
-        // is on this list or on no list at all.
+        // is on `list`, on `seen` or on no list at all; `seen` is empty
+        // after `end_scan`.
         let removed = unsafe { self.list.remove(item) }?;
         self.shrink();
         Some(removed)
+    }
+
+    /// The items a scan has yet to look at, front to back (all of them
+    /// when no scan runs).
+    pub(crate) fn unseen(&self) -> impl Iterator<Item = kernel::sync::ArcBorrow<'_, T>> {
+        self.list.iter()
+    }
+
+    /// Whether `item` is the first of the items a scan has yet to look at.
+    fn is_next_unseen(&self, item: &T) -> bool {
+        self.list
+            .iter()
+            .next()
+            .is_some_and(|first| core::ptr::eq(&*first, item))
+    }
+
+    /// A scan keeps `item`, the first it has yet to look at: it stays in
+    /// line, behind the others kept, until the scan ends.
+    pub(crate) fn keep_seen(&mut self, item: &T) {
+        // The caller's own bookkeeping; on the debug kernel it is checked.
+        debug_assert!(self.is_next_unseen(item));
+        if let Some(kept) = self.list.pop_front() {
+            self.seen.push_back(kept);
+            self.seen_len += 1;
+        }
+    }
+
+    /// A scan takes `item`, the first it has yet to look at, out of line.
+    pub(crate) fn take_unseen(&mut self, item: &T) -> Option<ListArc<T>> {
+        debug_assert!(self.is_next_unseen(item));
+        let item = self.list.pop_front()?;
+        self.shrink();
+        Some(item)
+    }
+
+    /// Ends a scan: what it kept stays at the front of the line, in the
+    /// order it was kept, and the items it did not look at follow.
+    pub(crate) fn end_scan(&mut self) {
+        if self.seen_len != 0 {
+            self.rejoin_seen();
+        }
+    }
+
+    #[cold]
+    fn rejoin_seen(&mut self) {
+        self.seen.push_all_back(&mut self.list);
+        core::mem::swap(&mut self.list, &mut self.seen);
+        self.seen_len = 0;
     }
 }
