@@ -153,9 +153,14 @@ static inline int module_refcnt(void)
 
 /*
  * Polls the module's reference count every 50 ms for up to 10 s until it
- * is at most `want` (queues released by earlier tests may still be on
- * their way out when `want` was read, so it can end lower). Returns the
- * last value read.
+ * is at most `want`. Returns the last value read.
+ *
+ * A test that checks that kevent lets go of its queues calls it twice
+ * with the count it expects: the queue files it has open (a file and
+ * its mappings are one), as nothing else in the VM holds one. First
+ * before it starts, as queues let go by earlier tests may still be on
+ * their way out; then a release elsewhere during the test cannot hide a
+ * reference kept. Then at the end, to see every reference come back.
  */
 static inline int refcnt_back_to(int want)
 {
