@@ -528,12 +528,23 @@ impl Queue {
     }
 
     /// The sweep found `req`'s file closed: removes it if it is still here.
-    /// Requests that left with an entry in the ring go too: one of them
-    /// may be this one, whose slot holds its file.
+    ///
+    /// If it left with an entry in the ring (it is dead while still
+    /// registered), its slot lets go of it, and so of the file, but stays
+    /// taken until the program's next call frees it, as any other slot.
+    /// Freeing slots here would make which events the ring takes at
+    /// wake-up depend on when the sweep ran.
     pub(crate) fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
-        self.reap(&mut reg);
+        let in_slot = req.is_dead();
         self.remove_exactly(&mut reg, req);
+        let held = if in_slot {
+            self.ready.lock().release_gone(req)
+        } else {
+            None
+        };
+        drop(reg);
+        drop(held);
     }
 
     /// Removes `req` if it is still in the registry (not replaced by a
@@ -784,16 +795,20 @@ impl Queue {
             return;
         }
         loop {
-            let gone = {
+            let slot = {
                 let mut ready = self.ready.lock();
-                let gone = ready.pop_gone();
-                if gone.is_none() {
+                let slot = ready.pop_gone();
+                if slot.is_none() {
                     self.gone_hint.store(false, Ordering::Relaxed);
                 }
-                gone
+                slot
             };
-            let Some(req) = gone else { return };
-            self.remove_exactly(reg, &req);
+            match slot {
+                None => return,
+                // The sweep took it out already (`remove_closed`).
+                Some(None) => {}
+                Some(Some(req)) => self.remove_exactly(reg, &req),
+            }
         }
     }
 
@@ -1450,9 +1465,9 @@ impl Queue {
         drop(reg);
         // They hold the queue: let go of those left for `reap`.
         loop {
-            let gone = self.ready.lock().pop_gone();
-            let Some(req) = gone else { break };
-            drop(req);
+            let slot = self.ready.lock().pop_gone();
+            let Some(kept) = slot else { break };
+            drop(kept);
         }
         if let Some(mem) = self.ring_mem.lock().as_ref() {
             self.account.uncharge_n(ring_cost(mem.entries()));

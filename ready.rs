@@ -188,11 +188,24 @@ impl ReadyList {
         true
     }
 
-    /// The last request kept by `push_gone`, to take out. Drop it without
-    /// the ready lock (it may be the last reference).
-    pub(crate) fn pop_gone(&mut self) -> Option<Arc<Request>> {
+    /// Frees the last slot taken by `push_gone`: `None` if none is taken,
+    /// else the request it kept, to take out, unless `release_gone` let go
+    /// of it. Drop it without the ready lock (it may be the last
+    /// reference).
+    pub(crate) fn pop_gone(&mut self) -> Option<Option<Arc<Request>>> {
         self.gone_len = self.gone_len.checked_sub(1)?;
-        self.gone.get_mut(self.gone_len)?.take()
+        self.gone.get_mut(self.gone_len).map(Option::take)
+    }
+
+    /// Lets go of `req` if a slot keeps it, and keeps the slot taken until
+    /// a call frees it (`pop_gone`): the sweep found its file closed, and
+    /// the request holds the file. Drop it without the ready lock.
+    pub(crate) fn release_gone(&mut self, req: &Request) -> Option<Arc<Request>> {
+        self.gone
+            .iter_mut()
+            .take(self.gone_len)
+            .find(|slot| slot.as_deref().is_some_and(|kept| core::ptr::eq(kept, req)))?
+            .take()
     }
 
     /// How many events the ring can take now (without a ring: any number).

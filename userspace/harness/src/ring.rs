@@ -2,8 +2,9 @@
 //! event ring"): set-up and its refusals, the mapping's rules, what the
 //! kernel writes at wake-up and what get-events with `KEVENT_GET_RING`
 //! moves in, one-shot requests that leave with their entry (and wait in
-//! line when no slot is free for them), a full ring falling back to the
-//! queue, wrap-around, waiting, and a ring that outlives its queue.
+//! line when no slot is free for them, which only calls free), a full
+//! ring falling back to the queue, wrap-around, waiting, and a ring that
+//! outlives its queue.
 
 use crate::abi::ioctl;
 use crate::alloc_count::allocations;
@@ -41,6 +42,10 @@ pub const TESTS: &[Test] = &[
     Test {
         name: "ring_oneshot_requests_leave_with_their_entry",
         run: oneshot_requests_leave_with_their_entry,
+    },
+    Test {
+        name: "ring_closed_files_release_but_keep_their_slots",
+        run: closed_files_release_but_keep_their_slots,
     },
     Test {
         name: "ring_full_falls_back_to_the_queue_and_loses_nothing",
@@ -475,6 +480,72 @@ fn oneshot_requests_leave_with_their_entry() -> TestResult {
     Ok(())
 }
 
+/// Writes to `writer` until its pipe has no reader (`EPIPE`): kevent
+/// released the reader's file, every descriptor of it being closed.
+fn await_released(writer: &mut std::io::PipeWriter, what: &str) -> TestResult {
+    let start = Instant::now();
+    loop {
+        match writer.write(b"z") {
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => return Ok(()),
+            Err(e) => return Err(format!("write to {what}: {e}")),
+            Ok(_) => check!(
+                start.elapsed() < LONG,
+                "{what}'s reader is still open {LONG:?} after its last descriptor was closed"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The sweep that finds closed files (every 50 ms, and at a closed file's
+/// wake-up) releases them, a request waiting in a slot to be taken out
+/// included, but frees no slot: only a call does. So whether a wake-up
+/// writes into the ring never depends on when the sweep ran (the model
+/// harness found the sweep freeing them all).
+fn closed_files_release_but_keep_their_slots() -> TestResult {
+    let q = queue()?;
+    let mut ring = new_ring(&q, 2)?;
+    let done = |r: std::io::Result<()>| r.map_err(|e| e.to_string());
+    let pipe = || std::io::pipe().map_err(|e| e.to_string());
+    let ((left, mut left_w), (live, mut live_w), (last, mut last_w)) = (pipe()?, pipe()?, pipe()?);
+    for (reader, cookie) in [(&left, 1), (&left, 2), (&last, 4)] {
+        done(
+            q.add(
+                &Request::poll(reader, Interest::IN)
+                    .oneshot()
+                    .with_cookie(cookie),
+            ),
+        )?;
+    }
+    let plain = Request::poll(&live, Interest::IN).with_cookie(3);
+    done(q.add(&plain))?;
+    // Both of `left`'s one-shot requests leave with their entries, and
+    // take the ring's two slots; reading the entries is no call.
+    left_w.write_all(b"x").map_err(|e| e.to_string())?;
+    check_eq!(take(&mut ring)?.len(), 2);
+    // Closing `left`'s reader, kept by those slots' requests, and `live`'s,
+    // watched by a registered request: the sweep releases both files.
+    drop(left);
+    drop(live);
+    await_released(&mut left_w, "the pipe of the requests that left")?;
+    await_released(&mut live_w, "the watched pipe")?;
+    // The slots are still taken, so `last`'s one-shot request waits in
+    // line although the ring has room.
+    last_w.write_all(b"x").map_err(|e| e.to_string())?;
+    check_eq!((ready(&ring)?, ring.backlog()), (0, true));
+    // A call frees them and moves it in.
+    check_eq!(ring_wait(&ring, &q, 0, 8, Some(Duration::ZERO))?, 1);
+    let evs = take(&mut ring)?;
+    check_eq!(
+        evs.iter()
+            .map(|e| (e.kind(), e.cookie(), e.fired()))
+            .collect::<Vec<_>>(),
+        vec![(Kind::Poll, 4, Interest::IN)]
+    );
+    check_eq!(errno(q.remove(&plain)), Some(libc::ENOENT));
+    Ok(())
+}
+
 fn full_falls_back_to_the_queue_and_loses_nothing() -> TestResult {
     let q = queue()?;
     let mut ring = new_ring(&q, 4)?;
@@ -665,19 +736,10 @@ fn outlives_its_queue() -> TestResult {
     // release may finish a moment after the calls return).
     drop(ring);
     drop(reader);
-    let start = Instant::now();
-    loop {
-        match writer.write(b"x") {
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => break,
-            Err(e) => return Err(format!("write: {e}")),
-            Ok(_) => check!(
-                start.elapsed() < LONG,
-                "the pipe's reader is still open {LONG:?} after its queue's last mapping went"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    Ok(())
+    await_released(
+        &mut writer,
+        "the pipe watched by the queue whose last mapping went",
+    )
 }
 
 fn reading_allocates_nothing() -> TestResult {
