@@ -529,20 +529,17 @@ impl Queue {
 
     /// The sweep found `req`'s file closed: removes it if it is still here.
     ///
-    /// If it left with an entry in the ring (it is dead while still
-    /// registered), its slot lets go of it, and so of the file, but stays
-    /// taken until the program's next call frees it, as any other slot.
-    /// Freeing slots here would make which events the ring takes at
-    /// wake-up depend on when the sweep ran.
+    /// If it left with an entry in the ring, its slot lets go of it, and so
+    /// of the file, but stays taken until the program's next call frees
+    /// it, as any other slot. Freeing slots here would make which events
+    /// the ring takes at wake-up depend on when the sweep ran. The slots
+    /// are looked at after the removal: a wake-up that found the file
+    /// still open may have written the request's entry meanwhile. (With
+    /// no slot taken, the look costs nothing.)
     pub(crate) fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
-        let in_slot = req.is_dead();
         self.remove_exactly(&mut reg, req);
-        let held = if in_slot {
-            self.ready.lock().release_gone(req)
-        } else {
-            None
-        };
+        let held = self.ready.lock().release_gone(req);
         drop(reg);
         drop(held);
     }
