@@ -683,18 +683,24 @@ impl Queue {
     /// queue and an epoll instance that watch each other (each wake-up of
     /// one waking the other), which no loop check can refuse since epoll
     /// does not know kevent queues.
+    ///
+    /// A waiter is woken with the file's `sync` hint (the file's waker is
+    /// about to sleep), as epoll passes it on: the scheduler may then run
+    /// the waiter where the waker ran. Pollers are woken without it, as
+    /// epoll wakes its own.
     pub(crate) fn make_ready_nested(
         self: &Arc<Self>,
         req: ArcBorrow<'_, Request>,
         depth: Option<u32>,
         mask: u32,
+        sync: bool,
     ) {
         let Some((count, true)) =
             self.mark_ready(req, mask, |req, ready| req.add_pending(ready, 1))
         else {
             return;
         };
-        self.wake_next(count);
+        self.wake_waiter(count, sync);
         if !self.pollers.is_active() {
             return;
         }
@@ -1112,8 +1118,14 @@ impl Queue {
     /// so one that is not seen here saw the count itself before it slept,
     /// and events queued since woke waiters themselves.
     fn wake_next(&self, count: usize) {
+        self.wake_waiter(count, false);
+    }
+
+    /// `wake_next`, with the scheduler's hint that the waker will sleep
+    /// soon if `sync` (see `make_ready_nested`).
+    fn wake_waiter(&self, count: usize, sync: bool) {
         if count > 0 && self.waiters.is_active() {
-            self.waiters.wake_up_count(count);
+            self.waiters.wake_up_count(count, sync);
         }
     }
 

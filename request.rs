@@ -320,13 +320,14 @@ impl PollCallback for Request {
     /// with the file's poll method when it is collected (or, written into
     /// a ring at once, is what `mask` announced). A closed file's wake-up
     /// calls the sweep instead, to remove it now.
-    fn wake(this: ArcBorrow<'_, Self>, mask: u32) {
+    fn wake(this: ArcBorrow<'_, Self>, mask: u32, sync: bool) {
         let Some(watch) = &this.watch else { return };
         if watch.is_closed() {
             this.queue.shared().kick_sweep();
             return;
         }
-        this.queue.make_ready_nested(this, watch.wake_depth(), mask);
+        this.queue
+            .make_ready_nested(this, watch.wake_depth(), mask, sync);
     }
 }
 

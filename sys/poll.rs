@@ -119,7 +119,11 @@ pub(crate) trait PollCallback: Send + Sync + Sized {
     /// Called by a wake-up of a hooked wait queue, in any context and
     /// under that queue's lock: no sleeping, irq-safe locks only. `mask`
     /// is the readiness announced, or 0 when the waker did not say.
-    fn wake(this: ArcBorrow<'_, Self>, mask: u32);
+    /// `sync`: the waker passed wake flags (`WF_SYNC` from a `_sync`
+    /// wake-up, as a socket's or a pipe's data wakes its readers): it
+    /// means to sleep soon, and the owner's own sleepers may be woken
+    /// with the same hint, as `ep_poll_callback` passes it on.
+    fn wake(this: ArcBorrow<'_, Self>, mask: u32, sync: bool);
 }
 
 /// One wait queue entry of a [`PollHooks`].
@@ -312,7 +316,7 @@ fn is_within<P, W>(part: &P, whole: &W) -> bool {
 unsafe extern "C" fn hook_wake<T: PollCallback>(
     wait: *mut bindings::wait_queue_entry,
     _mode: core::ffi::c_uint,
-    _flags: core::ffi::c_int,
+    flags: core::ffi::c_int,
     key: *mut core::ffi::c_void,
 ) -> core::ffi::c_int {
     let hook = wait.cast::<Hook<T>>();
@@ -321,7 +325,9 @@ unsafe extern "C" fn hook_wake<T: PollCallback>(
     // whose owner the hooks keep alive while the hook is on a queue.
     let owner = unsafe { ArcBorrow::from_raw((*hook).owner) };
     if mask == 0 || mask & (owner.wanted() | POLL_ALWAYS) != 0 {
-        T::wake(owner, mask);
+        // Any flag counts as `WF_SYNC`, as in `ep_poll_callback` (the
+        // flags' values are private to the scheduler).
+        T::wake(owner, mask, flags != 0);
     }
     if mask & POLLFREE != 0 {
         // The head is being freed once an RCU grace period has passed. We

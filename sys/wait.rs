@@ -135,18 +135,21 @@ impl WaitQueueHead {
 
     /// Wakes the first exclusive sleeper whose `min_nr` is at most `count`
     /// (and every non-exclusive one). Sleepers needing more are skipped
-    /// without being woken.
-    pub(crate) fn wake_up_count(&self, count: usize) {
+    /// without being woken. `sync` tells the scheduler that the waker
+    /// will sleep soon (`WF_SYNC`, as `wake_up_sync()` does).
+    pub(crate) fn wake_up_count(&self, count: usize, sync: bool) {
+        let head = self.as_ptr();
+        let key = count as *mut c_void;
         // SAFETY: The head is initialised; `waiter_wake` reads the key as
-        // a count, and other entries on this head are never added.
+        // a count, and other entries on this head are never added. Both
+        // calls wake at most one exclusive sleeper.
         unsafe {
-            bindings::__wake_up(
-                self.as_ptr(),
-                bindings::TASK_NORMAL,
-                1,
-                count as *mut c_void,
-            )
-        };
+            if sync {
+                bindings::__wake_up_sync_key(head, bindings::TASK_NORMAL, key);
+            } else {
+                bindings::__wake_up(head, bindings::TASK_NORMAL, 1, key);
+            }
+        }
     }
 
     /// Wakes every sleeper, whatever its `min_nr`, to look again.
