@@ -824,12 +824,13 @@ impl Queue {
     }
 
     /// `poll()` on the queue: readable while an event is ready (or unread
-    /// in the ring).
+    /// in the ring, or held by a collection that puts it back in line, see
+    /// `ReadyList::readable`).
     pub(crate) fn poll_mask(&self) -> u32 {
-        if self.ready.lock().available() == 0 {
-            0
-        } else {
+        if self.ready.lock().readable() {
             POLL_READABLE
+        } else {
+            0
         }
     }
 
@@ -1175,6 +1176,7 @@ impl Queue {
         let Some(item) = item else {
             return self.end_collect::<S>(ready, Ok(0), false, 0);
         };
+        ready.holds_level = item.is_level_triggered();
         let mut pending = item.take_pending(&mut ready);
         drop(ready);
         let (event, keep, remove) = match Self::outcome(reg, &item, &mut pending) {
@@ -1220,6 +1222,7 @@ impl Queue {
         if S::RING {
             ready.collecting = false;
         }
+        ready.holds_level = false;
         ready.show_backlog();
         let left = ready.len();
         drop(ready);
@@ -1329,15 +1332,20 @@ impl Queue {
     }
 
     /// Fills `batch` with requests taken off the front of the ready list,
-    /// at most `budget`, with what they had pending.
+    /// at most `budget`, with what they had pending. The batch before it
+    /// is finished: whether the collection holds a level-triggered request
+    /// is this batch's answer.
     // Inlined in the batched loop: a call per batch costs more under the
     // ready lock than the copy of the code.
     #[inline(always)]
     fn pop_batch(ready: &mut ReadyList, batch: &mut [Option<Taken>], budget: &mut usize) -> usize {
         let max = (*budget).min(batch.len());
         let mut n = 0;
+        let mut level = false;
         while n < max {
             let Some(item) = ready.pop_front() else { break };
+            // Asked until one is: per event, one test in most batches.
+            level = level || item.is_level_triggered();
             let pending = item.take_pending(ready);
             batch[n] = Some(Taken {
                 item,
@@ -1346,6 +1354,7 @@ impl Queue {
             });
             n += 1;
         }
+        ready.holds_level = level;
         *budget -= n;
         n
     }

@@ -45,6 +45,10 @@ pub(crate) struct ReadyList {
     /// wake-up then queues rather than writes, so that the ring keeps the
     /// order in which requests became ready.
     pub(crate) collecting: bool,
+    /// A collection holds a level-triggered request taken off the list,
+    /// which it puts back in line if its file is still ready (see
+    /// `readable`). Set for each batch popped, cleared when the call ends.
+    pub(crate) holds_level: bool,
 }
 
 impl ReadyList {
@@ -58,6 +62,7 @@ impl ReadyList {
             gone_len: 0,
             backlog: false,
             collecting: false,
+            holds_level: false,
         };
         Ok((this, hint))
     }
@@ -218,6 +223,16 @@ impl ReadyList {
     /// Writes `events` into the ring, as many as fit; returns how many.
     pub(crate) fn write_ring(&mut self, events: &[crate::defs::Ukevent]) -> usize {
         self.ring.as_mut().map_or(0, |ring| ring.write(events))
+    }
+
+    /// Whether `poll()` finds the queue readable: an event waits, or a
+    /// collection holds a level-triggered request. A queue or an epoll
+    /// instance watching this one asks while another task collects from
+    /// it; epoll's own poll waits for such a collection to end, and then
+    /// finds the request back in line. Answering "not readable" meanwhile
+    /// would make an edge-triggered watcher miss the event for good.
+    pub(crate) fn readable(&self) -> bool {
+        self.holds_level || self.available() > 0
     }
 
     /// The events a waiter can count on: those in line, and those unread

@@ -215,6 +215,11 @@ impl Request {
         self.kind.stays_ready(self.req_flags())
     }
 
+    /// Whether it is level-triggered (see `Kind::level_triggered`).
+    pub(crate) fn is_level_triggered(&self) -> bool {
+        self.kind.level_triggered(self.req_flags())
+    }
+
     /// Replaces the settings (MODIFY). Call with the registry mutex held.
     pub(crate) fn set(&self, event: u32, req_flags: u32) {
         self.event.store(event, Ordering::Relaxed);

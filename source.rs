@@ -198,6 +198,16 @@ impl Kind {
         self == Self::User && req_flags & KEVENT_REQ_ET == 0
     }
 
+    /// Whether a request is level-triggered: after a delivery it stays in
+    /// line for as long as its file is ready (or, a user event, until it
+    /// is reset). One-shot requests leave instead; timers and inode watches
+    /// report each firing once.
+    pub(crate) fn level_triggered(self, req_flags: u32) -> bool {
+        // The flags first: an edge-triggered request is told by one test.
+        req_flags & (KEVENT_REQ_ET | KEVENT_REQ_ONESHOT) == 0
+            && matches!(self, Self::Poll | Self::Socket | Self::User)
+    }
+
     /// Starts what makes `req` ready, which the queue has registered.
     /// Returns what keeps it running, and whether it is ready already.
     /// A source that fails leaves nothing running, but may have fired.

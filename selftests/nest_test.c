@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -504,6 +506,60 @@ TEST_F(nested, user_event_reaches_the_queues_above_at_once)
 		ASSERT_EQ((__u32)i, ev[0].ret_data[0]);
 		check_idle(_metadata, self, i);
 	}
+}
+
+/*
+ * A queue whose level-triggered file stays ready stays readable while
+ * another thread collects from it: poll(), an epoll instance and a queue
+ * watching it must never find it idle because the collector holds the
+ * file's request at that moment (epoll's epoll47, which epoll passes
+ * because its poll waits for a collection in progress).
+ */
+#define COLLECTOR_ROUNDS 20000
+
+struct collector {
+	int q;
+	volatile bool stop;
+	int errors;	/* collections that did not return the one event */
+};
+
+static void *collect_loop(void *arg)
+{
+	struct collector *c = arg;
+	struct ukevent ev[4];
+
+	while (!c->stop)
+		if (get_ns(c->q, 0, 4, 0, ev) != 1)
+			c->errors++;
+	return NULL;
+}
+
+TEST_F(nested, level_triggered_queue_stays_readable_during_a_collection)
+{
+	struct ukevent uk = uk_make(KEVENT_POLL, self->p[0], 0, POLLIN, 0, 0x9);
+	struct collector c = { .q = self->q2 };
+	struct pollfd pfd = { .fd = self->q2, .events = POLLIN };
+	int i, idle_poll = 0, idle_epoll = 0, idle_queue = 0;
+	pthread_t thread;
+	__u32 events;
+
+	ASSERT_EQ(0, ctl1(self->q2, KEVENT_CTL_ADD, &uk));
+	ASSERT_EQ(1, write(self->p[1], "x", 1));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, collect_loop, &c));
+	for (i = 0; i < COLLECTOR_ROUNDS; i++) {
+		if (poll(&pfd, 1, 0) != 1 || pfd.revents != POLLIN)
+			idle_poll++;
+		if (epoll_now(self->ep2, &events) != 1)
+			idle_epoll++;
+		if (sees(self->q1, self->q2, 1) != 0)
+			idle_queue++;
+	}
+	c.stop = true;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, c.errors);
+	EXPECT_EQ(0, idle_poll);
+	EXPECT_EQ(0, idle_epoll);
+	EXPECT_EQ(0, idle_queue);
 }
 
 TEST_HARNESS_MAIN
