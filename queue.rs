@@ -859,7 +859,11 @@ impl Queue {
         // Nothing in line: a caller that would not wait returns at once,
         // without a lock or the collection's set-up (a busy loop polling
         // an idle queue), as if it had come a moment earlier. One that
-        // would wait checks again under the lock (`wait_for`).
+        // would wait checks again under the lock (`wait_for`). While
+        // another collection holds a level-triggered request, the line is
+        // not empty (`ReadyList::take_front`): the caller waits for that
+        // collection (the registry) and finds the request back in line,
+        // as epoll's caller does.
         if !wait_first && self.ready_empty.is_empty() {
             if nonblock {
                 return Err(EAGAIN);
@@ -1172,11 +1176,14 @@ impl Queue {
         budget: usize,
         out: &mut S,
     ) -> (Result<usize>, usize) {
-        let item = if budget == 0 { None } else { ready.pop_front() };
+        let item = if budget == 0 {
+            None
+        } else {
+            ready.take_front()
+        };
         let Some(item) = item else {
             return self.end_collect::<S>(ready, Ok(0), false, 0);
         };
-        ready.holds_level = item.is_level_triggered();
         let mut pending = item.take_pending(&mut ready);
         drop(ready);
         let (event, keep, remove) = match Self::outcome(reg, &item, &mut pending) {
@@ -1222,7 +1229,7 @@ impl Queue {
         if S::RING {
             ready.collecting = false;
         }
-        ready.holds_level = false;
+        ready.end_take();
         ready.show_backlog();
         let left = ready.len();
         drop(ready);
@@ -1332,20 +1339,17 @@ impl Queue {
     }
 
     /// Fills `batch` with requests taken off the front of the ready list,
-    /// at most `budget`, with what they had pending. The batch before it
-    /// is finished: whether the collection holds a level-triggered request
-    /// is this batch's answer.
+    /// at most `budget`, with what they had pending.
     // Inlined in the batched loop: a call per batch costs more under the
     // ready lock than the copy of the code.
     #[inline(always)]
     fn pop_batch(ready: &mut ReadyList, batch: &mut [Option<Taken>], budget: &mut usize) -> usize {
         let max = (*budget).min(batch.len());
         let mut n = 0;
-        let mut level = false;
         while n < max {
-            let Some(item) = ready.pop_front() else { break };
-            // Asked until one is: per event, one test in most batches.
-            level = level || item.is_level_triggered();
+            let Some(item) = ready.take_front() else {
+                break;
+            };
             let pending = item.take_pending(ready);
             batch[n] = Some(Taken {
                 item,
@@ -1354,7 +1358,6 @@ impl Queue {
             });
             n += 1;
         }
-        ready.holds_level = level;
         *budget -= n;
         n
     }

@@ -45,10 +45,6 @@ pub(crate) struct ReadyList {
     /// wake-up then queues rather than writes, so that the ring keeps the
     /// order in which requests became ready.
     pub(crate) collecting: bool,
-    /// A collection holds a level-triggered request taken off the list,
-    /// which it puts back in line if its file is still ready (see
-    /// `readable`). Set for each batch popped, cleared when the call ends.
-    pub(crate) holds_level: bool,
 }
 
 impl ReadyList {
@@ -62,7 +58,6 @@ impl ReadyList {
             gone_len: 0,
             backlog: false,
             collecting: false,
-            holds_level: false,
         };
         Ok((this, hint))
     }
@@ -108,13 +103,6 @@ impl ReadyList {
         let r = self.list.push_front(item);
         self.show_backlog();
         r
-    }
-
-    /// Pops the oldest request. Only a collection pops, and it updates the
-    /// backlog flag once it is done (`show_backlog`): the flag may stay set
-    /// a moment after the list empties, as the uapi allows.
-    pub(crate) fn pop_front(&mut self) -> Option<ListArc<Request>> {
-        self.list.pop_front()
     }
 
     // Inlined in its callers, as it was before a running scan had to be
@@ -225,6 +213,29 @@ impl ReadyList {
         self.ring.as_mut().map_or(0, |ring| ring.write(events))
     }
 
+    /// Pops the oldest request, for a collection, which updates the backlog
+    /// flag once it is done (`show_backlog`): the flag may stay set a
+    /// moment after the list empties, as the uapi allows.
+    ///
+    /// A level-triggered request goes back in line if its file is still
+    /// ready, so while the collection holds one, the queue is readable
+    /// (`readable`) and its emptiness hint says "not empty", until
+    /// `end_take`. A caller that does not wait then takes the registry,
+    /// waiting for the collection to end, as epoll's does, and never finds
+    /// the queue empty only because another task held the request.
+    #[inline(always)]
+    pub(crate) fn take_front(&mut self) -> Option<ListArc<Request>> {
+        self.list.pop_front_held(Request::is_level_triggered)
+    }
+
+    /// The collection that called `take_front` ends: what it held is back
+    /// in line, delivered or dropped. Said once per call: until then the
+    /// queue stays readable even if the requests it held turned out not to
+    /// be ready, as it is while such a request waits in line.
+    pub(crate) fn end_take(&mut self) {
+        self.list.release_held();
+    }
+
     /// Whether `poll()` finds the queue readable: an event waits, or a
     /// collection holds a level-triggered request. A queue or an epoll
     /// instance watching this one asks while another task collects from
@@ -232,7 +243,7 @@ impl ReadyList {
     /// finds the request back in line. Answering "not readable" meanwhile
     /// would make an edge-triggered watcher miss the event for good.
     pub(crate) fn readable(&self) -> bool {
-        self.holds_level || self.available() > 0
+        self.list.is_held() || self.available() > 0
     }
 
     /// The events a waiter can count on: those in line, and those unread

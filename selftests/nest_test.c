@@ -510,10 +510,11 @@ TEST_F(nested, user_event_reaches_the_queues_above_at_once)
 
 /*
  * A queue whose level-triggered file stays ready stays readable while
- * another thread collects from it: poll(), an epoll instance and a queue
- * watching it must never find it idle because the collector holds the
- * file's request at that moment (epoll's epoll47, which epoll passes
- * because its poll waits for a collection in progress).
+ * another thread collects from it: poll(), an epoll instance, a queue
+ * watching it and a second collector that does not wait must never find
+ * it idle because the first collector holds the file's request at that
+ * moment (epoll's epoll47, which epoll passes because its poll and its
+ * epoll_wait() wait for a collection in progress).
  */
 #define COLLECTOR_ROUNDS 20000
 
@@ -539,7 +540,8 @@ TEST_F(nested, level_triggered_queue_stays_readable_during_a_collection)
 	struct ukevent uk = uk_make(KEVENT_POLL, self->p[0], 0, POLLIN, 0, 0x9);
 	struct collector c = { .q = self->q2 };
 	struct pollfd pfd = { .fd = self->q2, .events = POLLIN };
-	int i, idle_poll = 0, idle_epoll = 0, idle_queue = 0;
+	int i, idle_poll = 0, idle_epoll = 0, idle_queue = 0, idle_collect = 0;
+	struct ukevent ev[4];
 	pthread_t thread;
 	__u32 events;
 
@@ -553,6 +555,8 @@ TEST_F(nested, level_triggered_queue_stays_readable_during_a_collection)
 			idle_epoll++;
 		if (sees(self->q1, self->q2, 1) != 0)
 			idle_queue++;
+		if (get_ns(self->q2, 0, 4, 0, ev) != 1)
+			idle_collect++;
 	}
 	c.stop = true;
 	ASSERT_EQ(0, pthread_join(thread, NULL));
@@ -560,6 +564,7 @@ TEST_F(nested, level_triggered_queue_stays_readable_during_a_collection)
 	EXPECT_EQ(0, idle_poll);
 	EXPECT_EQ(0, idle_epoll);
 	EXPECT_EQ(0, idle_queue);
+	EXPECT_EQ(0, idle_collect);
 }
 
 TEST_HARNESS_MAIN

@@ -10,7 +10,9 @@
 //!
 //! Whether the list is empty can also be read without the lock that
 //! guards it, through an [`EmptyHint`], as epoll reads whether its ready
-//! list is empty (`ep_events_available`).
+//! list is empty (`ep_events_available`). Its owner may have the hint
+//! count items it took off the list as still there
+//! ([`OwnedList::pop_front_held`]), as epoll's counts a scan in progress.
 //!
 //! A scan can walk the list from the front across drops of its lock, the
 //! way epoll's `ep_start_scan` takes its ready list aside: the items it
@@ -59,26 +61,29 @@ pub(crate) trait ListOwner {
 ///
 /// Every item on `list` or `seen` has `list_id() == id`; ids are unique
 /// among all `OwnedList`s; `seen_len` is the number of items on `seen`,
-/// `len` the number on both, and `empty` holds `len == 0` whenever no
-/// `&mut self` method is running. Items of types used here are never put
-/// on any other `List` (this crate only ever creates `List`s through this
-/// type).
+/// `len` the number on both, and `empty` holds `len == 0 && !held`
+/// whenever no `&mut self` method is running. Items of types used here are
+/// never put on any other `List` (this crate only ever creates `List`s
+/// through this type).
 pub(crate) struct OwnedList<T: ListItem + ListOwner> {
     list: List<T>,
     seen: List<T>,
     id: u64,
     len: usize,
     seen_len: usize,
+    /// Items taken off the list count as still there for the hint.
+    held: bool,
     empty: Arc<AtomicBool>,
 }
 
 /// Whether an [`OwnedList`] is empty, readable without the list's lock.
 ///
-/// Only the list writes it, when its length goes to or from 0, while it
-/// is changed (under its lock): a read sees the list as it was at some
-/// moment between the last change the reader saw and now. That answers
-/// "is anything there?" for a caller that does not wait, and is never
-/// enough to decide to sleep (that check must be made under the lock).
+/// Only the list writes it, under its lock, when its length goes to or
+/// from 0 or its owner lets go of the items it held: a read sees the list
+/// as it was at some moment between the last change the reader saw and
+/// now. That answers "is anything there?" for a caller that does not
+/// wait, and is never enough to decide to sleep (that check must be made
+/// under the lock).
 pub(crate) struct EmptyHint(Arc<AtomicBool>);
 
 impl EmptyHint {
@@ -102,6 +107,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             len: 0,
             seen_len: 0,
+            held: false,
             empty,
         };
         Ok((list, hint))
@@ -120,6 +126,44 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         self.len == 0
     }
 
+    /// Pops the first item; if `hold` says so of it, the hint counts it as
+    /// still there (the list is "held") until `release_held`. It is asked
+    /// only while nothing is held: one held item is enough to say "not
+    /// empty". The hint is written once, as the list empties, so it never
+    /// says "empty" while a held item is off the list.
+    ///
+    /// Not while a scan runs: it would pop the first item the scan has
+    /// yet to look at. The caller's locking keeps a scan and the holders
+    /// of the front apart (checked on the debug kernel). This path is hot:
+    /// ending a scan here cost 3 instructions per event collected at 64
+    /// per call (`bench/ab.sh --icount`).
+    #[inline(always)]
+    pub(crate) fn pop_front_held(&mut self, hold: impl FnOnce(&T) -> bool) -> Option<ListArc<T>> {
+        debug_assert_eq!(self.seen_len, 0);
+        let item = self.list.pop_front()?;
+        if !self.held && hold(&item) {
+            self.held = true;
+        }
+        self.shrink();
+        Some(item)
+    }
+
+    /// Whether items taken by `pop_front_held` count for the hint.
+    pub(crate) fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The hint stops counting the items taken by `pop_front_held`.
+    pub(crate) fn release_held(&mut self) {
+        if self.held {
+            self.held = false;
+            // While held, the hint said "not empty".
+            if self.len == 0 {
+                self.empty.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Counts one more or one fewer item, and updates the hint when the
     /// list stops or starts being empty.
     fn grow(&mut self) {
@@ -129,9 +173,13 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         }
     }
 
+    // Left to itself since it tests `held`, the compiler calls it out of
+    // line, or `remove` with it (10 instructions more per REMOVE, `bench/
+    // ab.sh --icount`): both are inlined, as they were before.
+    #[inline(always)]
     fn shrink(&mut self) {
         self.len -= 1;
-        if self.len == 0 {
+        if self.len == 0 && !self.held {
             self.empty.store(true, Ordering::Relaxed);
         }
     }
@@ -148,7 +196,7 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
     }
 
     /// Prepends `item`. An item of another list is handed back.
-    /// Not while a scan runs (see `pop_front`).
+    /// Not while a scan runs (see `pop_front_held`).
     pub(crate) fn push_front(&mut self, item: ListArc<T>) -> Result<(), ListArc<T>> {
         if item.list_id() != self.id {
             return Err(item);
@@ -159,20 +207,9 @@ impl<T: ListItem + ListOwner> OwnedList<T> {
         Ok(())
     }
 
-    /// Not while a scan runs: it would pop the first item the scan has
-    /// yet to look at. The caller's locking keeps a scan and the holders
-    /// of the front apart (checked on the debug kernel). This path is hot:
-    /// ending a scan here cost 3 instructions per event collected at 64
-    /// per call (`bench/ab.sh --icount`).
-    pub(crate) fn pop_front(&mut self) -> Option<ListArc<T>> {
-        debug_assert_eq!(self.seen_len, 0);
-        let item = self.list.pop_front()?;
-        self.shrink();
-        Some(item)
-    }
-
     /// Removes `item` if it is on this list.
     /// Ends a running scan ([`OwnedList::end_scan`]) first.
+    #[inline(always)]
     pub(crate) fn remove(&mut self, item: &T) -> Option<ListArc<T>> {
         if item.list_id() != self.id {
             return None;
