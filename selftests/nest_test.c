@@ -3,8 +3,9 @@
  * Queues watching queues: the loop and depth checks (at most 4 watch
  * edges, 5 queues, in whatever order a chain is built), the duplicate
  * check before them, a diamond that a check visiting each queue once
- * handles quickly, and nested wake-ups that arrive synchronously
- * (issue 11, sections 3 and 5).
+ * handles quickly, nested wake-ups that arrive synchronously (issue 11,
+ * sections 3 and 5), and a queue that its watchers still find ready while
+ * another thread collects from it (epoll's epoll47).
  */
 #define _GNU_SOURCE
 #include <poll.h>
