@@ -216,6 +216,12 @@ pub(crate) struct Queue {
     /// wait queue's lock (see `make_ready_nested`).
     #[pin]
     poll_work: Work<Queue>,
+    /// Requests of closed files, handed over by the sweep (`hand_closed`).
+    #[pin]
+    closed: Mutex<ClosedRequests>,
+    /// Takes out the requests in `closed`.
+    #[pin]
+    closed_work: Work<Queue, CLOSED_WORK>,
     list_id: u64,
     /// The queues this one watches and that watch it.
     nest: nest::Node,
@@ -224,8 +230,20 @@ pub(crate) struct Queue {
     wake_depth: AtomicU32,
 }
 
+/// The id of `Queue::closed_work` (`poll_work` is 0).
+const CLOSED_WORK: u64 = 1;
+
+/// The requests the sweep handed to a queue, until its work item takes
+/// them out.
+struct ClosedRequests {
+    requests: KVec<Arc<Request>>,
+    /// The queue was released: it takes nothing more.
+    released: bool,
+}
+
 impl_has_work! {
     impl HasWork<Self> for Queue { self.poll_work }
+    impl HasWork<Self, CLOSED_WORK> for Queue { self.closed_work }
 }
 
 impl WorkItem for Queue {
@@ -233,6 +251,14 @@ impl WorkItem for Queue {
 
     fn run(this: Arc<Queue>) {
         this.wake_pollers_at(0);
+    }
+}
+
+impl WorkItem<CLOSED_WORK> for Queue {
+    type Pointer = Arc<Queue>;
+
+    fn run(this: Arc<Queue>) {
+        this.take_out_closed();
     }
 }
 
@@ -258,6 +284,11 @@ impl Queue {
                 waiters <- new_wait_queue_head!("kevent_waiters"),
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
+                closed <- new_mutex!(
+                    ClosedRequests { requests: KVec::new(), released: false },
+                    "kevent_closed"
+                ),
+                closed_work <- new_work!("kevent_closed_work"),
                 list_id,
                 nest: node,
                 wake_depth: AtomicU32::new(0),
@@ -527,7 +558,39 @@ impl Queue {
         }
     }
 
-    /// The sweep found `req`'s file closed: removes it if it is still here.
+    /// The sweep found `req`'s file closed: hands it to its queue, whose
+    /// own work item takes it out (`take_out_closed`), so that the sweep
+    /// never waits for the registry of any queue. A queue that was
+    /// released has taken out all of its requests already: the request is
+    /// let go of at once. Only if the hand-off cannot allocate does the
+    /// sweep take the request out itself.
+    pub(crate) fn hand_closed(req: Arc<Request>) {
+        let queue = req.queue.clone();
+        let mut closed = queue.closed.lock();
+        if closed.released {
+            return;
+        }
+        if closed.requests.reserve(1, GFP_KERNEL).is_err() {
+            drop(closed);
+            queue.remove_closed(&req);
+            return;
+        }
+        // Cannot fail: room was reserved.
+        let _ = closed.requests.push(req, GFP_KERNEL);
+        drop(closed);
+        // Already queued: that run takes this request too.
+        let _ = work::system().enqueue::<Arc<Queue>, CLOSED_WORK>(queue);
+    }
+
+    /// The queue's work item for the requests `hand_closed` handed over.
+    fn take_out_closed(&self) {
+        let requests = core::mem::take(&mut self.closed.lock().requests);
+        for req in &requests {
+            self.remove_closed(req);
+        }
+    }
+
+    /// Removes `req`, whose file is closed, if it is still here.
     ///
     /// If it left with an entry in the ring, its slot lets go of it, and so
     /// of the file, but stays taken until the program's next call frees
@@ -536,7 +599,7 @@ impl Queue {
     /// are looked at after the removal: a wake-up that found the file
     /// still open may have written the request's entry meanwhile. (With
     /// no slot taken, the look costs nothing.)
-    pub(crate) fn remove_closed(&self, req: &Request) {
+    fn remove_closed(&self, req: &Request) {
         let mut reg = self.registry.lock();
         self.remove_exactly(&mut reg, req);
         let held = self.ready.lock().release_gone(req);
@@ -708,7 +771,7 @@ impl Queue {
             Some(depth) if depth <= MAX_WAKE_DEPTH => self.wake_pollers_at(depth),
             // Already queued: that run will see this readiness too.
             _ => {
-                let _ = work::system().enqueue(self.clone());
+                let _ = work::system().enqueue::<Arc<Queue>, 0>(self.clone());
             }
         }
     }
@@ -1494,9 +1557,18 @@ impl Queue {
             self.account.uncharge_n(ring_cost(mem.entries()));
         }
         self.shared.close_account(self.uid);
-        // Nothing can queue the poll work any more; let a pending run
+        // The sweep hands over nothing more; what it handed over holds the
+        // queue, and was taken out above.
+        let handed = {
+            let mut closed = self.closed.lock();
+            closed.released = true;
+            core::mem::take(&mut closed.requests)
+        };
+        drop(handed);
+        // Nothing can queue the work items any more; let pending runs
         // finish before the module can go away.
         work::flush(&self.poll_work);
+        work::flush(&self.closed_work);
     }
 
     /// `/proc/<pid>/fdinfo/<fd>`: one line per request.

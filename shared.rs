@@ -5,11 +5,11 @@
 //! accounts.
 //!
 //! Lock order: a queue's registry, then `nest`, then `watches` (or
-//! `accounts`); the sweep takes `watches` alone and then each queue's
-//! registry, never both.
+//! `accounts`); the sweep takes `watches` alone, and no queue's registry.
 
 use crate::account::{Accounts, UserAccount};
 use crate::nest::Checks;
+use crate::queue::Queue;
 use crate::sys::{
     compat::Ktime,
     hrtimer::{impl_has_hr_timer, Clock, Expiry, HrTimer, TimerHandle},
@@ -161,11 +161,15 @@ impl Shared {
         }
     }
 
-    /// Removes the requests of a closed file from their queues; the file
-    /// is released when the last of them is freed.
-    fn remove_closed(closed: ClosedFile) {
-        for req in closed.requests() {
-            req.queue.remove_closed(req);
+    /// Hands the requests of a closed file to their queues, which take
+    /// them out from work items of their own; the file is released when
+    /// the last of them is freed. The sweep never waits for a queue: a
+    /// queue's registry can be held for as long as a watched file's poll
+    /// method or a copy to its owner's memory blocks, and one stalled
+    /// queue must not keep every other user's closed files open.
+    fn remove_closed(mut closed: ClosedFile) {
+        while let Some(req) = closed.take_request() {
+            Queue::hand_closed(req);
         }
     }
 

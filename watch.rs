@@ -188,8 +188,9 @@ pub(crate) struct ClosedFile {
 }
 
 impl ClosedFile {
-    pub(crate) fn requests(&self) -> impl Iterator<Item = &Request> {
-        Iterator::chain(self.first.as_deref().into_iter(), self.others.iter())
+    /// Takes the next of the file's requests, to be taken out of its queue.
+    pub(crate) fn take_request(&mut self) -> Option<Arc<Request>> {
+        self.first.take().or_else(|| self.others.pop_first())
     }
 }
 
