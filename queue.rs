@@ -655,6 +655,15 @@ impl Queue {
         req.set(uk.event, uk.req_flags);
         let ready_now = kind.ready_after_change(&*req)?;
         let mut ready = self.ready.lock();
+        // Since the check above, a wake-up may have written the request's
+        // last event into the ring, and it left (a one-shot request woken,
+        // a timer that expired before `pause`): the entry is of the old
+        // settings, and there is nothing left to modify.
+        if req.is_dead() {
+            drop(ready);
+            self.remove_locked(reg, &ident);
+            return Err(ENOENT);
+        }
         if let Some(param) = kind.param(uk) {
             req.set_payload(&mut ready, param);
         }
@@ -836,7 +845,7 @@ impl Queue {
             return false;
         };
         let event = req.event_with(KEVENT_RET_DONE | ev.ret_flags, ev.ret_data);
-        if ready.write_ring(&[event]) == 0 {
+        if ready.stage_ring(&[event]) == 0 {
             // The ring is full: the event waits in line, coalesced as usual.
             return ready.push_back(item).is_ok();
         }
@@ -849,6 +858,10 @@ impl Queue {
             ready.push_gone(req.into());
             self.gone_hint.store(true, Ordering::Relaxed);
         }
+        // Shown last: a program that reads the entry of a request that left
+        // finds it gone (an ADD of its identity succeeds, a REMOVE fails),
+        // even if it reads the ring while this CPU still holds the lock.
+        ready.publish_ring();
         drop(item);
         true
     }
@@ -1006,9 +1019,15 @@ impl Queue {
         slot.as_ref().ok_or(ENODEV)?.mmap(vma)
     }
 
-    /// get-events into the ring: moves up to `max_nr` events that wait in
-    /// line into it, and waits until it holds `min_nr` unread entries (or
-    /// the timeout). Returns how many it holds.
+    /// get-events into the ring: waits until the ring's unread entries and
+    /// the events that wait in line make `min_nr` (or the timeout), then
+    /// moves up to `max_nr` of those in line into the ring. Returns how
+    /// many entries it holds unread.
+    ///
+    /// Events in line are moved once the call is done waiting: a request
+    /// that goes back in line after its entry (a level-triggered file still
+    /// ready) must be moved once per call, and counted once towards
+    /// `min_nr`, as a get-events that copies counts it.
     pub(crate) fn get_ring_events(
         &self,
         min_nr: usize,
@@ -1022,29 +1041,50 @@ impl Queue {
         }
         let mut timed_out = false;
         loop {
+            let unread = self.ring_unread()?;
+            let done = unread >= min_nr || timed_out || nonblock;
             // Most events are written at wake-up: on the common path there
             // is nothing in line to move.
             if !self.ready_empty.is_empty() || self.gone_hint.load(Ordering::Relaxed) {
                 let mut reg = self.registry.lock();
                 self.reap(&mut reg);
-                let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
+                // The wait went by requests in line that were ready at
+                // their last look, and may be drained since: asked now,
+                // too few may be ready (the others leave the line).
+                if done || self.enough_ready(&mut reg, min_nr - unread) {
+                    let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
+                    drop(reg);
+                    moved?;
+                    return self.ring_result(nonblock);
+                }
                 drop(reg);
-                moved?;
-            }
-            // Checked after moving, so that a nonsense `head` is reported
-            // even by a call that finds enough.
-            let unread = self.ready.lock().ring_unread().flatten().ok_or(EINVAL)? as usize;
-            // A call that would not wait fails with nothing to read, as a
-            // get-events that copies does, whatever its `min_nr`.
-            if nonblock && unread == 0 {
-                return Err(EAGAIN);
-            }
-            // No wake-up is passed on: the entries are the ring's, and
-            // another waiter woken for them would find them read.
-            if unread >= min_nr || timed_out || nonblock {
-                return Ok(unread);
+                if kernel::current!().signal_pending() {
+                    return Err(EINTR);
+                }
+            } else if done {
+                return self.ring_result(nonblock);
             }
             timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;
+        }
+    }
+
+    /// The ring's unread entries, or `EINVAL` if the program wrote a
+    /// nonsense `head`.
+    fn ring_unread(&self) -> Result<usize> {
+        let unread = self.ready.lock().ring_unread().flatten().ok_or(EINVAL)?;
+        Ok(unread as usize)
+    }
+
+    /// What a get-events into the ring returns once done: the unread
+    /// entries, or `EAGAIN` for a call that would not wait and has none,
+    /// as a get-events that copies fails, whatever its `min_nr`. (Read
+    /// after moving, so that a nonsense `head` is reported even by a call
+    /// that found enough.) No wake-up is passed on: the entries are the
+    /// ring's, and another waiter woken for them would find them read.
+    fn ring_result(&self, nonblock: bool) -> Result<usize> {
+        match self.ring_unread()? {
+            0 if nonblock => Err(EAGAIN),
+            unread => Ok(unread),
         }
     }
 

@@ -213,6 +213,19 @@ impl ReadyList {
         self.ring.as_mut().map_or(0, |ring| ring.write(events))
     }
 
+    /// Writes `events` into the ring as [`ReadyList::write_ring`] does, but
+    /// shows them to the program only at [`ReadyList::publish_ring`].
+    pub(crate) fn stage_ring(&mut self, events: &[crate::defs::Ukevent]) -> usize {
+        self.ring.as_mut().map_or(0, |ring| ring.stage(events))
+    }
+
+    /// Shows the program the entries `stage_ring` wrote.
+    pub(crate) fn publish_ring(&mut self) {
+        if let Some(ring) = self.ring.as_mut() {
+            ring.publish();
+        }
+    }
+
     /// Pops the oldest request, for a collection, which updates the backlog
     /// flag once it is done (`show_backlog`): the flag may stay set a
     /// moment after the list empties, as the uapi allows.

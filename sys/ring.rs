@@ -216,6 +216,16 @@ impl Ring {
     /// Writes `events` at the tail, as many as there is room for, and
     /// publishes them. Returns how many.
     pub(crate) fn write(&mut self, events: &[Ukevent]) -> usize {
+        let n = self.stage(events);
+        if n > 0 {
+            self.publish();
+        }
+        n
+    }
+
+    /// Writes `events` at the tail, as many as there is room for, for
+    /// [`Ring::publish`] to publish. Returns how many.
+    pub(crate) fn stage(&mut self, events: &[Ukevent]) -> usize {
         let n = events.len().min(self.room() as usize);
         for uk in &events[..n] {
             self.mem.put(
@@ -230,14 +240,16 @@ impl Ring {
             );
             self.tail = self.tail.wrapping_add(1);
         }
-        if n > 0 {
-            // Release: the entries are written before the program sees
-            // the tail that covers them.
-            self.mem
-                .word(layout::RING_TAIL)
-                .store(self.tail, Ordering::Release);
-        }
         n
+    }
+
+    /// Shows the program the entries written so far.
+    pub(crate) fn publish(&mut self) {
+        // Release: the entries, and whatever the caller did before, are
+        // written before the program sees the tail that covers them.
+        self.mem
+            .word(layout::RING_TAIL)
+            .store(self.tail, Ordering::Release);
     }
 
     /// Says in the header whether events wait outside the ring.

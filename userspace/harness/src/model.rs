@@ -74,11 +74,11 @@
 //!   most that many requests are taken off the list, each at most once, a
 //!   drained file's taking a slot and moving nothing), then returns the
 //!   unread entries. Only waits that need not wait are modelled:
-//!   `min_nr` 0 (or a refused one), with a timeout of 0. Whether a wait
-//!   for more than the ring then holds moves events in again as it waits,
-//!   and whether `min_nr` is first checked against the files as a copying
-//!   wait's is, the spec leaves open; the harness's `ring.rs` checks
-//!   waits that block. On an `O_NONBLOCK` queue a wait that leaves the
+//!   `min_nr` 0 (or a refused one), with a timeout of 0. A wait for more
+//!   than the ring holds waits until the unread entries and the requests
+//!   ready on the list make `min_nr` (the files asked, as a copying wait
+//!   asks them), then moves once; the harness's `ring.rs` checks waits
+//!   that block. On an `O_NONBLOCK` queue a wait that leaves the
 //!   ring empty is `EAGAIN`, as a get-events that copies is.
 //! - `KEVENT_RING_BACKLOG` is set whenever the ready list is not empty
 //!   (it may stay set a moment after the list empties, so its being set

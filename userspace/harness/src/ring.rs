@@ -60,6 +60,10 @@ pub const TESTS: &[Test] = &[
         run: wait_blocks_until_min_entries,
     },
     Test {
+        name: "ring_wait_moves_a_level_triggered_request_once",
+        run: wait_moves_a_level_triggered_request_once,
+    },
+    Test {
         name: "ring_inode_notifications_one_entry_each",
         run: inode_notifications_one_entry_each,
     },
@@ -667,6 +671,48 @@ fn wait_blocks_until_min_entries() -> TestResult {
         users(&take(&mut ring)?)?,
         vec![(1, [0, 0]), (1, [1, 0]), (1, [2, 0])]
     );
+    Ok(())
+}
+
+/// A level-triggered request goes back in line after its entry, if its
+/// file is still ready; a wait must not move it again, nor count it twice
+/// towards `min_nr` (it once returned two entries of one pipe at once for
+/// a `min_nr` of 2).
+fn wait_moves_a_level_triggered_request_once() -> TestResult {
+    let q = queue()?;
+    let mut ring = new_ring(&q, 8)?;
+    let (reader, mut writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    writer.write_all(b"a").map_err(|e| e.to_string())?;
+    q.add(&Request::poll(&reader, Interest::IN).with_cookie(1))
+        .map_err(|e| e.to_string())?;
+    // One ready file, two wanted: the wait times out with its one entry.
+    let start = Instant::now();
+    let wait = Duration::from_millis(50);
+    check_eq!(ring_wait(&ring, &q, 2, 8, Some(wait))?, 1);
+    check!(
+        start.elapsed() >= wait,
+        "returned after {:?}, with one ready file for a min_nr of 2",
+        start.elapsed()
+    );
+    let evs = take(&mut ring)?;
+    check_eq!(evs.iter().map(|e| e.cookie()).collect::<Vec<_>>(), vec![1]);
+    // A second file made ready while it waits: two entries, one each.
+    let (other, mut other_w) = std::io::pipe().map_err(|e| e.to_string())?;
+    q.add(&Request::poll(&other, Interest::IN).with_cookie(2))
+        .map_err(|e| e.to_string())?;
+    let n = std::thread::scope(|s| {
+        let t = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            other_w.write_all(b"b").map_err(|e| e.to_string())
+        });
+        let n = ring_wait(&ring, &q, 2, 8, Some(LONG));
+        t.join().map_err(|_| "the writer thread panicked")??;
+        n
+    })?;
+    check_eq!(n, 2);
+    let mut cookies: Vec<u64> = take(&mut ring)?.iter().map(|e| e.cookie()).collect();
+    cookies.sort_unstable();
+    check_eq!(cookies, vec![1, 2]);
     Ok(())
 }
 

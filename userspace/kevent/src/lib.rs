@@ -1740,12 +1740,12 @@ impl Ring {
     }
 
     /// Get-events with `KEVENT_GET_RING` on `queue`, the queue this ring
-    /// was set up on: moves up to `max` of the events waiting on the queue
-    /// into the ring (as many as fit), then, while the ring holds fewer
-    /// than `min` unread entries, waits for them until `timeout` (`None`:
-    /// forever; zero: never blocks), moving events in as they come.
-    /// Returns the unread entries in the ring then, which is at least
-    /// `min` unless the timeout passed. Read them with
+    /// was set up on: waits until the ring's unread entries and the events
+    /// waiting on the queue make `min`, until `timeout` (`None`: forever;
+    /// zero: never blocks), then moves up to `max` of the waiting events
+    /// into the ring (as many as fit), each once. Returns the unread
+    /// entries in the ring then, which is at least `min` unless the
+    /// timeout passed. Read them with
     /// [`events`](Ring::events) or [`drain`](Ring::drain).
     ///
     /// The rules are [`Queue::wait`]'s: `max` of 0 or `min` above `max`

@@ -424,9 +424,10 @@ pub fn ring_setup(fd: BorrowedFd<'_>, setup: &mut RingSetup) -> io::Result<()> {
     .map(|_| ())
 }
 
-/// Get-events with `KEVENT_GET_RING` (`events` 0): moves up to `max_nr`
-/// waiting events into the queue's ring, waits until it holds `min_nr`
-/// unread entries or `timeout_ns` passes, and returns how many it holds
+/// Get-events with `KEVENT_GET_RING` (`events` 0): waits until the ring's
+/// unread entries and the waiting events make `min_nr` or `timeout_ns`
+/// passes, moves up to `max_nr` waiting events into the queue's ring, and
+/// returns how many entries it holds unread
 /// (the kernel's `tail - head`). With `sigmask` it is
 /// `KEVENT_IOC_PGET_EVENTS`, that mask in force while it waits.
 pub fn get_ring(
