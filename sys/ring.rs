@@ -122,12 +122,17 @@ impl RingMem {
         self.entries
     }
 
-    /// The address of byte `offset` of the ring, which is below its size
-    /// and not the last byte of an item that straddles a page (none does).
-    fn at(&self, offset: usize) -> *mut u8 {
+    /// The address of byte `offset` of the ring. (No item straddles a
+    /// page, so an item's bytes follow its first.)
+    ///
+    /// # Safety
+    ///
+    /// `offset` is below the ring's size.
+    unsafe fn at(&self, offset: usize) -> *mut u8 {
         debug_assert!(offset < Self::size(self.entries));
-        // SAFETY: `offset` is below the size, so its page is one of the
-        // ring's and `pages` has its address (type invariant).
+        // SAFETY: `offset` is below the size (the caller's promise), so its
+        // page is one of the ring's and `pages` has its address (type
+        // invariant).
         let page = unsafe { *self.pages.as_ptr().add(offset / PAGE_SIZE) };
         // SAFETY: The page is `PAGE_SIZE` bytes.
         unsafe { page.cast::<u8>().add(offset % PAGE_SIZE) }
