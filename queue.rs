@@ -35,7 +35,7 @@ use crate::sys::{
     rbtree::{RbTree, Vacancy},
     ring::{Ring, RingMem},
     seq_file::{seq_print, SeqFile},
-    signal,
+    signal, socket,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
@@ -585,8 +585,20 @@ impl Queue {
     /// The queue's work item for the requests `hand_closed` handed over.
     fn take_out_closed(&self) {
         let requests = core::mem::take(&mut self.closed.lock().requests);
+        let garbage = requests.iter().any(|req| {
+            req.watch
+                .as_ref()
+                .is_some_and(|watch| watch.is_unix_garbage())
+        });
         for req in &requests {
             self.remove_closed(req);
+        }
+        drop(requests);
+        // A unix socket held only by copies of itself in its own queue, let
+        // go of (unless the sweep still holds it, and starts the GC when it
+        // lets go): the unix GC can free it now.
+        if garbage {
+            socket::collect_unix_garbage();
         }
     }
 

@@ -21,13 +21,21 @@
 //! watched, visiting at most [`SWEEP_BATCH`] watches per run. A closed
 //! file's requests are then removed silently, as epoll removes them, and
 //! the file is released.
+//!
+//! One cycle keeps a file's count above one for good: a unix socket sent
+//! into its own receive queue, where only a holder of the socket could
+//! receive it. The sweep sees that case through the socket's queue
+//! (`sys/socket.rs`), takes the watch out as if the file were closed, and
+//! starts the unix GC once the reference is let go of.
 
 use crate::queue::Queue;
 use crate::request::Request;
 use crate::sys::{
     file::{FileExt, FileRef},
     rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
+    socket,
 };
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     prelude::*,
     sync::{Arc, LockedBy, Mutex},
@@ -58,6 +66,10 @@ pub(crate) struct Watch {
     /// when they leave their queues (`WatchTable::detach`), or all at once
     /// when the sweep finds the file closed.
     requests: LockedBy<Slot, WatchTable>,
+    /// The sweep took the watch out because its file, a unix socket, is
+    /// held only by copies of itself in its own receive queue (see
+    /// `sys/socket.rs`): letting go of it should start the unix GC.
+    unix_garbage: AtomicBool,
     #[pin]
     links: RbLinks,
 }
@@ -86,6 +98,28 @@ impl Watch {
     /// to be removed, and nobody can name the file again.
     pub(crate) fn is_closed(&self) -> bool {
         self.file.is_only_reference()
+    }
+
+    /// Whether the sweep took the watch out with its file still held by
+    /// unreachable copies of itself (see `unix_garbage`).
+    pub(crate) fn is_unix_garbage(&self) -> bool {
+        self.unix_garbage.load(Ordering::Relaxed)
+    }
+
+    /// The sweep's test: the file is closed, or is a unix socket that only
+    /// copies of itself in its own receive queue hold besides this watch,
+    /// a cycle that the unix GC cannot free while the watch holds it
+    /// (nobody can ever receive those copies). Then it is marked so. May
+    /// sleep.
+    fn is_closed_or_unix_garbage(&self) -> bool {
+        if self.is_closed() {
+            return true;
+        }
+        if !socket::only_in_own_queue(self.file.file()) {
+            return false;
+        }
+        self.unix_garbage.store(true, Ordering::Relaxed);
+        true
     }
 
     /// How deep inside other queues' wake-ups a wake-up from this file
@@ -188,6 +222,11 @@ pub(crate) struct ClosedFile {
 }
 
 impl ClosedFile {
+    /// See [`Watch::is_unix_garbage`].
+    pub(crate) fn is_unix_garbage(&self) -> bool {
+        self._watch.is_unix_garbage()
+    }
+
     /// Takes the next of the file's requests, to be taken out of its queue.
     pub(crate) fn take_request(&mut self) -> Option<Arc<Request>> {
         self.first.take().or_else(|| self.others.pop_first())
@@ -241,6 +280,7 @@ impl WatchTable {
                 file,
                 queue,
                 epoll,
+                unix_garbage: AtomicBool::new(false),
                 requests: LockedBy::new(lock, claimed),
                 links <- RbLinks::new(),
             }),
@@ -349,7 +389,7 @@ impl WatchTable {
             visited += 1;
             // An ADD in progress holds the slot: the sweep after it finds
             // the file if it is closed.
-            if watch.requests.access(self).adders == 0 && watch.is_closed() {
+            if watch.requests.access(self).adders == 0 && watch.is_closed_or_unix_garbage() {
                 return (visited, None, Some(key));
             }
         }

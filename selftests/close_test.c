@@ -797,6 +797,27 @@ static int cycle_one(void)
 	return r;
 }
 
+/*
+ * Q watches S, and S and Q are both in flight in S's own receive queue
+ * (sent from its peer). Nobody can receive from S without holding it, so
+ * S and Q are garbage, which the unix GC frees once kevent lets go of S;
+ * but S's count never falls to kevent's one reference, so the sweep must
+ * see the cycle itself.
+ */
+static int cycle_socket_in_its_own_queue(void)
+{
+	int q = open_queue(), s[2], r = -1;
+
+	if (q < 0 || new_socketpair(s))
+		return -1;
+	if (add_poll(q, s[0], POLLIN, 0) == 0 && send_fds(s[1], (int[]){ s[0], q }, 2, 0) == 0)
+		r = 0;
+	close(q);
+	close(s[0]);
+	close(s[1]);
+	return r;
+}
+
 /* A watches S and B; A and B are both in flight in S. */
 static int cycle_two_watched_in_flight(void)
 {
@@ -912,6 +933,12 @@ TEST_F(q, scm_cycle_queue_watching_a_queue_both_in_flight_is_freed)
 TEST_F(q, scm_cycle_through_a_watched_queue_is_freed)
 {
 	cycles(_metadata, cycle_through_a_watched_queue);
+}
+
+/* Found by review: refcnt grew by one per iteration. */
+TEST_F(q, scm_cycle_socket_in_flight_in_its_own_queue_is_freed)
+{
+	cycles(_metadata, cycle_socket_in_its_own_queue);
 }
 
 /* Today's main: refcnt grows by two per iteration. */

@@ -11,13 +11,17 @@
  * unix_inq_len()) that answer SIOCINQ; hence C, behind sys/socket.rs.
  */
 #include <linux/fs.h>
+#include <linux/mutex.h>
 #include <linux/net.h>
+#include <linux/version.h>
 #include <linux/skbuff.h>
 #include <linux/ioctl.h>
 #include <linux/kevent.h>
 #include <linux/sockios.h>
 #include <asm/ioctls.h>
 #include <net/af_unix.h>
+#include <net/net_namespace.h>
+#include <net/scm.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/udp.h>
@@ -140,4 +144,101 @@ void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_
 	st->error = READ_ONCE(sk->sk_err);
 	st->shutdown = READ_ONCE(sk->sk_shutdown) & SHUTDOWN_MASK;
 	st->listening = READ_ONCE(sk->sk_state) == TCP_LISTEN;
+}
+
+/*
+ * The control block of a unix socket's skb, whose fp lists the files it
+ * carries (SCM_RIGHTS): public in 6.12's <net/af_unix.h>, private to
+ * net/unix/ in 7.2, whose headers packages lack it. So it is copied here
+ * for 7.2, and checked against the real one when the kernel's tree is at
+ * hand (every build of make check).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
+struct kevent_unix_skb_parms {
+	struct pid		*pid;
+	kuid_t			uid;
+	kgid_t			gid;
+	struct scm_fp_list	*fp;
+#ifdef CONFIG_SECURITY_NETWORK
+	u32			secid;
+#endif
+	u32			consumed;
+};
+#if __has_include(<../net/unix/af_unix.h>)
+#include <../net/unix/af_unix.h>
+static_assert(sizeof(struct kevent_unix_skb_parms) == sizeof(struct unix_skb_parms));
+static_assert(offsetof(struct kevent_unix_skb_parms, fp) == offsetof(struct unix_skb_parms, fp));
+#endif
+#define KEVENT_UNIX_FP(skb) (((struct kevent_unix_skb_parms *)&(skb)->cb)->fp)
+#else
+#define KEVENT_UNIX_FP(skb) (UNIXCB(skb).fp)
+#endif
+
+/* The most skbs kevent_socket_only_in_own_queue() looks at. */
+#define KEVENT_UNIX_WALK_MAX 64
+
+/*
+ * Whether file is a unix socket held by the caller's one reference and
+ * otherwise only by SCM_RIGHTS copies of itself waiting in its own receive
+ * queue. Nobody can read that queue without holding the socket, so nobody
+ * can ever take those copies out: the socket and what its queue holds are
+ * garbage, which the unix GC collects once the caller lets go (it counts
+ * the caller's reference as one from outside). Once true it stays so.
+ *
+ * False when unsure: a layout that cannot be trusted (a randomised one,
+ * copied), someone receiving (the socket is open), a listener, or more
+ * than KEVENT_UNIX_WALK_MAX skbs to look at. Process context; takes the
+ * socket's receive lock and its receive queue's lock.
+ */
+bool kevent_socket_only_in_own_queue(struct file *file)
+{
+	struct socket *sock = sock_from_file(file);
+	struct sock *sk = sock ? sock->sk : NULL;
+	struct unix_sock *u;
+	struct sk_buff *skb;
+	long copies = 0, seen = 0;
+	bool only;
+
+	if (IS_ENABLED(CONFIG_RANDSTRUCT) && LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0))
+		return false;
+	if (!sk || sk->sk_family != AF_UNIX || file_count(file) < 2)
+		return false;
+	u = unix_sk(sk);
+	if (!READ_ONCE(u->scm_stat.nr_unix_fds) || READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		return false;
+	/*
+	 * A stream receive takes the files off a queued skb under the receive
+	 * lock alone; a datagram receive, the release and the GC take skbs
+	 * off under the queue's lock.
+	 */
+	if (!mutex_trylock(&u->iolock))
+		return false;
+	spin_lock(&sk->sk_receive_queue.lock);
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		struct scm_fp_list *fpl = KEVENT_UNIX_FP(skb);
+		int i;
+
+		if (++seen > KEVENT_UNIX_WALK_MAX) {
+			copies = 0;
+			break;
+		}
+		for (i = 0; fpl && i < fpl->count; i++)
+			copies += fpl->fp[i] == file;
+	}
+	only = copies && file_count(file) == 1 + copies;
+	spin_unlock(&sk->sk_receive_queue.lock);
+	mutex_unlock(&u->iolock);
+	return only;
+}
+
+/*
+ * Starts the unix GC (unix_gc() is not exported), as the release of any
+ * unix socket does while files are in flight. Process context.
+ */
+void kevent_socket_collect_unix_garbage(void)
+{
+	struct socket *sock;
+
+	if (!sock_create_kern(&init_net, PF_UNIX, SOCK_DGRAM, 0, &sock))
+		sock_release(sock);
 }

@@ -25,5 +25,7 @@ struct kevent_socket_state {
 
 int kevent_socket_check(struct file *file);
 void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_state *st);
+bool kevent_socket_only_in_own_queue(struct file *file);
+void kevent_socket_collect_unix_garbage(void);
 
 #endif

@@ -47,6 +47,8 @@ extern "C" {
     // a type that is not FFI-safe, and C dereferences it, not Rust.
     fn kevent_socket_check(file: *mut c_void) -> c_int;
     fn kevent_socket_state(file: *mut c_void, direction: u32, st: *mut SocketState);
+    fn kevent_socket_only_in_own_queue(file: *mut c_void) -> bool;
+    fn kevent_socket_collect_unix_garbage();
 }
 
 /// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
@@ -72,4 +74,26 @@ pub(crate) fn state(file: &File, direction: u32) -> SocketState {
     // for writes and has the helper's layout (checked above).
     unsafe { kevent_socket_state(file.as_ptr().cast(), direction, &mut st) };
     st
+}
+
+/// Whether `file`, to which the caller holds a reference, is a unix socket
+/// that nothing else holds but SCM_RIGHTS copies of itself waiting in its
+/// own receive queue: garbage that nobody can reach (nobody can receive
+/// from the socket without holding it), kept only by the caller's
+/// reference, which the unix GC takes for one from outside. Once `true`
+/// it stays so. `false` when unsure (see `sys/socket.c`). May sleep.
+pub(crate) fn only_in_own_queue(file: &File) -> bool {
+    // SAFETY: `file` is valid while borrowed (`File`'s invariant); the
+    // helper only reads it and takes the socket's own locks.
+    unsafe { kevent_socket_only_in_own_queue(file.as_ptr().cast()) }
+}
+
+/// Starts the unix GC, as any unix socket's release does while files are
+/// in flight: once the caller has let go of a socket that
+/// [`only_in_own_queue`] found, the GC frees it and what its queue holds.
+/// May sleep.
+pub(crate) fn collect_unix_garbage() {
+    // SAFETY: No arguments; the helper creates and releases a socket of
+    // its own, in process context (the caller's promise, "may sleep").
+    unsafe { kevent_socket_collect_unix_garbage() }
 }
