@@ -1036,10 +1036,11 @@ impl Queue {
     /// moves up to `max_nr` of those in line into the ring. Returns how
     /// many entries it holds unread.
     ///
-    /// Events in line are moved once the call is done waiting: a request
-    /// that goes back in line after its entry (a level-triggered file still
-    /// ready) must be moved once per call, and counted once towards
-    /// `min_nr`, as a get-events that copies counts it.
+    /// Events in line are moved once there are enough: a request that
+    /// goes back in line after its entry (a level-triggered file still
+    /// ready) must count once towards `min_nr`, as a get-events that
+    /// copies counts it, not once for its entry and again for its place
+    /// in line.
     pub(crate) fn get_ring_events(
         &self,
         min_nr: usize,
@@ -1067,14 +1068,22 @@ impl Queue {
                     let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
                     drop(reg);
                     moved?;
-                    return self.ring_result(nonblock);
-                }
-                drop(reg);
-                if kernel::current!().signal_pending() {
-                    return Err(EINTR);
+                    // Counted again (which also reports a nonsense `head`):
+                    // another thread may have read entries meanwhile, and
+                    // the call returns with `min_nr` unread unless it
+                    // times out, or waits on.
+                    let unread = self.ring_unread()?;
+                    if unread >= min_nr || timed_out || nonblock {
+                        return Self::ring_result(unread, nonblock);
+                    }
+                } else {
+                    drop(reg);
+                    if kernel::current!().signal_pending() {
+                        return Err(EINTR);
+                    }
                 }
             } else if done {
-                return self.ring_result(nonblock);
+                return Self::ring_result(unread, nonblock);
             }
             timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;
         }
@@ -1087,14 +1096,13 @@ impl Queue {
         Ok(unread as usize)
     }
 
-    /// What a get-events into the ring returns once done: the unread
+    /// What a get-events into the ring returns once done: the `unread`
     /// entries, or `EAGAIN` for a call that would not wait and has none,
-    /// as a get-events that copies fails, whatever its `min_nr`. (Read
-    /// after moving, so that a nonsense `head` is reported even by a call
-    /// that found enough.) No wake-up is passed on: the entries are the
-    /// ring's, and another waiter woken for them would find them read.
-    fn ring_result(&self, nonblock: bool) -> Result<usize> {
-        match self.ring_unread()? {
+    /// as a get-events that copies fails, whatever its `min_nr`. No
+    /// wake-up is passed on: the entries are the ring's, and another
+    /// waiter woken for them would find them read.
+    fn ring_result(unread: usize, nonblock: bool) -> Result<usize> {
+        match unread {
             0 if nonblock => Err(EAGAIN),
             unread => Ok(unread),
         }

@@ -1743,7 +1743,7 @@ impl Ring {
     /// was set up on: waits until the ring's unread entries and the events
     /// waiting on the queue make `min`, until `timeout` (`None`: forever;
     /// zero: never blocks), then moves up to `max` of the waiting events
-    /// into the ring (as many as fit), each once. Returns the unread
+    /// into the ring (as many as fit). Returns the unread
     /// entries in the ring then, which is at least `min` unless the
     /// timeout passed. Read them with
     /// [`events`](Ring::events) or [`drain`](Ring::drain).
