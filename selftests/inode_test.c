@@ -1170,6 +1170,83 @@ TEST_F(fs, a_user_may_not_watch_what_it_may_not_read)
 	close(p);
 }
 
+/*
+ * One user holds at most 128 watches of one inode, in all its queues
+ * (ENOSPC beyond), as inotify's bound is 128 instances of one mark each:
+ * every notification of the inode, whoever causes it, calls every watch.
+ * Another user has 128 of its own; a watch given back (a REMOVE, the close
+ * of its queue) can be taken again.
+ */
+#define WATCHES_PER_USER 128
+
+/* Adds WATCHES_PER_USER watches of fd to q, cookies from base on; then one
+ * more must be refused. 0, or the first unexpected result. */
+static int fill_watches(int q, int fd, __u64 base)
+{
+	struct ukevent uk;
+	int i, r;
+
+	for (i = 0; i <= WATCHES_PER_USER; i++) {
+		uk = uk_make(KEVENT_INODE, fd, 0, WRITE, 0, base | i);
+		r = ctl1(q, KEVENT_CTL_ADD, &uk);
+		if (r != (i < WATCHES_PER_USER ? 0 : ENOSPC))
+			return r ? r : -1;
+	}
+	return 0;
+}
+
+TEST_F(fs, one_user_holds_at_most_128_watches_of_an_inode)
+{
+	const char *path = in(self->dir, "f");
+	struct ukevent ev[WATCHES_PER_USER + 2];
+	int fd, q2, res = -1, pipefd[2];
+	struct req r = { .event = WRITE };
+	pid_t pid;
+
+	ASSERT_EQ(0, make_file(path, 0644));
+	fd = open(path, O_PATH | O_CLOEXEC);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fill_watches(self->q, fd, COOKIE));
+	/* Every one works: a write is an event of each. */
+	ASSERT_EQ(0, write_n(path, 1));
+	EXPECT_EQ(WATCHES_PER_USER, get_ns(self->q, 0, WATCHES_PER_USER + 2, 0, ev));
+	/* Another queue of the same user: the same bound. */
+	q2 = open_queue();
+	ASSERT_GE(q2, 0);
+	r.fd = fd;
+	r.cookie = COOKIE | 0x1000;
+	EXPECT_EQ(ENOSPC, add(q2, &r));
+	/* Another user has its own, in the same queue. */
+	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int out = -1;
+
+		if (!setgroups(0, NULL) && !setresgid(NOBODY, NOBODY, NOBODY) &&
+		    !setresuid(NOBODY, NOBODY, NOBODY) && geteuid() == NOBODY)
+			out = fill_watches(q2, fd, COOKIE | 0x2000);
+		_exit(write(pipefd[1], &out, sizeof(out)) == sizeof(out) ? 0 : 2);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ((ssize_t)sizeof(res), read(pipefd[0], &res, sizeof(res)));
+	close(pipefd[0]);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	EXPECT_EQ(0, res) TH_LOG("uid %d's watches of a file root watches 128 times", NOBODY);
+	/* A REMOVE gives one back. */
+	r.cookie = COOKIE | 0;
+	EXPECT_EQ(0, remove_req(self->q, &r));
+	r.cookie = COOKIE | 0x1000;
+	EXPECT_EQ(0, add(q2, &r));
+	/* Closing the queues gives back the rest, of both users. */
+	close(q2);
+	close(self->q);
+	self->q = open_queue();
+	ASSERT_GE(self->q, 0);
+	EXPECT_EQ(0, fill_watches(self->q, fd, COOKIE | 0x3000));
+	close(fd);
+}
+
 /* ---- closing the queue ------------------------------------------------- */
 
 /*

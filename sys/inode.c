@@ -15,10 +15,14 @@
  * it when the inode is deleted or its file system unmounted (telling the
  * owner: KEVENT_INODE_ENDED), so a watch never blocks an unmount.
  */
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/hash.h>
+#include <linux/hashtable.h>
 #include <linux/kevent.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include "inode.h"
 
@@ -27,7 +31,89 @@ struct kevent_inode_mark {
 	const void *owner;
 	kevent_inode_notify_t notify;
 	kevent_inode_release_t release;
+	/* The watch this mark counts (see take_watch()), until put_watch(). */
+	const struct inode *inode;
+	kuid_t uid;
+	atomic_t counted;
 };
+
+/*
+ * One user's watches of one inode are at most this many (ENOSPC). Every
+ * notification of the inode, whoever causes it (a write to /dev/null...),
+ * calls each mark, and adding or removing a mark recomputes the inode's
+ * mask over all of them; without a bound a user could slow down everyone's
+ * use of a file it may only read. inotify's bound is the same: one mark per
+ * inode per instance, 128 instances per user.
+ */
+#define KEVENT_INODE_WATCHES_PER_USER 128
+
+/* How many watches of an inode a user holds. */
+struct kevent_inode_user {
+	struct hlist_node node;
+	const struct inode *inode;	/* a key only: never dereferenced */
+	kuid_t uid;
+	unsigned int watches;
+};
+
+static DEFINE_HASHTABLE(kevent_inode_users, 8);
+static DEFINE_SPINLOCK(kevent_inode_users_lock);
+
+static u32 watcher_key(const struct inode *inode, kuid_t uid)
+{
+	return hash_ptr(inode, 32) ^ __kuid_val(uid);
+}
+
+static struct kevent_inode_user *find_watcher(const struct inode *inode, kuid_t uid)
+{
+	struct kevent_inode_user *u;
+
+	hash_for_each_possible(kevent_inode_users, u, node, watcher_key(inode, uid))
+		if (u->inode == inode && uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
+/* Counts one more watch of inode by uid: 0, -ENOSPC or -ENOMEM. */
+static int take_watch(const struct inode *inode, kuid_t uid)
+{
+	struct kevent_inode_user *fresh = kmalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT), *u;
+	int err = 0;
+
+	spin_lock(&kevent_inode_users_lock);
+	u = find_watcher(inode, uid);
+	if (!u && fresh) {
+		u = fresh;
+		fresh = NULL;
+		*u = (struct kevent_inode_user){ .inode = inode, .uid = uid };
+		hash_add(kevent_inode_users, &u->node, watcher_key(inode, uid));
+	}
+	if (!u)
+		err = -ENOMEM;
+	else if (u->watches >= KEVENT_INODE_WATCHES_PER_USER)
+		err = -ENOSPC;
+	else
+		u->watches++;
+	spin_unlock(&kevent_inode_users_lock);
+	kfree(fresh);
+	return err;
+}
+
+/* The watch of mark is gone: counted down once, however often called. */
+static void put_watch(struct kevent_inode_mark *mark)
+{
+	struct kevent_inode_user *u, *gone = NULL;
+
+	if (!atomic_xchg(&mark->counted, 0))
+		return;
+	spin_lock(&kevent_inode_users_lock);
+	u = find_watcher(mark->inode, mark->uid);
+	if (!WARN_ON_ONCE(!u || !u->watches) && !--u->watches) {
+		hash_del(&u->node);
+		gone = u;
+	}
+	spin_unlock(&kevent_inode_users_lock);
+	kfree(gone);
+}
 
 /*
  * The events a mark listens to: every one a request may ask for. The
@@ -89,6 +175,7 @@ static void kevent_freeing_mark(struct fsnotify_mark *fsn, struct fsnotify_group
 {
 	struct kevent_inode_mark *mark = to_mark(fsn);
 
+	put_watch(mark);
 	mark->notify(mark->owner, KEVENT_INODE_ENDED);
 }
 
@@ -132,7 +219,9 @@ void kevent_inode_exit(void)
  * Watches the inode of @file for @owner, whose reference passes to the mark
  * in every case: on failure it is released before this returns. @file may
  * be an O_PATH file; the caller must be allowed to read the inode, as
- * inotify_add_watch() requires. The mark holds no reference to @file.
+ * inotify_add_watch() requires, and hold fewer than
+ * KEVENT_INODE_WATCHES_PER_USER watches of it (-ENOSPC). The mark holds no
+ * reference to @file.
  * Returns 0 and the mark in *@out, or a negative errno.
  */
 int kevent_inode_watch(struct file *file, const void *owner, kevent_inode_notify_t notify,
@@ -150,6 +239,15 @@ int kevent_inode_watch(struct file *file, const void *owner, kevent_inode_notify
 		err = -ENOMEM;
 		goto fail;
 	}
+	mark->inode = inode;
+	mark->uid = current_uid();
+	err = take_watch(inode, mark->uid);
+	if (err) {
+		kfree(mark);
+		goto fail;
+	}
+	/* Counted before it is attached: detached at once, it is counted down. */
+	atomic_set(&mark->counted, 1);
 	fsnotify_init_mark(&mark->fsn, kevent_group);
 	mark->fsn.mask = KEVENT_FS_EVENTS;
 	mark->owner = owner;
@@ -158,6 +256,7 @@ int kevent_inode_watch(struct file *file, const void *owner, kevent_inode_notify
 	err = fsnotify_add_inode_mark(&mark->fsn, inode, 0);
 	if (err) {
 		/* Never attached: the put frees it at once, releasing the owner. */
+		put_watch(mark);
 		fsnotify_put_mark(&mark->fsn);
 		return err;
 	}
