@@ -577,26 +577,33 @@ impl Queue {
         }
         // Cannot fail: room was reserved.
         let _ = closed.requests.push(req, GFP_KERNEL);
+        // Queued under the lock, so that `release`, which marks the queue
+        // released under it and then flushes the work, waits for this run
+        // (already queued: that run takes this request too).
+        let _ = work::system().enqueue::<Arc<Queue>, CLOSED_WORK>(queue.clone());
         drop(closed);
-        // Already queued: that run takes this request too.
-        let _ = work::system().enqueue::<Arc<Queue>, CLOSED_WORK>(queue);
     }
 
     /// The queue's work item for the requests `hand_closed` handed over.
     fn take_out_closed(&self) {
         let requests = core::mem::take(&mut self.closed.lock().requests);
+        for req in &requests {
+            self.remove_closed(req);
+        }
+        Self::let_go_of_closed(requests);
+    }
+
+    /// Drops requests of closed files that were taken out. If one watched
+    /// a unix socket held only by copies of itself in its own queue, the
+    /// unix GC can free it now (unless the sweep still holds it, and
+    /// starts the GC when it lets go).
+    fn let_go_of_closed(requests: KVec<Arc<Request>>) {
         let garbage = requests.iter().any(|req| {
             req.watch
                 .as_ref()
                 .is_some_and(|watch| watch.is_unix_garbage())
         });
-        for req in &requests {
-            self.remove_closed(req);
-        }
         drop(requests);
-        // A unix socket held only by copies of itself in its own queue, let
-        // go of (unless the sweep still holds it, and starts the GC when it
-        // lets go): the unix GC can free it now.
         if garbage {
             socket::collect_unix_garbage();
         }
@@ -664,17 +671,29 @@ impl Queue {
         // restarts on its new schedule with no expiration of the old one,
         // a watched file is asked again with the new mask.
         kind.pause(&req, req.source.access_mut(reg), uk)?;
-        req.set(uk.event, uk.req_flags);
+        // With a ring, a wake-up writes an event with the settings it finds
+        // under the ready lock, and a one-shot request leaves with it: the
+        // settings change under that lock, so that each entry is of the
+        // settings it was written with.
+        {
+            let ready = self.ready.lock();
+            // Since the check above, such a wake-up wrote the request's
+            // last event with the old settings (a one-shot request woken,
+            // a timer that expired before `pause`): nothing is left to
+            // modify.
+            if req.is_dead() {
+                drop(ready);
+                self.remove_locked(reg, &ident);
+                return Err(ENOENT);
+            }
+            req.set(uk.event, uk.req_flags);
+        }
         let ready_now = kind.ready_after_change(&*req)?;
         let mut ready = self.ready.lock();
-        // Since the check above, a wake-up may have written the request's
-        // last event into the ring, and it left (a one-shot request woken,
-        // a timer that expired before `pause`): the entry is of the old
-        // settings, and there is nothing left to modify.
+        // It left since, with an event of the new settings: the MODIFY was
+        // done, and a later call takes the request out (`reap`).
         if req.is_dead() {
-            drop(ready);
-            self.remove_locked(reg, &ident);
-            return Err(ENOENT);
+            return Ok(());
         }
         if let Some(param) = kind.param(uk) {
             req.set_payload(&mut ready, param);
@@ -1054,17 +1073,22 @@ impl Queue {
         }
         let mut timed_out = false;
         loop {
-            let unread = self.ring_unread()?;
-            let done = unread >= min_nr || timed_out || nonblock;
             // Most events are written at wake-up: on the common path there
             // is nothing in line to move.
             if !self.ready_empty.is_empty() || self.gone_hint.load(Ordering::Relaxed) {
                 let mut reg = self.registry.lock();
                 self.reap(&mut reg);
-                // The wait went by requests in line that were ready at
-                // their last look, and may be drained since: asked now,
-                // too few may be ready (the others leave the line).
-                if done || self.enough_ready(&mut reg, min_nr - unread) {
+                // Wanting one entry at most, the call moves what is ready
+                // at once, as a get-events that copies collects it. Wanting
+                // more, it moves once enough are: the wait went by requests
+                // in line that were ready at their last look, and may be
+                // drained since, so they are asked now (the others leave
+                // the line).
+                let moves = min_nr <= 1 || timed_out || nonblock || {
+                    let unread = self.ring_unread()?;
+                    unread >= min_nr || self.enough_ready(&mut reg, min_nr - unread)
+                };
+                if moves {
                     let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
                     drop(reg);
                     moved?;
@@ -1082,8 +1106,11 @@ impl Queue {
                         return Err(EINTR);
                     }
                 }
-            } else if done {
-                return Self::ring_result(unread, nonblock);
+            } else {
+                let unread = self.ring_unread()?;
+                if unread >= min_nr || timed_out || nonblock {
+                    return Self::ring_result(unread, nonblock);
+                }
             }
             timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;
         }
@@ -1624,7 +1651,7 @@ impl Queue {
             closed.released = true;
             core::mem::take(&mut closed.requests)
         };
-        drop(handed);
+        Self::let_go_of_closed(handed);
         // Nothing can queue the work items any more; let pending runs
         // finish before the module can go away.
         work::flush(&self.poll_work);

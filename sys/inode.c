@@ -212,6 +212,8 @@ int kevent_inode_init(void)
 void kevent_inode_exit(void)
 {
 	fsnotify_wait_marks_destroyed();
+	/* Every mark was detached, each counting its watch down. */
+	WARN_ON(!hash_empty(kevent_inode_users));
 	fsnotify_put_group(kevent_group);
 }
 

@@ -164,7 +164,7 @@ struct kevent_unix_skb_parms {
 #endif
 	u32			consumed;
 };
-#if __has_include(<../net/unix/af_unix.h>)
+#if __has_include(<../net/unix/af_unix.h>) && !IS_ENABLED(CONFIG_RANDSTRUCT)
 #include <../net/unix/af_unix.h>
 static_assert(sizeof(struct kevent_unix_skb_parms) == sizeof(struct unix_skb_parms));
 static_assert(offsetof(struct kevent_unix_skb_parms, fp) == offsetof(struct unix_skb_parms, fp));
@@ -174,8 +174,12 @@ static_assert(offsetof(struct kevent_unix_skb_parms, fp) == offsetof(struct unix
 #define KEVENT_UNIX_FP(skb) (UNIXCB(skb).fp)
 #endif
 
-/* The most skbs kevent_socket_only_in_own_queue() looks at. */
-#define KEVENT_UNIX_WALK_MAX 64
+/*
+ * The most files kevent_socket_only_in_own_queue() looks at, in all the
+ * skbs of a queue: the walk holds the queue's lock. A peer's send buffer
+ * bounds the queue of a socket pair (by default to a few hundred skbs).
+ */
+#define KEVENT_UNIX_WALK_MAX 4096
 
 /*
  * Whether file is a unix socket held by the caller's one reference and
@@ -187,7 +191,7 @@ static_assert(offsetof(struct kevent_unix_skb_parms, fp) == offsetof(struct unix
  *
  * False when unsure: a layout that cannot be trusted (a randomised one,
  * copied), someone receiving (the socket is open), a listener, or more
- * than KEVENT_UNIX_WALK_MAX skbs to look at. Process context; takes the
+ * than KEVENT_UNIX_WALK_MAX files to look at. Process context; takes the
  * socket's receive lock and its receive queue's lock.
  */
 bool kevent_socket_only_in_own_queue(struct file *file)
@@ -196,15 +200,18 @@ bool kevent_socket_only_in_own_queue(struct file *file)
 	struct sock *sk = sock ? sock->sk : NULL;
 	struct unix_sock *u;
 	struct sk_buff *skb;
-	long copies = 0, seen = 0;
+	long copies = 0, seen = 0, others;
 	bool only;
 
 	if (IS_ENABLED(CONFIG_RANDSTRUCT) && LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0))
 		return false;
-	if (!sk || sk->sk_family != AF_UNIX || file_count(file) < 2)
+	if (!sk || sk->sk_family != AF_UNIX)
 		return false;
+	/* The references besides the caller's, all to be found queued. */
+	others = file_count(file) - 1;
 	u = unix_sk(sk);
-	if (!READ_ONCE(u->scm_stat.nr_unix_fds) || READ_ONCE(sk->sk_state) == TCP_LISTEN)
+	if (others < 1 || READ_ONCE(u->scm_stat.nr_unix_fds) < others ||
+	    READ_ONCE(sk->sk_state) == TCP_LISTEN)
 		return false;
 	/*
 	 * A stream receive takes the files off a queued skb under the receive
@@ -218,7 +225,7 @@ bool kevent_socket_only_in_own_queue(struct file *file)
 		struct scm_fp_list *fpl = KEVENT_UNIX_FP(skb);
 		int i;
 
-		if (++seen > KEVENT_UNIX_WALK_MAX) {
+		if (fpl && (seen += fpl->count) > KEVENT_UNIX_WALK_MAX) {
 			copies = 0;
 			break;
 		}
