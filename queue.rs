@@ -692,13 +692,11 @@ impl Queue {
             }
             req.set(uk.event, uk.req_flags);
         }
+        // If it leaves from now on, it does with an event of the new
+        // settings: the MODIFY was done, a later call takes the request out
+        // (`reap`), and nothing below queues a dead request.
         let ready_now = kind.ready_after_change(&*req)?;
         let mut ready = self.ready.lock();
-        // It left since, with an event of the new settings: the MODIFY was
-        // done, and a later call takes the request out (`reap`).
-        if req.is_dead() {
-            return Ok(());
-        }
         if let Some(param) = kind.param(uk) {
             req.set_payload(&mut ready, param);
         }
