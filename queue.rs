@@ -677,19 +677,9 @@ impl Queue {
         // settings it was written with. (Whether the queue has a ring does
         // not change while the registry is held, `setup_ring`. Without
         // one, the lock costs MODIFY 15 % of its instructions.)
-        if !self.ringed.load(Ordering::Relaxed) {
-            req.set(uk.event, uk.req_flags);
+        if self.ringed.load(Ordering::Relaxed) {
+            self.set_with_ring(reg, &req, &ident, uk)?;
         } else {
-            let ready = self.ready.lock();
-            // Since the check above, such a wake-up wrote the request's
-            // last event with the old settings (a one-shot request woken,
-            // a timer that expired before `pause`): nothing is left to
-            // modify.
-            if req.is_dead() {
-                drop(ready);
-                self.remove_locked(reg, &ident);
-                return Err(ENOENT);
-            }
             req.set(uk.event, uk.req_flags);
         }
         // If it leaves from now on, it does with an event of the new
@@ -722,6 +712,31 @@ impl Queue {
         drop(ready);
         kind.resume(&req, req.source.access_mut(reg));
         self.wake(count);
+        Ok(())
+    }
+
+    /// MODIFY's change of the settings of `req` on a queue with a ring:
+    /// under the ready lock, unless a wake-up wrote the request's last
+    /// event with the old settings since MODIFY found it (a one-shot
+    /// request woken, a timer that expired before it was paused): then it
+    /// is gone, and nothing is left to modify (`ENOENT`). Out of line: the
+    /// common MODIFY, without a ring, needs no lock here.
+    #[cold]
+    #[inline(never)]
+    fn set_with_ring(
+        &self,
+        reg: &mut Registry,
+        req: &Request,
+        ident: &Identity,
+        uk: &Ukevent,
+    ) -> Result {
+        let ready = self.ready.lock();
+        if req.is_dead() {
+            drop(ready);
+            self.remove_locked(reg, ident);
+            return Err(ENOENT);
+        }
+        req.set(uk.event, uk.req_flags);
         Ok(())
     }
 
