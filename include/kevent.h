@@ -232,10 +232,11 @@ static inline int kevent_ring_backlog(const struct kevent_ring_map *map)
 }
 
 /*
- * get-events with KEVENT_GET_RING: moves up to max_nr events waiting
- * outside the ring into it (as many as fit), then waits up to timeout_ns
- * (< 0: forever, 0: never) until the ring holds at least min_nr unread
- * entries (min_nr at most the ring's entries). Returns the number of
+ * get-events with KEVENT_GET_RING: waits up to timeout_ns (< 0: forever,
+ * 0: never) until the ring's unread entries and the events waiting outside
+ * it make min_nr (min_nr at most the ring's entries), then moves up to
+ * max_nr of those waiting into the ring (as many as fit), and waits on if
+ * other threads read entries meanwhile (kevent.7). Returns the number of
  * unread entries, fewer than min_nr only on timeout, or -1 with errno set
  * (EAGAIN on an O_NONBLOCK queue with none, EINTR, EINVAL).
  */
