@@ -1114,25 +1114,19 @@ impl Queue {
                     let (moved, _) = self.collect(&mut reg, max_nr, &mut RingSink(&self.ready));
                     drop(reg);
                     moved?;
-                    // Counted again (which also reports a nonsense `head`):
-                    // another thread may have read entries meanwhile, and
-                    // the call returns with `min_nr` unread unless it
-                    // times out, or waits on.
-                    let unread = self.ring_unread()?;
-                    if unread >= min_nr || timed_out || nonblock {
-                        return Self::ring_result(unread, nonblock);
-                    }
                 } else {
                     drop(reg);
                     if kernel::current!().signal_pending() {
                         return Err(EINTR);
                     }
                 }
-            } else {
-                let unread = self.ring_unread()?;
-                if unread >= min_nr || timed_out || nonblock {
-                    return Self::ring_result(unread, nonblock);
-                }
+            }
+            // Counted after moving (which also reports a nonsense `head`):
+            // another thread may have read entries meanwhile, and the call
+            // returns with `min_nr` unread unless it times out, or waits on.
+            let unread = self.ring_unread()?;
+            if unread >= min_nr || timed_out || nonblock {
+                return Self::ring_result(unread, nonblock);
             }
             timed_out = self.wait_for(min_nr, timeout, nonblock, true)?;
         }
