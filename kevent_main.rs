@@ -67,6 +67,8 @@ struct KeventModule {
     _inodes: sys::inode::InodeNotify,
     _clock_set: sys::clock::ClockSetNotify,
     shared: Arc<shared::Shared>,
+    // Last: watches of unix sockets may go with any of the above.
+    _unix_holds: sys::socket::UnixHoldsFlush,
 }
 
 impl kernel::Module for KeventModule {
@@ -91,6 +93,7 @@ impl kernel::Module for KeventModule {
             _inodes: inodes,
             _clock_set: clock_set,
             shared,
+            _unix_holds: sys::socket::UnixHoldsFlush,
         })
     }
 }

@@ -35,7 +35,7 @@ use crate::sys::{
     rbtree::{RbTree, Vacancy},
     ring::{Ring, RingMem},
     seq_file::{seq_print, SeqFile},
-    signal, socket,
+    signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
     uaccess::{StagedEvents, UkeventWriter},
     wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
@@ -589,23 +589,6 @@ impl Queue {
         let requests = core::mem::take(&mut self.closed.lock().requests);
         for req in &requests {
             self.remove_closed(req);
-        }
-        Self::let_go_of_closed(requests);
-    }
-
-    /// Drops requests of closed files that were taken out. If one watched
-    /// a unix socket held only by copies of itself in its own queue, the
-    /// unix GC can free it now (unless the sweep still holds it, and
-    /// starts the GC when it lets go).
-    fn let_go_of_closed(requests: KVec<Arc<Request>>) {
-        let garbage = requests.iter().any(|req| {
-            req.watch
-                .as_ref()
-                .is_some_and(|watch| watch.is_unix_garbage())
-        });
-        drop(requests);
-        if garbage {
-            socket::collect_unix_garbage();
         }
     }
 
@@ -1667,7 +1650,7 @@ impl Queue {
             closed.released = true;
             core::mem::take(&mut closed.requests)
         };
-        Self::let_go_of_closed(handed);
+        drop(handed);
         // Nothing can queue the work items any more; let pending runs
         // finish before the module can go away.
         work::flush(&self.poll_work);

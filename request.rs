@@ -7,7 +7,7 @@ use crate::queue::{Queue, Registry};
 use crate::source::{self, Handle, Kind, Running};
 use crate::sys::{
     clock::ClockSetWatcher,
-    file::File,
+    file::FileUse,
     hrtimer::{impl_has_hr_timer, HrTimer},
     inode::InodeWatcher,
     list::{impl_list_links, ListOwner},
@@ -361,8 +361,8 @@ impl Handle for Request {
         Request::req_flags(self)
     }
 
-    fn file(&self) -> Option<&File> {
-        self.watch.as_ref().map(|watch| watch.file().file())
+    fn file(&self) -> Option<FileUse<'_>> {
+        self.watch.as_ref()?.file()
     }
 
     fn payload(&self) -> [u32; 2] {

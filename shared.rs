@@ -13,7 +13,7 @@ use crate::queue::Queue;
 use crate::sys::{
     compat::Ktime,
     hrtimer::{impl_has_hr_timer, Clock, Expiry, HrTimer, TimerHandle},
-    socket, work,
+    work,
 };
 use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
 use core::sync::atomic::{AtomicI64, Ordering};
@@ -154,14 +154,7 @@ impl Shared {
         loop {
             let closed = self.watches.lock().take_closed(&mut budget);
             let Some(closed) = closed else { break };
-            let garbage = closed.is_unix_garbage();
             Self::remove_closed(closed);
-            // The unix GC frees the socket once nothing holds it but its
-            // own queue: if a request still does, its queue starts the GC
-            // when it lets go (`Queue::take_out_closed`).
-            if garbage {
-                socket::collect_unix_garbage();
-            }
         }
         if !self.watches.lock().is_empty() {
             self.arm_sweep();

@@ -27,7 +27,7 @@ pub(crate) use timer::{clock_was_set as timer_clock_set, fired as timer_fired};
 use crate::defs::*;
 use crate::sys::{
     clock::{ClockSetWatch, ClockSetWatcher},
-    file::File,
+    file::{File, FileUse},
     hrtimer::{Clock, HasHrTimer, TimerHandle},
     inode::{InodeMark, InodeWatcher},
     poll::{PollCallback, PollHooks},
@@ -49,8 +49,10 @@ pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher + ClockSetWatc
     fn event(&self) -> u32;
     fn req_flags(&self) -> u32;
     /// The file the request watches, for a kind that watches one (see
-    /// [`Kind::watched_fd`]): the queue holds it.
-    fn file(&self) -> Option<&File>;
+    /// [`Kind::watched_fd`]), for the length of a use: the queue holds it,
+    /// or holds the socket of a unix socket, whose file is `None` once it
+    /// is released.
+    fn file(&self) -> Option<FileUse<'_>>;
     /// The payload the last [`Handle::fire_with`] left.
     fn payload(&self) -> [u32; 2];
     /// The source fired `n` times: the request is queued and a waiter

@@ -22,20 +22,21 @@
 //! file's requests are then removed silently, as epoll removes them, and
 //! the file is released.
 //!
-//! One cycle keeps a file's count above one for good: a unix socket sent
-//! into its own receive queue, where only a holder of the socket could
-//! receive it. The sweep sees that case through the socket's queue
-//! (`sys/socket.rs`), takes the watch out as if the file were closed, and
-//! starts the unix GC once the reference is let go of.
+//! Unix sockets are the exception: kevent holds a watched unix socket's
+//! inode, not its file (`sys/socket.rs`, `UnixHold`). A file reference
+//! would count for the unix GC as one from outside, so a cycle of sockets
+//! in flight in each other's receive queues would never be freed while
+//! kevent watched one of them. The socket's file is then released when the
+//! last descriptor goes, as if nothing watched it (the peer sees the close
+//! at once), and "closed" is that release.
 
 use crate::queue::Queue;
 use crate::request::Request;
 use crate::sys::{
-    file::{FileExt, FileRef},
+    file::{FileExt, FileRef, FileUse},
     rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
-    socket,
+    socket::{self, UnixHold},
 };
-use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     prelude::*,
     sync::{Arc, LockedBy, Mutex},
@@ -54,9 +55,19 @@ pub(crate) const OTHERS: u64 = 1;
 
 /// kevent's reference to a watched file, and its place in the
 /// [`WatchTable`] (one allocation per watched file).
+/// What a watch holds of its file.
+enum Held {
+    File(FileRef),
+    /// A unix socket: the socket, not the file (see [`UnixHold`]).
+    UnixSocket(UnixHold),
+}
+
 #[pin_data]
 pub(crate) struct Watch {
-    file: FileRef,
+    held: Held,
+    /// The file's address (the socket's for a unix socket), which
+    /// identifies it in the table.
+    key: usize,
     /// The queue behind the file, if it is a kevent queue.
     queue: Option<Arc<Queue>>,
     /// Whether the file is an epoll instance (see [`Watch::wake_depth`]).
@@ -66,10 +77,6 @@ pub(crate) struct Watch {
     /// when they leave their queues (`WatchTable::detach`), or all at once
     /// when the sweep finds the file closed.
     requests: LockedBy<Slot, WatchTable>,
-    /// The sweep took the watch out because its file, a unix socket, is
-    /// held only by copies of itself in its own receive queue (see
-    /// `sys/socket.rs`): letting go of it should start the unix GC.
-    unix_garbage: AtomicBool,
     #[pin]
     links: RbLinks,
 }
@@ -85,8 +92,13 @@ impl RbItem for Watch {
 }
 
 impl Watch {
-    pub(crate) fn file(&self) -> &FileRef {
-        &self.file
+    /// The file for the length of a use; `None` once a unix socket's file
+    /// is released (any other file is held by the watch).
+    pub(crate) fn file(&self) -> Option<FileUse<'_>> {
+        match &self.held {
+            Held::File(file) => Some(FileUse::Borrowed(file.file())),
+            Held::UnixSocket(socket) => socket.file().map(FileUse::Taken),
+        }
     }
 
     /// The kevent queue this watch watches, if it watches one.
@@ -95,31 +107,12 @@ impl Watch {
     }
 
     /// Whether every other reference to the file is gone: its requests are
-    /// to be removed, and nobody can name the file again.
+    /// to be removed, and nobody can name the file again. Any context.
     pub(crate) fn is_closed(&self) -> bool {
-        self.file.is_only_reference()
-    }
-
-    /// Whether the sweep took the watch out with its file still held by
-    /// unreachable copies of itself (see `unix_garbage`).
-    pub(crate) fn is_unix_garbage(&self) -> bool {
-        self.unix_garbage.load(Ordering::Relaxed)
-    }
-
-    /// The sweep's test: the file is closed, or is a unix socket that only
-    /// copies of itself in its own receive queue hold besides this watch,
-    /// a cycle that the unix GC cannot free while the watch holds it
-    /// (nobody can ever receive those copies). Then it is marked so. May
-    /// sleep.
-    fn is_closed_or_unix_garbage(&self) -> bool {
-        if self.is_closed() {
-            return true;
+        match &self.held {
+            Held::File(file) => file.is_only_reference(),
+            Held::UnixSocket(socket) => socket.is_released(),
         }
-        if !socket::only_in_own_queue(self.file.file()) {
-            return false;
-        }
-        self.unix_garbage.store(true, Ordering::Relaxed);
-        true
     }
 
     /// How deep inside other queues' wake-ups a wake-up from this file
@@ -139,9 +132,9 @@ impl Watch {
         }
     }
 
-    /// Identifies the file (its address, stable while the watch lives).
+    /// Identifies the file (see `key`), stable while the watch lives.
     fn key(&self) -> usize {
-        self.file.file().as_ptr() as usize
+        self.key
     }
 }
 
@@ -222,11 +215,6 @@ pub(crate) struct ClosedFile {
 }
 
 impl ClosedFile {
-    /// See [`Watch::is_unix_garbage`].
-    pub(crate) fn is_unix_garbage(&self) -> bool {
-        self._watch.is_unix_garbage()
-    }
-
     /// Takes the next of the file's requests, to be taken out of its queue.
     pub(crate) fn take_request(&mut self) -> Option<Arc<Request>> {
         self.first.take().or_else(|| self.others.pop_first())
@@ -255,7 +243,8 @@ impl WatchTable {
         lock: &Mutex<WatchTable>,
         file: FileRef,
     ) -> Result<(Arc<Watch>, bool, bool)> {
-        let key = file.file().as_ptr() as usize;
+        let unix_socket = socket::unix_socket_key(file.file());
+        let key = unix_socket.unwrap_or(file.file().as_ptr() as usize);
         let vacancy = match self.files.vacancy(&key) {
             Ok(vacancy) => vacancy,
             Err(found) => {
@@ -269,6 +258,11 @@ impl WatchTable {
         };
         let queue = crate::device::queue_of(file.file());
         let epoll = file.file().is_epoll();
+        let held = match unix_socket {
+            None => Held::File(file),
+            // The ADD's reference goes: the hold keeps the socket.
+            Some(_) => Held::UnixSocket(UnixHold::new(file.file())?),
+        };
         // Not named `slot`, which 7.2's `pin_init!` binds itself.
         let claimed = Slot {
             first_claimed: true,
@@ -277,10 +271,10 @@ impl WatchTable {
         };
         let watch = Arc::pin_init(
             pin_init!(Watch {
-                file,
+                held,
+                key,
                 queue,
                 epoll,
-                unix_garbage: AtomicBool::new(false),
                 requests: LockedBy::new(lock, claimed),
                 links <- RbLinks::new(),
             }),
@@ -389,7 +383,7 @@ impl WatchTable {
             visited += 1;
             // An ADD in progress holds the slot: the sweep after it finds
             // the file if it is closed.
-            if watch.requests.access(self).adders == 0 && watch.is_closed_or_unix_garbage() {
+            if watch.requests.access(self).adders == 0 && watch.is_closed() {
                 return (visited, None, Some(key));
             }
         }

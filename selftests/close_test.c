@@ -636,6 +636,64 @@ TEST_F(q, file_in_flight_goes_with_the_socket_that_holds_it)
 	close(a[1]);
 }
 
+/*
+ * kevent holds a unix socket, not its file (sys/socket.c): the last close
+ * releases it as if nothing watched it, so the peer sees EOF as the close
+ * returns, and the request is gone. Before: the sweep let go of the file
+ * up to a round later (EAGAIN here).
+ */
+TEST_F(q, closed_unix_socket_is_released_as_the_close_returns)
+{
+	int sv[2];
+	char c;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, add_poll(self->fd, sv[0], POLLIN, 0));
+	ASSERT_EQ(0, close(sv[0]));
+	EXPECT_EQ(0, recv(sv[1], &c, 1, MSG_DONTWAIT)) TH_LOG("recv: %s", strerror(errno));
+	EXPECT_EQ(ENOENT, remove_poll(self->fd, sv[0]));
+	close(sv[1]);
+}
+
+/*
+ * A watched unix socket whose only descriptor is in flight stays watched
+ * (its file is taken for each use), wakes its request, and goes when the
+ * descriptor received is closed.
+ */
+TEST_F(q, unix_socket_in_flight_stays_watched_received_and_closed_goes)
+{
+	struct ukevent ev[8];
+	int s[2], carrier[2], n, m, unused;
+	char c;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, carrier));
+	n = s[0];
+	ASSERT_EQ(0, add_poll(self->fd, n, POLLIN, 0));
+	ASSERT_EQ(0, send_fds(carrier[1], &n, 1, 0));
+	ASSERT_EQ(0, close(n));
+	let_the_sweep_run();
+	ASSERT_EQ(1, write(s[1], "x", 1));
+	ASSERT_EQ(1, get_ns(self->fd, 1, 8, 5 * NSEC_PER_SEC, ev));
+	EXPECT_NORMAL_POLLIN(ev[0], n);
+	m = recv_fd(carrier[0], &unused);
+	ASSERT_GE(m, 0);
+	ASSERT_EQ(1, read(m, &c, 1));
+	EXPECT_EQ(0, get_ns(self->fd, 0, 8, 0, ev));
+	ASSERT_EQ(1, write(s[1], "y", 1));
+	ASSERT_EQ(1, get_ns(self->fd, 1, 8, 5 * NSEC_PER_SEC, ev));
+	EXPECT_NORMAL_POLLIN(ev[0], n);
+	/* Read: a unix socket closed with data unread resets its peer. */
+	ASSERT_EQ(1, read(m, &c, 1));
+	ASSERT_EQ(0, close(m));
+	EXPECT_EQ(0, recv(s[1], &c, 1, MSG_DONTWAIT)) TH_LOG("recv: %s", strerror(errno));
+	EXPECT_EQ(0, get_ns(self->fd, 0, 8, 0, ev));
+	EXPECT_EQ(ENOENT, remove_poll(self->fd, n));
+	close(s[1]);
+	close(carrier[0]);
+	close(carrier[1]);
+}
+
 /* ---- which task collects changes nothing ----------------------------- */
 
 /* What a child that collected reports through its exit status. */
@@ -888,6 +946,28 @@ static int cycle_crossed(void)
 	return r;
 }
 
+/*
+ * Q watches S; S is in flight in T's receive queue, T and Q in S's. No
+ * socket is in its own queue, yet nobody can receive any of them: the
+ * unix GC frees the three only if kevent's hold on S does not count.
+ */
+static int cycle_two_sockets_in_each_other(void)
+{
+	int q = open_queue(), s[2], t[2], r = -1;
+
+	if (q < 0 || new_socketpair(s) || new_socketpair(t))
+		return -1;
+	if (add_poll(q, s[0], POLLIN, 0) == 0 && send_fds(t[1], &s[0], 1, 0) == 0 &&
+	    send_fds(s[1], (int[]){ t[0], q }, 2, 0) == 0)
+		r = 0;
+	close(q);
+	close(s[0]);
+	close(s[1]);
+	close(t[0]);
+	close(t[1]);
+	return r;
+}
+
 static void cycles(struct __test_metadata *_metadata, int (*one)(void))
 {
 	int after, i;
@@ -945,6 +1025,12 @@ TEST_F(q, scm_cycle_socket_in_flight_in_its_own_queue_is_freed)
 TEST_F(q, scm_cycle_crossed_between_two_queues_is_freed)
 {
 	cycles(_metadata, cycle_crossed);
+}
+
+/* Before kevent held unix sockets by inode: refcnt grew by one per iteration. */
+TEST_F(q, scm_cycle_of_two_sockets_in_each_other_s_queue_is_freed)
+{
+	cycles(_metadata, cycle_two_sockets_in_each_other);
 }
 
 TEST_HARNESS_MAIN

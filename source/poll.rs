@@ -28,8 +28,9 @@ fn wanted<R: Handle>(req: &R) -> u32 {
 
 /// Hooks the watched file's wait queues; ready if the file is already.
 pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
-    let file = req.file().ok_or(EINVAL)?;
-    let (hooks, mask) = PollHooks::register(req.clone(), file)?;
+    // `None`: a unix socket closed since the ADD took it.
+    let file = req.file().ok_or(EBADF)?;
+    let (hooks, mask) = PollHooks::register(req.clone(), &file)?;
     Ok((
         Running::Hooked { _hooks: hooks },
         mask & wanted(&**req) != 0,
@@ -39,11 +40,11 @@ pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
 /// The file's readiness now, in the bits the request reports.
 #[inline(always)]
 fn mask_now<R: Handle>(req: &R) -> Result<u32> {
-    // A poll request always watches a file.
+    // A poll request always watches a file; a unix socket's may be gone.
     let Some(file) = req.file() else {
         return Ok(0);
     };
-    poll::poll_now(file).map(|mask| mask & wanted(req))
+    poll::poll_now(&file).map(|mask| mask & wanted(req))
 }
 
 pub(super) fn is_ready_now<R: Handle>(req: &R) -> Result<bool> {

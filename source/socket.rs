@@ -44,8 +44,9 @@ pub(super) fn check_file(file: &File) -> Result {
 
 /// Hooks the socket's wait queue; ready if it is already.
 pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
-    let file = req.file().ok_or(EINVAL)?;
-    let (hooks, _) = PollHooks::register(req.clone(), file)?;
+    // `None`: a unix socket closed since the ADD took it.
+    let file = req.file().ok_or(EBADF)?;
+    let (hooks, _) = PollHooks::register(req.clone(), &file)?;
     let ready = observe(&**req).is_some();
     Ok((Running::Hooked { _hooks: hooks }, ready))
 }
@@ -76,14 +77,14 @@ pub(super) fn deliver<R: Handle>(req: &R) -> Delivery {
 fn observe<R: Handle>(req: &R) -> Option<([u32; 2], u32)> {
     let file = req.file()?;
     let direction = req.event();
-    let st = socket::state(file, direction);
+    let st = socket::state(&file, direction);
     let lowat = req.id()[1];
     let (reached, eof) = match direction {
         KEVENT_SOCKET_RECV => {
             // Without a mark, anything to receive: an empty datagram too,
             // which has no bytes. A listener has connections, not bytes.
             let reached = match lowat {
-                0 => st.listening == 0 && polls(file, KEVENT_POLL_POLLIN),
+                0 => st.listening == 0 && polls(&file, KEVENT_POLL_POLLIN),
                 lowat => st.figure >= lowat,
             };
             (reached, st.shutdown & RCV_SHUTDOWN != 0)
@@ -93,7 +94,7 @@ fn observe<R: Handle>(req: &R) -> Option<([u32; 2], u32)> {
         // unix datagram socket whose peer's queue is full. The socket's
         // own writability decides first.
         _ => (
-            polls(file, KEVENT_POLL_POLLOUT) && st.figure >= lowat.max(1),
+            polls(&file, KEVENT_POLL_POLLOUT) && st.figure >= lowat.max(1),
             st.shutdown & SEND_SHUTDOWN != 0,
         ),
     };

@@ -123,6 +123,17 @@ impl FileRef {
             .ok_or(kernel::error::code::EBADF)
     }
 
+    /// Takes over a reference to a file.
+    ///
+    /// # Safety
+    ///
+    /// `file` must point to a file whose refcount the caller holds one of,
+    /// which the new value owns from now on.
+    pub(crate) unsafe fn from_raw(file: core::ptr::NonNull<bindings::file>) -> Self {
+        // INVARIANT: the caller gives its reference.
+        Self(file)
+    }
+
     /// Returns `true` if this is the only reference to the file: every
     /// descriptor of it is closed, none is in flight (SCM_RIGHTS), and no
     /// mapping, io_uring table or other kernel object holds it. The
@@ -144,6 +155,25 @@ impl FileRef {
         // runs in its own ioctls, wake-ups and work (upstream's
         // `assume_no_fdget_pos`).
         unsafe { File::from_raw_file(self.0.as_ptr()) }
+    }
+}
+
+/// A watched file for the length of one use: borrowed from the reference
+/// its watch holds, or taken for the use where the watch holds none (a
+/// unix socket, see `sys/socket.rs`).
+pub(crate) enum FileUse<'a> {
+    Borrowed(&'a File),
+    Taken(FileRef),
+}
+
+impl core::ops::Deref for FileUse<'_> {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        match self {
+            Self::Borrowed(file) => file,
+            Self::Taken(file) => file.file(),
+        }
     }
 }
 

@@ -9,19 +9,20 @@
  * They are read from struct sock, whose layout 6.12's Rust bindings do not
  * have, and from protocol functions (tcp_ioctl(), udp_ioctl(),
  * unix_inq_len()) that answer SIOCINQ; hence C, behind sys/socket.rs.
+ * Also the hold kevent keeps on a watched unix socket, which struct socket
+ * and the inode behind it make C's too.
  */
+#include <linux/file.h>
 #include <linux/fs.h>
-#include <linux/mutex.h>
-#include <linux/net.h>
-#include <linux/version.h>
-#include <linux/skbuff.h>
 #include <linux/ioctl.h>
+#include <linux/llist.h>
+#include <linux/net.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/kevent.h>
 #include <linux/sockios.h>
 #include <asm/ioctls.h>
-#include <net/af_unix.h>
-#include <net/net_namespace.h>
-#include <net/scm.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 #include <net/udp.h>
@@ -147,105 +148,100 @@ void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_
 }
 
 /*
- * The control block of a unix socket's skb, whose fp lists the files it
- * carries (SCM_RIGHTS): public in 6.12's <net/af_unix.h>, private to
- * net/unix/ in 7.2, whose headers packages lack it. So it is copied here
- * for 7.2, and checked against the real one when the kernel's tree is at
- * hand (every build of make check).
- */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
-struct kevent_unix_skb_parms {
-	struct pid		*pid;
-	kuid_t			uid;
-	kgid_t			gid;
-	struct scm_fp_list	*fp;
-#ifdef CONFIG_SECURITY_NETWORK
-	u32			secid;
-#endif
-	u32			consumed;
-};
-#if __has_include(<../net/unix/af_unix.h>) && !IS_ENABLED(CONFIG_RANDSTRUCT)
-#include <../net/unix/af_unix.h>
-static_assert(sizeof(struct kevent_unix_skb_parms) == sizeof(struct unix_skb_parms));
-static_assert(offsetof(struct kevent_unix_skb_parms, fp) == offsetof(struct unix_skb_parms, fp));
-#endif
-#define KEVENT_UNIX_FP(skb) (((struct kevent_unix_skb_parms *)&(skb)->cb)->fp)
-#else
-#define KEVENT_UNIX_FP(skb) (UNIXCB(skb).fp)
-#endif
-
-/*
- * The most files kevent_socket_only_in_own_queue() looks at, in all the
- * skbs of a queue: the walk holds the queue's lock. A peer's send buffer
- * bounds the queue of a socket pair (by default to a few hundred skbs).
- */
-#define KEVENT_UNIX_WALK_MAX 4096
-
-/*
- * Whether file is a unix socket held by the caller's one reference and
- * otherwise only by SCM_RIGHTS copies of itself waiting in its own receive
- * queue. Nobody can read that queue without holding the socket, so nobody
- * can ever take those copies out: the socket and what its queue holds are
- * garbage, which the unix GC collects once the caller lets go (it counts
- * the caller's reference as one from outside). Once true it stays so.
+ * kevent's hold on a watched unix socket.
  *
- * False when unsure: a layout that cannot be trusted (a randomised one,
- * copied), someone receiving (the socket is open), a listener, or more
- * than KEVENT_UNIX_WALK_MAX files to look at. Process context; takes the
- * socket's receive lock and its receive queue's lock.
+ * A reference to the file would count, for the unix GC, as one from
+ * outside: sockets in flight in each other's receive queues, where nobody
+ * can ever receive them, would never be freed, nor anything those queues
+ * hold (kevent queues too), as long as kevent watched one of them. So
+ * kevent holds the socket's inode instead. That keeps the struct socket,
+ * and so the wait queue kevent's hooks are on, while the file is closed
+ * and released as if kevent did not watch it (as epoll's watches leave
+ * it). The file is taken for the length of each use; once the file is
+ * released, sock->file is NULL for good.
  */
-bool kevent_socket_only_in_own_queue(struct file *file)
+struct kevent_unix_hold {
+	struct socket *sock;
+	struct llist_node put;
+};
+
+/*
+ * Holds whose inode is still to be put: a hold goes where the last
+ * reference to a request goes, under spinlocks too, and iput() may sleep.
+ */
+static LLIST_HEAD(kevent_unix_puts);
+
+static void kevent_unix_put_all(struct work_struct *work)
+{
+	struct llist_node *puts = llist_del_all(&kevent_unix_puts);
+	struct kevent_unix_hold *hold, *next;
+
+	llist_for_each_entry_safe(hold, next, puts, put) {
+		iput(SOCK_INODE(hold->sock));
+		kfree(hold);
+	}
+}
+
+static DECLARE_WORK(kevent_unix_put_work, kevent_unix_put_all);
+
+/*
+ * The unix socket behind file, an open file the caller holds, or NULL:
+ * also the key of its watch, which outlives the file.
+ */
+struct socket *kevent_unix_socket_of(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
-	struct sock *sk = sock ? sock->sk : NULL;
-	struct unix_sock *u;
-	struct sk_buff *skb;
-	long copies = 0, seen = 0, others;
-	bool only;
 
-	if (IS_ENABLED(CONFIG_RANDSTRUCT) && LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0))
-		return false;
-	if (!sk || sk->sk_family != AF_UNIX)
-		return false;
-	/* The references besides the caller's, all to be found queued. */
-	others = file_count(file) - 1;
-	u = unix_sk(sk);
-	if (others < 1 || READ_ONCE(u->scm_stat.nr_unix_fds) < others ||
-	    READ_ONCE(sk->sk_state) == TCP_LISTEN)
-		return false;
-	/*
-	 * A stream receive takes the files off a queued skb under the receive
-	 * lock alone; a datagram receive, the release and the GC take skbs
-	 * off under the queue's lock.
-	 */
-	if (!mutex_trylock(&u->iolock))
-		return false;
-	spin_lock(&sk->sk_receive_queue.lock);
-	skb_queue_walk(&sk->sk_receive_queue, skb) {
-		struct scm_fp_list *fpl = KEVENT_UNIX_FP(skb);
-		int i;
-
-		if (fpl && (seen += fpl->count) > KEVENT_UNIX_WALK_MAX) {
-			copies = 0;
-			break;
-		}
-		for (i = 0; fpl && i < fpl->count; i++)
-			copies += fpl->fp[i] == file;
-	}
-	only = copies && file_count(file) == 1 + copies;
-	spin_unlock(&sk->sk_receive_queue.lock);
-	mutex_unlock(&u->iolock);
-	return only;
+	return sock && sock->sk && sock->sk->sk_family == AF_UNIX ? sock : NULL;
 }
 
 /*
- * Starts the unix GC (unix_gc() is not exported), as the release of any
- * unix socket does while files are in flight. Process context.
+ * A hold on the unix socket behind file (see kevent_unix_socket_of()), or
+ * NULL without memory. May sleep.
  */
-void kevent_socket_collect_unix_garbage(void)
+struct kevent_unix_hold *kevent_unix_hold(struct file *file)
 {
-	struct socket *sock;
+	struct socket *sock = kevent_unix_socket_of(file);
+	struct kevent_unix_hold *hold;
 
-	if (!sock_create_kern(&init_net, PF_UNIX, SOCK_DGRAM, 0, &sock))
-		sock_release(sock);
+	if (WARN_ON_ONCE(!sock))
+		return NULL;
+	hold = kmalloc(sizeof(*hold), GFP_KERNEL_ACCOUNT);
+	if (!hold)
+		return NULL;
+	/* The open file's dentry holds the inode. */
+	ihold(SOCK_INODE(sock));
+	hold->sock = sock;
+	return hold;
+}
+
+/* A new reference to the held socket's file, or NULL once it is released. */
+struct file *kevent_unix_hold_file(struct kevent_unix_hold *hold)
+{
+	return get_file_active(&hold->sock->file);
+}
+
+/*
+ * Whether the held socket's file was released: true for good once true.
+ * Any context.
+ */
+bool kevent_unix_hold_released(const struct kevent_unix_hold *hold)
+{
+	return !READ_ONCE(hold->sock->file);
+}
+
+/*
+ * Lets go of hold, whose socket no hook of the caller's waits on any
+ * more. Any context: the inode is put from a work item.
+ */
+void kevent_unix_hold_put(struct kevent_unix_hold *hold)
+{
+	if (llist_add(&hold->put, &kevent_unix_puts))
+		schedule_work(&kevent_unix_put_work);
+}
+
+/* Waits until every hold let go of has been put (module exit). */
+void kevent_unix_holds_flush(void)
+{
+	flush_work(&kevent_unix_put_work);
 }

@@ -25,7 +25,15 @@ struct kevent_socket_state {
 
 int kevent_socket_check(struct file *file);
 void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_state *st);
-bool kevent_socket_only_in_own_queue(struct file *file);
-void kevent_socket_collect_unix_garbage(void);
+
+struct socket;
+struct kevent_unix_hold;
+
+struct socket *kevent_unix_socket_of(struct file *file);
+struct kevent_unix_hold *kevent_unix_hold(struct file *file);
+struct file *kevent_unix_hold_file(struct kevent_unix_hold *hold);
+bool kevent_unix_hold_released(const struct kevent_unix_hold *hold);
+void kevent_unix_hold_put(struct kevent_unix_hold *hold);
+void kevent_unix_holds_flush(void);
 
 #endif

@@ -7,10 +7,11 @@
 //! smallest surface the source needs: is this file a supported socket, and
 //! its figures now.
 
-use super::file::File;
+use super::file::{File, FileRef};
 use crate::layout;
 use core::ffi::{c_int, c_void};
 use core::mem::{offset_of, size_of};
+use core::ptr::NonNull;
 use kernel::{error::Error, prelude::*};
 
 /// What `sys/socket.c` reads of a socket (`struct kevent_socket_state`).
@@ -47,8 +48,12 @@ extern "C" {
     // a type that is not FFI-safe, and C dereferences it, not Rust.
     fn kevent_socket_check(file: *mut c_void) -> c_int;
     fn kevent_socket_state(file: *mut c_void, direction: u32, st: *mut SocketState);
-    fn kevent_socket_only_in_own_queue(file: *mut c_void) -> bool;
-    fn kevent_socket_collect_unix_garbage();
+    fn kevent_unix_socket_of(file: *mut c_void) -> *mut c_void;
+    fn kevent_unix_hold(file: *mut c_void) -> *mut c_void;
+    fn kevent_unix_hold_file(hold: *mut c_void) -> *mut c_void;
+    fn kevent_unix_hold_released(hold: *const c_void) -> bool;
+    fn kevent_unix_hold_put(hold: *mut c_void);
+    fn kevent_unix_holds_flush();
 }
 
 /// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
@@ -76,24 +81,76 @@ pub(crate) fn state(file: &File, direction: u32) -> SocketState {
     st
 }
 
-/// Whether `file`, to which the caller holds a reference, is a unix socket
-/// that nothing else holds but SCM_RIGHTS copies of itself waiting in its
-/// own receive queue: garbage that nobody can reach (nobody can receive
-/// from the socket without holding it), kept only by the caller's
-/// reference, which the unix GC takes for one from outside. Once `true`
-/// it stays so. `false` when unsure (see `sys/socket.c`). May sleep.
-pub(crate) fn only_in_own_queue(file: &File) -> bool {
-    // SAFETY: `file` is valid while borrowed (`File`'s invariant); the
-    // helper only reads it and takes the socket's own locks.
-    unsafe { kevent_socket_only_in_own_queue(file.as_ptr().cast()) }
+/// The key of a watch of `file`, if it is a unix socket: the address of
+/// its `struct socket`, which a [`UnixHold`] keeps after the file is gone.
+pub(crate) fn unix_socket_key(file: &File) -> Option<usize> {
+    // SAFETY: `file` is valid while borrowed (`File`'s invariant).
+    let sock = unsafe { kevent_unix_socket_of(file.as_ptr().cast()) };
+    (!sock.is_null()).then_some(sock as usize)
 }
 
-/// Starts the unix GC, as any unix socket's release does while files are
-/// in flight: once the caller has let go of a socket that
-/// [`only_in_own_queue`] found, the GC frees it and what its queue holds.
-/// May sleep.
-pub(crate) fn collect_unix_garbage() {
-    // SAFETY: No arguments; the helper creates and releases a socket of
-    // its own, in process context (the caller's promise, "may sleep").
-    unsafe { kevent_socket_collect_unix_garbage() }
+/// kevent's hold on a watched unix socket: its inode, not its file. A
+/// reference to the file would count for the unix GC as one from outside,
+/// so sockets in flight in each other's queues, and what those queues
+/// hold, would never be freed while kevent watched one of them. The hold
+/// keeps the socket's wait queue (where the hooks are) and lets the file
+/// be released as if nothing watched it (see `sys/socket.c`).
+///
+/// # Invariants
+///
+/// `0` is a hold made by `kevent_unix_hold` that this value owns.
+pub(crate) struct UnixHold(NonNull<c_void>);
+
+// SAFETY: The hold is a pointer to the socket and a list node for its
+// release, which may be used and let go of from any thread.
+unsafe impl Send for UnixHold {}
+// SAFETY: Shared access only reads the socket's file pointer.
+unsafe impl Sync for UnixHold {}
+
+impl UnixHold {
+    /// Holds the unix socket behind `file` (for which [`unix_socket_key`]
+    /// is `Some`). May sleep.
+    pub(crate) fn new(file: &File) -> Result<Self> {
+        // SAFETY: `file` is valid while borrowed (`File`'s invariant).
+        let hold = unsafe { kevent_unix_hold(file.as_ptr().cast()) };
+        // INVARIANT: the hold made is now this value's.
+        NonNull::new(hold).map(Self).ok_or(ENOMEM)
+    }
+
+    /// A reference to the socket's file for the length of a use, `None`
+    /// once the file is released.
+    pub(crate) fn file(&self) -> Option<FileRef> {
+        // SAFETY: The hold is valid by the type invariant.
+        let file = unsafe { kevent_unix_hold_file(self.0.as_ptr()) };
+        // SAFETY: `kevent_unix_hold_file` returns a new reference, or null.
+        NonNull::new(file.cast()).map(|file| unsafe { FileRef::from_raw(file) })
+    }
+
+    /// Whether the socket's file was released (every descriptor closed and
+    /// none in flight): true for good once true. Any context.
+    pub(crate) fn is_released(&self) -> bool {
+        // SAFETY: The hold is valid by the type invariant.
+        unsafe { kevent_unix_hold_released(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for UnixHold {
+    fn drop(&mut self) {
+        // SAFETY: The hold is this value's (the type invariant); whoever
+        // drops it has taken its hooks off the socket's wait queue first
+        // (a watch outlives its requests, which own the hooks).
+        unsafe { kevent_unix_hold_put(self.0.as_ptr()) };
+    }
+}
+
+/// Dropped last at module exit: waits until every [`UnixHold`] dropped
+/// has let go of its socket, which a work item of the module does.
+pub(crate) struct UnixHoldsFlush;
+
+impl Drop for UnixHoldsFlush {
+    fn drop(&mut self) {
+        // SAFETY: No arguments; flushing a work item sleeps, and module
+        // exit may.
+        unsafe { kevent_unix_holds_flush() }
+    }
 }
