@@ -53,8 +53,6 @@ pub(crate) const SWEEP_BATCH: usize = 1024;
 /// `Request::watch_links`).
 pub(crate) const OTHERS: u64 = 1;
 
-/// kevent's reference to a watched file, and its place in the
-/// [`WatchTable`] (one allocation per watched file).
 /// What a watch holds of its file.
 enum Held {
     File(FileRef),
@@ -62,6 +60,8 @@ enum Held {
     UnixSocket(UnixHold),
 }
 
+/// kevent's reference to a watched file, and its place in the
+/// [`WatchTable`] (one allocation per watched file).
 #[pin_data]
 pub(crate) struct Watch {
     held: Held,

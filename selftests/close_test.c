@@ -858,9 +858,8 @@ static int cycle_one(void)
 /*
  * Q watches S, and S and Q are both in flight in S's own receive queue
  * (sent from its peer). Nobody can receive from S without holding it, so
- * S and Q are garbage, which the unix GC frees once kevent lets go of S;
- * but S's count never falls to kevent's one reference, so the sweep must
- * see the cycle itself.
+ * S and Q are garbage, which the unix GC frees (at the peer's release,
+ * last here) only if kevent's hold on S does not count.
  */
 static int cycle_socket_in_its_own_queue(void)
 {

@@ -176,9 +176,11 @@ static void kevent_unix_put_all(struct work_struct *work)
 	struct llist_node *puts = llist_del_all(&kevent_unix_puts);
 	struct kevent_unix_hold *hold, *next;
 
+	/* A user's queues may let go of many at once. */
 	llist_for_each_entry_safe(hold, next, puts, put) {
 		iput(SOCK_INODE(hold->sock));
 		kfree(hold);
+		cond_resched();
 	}
 }
 
