@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <linux/kevent.h>
 #include "kevent.h"
@@ -172,12 +173,15 @@ int main(int argc, char **argv)
 	int epet = epoll_create1(0), kqet = open("/dev/kevent", O_RDWR);
 	/* One eventfd each: a write wakes only the queue measured. */
 	int epetfd = eventfd(0, 0), kqetfd = eventfd(0, 0);
+	/* A unix socket with a byte to read: kevent holds its socket, not its file. */
+	int epu = epoll_create1(0), kqu = open("/dev/kevent", O_RDWR), u[2];
 	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
 	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], fresh[NFD];
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || epetfd < 0 || kqetfd < 0 || pipe(p)) {
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || pipe(p) ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
 		perror("insns: setting up");
 		return 1;
 	}
@@ -207,6 +211,19 @@ int main(int argc, char **argv)
 	MEASURE("epoll_wait, 64 ready, per event", NFD, epoll_wait(ep64, out, NFD, 0));
 	MEASURE("kevent_get_events, 64 ready, per event", NFD,
 		kevent_get_events_ns(kq64, 0, NFD, 0, kout, 0));
+	ev.data.fd = u[0];
+	uk = poll_request(u[0]);
+	if (epoll_ctl(epu, EPOLL_CTL_ADD, u[0], &ev) || kevent_ctl(kqu, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return perror("insns: ADD of a unix socket"), 1;
+	MEASURE("epoll_wait, 1 ready unix socket", 1, epoll_wait(epu, out, 1, 0));
+	MEASURE("kevent_get_events, 1 ready unix socket", 1,
+		kevent_get_events_ns(kqu, 0, 1, 0, kout, 0));
+	if (epoll_ctl(epu, EPOLL_CTL_DEL, u[0], &ev) || kevent_ctl(kqu, KEVENT_CTL_REMOVE, 1, &uk) != 1)
+		return perror("insns: REMOVE of a unix socket"), 1;
+	MEASURE("epoll_ctl ADD+DEL, unix socket", 1,
+		(epoll_ctl(epu, EPOLL_CTL_ADD, u[0], &ev), epoll_ctl(epu, EPOLL_CTL_DEL, u[0], &ev)));
+	MEASURE("kevent_ctl ADD+REMOVE, unix socket", 1,
+		(kevent_ctl(kqu, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqu, KEVENT_CTL_REMOVE, 1, &uk)));
 	/* Edge-triggered: each write wakes the request, each wait collects it. */
 	ev.events = EPOLLIN | EPOLLET;
 	epoll_ctl(epet, EPOLL_CTL_ADD, epetfd, &ev);
