@@ -361,6 +361,7 @@ impl Handle for Request {
         Request::req_flags(self)
     }
 
+    #[inline]
     fn file(&self) -> Option<FileUse<'_>> {
         self.watch.as_ref()?.file()
     }

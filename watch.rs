@@ -94,10 +94,11 @@ impl RbItem for Watch {
 impl Watch {
     /// The file for the length of a use; `None` once a unix socket's file
     /// is released (any other file is held by the watch).
+    #[inline]
     pub(crate) fn file(&self) -> Option<FileUse<'_>> {
         match &self.held {
-            Held::File(file) => Some(FileUse::Borrowed(file.file())),
-            Held::UnixSocket(socket) => socket.file().map(FileUse::Taken),
+            Held::File(file) => Some(FileUse::borrowed(file.file())),
+            Held::UnixSocket(socket) => socket.file().map(FileUse::taken),
         }
     }
 

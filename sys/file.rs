@@ -160,19 +160,52 @@ impl FileRef {
 
 /// A watched file for the length of one use: borrowed from the reference
 /// its watch holds, or taken for the use where the watch holds none (a
-/// unix socket, see `sys/socket.rs`).
-pub(crate) enum FileUse<'a> {
-    Borrowed(&'a File),
-    Taken(FileRef),
+/// unix socket, see `sys/socket.rs`). A pointer and a flag rather than an
+/// enum: using it is a plain pointer on the hot path, and only its drop
+/// looks at the flag.
+///
+/// # Invariants
+///
+/// If `taken`, this value owns a reference to `file`.
+pub(crate) struct FileUse<'a> {
+    file: &'a File,
+    taken: bool,
+}
+
+impl<'a> FileUse<'a> {
+    #[inline]
+    pub(crate) fn borrowed(file: &'a File) -> Self {
+        Self { file, taken: false }
+    }
+
+    pub(crate) fn taken(file: FileRef) -> Self {
+        let file = core::mem::ManuallyDrop::new(file);
+        // SAFETY: The reference `file` held is now this value's (it is
+        // not dropped), and keeps the file valid for as long as it lives.
+        let borrowed = unsafe { File::from_raw_file(file.0.as_ptr()) };
+        // INVARIANT: `taken`, and the reference is owned, as said above.
+        Self {
+            file: borrowed,
+            taken: true,
+        }
+    }
 }
 
 impl core::ops::Deref for FileUse<'_> {
     type Target = File;
 
+    #[inline]
     fn deref(&self) -> &File {
-        match self {
-            Self::Borrowed(file) => file,
-            Self::Taken(file) => file.file(),
+        self.file
+    }
+}
+
+impl Drop for FileUse<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.taken {
+            // SAFETY: By the type invariant this value owns a reference.
+            unsafe { bindings::fput(self.file.as_ptr()) };
         }
     }
 }

@@ -17,6 +17,7 @@
 #include <linux/ioctl.h>
 #include <linux/llist.h>
 #include <linux/net.h>
+#include <linux/preempt.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -167,9 +168,16 @@ struct kevent_unix_hold {
 
 /*
  * Holds whose inode is still to be put: a hold goes where the last
- * reference to a request goes, under spinlocks too, and iput() may sleep.
+ * reference to a request goes, under spinlocks too, where iput(), which
+ * may sleep, waits for a work item.
  */
 static LLIST_HEAD(kevent_unix_puts);
+
+static void kevent_unix_hold_free(struct kevent_unix_hold *hold)
+{
+	iput(SOCK_INODE(hold->sock));
+	kfree(hold);
+}
 
 static void kevent_unix_put_all(struct work_struct *work)
 {
@@ -178,8 +186,7 @@ static void kevent_unix_put_all(struct work_struct *work)
 
 	/* A user's queues may let go of many at once. */
 	llist_for_each_entry_safe(hold, next, puts, put) {
-		iput(SOCK_INODE(hold->sock));
-		kfree(hold);
+		kevent_unix_hold_free(hold);
 		cond_resched();
 	}
 }
@@ -234,10 +241,17 @@ bool kevent_unix_hold_released(const struct kevent_unix_hold *hold)
 
 /*
  * Lets go of hold, whose socket no hook of the caller's waits on any
- * more. Any context: the inode is put from a work item.
+ * more. Any context: where the caller may not sleep, the inode is put
+ * from a work item. (The module sleeps in no RCU read-side section, which
+ * preemptible() does not see.)
  */
 void kevent_unix_hold_put(struct kevent_unix_hold *hold)
 {
+	/* A REMOVE, a queue's release, the sweep: the common cases. */
+	if (preemptible()) {
+		kevent_unix_hold_free(hold);
+		return;
+	}
 	if (llist_add(&hold->put, &kevent_unix_puts))
 		schedule_work(&kevent_unix_put_work);
 }
