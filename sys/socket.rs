@@ -4,8 +4,8 @@
 //! helpers of `sys/socket.c` (6.12's bindings have no `struct sock`).
 //!
 //! Upstream has no Rust socket abstraction to shape this like; it is the
-//! smallest surface the source needs: is this file a supported socket, and
-//! its figures now.
+//! smallest surface the module needs: is this file a supported socket, its
+//! figures now, and the hold a watch keeps on a unix socket ([`UnixHold`]).
 
 use super::file::{File, FileRef};
 use crate::layout;
