@@ -572,6 +572,25 @@ TEST_F(q, dup_keeps_the_file_watched_under_its_old_number)
 }
 
 /*
+ * Watches n (POLLIN), sends its only descriptor in flight over carrier and
+ * closes it: after a sweep it is still watched, and a byte written to
+ * writer (its other end) wakes its request under n.
+ */
+static void watch_while_in_flight(struct __test_metadata *_metadata, int q, int n, int writer,
+				  int carrier)
+{
+	struct ukevent ev[8];
+
+	ASSERT_EQ(0, add_poll(q, n, POLLIN, 0));
+	ASSERT_EQ(0, send_fds(carrier, &n, 1, 0));
+	ASSERT_EQ(0, close(n));
+	let_the_sweep_run();
+	ASSERT_EQ(1, write(writer, "x", 1));
+	ASSERT_EQ(1, get_ns(q, 1, 8, 5 * NSEC_PER_SEC, ev));
+	EXPECT_NORMAL_POLLIN(ev[0], n);
+}
+
+/*
  * The watched file's only descriptor is sent with SCM_RIGHTS and closed:
  * in flight, the file is still open and stays watched. Received and
  * closed, it is gone, and its request with it.
@@ -585,13 +604,7 @@ TEST_F(q, file_in_flight_stays_watched_received_and_closed_goes)
 	ASSERT_EQ(0, pipe2(a, O_CLOEXEC | O_NONBLOCK));
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	n = a[0];
-	ASSERT_EQ(0, add_poll(self->fd, n, POLLIN, 0));
-	ASSERT_EQ(0, send_fds(sv[1], &n, 1, 0));
-	ASSERT_EQ(0, close(n));
-	let_the_sweep_run();
-	ASSERT_EQ(1, write(a[1], "x", 1));
-	ASSERT_EQ(1, get_ns(self->fd, 1, 8, 5 * NSEC_PER_SEC, ev));
-	EXPECT_NORMAL_POLLIN(ev[0], n);
+	watch_while_in_flight(_metadata, self->fd, n, a[1], sv[1]);
 	m = recv_fd(sv[0], &unused);
 	ASSERT_GE(m, 0);
 	/* Open again through another number: still watched under n. */
@@ -669,13 +682,7 @@ TEST_F(q, unix_socket_in_flight_stays_watched_received_and_closed_goes)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s));
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, carrier));
 	n = s[0];
-	ASSERT_EQ(0, add_poll(self->fd, n, POLLIN, 0));
-	ASSERT_EQ(0, send_fds(carrier[1], &n, 1, 0));
-	ASSERT_EQ(0, close(n));
-	let_the_sweep_run();
-	ASSERT_EQ(1, write(s[1], "x", 1));
-	ASSERT_EQ(1, get_ns(self->fd, 1, 8, 5 * NSEC_PER_SEC, ev));
-	EXPECT_NORMAL_POLLIN(ev[0], n);
+	watch_while_in_flight(_metadata, self->fd, n, s[1], carrier[1]);
 	m = recv_fd(carrier[0], &unused);
 	ASSERT_GE(m, 0);
 	ASSERT_EQ(1, read(m, &c, 1));
