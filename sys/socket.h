@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What sys/socket.c reads of a socket for KEVENT_SOCKET; sys/socket.rs
- * declares the struct again, and layout_check.c checks that declaration
- * against this one.
+ * What sys/socket.c reads of a socket for KEVENT_SOCKET, and the hold a
+ * watch keeps on a unix socket; sys/socket.rs declares the struct again,
+ * and layout_check.c checks that declaration against this one.
  */
 #ifndef KEVENT_SYS_SOCKET_H
 #define KEVENT_SYS_SOCKET_H
