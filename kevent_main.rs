@@ -67,8 +67,8 @@ struct KeventModule {
     _inodes: sys::inode::InodeNotify,
     _clock_set: sys::clock::ClockSetNotify,
     shared: Arc<shared::Shared>,
-    // Last: watches of unix sockets may go with any of the above.
-    _unix_holds: sys::socket::UnixHoldsFlush,
+    // Last: watches of sockets may go with any of the above.
+    _socket_holds: sys::socket::SocketHoldsFlush,
 }
 
 impl kernel::Module for KeventModule {
@@ -93,7 +93,7 @@ impl kernel::Module for KeventModule {
             _inodes: inodes,
             _clock_set: clock_set,
             shared,
-            _unix_holds: sys::socket::UnixHoldsFlush,
+            _socket_holds: sys::socket::SocketHoldsFlush,
         })
     }
 }

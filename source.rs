@@ -50,8 +50,8 @@ pub(crate) trait Handle: HasHrTimer + PollCallback + InodeWatcher + ClockSetWatc
     fn req_flags(&self) -> u32;
     /// The file the request watches, for a kind that watches one (see
     /// [`Kind::watched_fd`]), for the length of a use: the queue holds it,
-    /// or holds the socket of a unix socket, whose file is `None` once it
-    /// is released.
+    /// or holds the socket of a TCP, UDP or unix socket, whose file is
+    /// `None` once it is released.
     fn file(&self) -> Option<FileUse<'_>>;
     /// The payload the last [`Handle::fire_with`] left.
     fn payload(&self) -> [u32; 2];

@@ -22,20 +22,22 @@
 //! file's requests are then removed silently, as epoll removes them, and
 //! the file is released.
 //!
-//! Unix sockets are the exception: kevent holds a watched unix socket's
-//! inode, not its file (`sys/socket.rs`, `UnixHold`). A file reference
-//! would count for the unix GC as one from outside, so a cycle of sockets
-//! in flight in each other's receive queues would never be freed while
-//! kevent watched one of them. The socket's file is then released when the
-//! last descriptor goes, as if nothing watched it (the peer sees the close
-//! at once), and "closed" is that release.
+//! TCP, UDP and unix sockets are the exception: kevent holds a watched
+//! socket's inode, not its file (`sys/socket.rs`, `SocketHold`). A file
+//! reference would keep a closed socket open until the sweep came by (a
+//! TCP peer would wait that long for the FIN), and would count for the
+//! unix GC as one from outside, so a cycle of unix sockets in flight in
+//! each other's receive queues would never be freed while kevent watched
+//! one of them. The socket's file is then released when the last
+//! descriptor goes, as if nothing watched it (the peer sees the close at
+//! once), and "closed" is that release.
 
 use crate::queue::Queue;
 use crate::request::Request;
 use crate::sys::{
     file::{FileExt, FileRef, FileUse},
     rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
-    socket::{self, UnixHold},
+    socket::{self, SocketHold},
 };
 use kernel::{
     prelude::*,
@@ -56,8 +58,9 @@ pub(crate) const OTHERS: u64 = 1;
 /// What a watch holds of its file.
 enum Held {
     File(FileRef),
-    /// A unix socket: the socket, not the file (see [`UnixHold`]).
-    UnixSocket(UnixHold),
+    /// A socket of a known family: the socket, not the file (see
+    /// [`SocketHold`]).
+    Socket(SocketHold),
 }
 
 /// kevent's reference to a watched file, and its place in the
@@ -65,7 +68,7 @@ enum Held {
 #[pin_data]
 pub(crate) struct Watch {
     held: Held,
-    /// The file's address (the socket's for a unix socket), which
+    /// The file's address (the socket's for a held socket), which
     /// identifies it in the table.
     key: usize,
     /// The queue behind the file, if it is a kevent queue.
@@ -92,13 +95,13 @@ impl RbItem for Watch {
 }
 
 impl Watch {
-    /// The file for the length of a use; `None` once a unix socket's file
+    /// The file for the length of a use; `None` once a held socket's file
     /// is released (any other file is held by the watch).
     #[inline]
     pub(crate) fn file(&self) -> Option<FileUse<'_>> {
         match &self.held {
             Held::File(file) => Some(FileUse::borrowed(file.file())),
-            Held::UnixSocket(socket) => socket.file().map(FileUse::taken),
+            Held::Socket(socket) => socket.file().map(FileUse::taken),
         }
     }
 
@@ -112,7 +115,7 @@ impl Watch {
     pub(crate) fn is_closed(&self) -> bool {
         match &self.held {
             Held::File(file) => file.is_only_reference(),
-            Held::UnixSocket(socket) => socket.is_released(),
+            Held::Socket(socket) => socket.is_released(),
         }
     }
 
@@ -244,8 +247,8 @@ impl WatchTable {
         lock: &Mutex<WatchTable>,
         file: FileRef,
     ) -> Result<(Arc<Watch>, bool, bool)> {
-        let unix_socket = socket::unix_socket_key(file.file());
-        let key = unix_socket.unwrap_or(file.file().as_ptr() as usize);
+        let socket = socket::held_socket_key(file.file());
+        let key = socket.unwrap_or(file.file().as_ptr() as usize);
         let vacancy = match self.files.vacancy(&key) {
             Ok(vacancy) => vacancy,
             Err(found) => {
@@ -259,10 +262,10 @@ impl WatchTable {
         };
         let queue = crate::device::queue_of(file.file());
         let epoll = file.file().is_epoll();
-        let held = match unix_socket {
+        let held = match socket {
             None => Held::File(file),
             // The ADD's reference goes: the hold keeps the socket.
-            Some(_) => Held::UnixSocket(UnixHold::new(file.file())?),
+            Some(_) => Held::Socket(SocketHold::new(file.file())?),
         };
         // Not named `slot`, which 7.2's `pin_init!` binds itself.
         let claimed = Slot {

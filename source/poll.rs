@@ -28,7 +28,7 @@ fn wanted<R: Handle>(req: &R) -> u32 {
 
 /// Hooks the watched file's wait queues; ready if the file is already.
 pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
-    // `None`: a unix socket closed since the ADD took it.
+    // `None`: a held socket closed since the ADD took it.
     let file = req.file().ok_or(EBADF)?;
     let (hooks, mask) = PollHooks::register(req.clone(), &file)?;
     Ok((
@@ -40,7 +40,7 @@ pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
 /// The file's readiness now, in the bits the request reports.
 #[inline(always)]
 fn mask_now<R: Handle>(req: &R) -> Result<u32> {
-    // A poll request always watches a file; a unix socket's may be gone.
+    // A poll request always watches a file; a held socket's may be gone.
     let Some(file) = req.file() else {
         return Ok(0);
     };

@@ -44,7 +44,7 @@ pub(super) fn check_file(file: &File) -> Result {
 
 /// Hooks the socket's wait queue; ready if it is already.
 pub(super) fn start<R: Handle>(req: &Arc<R>) -> Result<Started<R>> {
-    // `None`: a unix socket closed since the ADD took it.
+    // `None`: a held socket closed since the ADD took it.
     let file = req.file().ok_or(EBADF)?;
     let (hooks, _) = PollHooks::register(req.clone(), &file)?;
     let ready = observe(&**req).is_some();

@@ -160,7 +160,7 @@ impl FileRef {
 
 /// A watched file for the length of one use: borrowed from the reference
 /// its watch holds, or taken for the use where the watch holds none (a
-/// unix socket, see `sys/socket.rs`). A pointer and a flag rather than an
+/// socket, see `sys/socket.rs`). A pointer and a flag rather than an
 /// enum: using it is a plain pointer on the hot path, and only its drop
 /// looks at the flag.
 ///

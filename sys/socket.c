@@ -9,7 +9,7 @@
  * They are read from struct sock, whose layout 6.12's Rust bindings do not
  * have, and from protocol functions (tcp_ioctl(), udp_ioctl(),
  * unix_inq_len()) that answer SIOCINQ; hence C, behind sys/socket.rs.
- * Also the hold kevent keeps on a watched unix socket, which struct socket
+ * Also the hold kevent keeps on a watched socket, which struct socket
  * and the inode behind it make C's too.
  */
 #include <linux/file.h>
@@ -149,19 +149,27 @@ void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_
 }
 
 /*
- * kevent's hold on a watched unix socket.
+ * kevent's hold on a watched socket of a known family (supported()).
  *
- * A reference to the file would count, for the unix GC, as one from
- * outside: sockets in flight in each other's receive queues, where nobody
- * can ever receive them, would never be freed, nor anything those queues
- * hold (kevent queues too), as long as kevent watched one of them. So
- * kevent holds the socket's inode instead. That keeps the struct socket,
- * and so the wait queue kevent's hooks are on, while the file is closed
- * and released as if kevent did not watch it (as epoll's watches leave
- * it). The file is taken for the length of each use; once the file is
- * released, sock->file is NULL for good.
+ * A reference to the file would keep the socket open after its owner's
+ * last close: a TCP socket would send its FIN, and free its port, only
+ * when the sweep of closed files found it (up to a round of every
+ * watched file later), where epoll's watches let it go as close()
+ * returns. And for the unix GC a file reference counts as one from
+ * outside: unix sockets in flight in each other's receive queues, where
+ * nobody can ever receive them, would never be freed, nor anything those
+ * queues hold (kevent queues too), as long as kevent watched one of them.
+ *
+ * So kevent holds the socket's inode instead. That keeps the struct
+ * socket, and so sock->wq, the only wait queue these families' poll
+ * methods hook (tcp_poll(), udp_poll(), unix_poll(), unix_dgram_poll()),
+ * while the file is closed and released as if kevent did not watch it.
+ * The file is taken for the length of each use; once it is released,
+ * sock->file is NULL for good. Sockets of other families keep a file
+ * reference: a poll method may hook a wait queue of its own protocol
+ * (CAN's isotp_poll()), which goes with the sock at release.
  */
-struct kevent_unix_hold {
+struct kevent_socket_hold {
 	struct socket *sock;
 	struct llist_node put;
 };
@@ -171,47 +179,50 @@ struct kevent_unix_hold {
  * reference to a request goes, under spinlocks too, where iput(), which
  * may sleep, waits for a work item.
  */
-static LLIST_HEAD(kevent_unix_puts);
+static LLIST_HEAD(kevent_socket_puts);
 
-static void kevent_unix_hold_free(struct kevent_unix_hold *hold)
+static void kevent_socket_hold_free(struct kevent_socket_hold *hold)
 {
 	iput(SOCK_INODE(hold->sock));
 	kfree(hold);
 }
 
-static void kevent_unix_put_all(struct work_struct *work)
+static void kevent_socket_put_all(struct work_struct *work)
 {
-	struct llist_node *puts = llist_del_all(&kevent_unix_puts);
-	struct kevent_unix_hold *hold, *next;
+	struct llist_node *puts = llist_del_all(&kevent_socket_puts);
+	struct kevent_socket_hold *hold, *next;
 
 	/* A user's queues may let go of many at once. */
 	llist_for_each_entry_safe(hold, next, puts, put) {
-		kevent_unix_hold_free(hold);
+		kevent_socket_hold_free(hold);
 		cond_resched();
 	}
 }
 
-static DECLARE_WORK(kevent_unix_put_work, kevent_unix_put_all);
+static DECLARE_WORK(kevent_socket_put_work, kevent_socket_put_all);
 
 /*
- * The unix socket behind file, an open file the caller holds, or NULL:
- * also the key of its watch, which outlives the file.
+ * The socket behind file, an open file the caller holds, if kevent holds
+ * it by its inode (see struct kevent_socket_hold), or NULL: also the key
+ * of its watch, which outlives the file. A socket's family, type and
+ * protocol never change between answers (IPV6_ADDRFORM changes only the
+ * family, from one supported to another).
  */
-struct socket *kevent_unix_socket_of(struct file *file)
+struct socket *kevent_held_socket_of(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
 
-	return sock && sock->sk && sock->sk->sk_family == AF_UNIX ? sock : NULL;
+	return sock && sock->sk && supported(sock->sk) ? sock : NULL;
 }
 
 /*
- * A hold on the unix socket behind file (see kevent_unix_socket_of()), or
- * NULL without memory. May sleep.
+ * A hold on the socket behind file (see kevent_held_socket_of()), or NULL
+ * without memory. May sleep.
  */
-struct kevent_unix_hold *kevent_unix_hold(struct file *file)
+struct kevent_socket_hold *kevent_socket_hold(struct file *file)
 {
-	struct socket *sock = kevent_unix_socket_of(file);
-	struct kevent_unix_hold *hold;
+	struct socket *sock = kevent_held_socket_of(file);
+	struct kevent_socket_hold *hold;
 
 	if (WARN_ON_ONCE(!sock))
 		return NULL;
@@ -225,7 +236,7 @@ struct kevent_unix_hold *kevent_unix_hold(struct file *file)
 }
 
 /* A new reference to the held socket's file, or NULL once it is released. */
-struct file *kevent_unix_hold_file(struct kevent_unix_hold *hold)
+struct file *kevent_socket_hold_file(struct kevent_socket_hold *hold)
 {
 	return get_file_active(&hold->sock->file);
 }
@@ -234,7 +245,7 @@ struct file *kevent_unix_hold_file(struct kevent_unix_hold *hold)
  * Whether the held socket's file was released: true for good once true.
  * Any context.
  */
-bool kevent_unix_hold_released(const struct kevent_unix_hold *hold)
+bool kevent_socket_hold_released(const struct kevent_socket_hold *hold)
 {
 	return !READ_ONCE(hold->sock->file);
 }
@@ -245,19 +256,19 @@ bool kevent_unix_hold_released(const struct kevent_unix_hold *hold)
  * from a work item. (The module sleeps in no RCU read-side section, which
  * preemptible() does not see.)
  */
-void kevent_unix_hold_put(struct kevent_unix_hold *hold)
+void kevent_socket_hold_put(struct kevent_socket_hold *hold)
 {
 	/* A REMOVE, a queue's release, the sweep: the common cases. */
 	if (preemptible()) {
-		kevent_unix_hold_free(hold);
+		kevent_socket_hold_free(hold);
 		return;
 	}
-	if (llist_add(&hold->put, &kevent_unix_puts))
-		schedule_work(&kevent_unix_put_work);
+	if (llist_add(&hold->put, &kevent_socket_puts))
+		schedule_work(&kevent_socket_put_work);
 }
 
 /* Waits until every hold let go of has been put (module exit). */
-void kevent_unix_holds_flush(void)
+void kevent_socket_holds_flush(void)
 {
-	flush_work(&kevent_unix_put_work);
+	flush_work(&kevent_socket_put_work);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What sys/socket.c reads of a socket for KEVENT_SOCKET, and the hold a
- * watch keeps on a unix socket; sys/socket.rs declares the struct again,
+ * watch keeps on a socket; sys/socket.rs declares the struct again,
  * and layout_check.c checks that declaration against this one.
  */
 #ifndef KEVENT_SYS_SOCKET_H
@@ -27,13 +27,13 @@ int kevent_socket_check(struct file *file);
 void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_state *st);
 
 struct socket;
-struct kevent_unix_hold;
+struct kevent_socket_hold;
 
-struct socket *kevent_unix_socket_of(struct file *file);
-struct kevent_unix_hold *kevent_unix_hold(struct file *file);
-struct file *kevent_unix_hold_file(struct kevent_unix_hold *hold);
-bool kevent_unix_hold_released(const struct kevent_unix_hold *hold);
-void kevent_unix_hold_put(struct kevent_unix_hold *hold);
-void kevent_unix_holds_flush(void);
+struct socket *kevent_held_socket_of(struct file *file);
+struct kevent_socket_hold *kevent_socket_hold(struct file *file);
+struct file *kevent_socket_hold_file(struct kevent_socket_hold *hold);
+bool kevent_socket_hold_released(const struct kevent_socket_hold *hold);
+void kevent_socket_hold_put(struct kevent_socket_hold *hold);
+void kevent_socket_holds_flush(void);
 
 #endif

@@ -5,7 +5,7 @@
 //!
 //! Upstream has no Rust socket abstraction to shape this like; it is the
 //! smallest surface the module needs: is this file a supported socket, its
-//! figures now, and the hold a watch keeps on a unix socket ([`UnixHold`]).
+//! figures now, and the hold a watch keeps on a socket ([`SocketHold`]).
 
 use super::file::{File, FileRef};
 use crate::layout;
@@ -48,12 +48,12 @@ extern "C" {
     // a type that is not FFI-safe, and C dereferences it, not Rust.
     fn kevent_socket_check(file: *mut c_void) -> c_int;
     fn kevent_socket_state(file: *mut c_void, direction: u32, st: *mut SocketState);
-    fn kevent_unix_socket_of(file: *mut c_void) -> *mut c_void;
-    fn kevent_unix_hold(file: *mut c_void) -> *mut c_void;
-    fn kevent_unix_hold_file(hold: *mut c_void) -> *mut c_void;
-    fn kevent_unix_hold_released(hold: *const c_void) -> bool;
-    fn kevent_unix_hold_put(hold: *mut c_void);
-    fn kevent_unix_holds_flush();
+    fn kevent_held_socket_of(file: *mut c_void) -> *mut c_void;
+    fn kevent_socket_hold(file: *mut c_void) -> *mut c_void;
+    fn kevent_socket_hold_file(hold: *mut c_void) -> *mut c_void;
+    fn kevent_socket_hold_released(hold: *const c_void) -> bool;
+    fn kevent_socket_hold_put(hold: *mut c_void);
+    fn kevent_socket_holds_flush();
 }
 
 /// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
@@ -81,38 +81,42 @@ pub(crate) fn state(file: &File, direction: u32) -> SocketState {
     st
 }
 
-/// The key of a watch of `file`, if it is a unix socket: the address of
-/// its `struct socket`, which a [`UnixHold`] keeps after the file is gone.
-pub(crate) fn unix_socket_key(file: &File) -> Option<usize> {
+/// The key of a watch of `file`, if it is a socket that a watch holds by
+/// a [`SocketHold`] (those whose figures are known, see [`check`]): the
+/// address of its `struct socket`, which the hold keeps after the file is
+/// gone.
+pub(crate) fn held_socket_key(file: &File) -> Option<usize> {
     // SAFETY: `file` is valid while borrowed (`File`'s invariant).
-    let sock = unsafe { kevent_unix_socket_of(file.as_ptr().cast()) };
+    let sock = unsafe { kevent_held_socket_of(file.as_ptr().cast()) };
     (!sock.is_null()).then_some(sock as usize)
 }
 
-/// kevent's hold on a watched unix socket: its inode, not its file. A
-/// reference to the file would count for the unix GC as one from outside,
-/// so sockets in flight in each other's queues, and what those queues
-/// hold, would never be freed while kevent watched one of them. The hold
-/// keeps the socket's wait queue (where the hooks are) and lets the file
-/// be released as if nothing watched it (see `sys/socket.c`).
+/// kevent's hold on a watched TCP, UDP or unix socket: its inode, not its
+/// file. A reference to the file would keep the socket open after its
+/// owner closed it (a TCP socket's FIN would wait for the sweep), and
+/// would count for the unix GC as one from outside, so unix sockets in
+/// flight in each other's queues, and what those queues hold, would never
+/// be freed while kevent watched one of them. The hold keeps the socket's
+/// wait queue (where the hooks are) and lets the file be released as if
+/// nothing watched it (see `sys/socket.c`).
 ///
 /// # Invariants
 ///
-/// `0` is a hold made by `kevent_unix_hold` that this value owns.
-pub(crate) struct UnixHold(NonNull<c_void>);
+/// `0` is a hold made by `kevent_socket_hold` that this value owns.
+pub(crate) struct SocketHold(NonNull<c_void>);
 
 // SAFETY: The hold is a pointer to the socket and a list node for its
 // release, which may be used and let go of from any thread.
-unsafe impl Send for UnixHold {}
+unsafe impl Send for SocketHold {}
 // SAFETY: Shared access only reads the socket's file pointer.
-unsafe impl Sync for UnixHold {}
+unsafe impl Sync for SocketHold {}
 
-impl UnixHold {
-    /// Holds the unix socket behind `file` (for which [`unix_socket_key`]
+impl SocketHold {
+    /// Holds the socket behind `file` (for which [`held_socket_key`]
     /// is `Some`). May sleep.
     pub(crate) fn new(file: &File) -> Result<Self> {
         // SAFETY: `file` is valid while borrowed (`File`'s invariant).
-        let hold = unsafe { kevent_unix_hold(file.as_ptr().cast()) };
+        let hold = unsafe { kevent_socket_hold(file.as_ptr().cast()) };
         // INVARIANT: the hold made is now this value's.
         NonNull::new(hold).map(Self).ok_or(ENOMEM)
     }
@@ -121,8 +125,8 @@ impl UnixHold {
     /// once the file is released.
     pub(crate) fn file(&self) -> Option<FileRef> {
         // SAFETY: The hold is valid by the type invariant.
-        let file = unsafe { kevent_unix_hold_file(self.0.as_ptr()) };
-        // SAFETY: `kevent_unix_hold_file` returns a new reference, or null.
+        let file = unsafe { kevent_socket_hold_file(self.0.as_ptr()) };
+        // SAFETY: `kevent_socket_hold_file` returns a new reference, or null.
         NonNull::new(file.cast()).map(|file| unsafe { FileRef::from_raw(file) })
     }
 
@@ -130,27 +134,27 @@ impl UnixHold {
     /// none in flight): true for good once true. Any context.
     pub(crate) fn is_released(&self) -> bool {
         // SAFETY: The hold is valid by the type invariant.
-        unsafe { kevent_unix_hold_released(self.0.as_ptr()) }
+        unsafe { kevent_socket_hold_released(self.0.as_ptr()) }
     }
 }
 
-impl Drop for UnixHold {
+impl Drop for SocketHold {
     fn drop(&mut self) {
         // SAFETY: The hold is this value's (the type invariant); whoever
         // drops it has taken its hooks off the socket's wait queue first
         // (a watch outlives its requests, which own the hooks).
-        unsafe { kevent_unix_hold_put(self.0.as_ptr()) };
+        unsafe { kevent_socket_hold_put(self.0.as_ptr()) };
     }
 }
 
-/// Dropped last at module exit: waits until every [`UnixHold`] dropped
+/// Dropped last at module exit: waits until every [`SocketHold`] dropped
 /// has let go of its socket, which a work item of the module does.
-pub(crate) struct UnixHoldsFlush;
+pub(crate) struct SocketHoldsFlush;
 
-impl Drop for UnixHoldsFlush {
+impl Drop for SocketHoldsFlush {
     fn drop(&mut self) {
         // SAFETY: No arguments; flushing a work item sleeps, and module
         // exit may.
-        unsafe { kevent_unix_holds_flush() }
+        unsafe { kevent_socket_holds_flush() }
     }
 }
