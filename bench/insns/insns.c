@@ -31,6 +31,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <linux/kevent.h>
 #include "kevent.h"
 
@@ -156,6 +158,24 @@ static void kevent_user_cycle(int kq, struct ukevent *user, struct ukevent *out)
 	kevent_get_events_ns(kq, 0, 1, 0, out, 0);
 }
 
+/* A connected TCP pair over loopback (sv[0] accepted, sv[1] the client); 0 or -1. */
+static int tcp_pair(int sv[2])
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(addr);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &len))
+		return -1;
+	sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+	if (sv[1] < 0 || connect(sv[1], (struct sockaddr *)&addr, sizeof(addr)))
+		return -1;
+	sv[0] = accept(lfd, NULL, NULL);
+	close(lfd);
+	return sv[0] < 0 ? -1 : 0;
+}
+
 static struct ukevent poll_request(int fd)
 {
 	struct ukevent uk = { .type = KEVENT_POLL, .event = KEVENT_POLL_POLLIN };
@@ -175,12 +195,13 @@ int main(int argc, char **argv)
 	int epetfd = eventfd(0, 0), kqetfd = eventfd(0, 0);
 	/* A unix socket with a byte to read: kevent holds its socket, not its file. */
 	int epu = epoll_create1(0), kqu = open("/dev/kevent", O_RDWR), u[2];
+	int ept = epoll_create1(0), kqt = open("/dev/kevent", O_RDWR), t[2];
 	struct epoll_event ev = { .events = EPOLLIN }, out[NFD];
 	struct ukevent uk = poll_request(efd), kout[NFD], add[NFD], fresh[NFD];
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || pipe(p) ||
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 || pipe(p) ||
 	    socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
 		perror("insns: setting up");
 		return 1;
@@ -224,6 +245,22 @@ int main(int argc, char **argv)
 		(epoll_ctl(epu, EPOLL_CTL_ADD, u[0], &ev), epoll_ctl(epu, EPOLL_CTL_DEL, u[0], &ev)));
 	MEASURE("kevent_ctl ADD+REMOVE, unix socket", 1,
 		(kevent_ctl(kqu, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqu, KEVENT_CTL_REMOVE, 1, &uk)));
+	/* The same of a TCP socket over loopback: kevent holds its socket too. */
+	if (tcp_pair(t) || write(t[1], "x", 1) != 1)
+		return perror("insns: a TCP pair"), 1;
+	ev.data.fd = t[0];
+	uk = poll_request(t[0]);
+	if (epoll_ctl(ept, EPOLL_CTL_ADD, t[0], &ev) || kevent_ctl(kqt, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return perror("insns: ADD of a TCP socket"), 1;
+	MEASURE("epoll_wait, 1 ready tcp socket", 1, epoll_wait(ept, out, 1, 0));
+	MEASURE("kevent_get_events, 1 ready tcp socket", 1,
+		kevent_get_events_ns(kqt, 0, 1, 0, kout, 0));
+	if (epoll_ctl(ept, EPOLL_CTL_DEL, t[0], &ev) || kevent_ctl(kqt, KEVENT_CTL_REMOVE, 1, &uk) != 1)
+		return perror("insns: REMOVE of a TCP socket"), 1;
+	MEASURE("epoll_ctl ADD+DEL, tcp socket", 1,
+		(epoll_ctl(ept, EPOLL_CTL_ADD, t[0], &ev), epoll_ctl(ept, EPOLL_CTL_DEL, t[0], &ev)));
+	MEASURE("kevent_ctl ADD+REMOVE, tcp socket", 1,
+		(kevent_ctl(kqt, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqt, KEVENT_CTL_REMOVE, 1, &uk)));
 	/* Edge-triggered: each write wakes the request, each wait collects it. */
 	ev.events = EPOLLIN | EPOLLET;
 	epoll_ctl(epet, EPOLL_CTL_ADD, epetfd, &ev);
