@@ -77,6 +77,7 @@ pub(crate) fn queue_of(file: &File) -> Option<Arc<Queue>> {
 }
 
 /// `KEVENT_IOC_CTL`: runs `cmd` on each entry in order and writes it back.
+#[inline(never)]
 fn ctl(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     let a: CtlArg = read_arg(arg)?;
     if a.flags != 0 || a.reserved != 0 || a.num > KEVENT_CTL_MAX_NUM {
@@ -141,6 +142,7 @@ fn get_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<is
 
 /// `KEVENT_IOC_PGET_EVENTS`: get-events with the signal mask the caller
 /// passes in force while it waits, as `epoll_pwait()` and `ppoll()` do.
+#[inline(never)]
 fn pget_events(queue: ArcBorrow<'_, Queue>, file: &File, arg: usize) -> Result<isize> {
     let a: PgetEventsArg = read_arg(arg)?;
     if a.reserved != 0 {
@@ -176,6 +178,7 @@ fn check_get_events(a: &GetEventsArg) -> Result {
 
 /// `KEVENT_IOC_RING_SETUP`: gives the queue its ring, and writes back the
 /// bytes to map.
+#[inline(never)]
 fn ring_setup(queue: &Queue, arg: usize) -> Result<isize> {
     let mut a: RingSetupArg = read_arg(arg)?;
     if a.flags != 0 || a.reserved != 0 {
