@@ -18,6 +18,7 @@
 #include <linux/llist.h>
 #include <linux/net.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -161,13 +162,15 @@ void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_
  * queues hold (kevent queues too), as long as kevent watched one of them.
  *
  * So kevent holds the socket's inode instead. That keeps the struct
- * socket, and so sock->wq, the only wait queue these families' poll
- * methods hook (tcp_poll(), udp_poll(), unix_poll(), unix_dgram_poll()),
- * while the file is closed and released as if kevent did not watch it.
- * The file is taken for the length of each use; once it is released,
- * sock->file is NULL for good. Sockets of other families keep a file
- * reference: a poll method may hook a wait queue of its own protocol
- * (CAN's isotp_poll()), which goes with the sock at release.
+ * socket, and so sock->wq, the only wait queue these sockets' poll
+ * methods hook (tcp_poll(), udp_poll(), unix_poll(), unix_dgram_poll(),
+ * and those that replace them on such a socket, kTLS's and espintcp's,
+ * which call them or datagram_poll()), while the file is closed and
+ * released as if kevent did not watch it. The file is taken for the
+ * length of each use; once it is released, sock->file is NULL for good.
+ * Other sockets (other families, and raw, SCTP or MPTCP sockets) keep a
+ * file reference: a poll method may hook a wait queue of its own
+ * protocol (CAN's isotp_poll()), which goes with the sock at release.
  */
 struct kevent_socket_hold {
 	struct socket *sock;
@@ -206,13 +209,17 @@ static DECLARE_WORK(kevent_socket_put_work, kevent_socket_put_all);
  * it by its inode (see struct kevent_socket_hold), or NULL: also the key
  * of its watch, which outlives the file. A socket's family, type and
  * protocol never change between answers (IPV6_ADDRFORM changes only the
- * family, from one supported to another).
+ * family, from one supported to another). The socket must name file as
+ * its own: SMC's fallback hands an open file to its inner TCP socket,
+ * setting that socket's file and the file's socket in turn.
  */
 struct socket *kevent_held_socket_of(struct file *file)
 {
 	struct socket *sock = sock_from_file(file);
 
-	return sock && sock->sk && supported(sock->sk) ? sock : NULL;
+	if (!sock || READ_ONCE(sock->file) != file || !sock->sk)
+		return NULL;
+	return supported(sock->sk) ? sock : NULL;
 }
 
 /*
@@ -229,7 +236,11 @@ struct kevent_socket_hold *kevent_socket_hold(struct file *file)
 	hold = kmalloc(sizeof(*hold), GFP_KERNEL_ACCOUNT);
 	if (!hold)
 		return NULL;
-	/* The open file's dentry holds the inode. */
+	/*
+	 * The socket lives while the caller holds its file (through the
+	 * file's dentry, or for SMC's fallback the SMC socket that owns it),
+	 * so its inode has a reference to add to.
+	 */
 	ihold(SOCK_INODE(sock));
 	hold->sock = sock;
 	return hold;
@@ -253,13 +264,15 @@ bool kevent_socket_hold_released(const struct kevent_socket_hold *hold)
 /*
  * Lets go of hold, whose socket no hook of the caller's waits on any
  * more. Any context: where the caller may not sleep, the inode is put
- * from a work item. (The module sleeps in no RCU read-side section, which
- * preemptible() does not see.)
+ * from a work item. preemptible() does not see an RCU read-side section
+ * under preemptible RCU, nor a spinlock_t under PREEMPT_RT (which takes
+ * one): rcu_preempt_depth() does. (A kernel without a preemption count
+ * always goes through the work item.)
  */
 void kevent_socket_hold_put(struct kevent_socket_hold *hold)
 {
 	/* A REMOVE, a queue's release, the sweep: the common cases. */
-	if (preemptible()) {
+	if (preemptible() && !rcu_preempt_depth()) {
 		kevent_socket_hold_free(hold);
 		return;
 	}

@@ -57,8 +57,9 @@ extern "C" {
 }
 
 /// Checks that `file` is a socket whose figures are known: `ENOTSOCK` if
-/// it is no socket, `EOPNOTSUPP` for another family or protocol (TCP and
-/// UDP over IPv4 and IPv6, and unix sockets of every type are known).
+/// it is no socket, `EOPNOTSUPP` for another family or protocol (TCP, UDP
+/// and UDP-Lite over IPv4 and IPv6, and unix sockets of every type are
+/// known).
 pub(crate) fn check(file: &File) -> Result {
     // SAFETY: `file` is valid while borrowed (`File`'s invariant).
     let r = unsafe { kevent_socket_check(file.as_ptr().cast()) };
