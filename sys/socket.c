@@ -150,7 +150,7 @@ void kevent_socket_state(struct file *file, u32 direction, struct kevent_socket_
 }
 
 /*
- * kevent's hold on a watched socket of a known family (supported()).
+ * kevent's hold on a watched socket whose figures are known (supported()).
  *
  * A reference to the file would keep the socket open after its owner's
  * last close: a TCP socket would send its FIN, and free its port, only

@@ -201,8 +201,8 @@ int main(int argc, char **argv)
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 || pipe(p) ||
-	    socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 ||
+	    pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
 		perror("insns: setting up");
 		return 1;
 	}
