@@ -19,6 +19,7 @@
  * per row which functions and lines the instructions are in.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -184,6 +185,34 @@ static struct ukevent poll_request(int fd)
 	return uk;
 }
 
+/*
+ * The rows of the socket `fd`, which has a byte to read, on the empty
+ * epoll instance `ep` and queue `kq`: its collection while ready, then its
+ * ADD and REMOVE. `kind` names it in the rows. 0, or -1 if a step failed.
+ */
+static int measure_socket(const char *kind, int fd, int ep, int kq)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd }, out[1];
+	struct ukevent uk = poll_request(fd), kout[1];
+	char name[64];
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) || kevent_ctl(kq, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return fprintf(stderr, "insns: ADD of a %s socket: %s\n", kind, strerror(errno)), -1;
+	snprintf(name, sizeof(name), "epoll_wait, 1 ready %s socket", kind);
+	MEASURE(name, 1, epoll_wait(ep, out, 1, 0));
+	snprintf(name, sizeof(name), "kevent_get_events, 1 ready %s socket", kind);
+	MEASURE(name, 1, kevent_get_events_ns(kq, 0, 1, 0, kout, 0));
+	if (epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev) || kevent_ctl(kq, KEVENT_CTL_REMOVE, 1, &uk) != 1)
+		return fprintf(stderr, "insns: REMOVE of a %s socket: %s\n", kind, strerror(errno)), -1;
+	snprintf(name, sizeof(name), "epoll_ctl ADD+DEL, %s socket", kind);
+	MEASURE(name, 1,
+		(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev)));
+	snprintf(name, sizeof(name), "kevent_ctl ADD+REMOVE, %s socket", kind);
+	MEASURE(name, 1,
+		(kevent_ctl(kq, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kq, KEVENT_CTL_REMOVE, 1, &uk)));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ep0 = epoll_create1(0), ep1 = epoll_create1(0), ep64 = epoll_create1(0);
@@ -232,35 +261,13 @@ int main(int argc, char **argv)
 	MEASURE("epoll_wait, 64 ready, per event", NFD, epoll_wait(ep64, out, NFD, 0));
 	MEASURE("kevent_get_events, 64 ready, per event", NFD,
 		kevent_get_events_ns(kq64, 0, NFD, 0, kout, 0));
-	ev.data.fd = u[0];
-	uk = poll_request(u[0]);
-	if (epoll_ctl(epu, EPOLL_CTL_ADD, u[0], &ev) || kevent_ctl(kqu, KEVENT_CTL_ADD, 1, &uk) != 1)
-		return perror("insns: ADD of a unix socket"), 1;
-	MEASURE("epoll_wait, 1 ready unix socket", 1, epoll_wait(epu, out, 1, 0));
-	MEASURE("kevent_get_events, 1 ready unix socket", 1,
-		kevent_get_events_ns(kqu, 0, 1, 0, kout, 0));
-	if (epoll_ctl(epu, EPOLL_CTL_DEL, u[0], &ev) || kevent_ctl(kqu, KEVENT_CTL_REMOVE, 1, &uk) != 1)
-		return perror("insns: REMOVE of a unix socket"), 1;
-	MEASURE("epoll_ctl ADD+DEL, unix socket", 1,
-		(epoll_ctl(epu, EPOLL_CTL_ADD, u[0], &ev), epoll_ctl(epu, EPOLL_CTL_DEL, u[0], &ev)));
-	MEASURE("kevent_ctl ADD+REMOVE, unix socket", 1,
-		(kevent_ctl(kqu, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqu, KEVENT_CTL_REMOVE, 1, &uk)));
+	if (measure_socket("unix", u[0], epu, kqu))
+		return 1;
 	/* The same of a TCP socket over loopback: kevent holds its socket too. */
 	if (tcp_pair(t) || write(t[1], "x", 1) != 1)
 		return perror("insns: a TCP pair"), 1;
-	ev.data.fd = t[0];
-	uk = poll_request(t[0]);
-	if (epoll_ctl(ept, EPOLL_CTL_ADD, t[0], &ev) || kevent_ctl(kqt, KEVENT_CTL_ADD, 1, &uk) != 1)
-		return perror("insns: ADD of a TCP socket"), 1;
-	MEASURE("epoll_wait, 1 ready tcp socket", 1, epoll_wait(ept, out, 1, 0));
-	MEASURE("kevent_get_events, 1 ready tcp socket", 1,
-		kevent_get_events_ns(kqt, 0, 1, 0, kout, 0));
-	if (epoll_ctl(ept, EPOLL_CTL_DEL, t[0], &ev) || kevent_ctl(kqt, KEVENT_CTL_REMOVE, 1, &uk) != 1)
-		return perror("insns: REMOVE of a TCP socket"), 1;
-	MEASURE("epoll_ctl ADD+DEL, tcp socket", 1,
-		(epoll_ctl(ept, EPOLL_CTL_ADD, t[0], &ev), epoll_ctl(ept, EPOLL_CTL_DEL, t[0], &ev)));
-	MEASURE("kevent_ctl ADD+REMOVE, tcp socket", 1,
-		(kevent_ctl(kqt, KEVENT_CTL_ADD, 1, &uk), kevent_ctl(kqt, KEVENT_CTL_REMOVE, 1, &uk)));
+	if (measure_socket("tcp", t[0], ept, kqt))
+		return 1;
 	/* Edge-triggered: each write wakes the request, each wait collects it. */
 	ev.events = EPOLLIN | EPOLLET;
 	epoll_ctl(epet, EPOLL_CTL_ADD, epetfd, &ev);
