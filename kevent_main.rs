@@ -52,6 +52,13 @@ sys::param::module_param_uint!(
 );
 
 sys::param::module_param_uint!(
+    sweep_batch,
+    watch::SWEEP_BATCH,
+    0o644,
+    "Watched files one run of the closed-file sweep visits in its round of all of them, every 50 ms (default 1024, at most 65536)"
+);
+
+sys::param::module_param_uint!(
     max_user_requests,
     account::MAX_USER_REQUESTS,
     0o644,

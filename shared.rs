@@ -15,7 +15,7 @@ use crate::sys::{
     hrtimer::{impl_has_hr_timer, Clock, Expiry, HrTimer, TimerHandle},
     work,
 };
-use crate::watch::{ClosedFile, WatchTable, SWEEP_BATCH, SWEEP_INTERVAL_NS};
+use crate::watch::{ClosedFile, SweepRun, WatchTable, SWEEP_INTERVAL_NS};
 use core::sync::atomic::{AtomicI64, Ordering};
 use kernel::{
     impl_has_work, new_mutex, new_work,
@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     #[pin]
     sweep_work: Work<Shared>,
     /// No wake-up runs the sweep before this time (`CLOCK_MONOTONIC`, ns):
-    /// a run visits only `SWEEP_BATCH` watches, and may miss the closed
+    /// a run visits only some of the watches, and may miss the closed
     /// file whose wake-ups keep asking for it.
     next_kick: AtomicI64,
 }
@@ -136,8 +136,8 @@ impl Shared {
     }
 
     /// One run of the sweep: removes the requests of the closed files
-    /// among the next `SWEEP_BATCH` watches, and arms the next run while
-    /// files are watched.
+    /// among the watches it visits (see `watch.rs`), and arms the next run
+    /// while files are watched.
     fn run_sweep(self: Arc<Self>) {
         // The timer has fired, or is cancelled here if a wake-up kicked
         // this run; it is armed again below. Cancelled under the lock: an
@@ -150,9 +150,9 @@ impl Shared {
             let mut sweep = self.sweep.lock();
             drop(sweep.timer.take());
         }
-        let mut budget = SWEEP_BATCH;
+        let mut run = SweepRun::new();
         loop {
-            let closed = self.watches.lock().take_closed(&mut budget);
+            let closed = self.watches.lock().take_closed(&mut run);
             let Some(closed) = closed else { break };
             Self::remove_closed(closed);
         }

@@ -18,9 +18,18 @@
 //! state: the watch holds the file's only reference. It is looked at when
 //! the file wakes a request, when a request is collected or named by ctl,
 //! and by a sweep that runs every [`SWEEP_INTERVAL_NS`] while anything is
-//! watched, visiting at most [`SWEEP_BATCH`] watches per run. A closed
-//! file's requests are then removed silently, as epoll removes them, and
-//! the file is released.
+//! watched. A closed file's requests are then removed silently, as epoll
+//! removes them, and the file is released.
+//!
+//! Each run of the sweep goes on with its round of the table, at most
+//! `sweep_batch` watches a run (see [`sweep_batch`]), so the more files are
+//! watched, the longer a round takes, for every user. So that one user
+//! cannot make another wait that long, each run first takes a lane: every
+//! user's watched files in turn, whole if they are at most [`LANE_USER`].
+//! The table is ordered by the user who opened each file, then by address,
+//! which puts each user's files together. A user who watches few files then
+//! sees a closed one let go of within a run or two whatever the others
+//! watch; a user who watches more shares the round.
 //!
 //! TCP, UDP and unix sockets are the exception: kevent holds a watched
 //! socket's inode, not its file (`sys/socket.rs`, `SocketHold`). A file
@@ -39,17 +48,66 @@ use crate::sys::{
     rbtree::{impl_has_rb_links, RbItem, RbLinks, RbTree},
     socket::{self, SocketHold},
 };
+use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     prelude::*,
     sync::{Arc, LockedBy, Mutex},
 };
 
+/// Where a watch sits in the table: with the other files its opener's user
+/// opened (for the sweep's lane), then by the file's address (the socket's
+/// for a held socket). Neither changes while the file exists.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct WatchKey {
+    uid: u32,
+    addr: usize,
+}
+
+impl WatchKey {
+    /// The first key of `uid`'s files.
+    fn first_of(uid: u32) -> Self {
+        Self { uid, addr: 0 }
+    }
+
+    /// The next key after this one.
+    fn after(self) -> Self {
+        Self {
+            uid: self.uid,
+            addr: self.addr.wrapping_add(1),
+        }
+    }
+}
+
 /// How often the sweep looks for closed files while any file is watched.
 pub(crate) const SWEEP_INTERVAL_NS: i64 = 50_000_000;
 
-/// The most watches one sweep run visits: bounds the work of a run, so a
-/// large number of watches costs more runs, never a long one.
-pub(crate) const SWEEP_BATCH: usize = 1024;
+/// The most watches one sweep run visits in its round of the table (module
+/// parameter `sweep_batch`; 0 means [`SWEEP_BATCH_DEFAULT`]): bounds the
+/// work of a run, so a large number of watches costs more runs, never a
+/// long one.
+pub(crate) static SWEEP_BATCH: AtomicU32 = AtomicU32::new(0);
+
+/// The default of `sweep_batch`.
+pub(crate) const SWEEP_BATCH_DEFAULT: u32 = 1024;
+
+/// The most `sweep_batch` may be: a run holds the table's mutex, which
+/// every ADD of a file needs, while it visits.
+const SWEEP_BATCH_MAX: u32 = 65536;
+
+/// The watches one run visits in its round (see [`SWEEP_BATCH`]).
+fn sweep_batch() -> usize {
+    match SWEEP_BATCH.load(Ordering::Relaxed) {
+        0 => SWEEP_BATCH_DEFAULT as usize,
+        n => n.min(SWEEP_BATCH_MAX) as usize,
+    }
+}
+
+/// The most watches one sweep run visits in its lane.
+const LANE_BATCH: usize = 512;
+
+/// The most watched files of a user that the lane visits in one turn: a
+/// user who watches more shares the round with everyone.
+const LANE_USER: usize = 64;
 
 /// The tree of a watch's requests, beyond its first (the request links of
 /// `Request::watch_links`).
@@ -68,9 +126,8 @@ enum Held {
 #[pin_data]
 pub(crate) struct Watch {
     held: Held,
-    /// The file's address (the socket's for a held socket), which
-    /// identifies it in the table.
-    key: usize,
+    /// Identifies the file in the table.
+    key: WatchKey,
     /// The queue behind the file, if it is a kevent queue.
     queue: Option<Arc<Queue>>,
     /// Whether the file is an epoll instance (see [`Watch::wake_depth`]).
@@ -87,10 +144,10 @@ pub(crate) struct Watch {
 impl_has_rb_links!(Watch, links);
 
 impl RbItem for Watch {
-    type Key = usize;
+    type Key = WatchKey;
 
-    fn rb_key(&self) -> usize {
-        self.key()
+    fn rb_key(&self) -> WatchKey {
+        self.key
     }
 }
 
@@ -136,9 +193,11 @@ impl Watch {
         }
     }
 
-    /// Identifies the file (see `key`), stable while the watch lives.
-    fn key(&self) -> usize {
-        self.key
+    /// Whether the sweep may take the watch out: its file is closed, and no
+    /// ADD in progress holds it (the sweep after that ADD finds the file if
+    /// it is closed).
+    fn sweep_finds_closed(&self, table: &WatchTable) -> bool {
+        self.requests.access(table).adders == 0 && self.is_closed()
     }
 }
 
@@ -160,12 +219,39 @@ impl Slot {
     }
 }
 
-/// Every watched file of the device, by address: each has exactly one
+/// Every watched file of the device, by [`WatchKey`]: each has exactly one
 /// watch while any request uses it.
 pub(crate) struct WatchTable {
     files: RbTree<Watch>,
-    /// Where the sweep goes on: the next key to visit.
-    cursor: usize,
+    /// Where the sweep's round goes on: the next key to visit.
+    cursor: WatchKey,
+    /// The user whose files the sweep's lane visits next (or the next one
+    /// after it with watched files).
+    lane_uid: u32,
+}
+
+/// What one run of the sweep may still do.
+pub(crate) struct SweepRun {
+    /// Visits left for the lane, and for the round.
+    lane: usize,
+    round: usize,
+    /// The user the lane started from in this run, and whether it has
+    /// passed the last user and started again from the first.
+    lane_start: Option<u32>,
+    lane_wrapped: bool,
+    lane_done: bool,
+}
+
+impl SweepRun {
+    pub(crate) fn new() -> Self {
+        Self {
+            lane: LANE_BATCH,
+            round: sweep_batch(),
+            lane_start: None,
+            lane_wrapped: false,
+            lane_done: false,
+        }
+    }
 }
 
 /// A watch held by an ADD: attached to its request by
@@ -229,7 +315,8 @@ impl WatchTable {
     pub(crate) fn new() -> Self {
         Self {
             files: RbTree::new(),
-            cursor: 0,
+            cursor: WatchKey::first_of(0),
+            lane_uid: 0,
         }
     }
 
@@ -248,7 +335,10 @@ impl WatchTable {
         file: FileRef,
     ) -> Result<(Arc<Watch>, bool, bool)> {
         let socket = socket::held_socket_key(file.file());
-        let key = socket.unwrap_or(file.file().as_ptr() as usize);
+        let key = WatchKey {
+            uid: file.file().opener_uid(),
+            addr: socket.unwrap_or(file.file().as_ptr() as usize),
+        };
         let vacancy = match self.files.vacancy(&key) {
             Ok(vacancy) => vacancy,
             Err(found) => {
@@ -348,24 +438,100 @@ impl WatchTable {
         self.files.remove_item(watch)
     }
 
-    /// The sweep: visits up to `*budget` watches after the cursor, taking
-    /// out the first whose file is closed. `None` when the budget is spent
+    /// The sweep: takes out the next watch whose file is closed, first in
+    /// the lane, then in the round. `None` when the run is over.
+    pub(crate) fn take_closed(&mut self, run: &mut SweepRun) -> Option<ClosedFile> {
+        if !run.lane_done {
+            match self.lane_closed(run) {
+                Some(key) => return self.take_out(key),
+                None => run.lane_done = true,
+            }
+        }
+        let key = self.round_closed(&mut run.round)?;
+        self.take_out(key)
+    }
+
+    /// The lane: from `lane_uid` on, each user's watches, at most
+    /// `LANE_USER + 1` of them (the last only says there are more). Returns
+    /// the key of the first closed file; `None` when the lane's visits are
+    /// spent, or every user has had a turn in this run.
+    fn lane_closed(&mut self, run: &mut SweepRun) -> Option<WatchKey> {
+        let start = *run.lane_start.get_or_insert(self.lane_uid);
+        while run.lane > 0 {
+            let from = WatchKey::first_of(self.lane_uid);
+            let uid = self.files.iter_from(&from).next().map(|w| w.key.uid);
+            // Started again from the first user: up to where this run began.
+            let Some(uid) = uid.filter(|&uid| !run.lane_wrapped || uid < start) else {
+                if !run.lane_wrapped && start != 0 {
+                    run.lane_wrapped = true;
+                    self.lane_uid = 0;
+                    continue;
+                }
+                if !run.lane_wrapped {
+                    self.lane_uid = 0;
+                }
+                return None;
+            };
+            let budget = run.lane.min(LANE_USER + 1);
+            let (visited, closed) = self.look_at_user(uid, budget);
+            // Each step costs the lane a visit, even one that found a user
+            // and no watch to visit: a run's work stays bounded.
+            run.lane = run.lane.saturating_sub(visited.max(1));
+            // A closed file: this user's turn goes on at the next call.
+            if closed.is_some() {
+                self.lane_uid = uid;
+                return closed;
+            }
+            // Out of visits before the user's turn was over: it goes on at
+            // the next run.
+            if visited == budget && budget <= LANE_USER {
+                self.lane_uid = uid;
+                return None;
+            }
+            let Some(next) = uid.checked_add(1) else {
+                self.lane_uid = 0;
+                return None;
+            };
+            self.lane_uid = next;
+        }
+        None
+    }
+
+    /// Visits up to `budget` of `uid`'s watches, in order. Returns how many
+    /// it visited and the key of the first closed file.
+    fn look_at_user(&self, uid: u32, budget: usize) -> (usize, Option<WatchKey>) {
+        let mut visited = 0;
+        for watch in self.files.iter_from(&WatchKey::first_of(uid)) {
+            if watch.key.uid != uid || visited == budget {
+                break;
+            }
+            visited += 1;
+            if watch.sweep_finds_closed(self) {
+                return (visited, Some(watch.key));
+            }
+        }
+        (visited, None)
+    }
+
+    /// The round: visits up to `*budget` watches after the cursor. Returns
+    /// the key of the first closed file; `None` when the budget is spent
     /// or a round of the table is complete.
-    pub(crate) fn take_closed(&mut self, budget: &mut usize) -> Option<ClosedFile> {
+    fn round_closed(&mut self, budget: &mut usize) -> Option<WatchKey> {
+        let start = WatchKey::first_of(0);
         // A run that starts past the last key starts again from the first.
         for _ in 0..2 {
             let (visited, next, closed) = self.look_from(self.cursor, *budget);
             *budget -= visited;
             if let Some(key) = closed {
-                self.cursor = key.wrapping_add(1);
-                return self.take_out(key);
+                self.cursor = key.after();
+                return Some(key);
             }
             if let Some(next) = next {
                 self.cursor = next;
                 return None;
             }
-            let restart = visited == 0 && self.cursor != 0;
-            self.cursor = 0;
+            let restart = visited == 0 && self.cursor != start;
+            self.cursor = start;
             if !restart {
                 return None;
             }
@@ -377,25 +543,26 @@ impl WatchTable {
     /// how many it visited, the key to go on from if the budget ran out
     /// first (`None` at the end of the table), and the key of the first
     /// closed file.
-    fn look_from(&self, from: usize, budget: usize) -> (usize, Option<usize>, Option<usize>) {
+    fn look_from(
+        &self,
+        from: WatchKey,
+        budget: usize,
+    ) -> (usize, Option<WatchKey>, Option<WatchKey>) {
         let mut visited = 0;
         for watch in self.files.iter_from(&from) {
-            let key = watch.key();
             if visited == budget {
-                return (visited, Some(key), None);
+                return (visited, Some(watch.key), None);
             }
             visited += 1;
-            // An ADD in progress holds the slot: the sweep after it finds
-            // the file if it is closed.
-            if watch.requests.access(self).adders == 0 && watch.is_closed() {
-                return (visited, None, Some(key));
+            if watch.sweep_finds_closed(self) {
+                return (visited, None, Some(watch.key));
             }
         }
         (visited, None, None)
     }
 
     /// Takes the watch of `key` out of the table, with its requests.
-    fn take_out(&mut self, key: usize) -> Option<ClosedFile> {
+    fn take_out(&mut self, key: WatchKey) -> Option<ClosedFile> {
         let watch = self.files.remove(&key)?;
         let slot = watch.requests.access_mut(self);
         let first = slot.first.take();

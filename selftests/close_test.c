@@ -475,6 +475,118 @@ TEST_F(q, sweep_stays_armed_while_adds_race_with_it)
 	TH_LOG("%d closes, each let go of by the sweep", rounds);
 }
 
+/* ---- one user cannot slow the sweep for another ---------------------- */
+
+#define SWEEP_BATCH_PARAM "/sys/module/kevent/parameters/sweep_batch"
+/* Files root watches, and the sweep's round of the table shrunk to a few
+ * visits a run: a round of them all takes 64 runs of 50 ms, 3.2 s. */
+#define CROWD 512
+#define SMALL_BATCH 8
+#define LANE_TRIALS 4
+#define LANE_WAIT_MS 1000
+#define OTHER_UID 65534
+
+static int read_uint(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static int write_uint(const char *path, int v)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%d\n", v) > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * As OTHER_UID, LANE_TRIALS times: watches a pipe's write end on an idle
+ * queue, closes it, and times its reader's EOF, which only the sweep can
+ * bring. Writes the longest wait in ms (EOF_WAIT_MS if there was none) to
+ * `out`; exits non-zero if it could not try.
+ */
+static void other_user_closes(int out)
+{
+	int q, i, worst = 0;
+
+	if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) || setresuid(OTHER_UID, OTHER_UID, OTHER_UID))
+		_exit(2);
+	q = open_queue();
+	if (q < 0)
+		_exit(3);
+	for (i = 0; i < LANE_TRIALS; i++) {
+		int64_t start;
+		int p[2], ms;
+
+		if (pipe2(p, O_CLOEXEC) || add_poll(q, p[1], POLLOUT, 0))
+			_exit(4);
+		start = now_ns();
+		close(p[1]);
+		ms = sees_eof(p[0]) ? (now_ns() - start) / NSEC_PER_MSEC : EOF_WAIT_MS;
+		worst = ms > worst ? ms : worst;
+		close(p[0]);
+	}
+	_exit(write(out, &worst, sizeof(worst)) == sizeof(worst) ? 0 : 5);
+}
+
+/*
+ * A user who watches few files sees a closed one let go of within a run
+ * or two of the sweep, however many files another user watches: each run
+ * gives every user's files a turn (its lane) before it goes on with its
+ * round of the whole table. Root watches CROWD open eventfds, with the
+ * round shrunk (module parameter sweep_batch) so that a round of them
+ * takes 3.2 s; another user's closed pipe must reach its reader's EOF
+ * within LANE_WAIT_MS, every time of LANE_TRIALS.
+ * Before: the sweep only went round the table, a closed file was let go
+ * of when the round came by, anywhere in those 3.2 s, and there was no
+ * sweep_batch.
+ */
+TEST_F(q, few_watched_files_of_one_user_are_swept_whatever_another_watches)
+{
+	int fds[CROWD], out[2], i, old, worst = -1, status;
+	pid_t pid;
+
+	for (i = 0; i < CROWD; i++) {
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+		ASSERT_GE(fds[i], 0);
+		ASSERT_EQ(0, add_poll(self->fd, fds[i], POLLIN, 0));
+	}
+	old = read_uint(SWEEP_BATCH_PARAM);
+	ASSERT_GE(old, 0) TH_LOG("cannot read %s", SWEEP_BATCH_PARAM);
+	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+	ASSERT_EQ(0, write_uint(SWEEP_BATCH_PARAM, SMALL_BATCH));
+	pid = fork();
+	if (pid == 0)
+		other_user_closes(out[1]);
+	close(out[1]);
+	if (pid > 0 && read(out[0], &worst, sizeof(worst)) != sizeof(worst))
+		worst = -1;
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		status = -1;
+	else
+		status = WEXITSTATUS(status);
+	/* Put back before anything can fail. */
+	ASSERT_EQ(0, write_uint(SWEEP_BATCH_PARAM, old));
+	close(out[0]);
+	for (i = 0; i < CROWD; i++)
+		close(fds[i]);
+	ASSERT_GT(pid, 0);
+	ASSERT_EQ(0, status) TH_LOG("the other user's side could not run (exit %d)", status);
+	TH_LOG("the other user's closed pipe reached EOF within %d ms at worst", worst);
+	ASSERT_LT(worst, LANE_WAIT_MS);
+}
+
 /*
  * A queue watched by a queue, then closed: its only references are
  * kevent's, so the watch goes and the closed queue is freed.

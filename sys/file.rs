@@ -72,6 +72,10 @@ pub(crate) trait FileExt {
 
     /// Returns `true` if the file was opened (or set) non-blocking.
     fn is_nonblocking(&self) -> bool;
+
+    /// The real user id, in the initial namespace, of the task that opened
+    /// the file (or created it: a pipe, a socket, an eventfd).
+    fn opener_uid(&self) -> u32;
 }
 
 impl FileExt for File {
@@ -82,6 +86,13 @@ impl FileExt for File {
 
     fn is_nonblocking(&self) -> bool {
         self.flags() & bindings::O_NONBLOCK != 0
+    }
+
+    fn opener_uid(&self) -> u32 {
+        // SAFETY: The file is valid by the type invariant. `f_cred` is set
+        // when the file is allocated and holds a reference to the
+        // credentials until the file is freed; neither changes meanwhile.
+        unsafe { (*(*self.as_ptr()).f_cred).uid.val }
     }
 }
 
