@@ -25,7 +25,8 @@ cat /tmp/modinfo
 grep -q "^filename:.*/updates/dkms/kevent.ko" /tmp/modinfo ||
 	fail "modinfo does not name the module DKMS installed"
 for parm in "max_requests:Most requests one queue may hold" \
-	"max_user_requests:Most requests the queues of one user may hold"; do
+	"max_user_requests:Most requests the queues of one user may hold" \
+	"sweep_batch:Watched files one run of the closed-file sweep visits"; do
 	grep -q "^parm: *$parm" /tmp/modinfo || fail "modinfo lacks the parameter ${parm%%:*} with its description"
 done
 # It works: two of the suite's programs (they drop to an unprivileged user).
