@@ -24,12 +24,15 @@
 //! Each run of the sweep goes on with its round of the table, at most
 //! `sweep_batch` watches a run (see [`sweep_batch`]), so the more files are
 //! watched, the longer a round takes, for every user. So that one user
-//! cannot make another wait that long, each run first takes a lane: every
-//! user's watched files in turn, whole if they are at most [`LANE_USER`].
-//! The table is ordered by the user who opened each file, then by address,
-//! which puts each user's files together. A user who watches few files then
-//! sees a closed one let go of within a run or two whatever the others
-//! watch; a user who watches more shares the round.
+//! cannot make another wait that long, each run first takes a lane: each
+//! user's watched files in turn, at most [`LANE_USER`] + 1 a turn, and at
+//! most [`LANE_BATCH`] in all. The table is ordered by the (real) user who
+//! opened each file, then by address, which puts each user's files
+//! together. While few users have watched files, one whose opened files
+//! that are watched are at most [`LANE_USER`] sees a closed one let go of
+//! within a run or two, however many the others have; with many such
+//! users, a lap of the lane takes a run per [`LANE_BATCH`] of their
+//! visits. A user whose watched files are more shares the round.
 //!
 //! TCP, UDP and unix sockets are the exception: kevent holds a watched
 //! socket's inode, not its file (`sys/socket.rs`, `SocketHold`). A file
@@ -69,6 +72,10 @@ impl WatchKey {
         Self { uid, addr: 0 }
     }
 
+    fn uid(self) -> u32 {
+        self.uid
+    }
+
     /// The next key after this one.
     fn after(self) -> Self {
         Self {
@@ -82,10 +89,10 @@ impl WatchKey {
 pub(crate) const SWEEP_INTERVAL_NS: i64 = 50_000_000;
 
 /// The most watches one sweep run visits in its round of the table (module
-/// parameter `sweep_batch`; 0 means [`SWEEP_BATCH_DEFAULT`]): bounds the
-/// work of a run, so a large number of watches costs more runs, never a
-/// long one.
-pub(crate) static SWEEP_BATCH: AtomicU32 = AtomicU32::new(0);
+/// parameter `sweep_batch`; 0 means [`SWEEP_BATCH_DEFAULT`], more than
+/// [`SWEEP_BATCH_MAX`] that): bounds the work of a run, so a large number
+/// of watches costs more runs, never a long one.
+pub(crate) static SWEEP_BATCH: AtomicU32 = AtomicU32::new(SWEEP_BATCH_DEFAULT);
 
 /// The default of `sweep_batch`.
 pub(crate) const SWEEP_BATCH_DEFAULT: u32 = 1024;
@@ -105,8 +112,8 @@ fn sweep_batch() -> usize {
 /// The most watches one sweep run visits in its lane.
 const LANE_BATCH: usize = 512;
 
-/// The most watched files of a user that the lane visits in one turn: a
-/// user who watches more shares the round with everyone.
+/// A user with more watched files than this can run out of its turn in
+/// the lane, and shares the round with everyone.
 const LANE_USER: usize = 64;
 
 /// The tree of a watch's requests, beyond its first (the request links of
@@ -225,9 +232,10 @@ pub(crate) struct WatchTable {
     files: RbTree<Watch>,
     /// Where the sweep's round goes on: the next key to visit.
     cursor: WatchKey,
-    /// The user whose files the sweep's lane visits next (or the next one
-    /// after it with watched files).
-    lane_uid: u32,
+    /// The user whose turn in the sweep's lane is next (or the next one
+    /// after it with watched files); past the last uid once the last user
+    /// has had its turn.
+    lane_uid: u64,
 }
 
 /// What one run of the sweep may still do.
@@ -235,10 +243,14 @@ pub(crate) struct SweepRun {
     /// Visits left for the lane, and for the round.
     lane: usize,
     round: usize,
-    /// The user the lane started from in this run, and whether it has
-    /// passed the last user and started again from the first.
-    lane_start: Option<u32>,
+    /// Where the lane started in this run (`WatchTable::lane_uid`), and
+    /// whether it has passed the last user and started again from the
+    /// first.
+    lane_start: Option<u64>,
     lane_wrapped: bool,
+    /// The turn of the user the lane is at: where it goes on, and the
+    /// visits left of it.
+    turn: Option<(WatchKey, usize)>,
     lane_done: bool,
 }
 
@@ -249,6 +261,7 @@ impl SweepRun {
             round: sweep_batch(),
             lane_start: None,
             lane_wrapped: false,
+            turn: None,
             lane_done: false,
         }
     }
@@ -451,58 +464,86 @@ impl WatchTable {
         self.take_out(key)
     }
 
-    /// The lane: from `lane_uid` on, each user's watches, at most
-    /// `LANE_USER + 1` of them (the last only says there are more). Returns
-    /// the key of the first closed file; `None` when the lane's visits are
-    /// spent, or every user has had a turn in this run.
+    /// The lane: from `lane_uid` on, each user's turn: up to
+    /// [`LANE_USER`] + 1 of the files it opened (one more than a user with
+    /// few files has, so that only a user with more can run out of its
+    /// turn). Returns the key of the first closed file; `None` when the
+    /// lane's visits are spent, or every user has had a turn in this run.
     fn lane_closed(&mut self, run: &mut SweepRun) -> Option<WatchKey> {
-        let start = *run.lane_start.get_or_insert(self.lane_uid);
         while run.lane > 0 {
-            let from = WatchKey::first_of(self.lane_uid);
-            let uid = self.files.iter_from(&from).next().map(|w| w.key.uid);
-            // Started again from the first user: up to where this run began.
-            let Some(uid) = uid.filter(|&uid| !run.lane_wrapped || uid < start) else {
-                if !run.lane_wrapped && start != 0 {
-                    run.lane_wrapped = true;
-                    self.lane_uid = 0;
-                    continue;
-                }
-                if !run.lane_wrapped {
-                    self.lane_uid = 0;
-                }
-                return None;
+            let (from, left) = match run.turn.take() {
+                Some(turn) => turn,
+                None => (WatchKey::first_of(self.next_user(run)?), LANE_USER + 1),
             };
-            let budget = run.lane.min(LANE_USER + 1);
-            let (visited, closed) = self.look_at_user(uid, budget);
-            // Each step costs the lane a visit, even one that found a user
-            // and no watch to visit: a run's work stays bounded.
-            run.lane = run.lane.saturating_sub(visited.max(1));
-            // A closed file: this user's turn goes on at the next call.
-            if closed.is_some() {
-                self.lane_uid = uid;
-                return closed;
+            let uid = from.uid();
+            let budget = run.lane.min(left);
+            let (visited, closed) = self.look_at_user(from, budget);
+            // A step that finds nothing left of the user still costs a
+            // visit: a run's work stays bounded.
+            run.lane -= visited.max(1).min(run.lane);
+            let left = left - visited;
+            if let Some(key) = closed {
+                // The turn goes on after the closed file at the next call;
+                // a user cannot keep the lane by having files to take out.
+                if left > 0 {
+                    run.turn = Some((key.after(), left));
+                } else {
+                    self.pass_user(uid);
+                }
+                return Some(key);
             }
-            // Out of visits before the user's turn was over: it goes on at
-            // the next run.
-            if visited == budget && budget <= LANE_USER {
-                self.lane_uid = uid;
+            // Out of visits before the user's turn was over: its turn
+            // starts again at the next run.
+            if visited == budget && budget < left + visited {
                 return None;
             }
-            let Some(next) = uid.checked_add(1) else {
-                self.lane_uid = 0;
-                return None;
-            };
-            self.lane_uid = next;
+            self.pass_user(uid);
         }
         None
     }
 
-    /// Visits up to `budget` of `uid`'s watches, in order. Returns how many
-    /// it visited and the key of the first closed file.
-    fn look_at_user(&self, uid: u32, budget: usize) -> (usize, Option<WatchKey>) {
+    /// The user whose turn is next in this run: the first at or after
+    /// `lane_uid` with watched files, once past the last starting again
+    /// from the first. `None` once every user has had a turn in the run.
+    fn next_user(&mut self, run: &mut SweepRun) -> Option<u32> {
+        let start = *run.lane_start.get_or_insert(self.lane_uid);
+        loop {
+            let uid = u32::try_from(self.lane_uid).ok().and_then(|uid| {
+                let first = self.files.iter_from(&WatchKey::first_of(uid)).next();
+                first.map(|watch| watch.key.uid())
+            });
+            match uid {
+                // Started again from the first user: up to where the run
+                // began.
+                Some(uid) if !run.lane_wrapped || u64::from(uid) < start => {
+                    self.lane_uid = uid.into();
+                    return Some(uid);
+                }
+                Some(_) => return None,
+                None if run.lane_wrapped || start == 0 => {
+                    self.lane_uid = 0;
+                    return None;
+                }
+                None => {
+                    run.lane_wrapped = true;
+                    self.lane_uid = 0;
+                }
+            }
+        }
+    }
+
+    /// `uid`'s turn is over: the next user's is next.
+    fn pass_user(&mut self, uid: u32) {
+        self.lane_uid = u64::from(uid) + 1;
+    }
+
+    /// Visits up to `budget` watches of the user of `from`, from `from` on,
+    /// in order. Returns how many it visited and the key of the first
+    /// closed file.
+    fn look_at_user(&self, from: WatchKey, budget: usize) -> (usize, Option<WatchKey>) {
         let mut visited = 0;
-        for watch in self.files.iter_from(&WatchKey::first_of(uid)) {
-            if watch.key.uid != uid || visited == budget {
+        for watch in self.files.iter_from(&from) {
+            if watch.key.uid() != from.uid() || visited == budget {
                 break;
             }
             visited += 1;

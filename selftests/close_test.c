@@ -481,33 +481,50 @@ TEST_F(q, sweep_stays_armed_while_adds_race_with_it)
 /* Files root watches, and the sweep's round of the table shrunk to a few
  * visits a run: a round of them all takes 64 runs of 50 ms, 3.2 s. */
 #define CROWD 512
-#define SMALL_BATCH 8
+#define SMALL_BATCH "8"
 #define LANE_TRIALS 4
 #define LANE_WAIT_MS 1000
+#define FLOOD_UID 65533
 #define OTHER_UID 65534
+/* A lane's turn: the flooding user keeps this many watched files open. */
+#define LANE_USER 64
+#define FLOOD_BATCH 16
 
-static int read_uint(const char *path)
+/*
+ * As FLOOD_UID, until `stop` reads EOF: keeps LANE_USER watched eventfds
+ * open, and watches and closes FLOOD_BATCH more at a time, without a
+ * REMOVE, so that the sweep keeps finding closed files of this user in its
+ * turns. Exits non-zero if it could not.
+ */
+static void flood_closed_watches(int stop)
 {
-	FILE *f = fopen(path, "r");
-	int v = -1;
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+	struct ukevent uk[FLOOD_BATCH];
+	int q, i, fd;
 
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
-static int write_uint(const char *path, int v)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fprintf(f, "%d\n", v) > 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
+	if (become(FLOOD_UID))
+		_exit(2);
+	q = open_queue();
+	if (q < 0)
+		_exit(3);
+	for (i = 0; i < LANE_USER; i++) {
+		fd = eventfd(0, EFD_CLOEXEC);
+		if (fd < 0 || add_poll(q, fd, POLLIN, 0))
+			_exit(4);
+	}
+	while (poll(&p, 1, 0) == 0) {
+		for (i = 0; i < FLOOD_BATCH; i++) {
+			fd = eventfd(0, EFD_CLOEXEC);
+			if (fd < 0)
+				_exit(5);
+			uk[i] = uk_poll(fd, POLLIN, 0);
+		}
+		if (kevent_ctl(q, KEVENT_CTL_ADD, FLOOD_BATCH, uk) != FLOOD_BATCH)
+			_exit(6);
+		for (i = 0; i < FLOOD_BATCH; i++)
+			close(uk[i].id.raw[0]);
+	}
+	_exit(0);
 }
 
 /*
@@ -520,7 +537,7 @@ static void other_user_closes(int out)
 {
 	int q, i, worst = 0;
 
-	if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) || setresuid(OTHER_UID, OTHER_UID, OTHER_UID))
+	if (become(OTHER_UID))
 		_exit(2);
 	q = open_queue();
 	if (q < 0)
@@ -540,49 +557,73 @@ static void other_user_closes(int out)
 	_exit(write(out, &worst, sizeof(worst)) == sizeof(worst) ? 0 : 5);
 }
 
-/*
- * A user who watches few files sees a closed one let go of within a run
- * or two of the sweep, however many files another user watches: each run
- * gives every user's files a turn (its lane) before it goes on with its
- * round of the whole table. Root watches CROWD open eventfds, with the
- * round shrunk (module parameter sweep_batch) so that a round of them
- * takes 3.2 s; another user's closed pipe must reach its reader's EOF
- * within LANE_WAIT_MS, every time of LANE_TRIALS.
- * Before: the sweep only went round the table, a closed file was let go
- * of when the round came by, anywhere in those 3.2 s, and there was no
- * sweep_batch.
- */
-TEST_F(q, few_watched_files_of_one_user_are_swept_whatever_another_watches)
+/* The exit status of child `pid`, or -1; never asserts (see below). */
+static int exit_status(pid_t pid)
 {
-	int fds[CROWD], out[2], i, old, worst = -1, status;
-	pid_t pid;
+	int status;
 
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A user with few watched files sees a closed one let go of within a run
+ * or two of the sweep, however many files other users watch, and however
+ * many closed files they leave it to find: each run gives every user's
+ * files a turn (its lane), a bounded one, before it goes on with its round
+ * of the whole table. Root watches CROWD open eventfds, with the round
+ * shrunk (module parameter sweep_batch) so that a round of them takes
+ * 3.2 s, and FLOOD_UID keeps closing watched files, which the lane finds
+ * in its turns (a turn goes on after each); the closed pipe of OTHER_UID
+ * must reach its reader's EOF within LANE_WAIT_MS, every time of
+ * LANE_TRIALS.
+ * Before: the sweep only went round the table, and a closed file was let
+ * go of when the round came by, anywhere in those 3.2 s (and there was no
+ * sweep_batch).
+ */
+TEST_F_TIMEOUT(q, few_watched_files_of_one_user_are_swept_whatever_another_watches, 60)
+{
+	int fds[CROWD], out[2], stop[2], i, worst = -1, flood, other;
+	pid_t flooder, pid;
+	char old[32];
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root: sets a module parameter and becomes other users");
 	for (i = 0; i < CROWD; i++) {
 		fds[i] = eventfd(0, EFD_CLOEXEC);
 		ASSERT_GE(fds[i], 0);
 		ASSERT_EQ(0, add_poll(self->fd, fds[i], POLLIN, 0));
 	}
-	old = read_uint(SWEEP_BATCH_PARAM);
-	ASSERT_GE(old, 0) TH_LOG("cannot read %s", SWEEP_BATCH_PARAM);
-	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
-	ASSERT_EQ(0, write_uint(SWEEP_BATCH_PARAM, SMALL_BATCH));
-	pid = fork();
+	ASSERT_EQ(0, param_read(SWEEP_BATCH_PARAM, old, sizeof(old)));
+	ASSERT_EQ(0, pipe2(stop, O_CLOEXEC));
+	ASSERT_EQ(0, param_write(SWEEP_BATCH_PARAM, SMALL_BATCH));
+	/* From here to the parameter's restore, nothing asserts. */
+	flooder = fork();
+	if (flooder == 0) {
+		close(stop[1]);
+		flood_closed_watches(stop[0]);
+	}
+	close(stop[0]);
+	usleep(200 * 1000);
+	/* Made after the flooder: only the other user's side can write it. */
+	if (pipe2(out, O_CLOEXEC))
+		out[0] = out[1] = -1;
+	pid = out[0] >= 0 ? fork() : -1;
 	if (pid == 0)
 		other_user_closes(out[1]);
 	close(out[1]);
 	if (pid > 0 && read(out[0], &worst, sizeof(worst)) != sizeof(worst))
 		worst = -1;
-	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		status = -1;
-	else
-		status = WEXITSTATUS(status);
-	/* Put back before anything can fail. */
-	ASSERT_EQ(0, write_uint(SWEEP_BATCH_PARAM, old));
+	other = exit_status(pid);
+	close(stop[1]);
+	flood = exit_status(flooder);
+	ASSERT_EQ(0, param_write(SWEEP_BATCH_PARAM, old));
 	close(out[0]);
 	for (i = 0; i < CROWD; i++)
 		close(fds[i]);
-	ASSERT_GT(pid, 0);
-	ASSERT_EQ(0, status) TH_LOG("the other user's side could not run (exit %d)", status);
+	ASSERT_EQ(0, flood) TH_LOG("the flooding user could not run (exit %d)", flood);
+	ASSERT_EQ(0, other) TH_LOG("the other user's side could not run (exit %d)", other);
 	TH_LOG("the other user's closed pipe reached EOF within %d ms at worst", worst);
 	ASSERT_LT(worst, LANE_WAIT_MS);
 }
