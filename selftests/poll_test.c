@@ -755,8 +755,9 @@ static int *open_eventfds(int n, int initial)
 /*
  * Thousands of watched files, five of them active: only those are reported.
  * 3 000 is more than one sweep run visits (its lane's 512 and its round's
- * sweep_batch of 1 024, in watch.rs) when they are closed. On the debug kernel under TCG each file costs about
- * 6 ms to open, watch and close (10 000 took 65 s).
+ * sweep_batch of 1 024, in watch.rs) when they are closed. On the debug
+ * kernel under TCG each file costs about 6 ms to open, watch and close
+ * (10 000 took 65 s).
  */
 #define MANY_FDS 3000
 #define ACTIVE_EVERY (MANY_FDS / 5)
