@@ -490,6 +490,19 @@ TEST_F(q, sweep_stays_armed_while_adds_race_with_it)
 #define LANE_USER 64
 #define FLOOD_BATCH 16
 
+/* In a child: becomes user `u` and opens a queue, or exits with 2 or 3. */
+static int queue_of_user(uid_t u)
+{
+	int q;
+
+	if (become(u))
+		_exit(2);
+	q = open_queue();
+	if (q < 0)
+		_exit(3);
+	return q;
+}
+
 /*
  * As FLOOD_UID, until `stop` reads EOF: keeps LANE_USER watched eventfds
  * open, and watches and closes FLOOD_BATCH more at a time, without a
@@ -500,13 +513,8 @@ static void flood_closed_watches(int stop)
 {
 	struct pollfd p = { .fd = stop, .events = POLLIN };
 	struct ukevent uk[FLOOD_BATCH];
-	int q, i, fd;
+	int q = queue_of_user(FLOOD_UID), i, fd;
 
-	if (become(FLOOD_UID))
-		_exit(2);
-	q = open_queue();
-	if (q < 0)
-		_exit(3);
 	for (i = 0; i < LANE_USER; i++) {
 		fd = eventfd(0, EFD_CLOEXEC);
 		if (fd < 0 || add_poll(q, fd, POLLIN, 0))
@@ -535,13 +543,8 @@ static void flood_closed_watches(int stop)
  */
 static void other_user_closes(int out)
 {
-	int q, i, worst = 0;
+	int q = queue_of_user(OTHER_UID), i, worst = 0;
 
-	if (become(OTHER_UID))
-		_exit(2);
-	q = open_queue();
-	if (q < 0)
-		_exit(3);
 	for (i = 0; i < LANE_TRIALS; i++) {
 		int64_t start;
 		int p[2], ms;
@@ -555,16 +558,6 @@ static void other_user_closes(int out)
 		close(p[0]);
 	}
 	_exit(write(out, &worst, sizeof(worst)) == sizeof(worst) ? 0 : 5);
-}
-
-/* The exit status of child `pid`, or -1; never asserts (see below). */
-static int exit_status(pid_t pid)
-{
-	int status;
-
-	if (pid <= 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
 }
 
 /*
@@ -615,9 +608,9 @@ TEST_F_TIMEOUT(q, few_watched_files_of_one_user_are_swept_whatever_another_watch
 	close(out[1]);
 	if (pid > 0 && read(out[0], &worst, sizeof(worst)) != sizeof(worst))
 		worst = -1;
-	other = exit_status(pid);
+	other = reap(pid);
 	close(stop[1]);
-	flood = exit_status(flooder);
+	flood = reap(flooder);
 	ASSERT_EQ(0, param_write(SWEEP_BATCH_PARAM, old));
 	close(out[0]);
 	for (i = 0; i < CROWD; i++)

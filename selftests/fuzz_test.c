@@ -914,7 +914,7 @@ static void op_file(struct worker *w)
 }
 
 /* Waits for a child, through the ticker's signals; its wait status. */
-static int reap(pid_t pid)
+static int wait_status(pid_t pid)
 {
 	int status = 0;
 
@@ -939,7 +939,7 @@ static void op_fork(struct worker *w)
 		_exit(0);
 	}
 	if (pid > 0)
-		reap(pid);
+		wait_status(pid);
 }
 
 /* ---- closing watched files -------------------------------------------- */
@@ -1655,7 +1655,7 @@ static void op_close_check(struct worker *w)
 		_exit(close_check_child(seed, shared, n));
 	if (pid < 0)
 		return;
-	status = reap(pid);
+	status = wait_status(pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail(w, "the close check in a child (seed %#llx) failed: wait status %#x",
 		     (unsigned long long)seed, status);
@@ -2953,7 +2953,7 @@ static void ring_fork(struct worker *w)
 	if (pid < 0)
 		goto out;
 	w->ring_forks++;
-	status = reap(pid);
+	status = wait_status(pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail(w, "a child sharing a ring failed: wait status %#x", status);
 out:

@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,20 @@ static inline int get_ns(int fd, unsigned int min_nr, unsigned int max_nr, int64
 	int r = kevent_get_events_ns(fd, min_nr, max_nr, timeout_ns, buf, 0);
 
 	return r < 0 ? -errno : r;
+}
+
+/*
+ * Waits for child pid; its exit status (128 + the signal if one killed
+ * it), -1 if there is no such child. Never asserts, so a test can put
+ * back what it changed before it checks.
+ */
+static inline int reap(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* Drops every privilege for uid (and gid) u, as setuid() from root does. */

@@ -66,16 +66,6 @@ FIXTURE_TEARDOWN_PARENT(limit)
 	EXPECT_STREQ(self->saved, now);
 }
 
-/* Waits for pid; its exit status. */
-static int reap(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /*
  * The i-th request of a user's set: mostly user events, every fifth a
  * timer (an hour away) and every fifth a watch of pipe rfd, so that every
