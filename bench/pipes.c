@@ -5,31 +5,46 @@
  * 1 000 writes are done; `active` chains run at once. A round is the time
  * from the first write until every byte has been read, dispatching with a
  * zero timeout (libevent's EVLOOP_ONCE | EVLOOP_NONBLOCK).
+ *
+ * kevent-ring: the same chains on a queue with an event ring (issue 15),
+ * its requests edge-triggered, so each write's wake-up writes an entry
+ * into the ring in the writer, and dispatching is reading the ring: no
+ * system call but the reads and writes of the pipes. get-events with
+ * KEVENT_GET_RING is called only when the ring is empty and the kernel
+ * says events wait outside it (KEVENT_RING_BACKLOG), which a ring with
+ * room for every byte in flight never does. A ring entry stands for a
+ * wake-up, not for a byte, and entries that waited outside a full ring
+ * are coalesced: so each entry reads what its pipe has (a short read
+ * means the pipe is empty) and takes a step of the chain for each byte,
+ * and an entry whose bytes an earlier entry read finds nothing.
  */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "bench.h"
 
-enum backend { B_POLL, B_EPOLL, B_KEVENT, B_COUNT };
-static const char *const backend_name[B_COUNT] = { "poll", "epoll", "kevent" };
+enum backend { B_POLL, B_EPOLL, B_KEVENT, B_RING, B_COUNT };
+static const char *const backend_name[B_COUNT] = { "poll", "epoll", "kevent", "kevent-ring" };
+
+/* Room for an entry per byte in flight (at most 100 chains), and stale ones. */
+#define RING_ENTRIES 1024
 
 struct chain {
 	int n, writes, fired, count;
 	int *rd, *wr, *fd2idx;
 	int qfd;
+	struct bench_ring rm;
 	struct pollfd *pfd;
 };
 
-static void on_read(struct chain *c, int idx)
+/* The chain goes on from pipe idx: a byte for the next pipe, while writes are left. */
+static void pass_on(struct chain *c, int idx)
 {
-	char ch;
 	int widx = idx + 1;
 
-	if (read(c->rd[idx], &ch, 1) == 1)
-		c->count++;
 	if (c->writes) {
 		if (widx >= c->n)
 			widx -= c->n;
@@ -38,6 +53,30 @@ static void on_read(struct chain *c, int idx)
 		c->writes--;
 		c->fired++;
 	}
+}
+
+static void on_read(struct chain *c, int idx)
+{
+	char ch;
+
+	if (read(c->rd[idx], &ch, 1) == 1)
+		c->count++;
+	pass_on(c, idx);
+}
+
+/* A ring entry for pipe idx: each byte the pipe has is a step of its chain. */
+static void on_ring_entry(struct chain *c, int idx)
+{
+	char buf[64];
+	ssize_t i, got;
+
+	do {
+		got = read(c->rd[idx], buf, sizeof(buf));
+		for (i = 0; i < got; i++) {
+			c->count++;
+			pass_on(c, idx);
+		}
+	} while (got == sizeof(buf));
 }
 
 /* poll has to scan the whole set every time, as libevent's poll backend does. */
@@ -70,14 +109,33 @@ static void dispatch_kevent(struct chain *c)
 		on_read(c, c->fd2idx[ev[i].ptr]);
 }
 
+/* Up to 64 entries, read in place; head is advanced past them once, after. */
+static void dispatch_ring(struct chain *c)
+{
+	struct kevent_ring *r = c->rm.r;
+	uint32_t h = bench_ring_head(r), tail = bench_ring_tail(r);
+	int n;
+
+	if (h == tail && bench_ring_flags(r) & KEVENT_RING_BACKLOG) {
+		if (bench_ring_get(c->qfd, 0, 64, 0) < 0)
+			die("kevent GET_RING");
+		tail = bench_ring_tail(r);
+	}
+	for (n = 0; h != tail && n < 64; h++, n++)
+		on_ring_entry(c, c->fd2idx[r->entries[h & r->mask].ptr]);
+	bench_ring_advance(r, h);
+}
+
 static void dispatch(struct chain *c, enum backend b)
 {
 	if (b == B_POLL)
 		dispatch_poll(c);
 	else if (b == B_EPOLL)
 		dispatch_epoll(c);
-	else
+	else if (b == B_KEVENT)
 		dispatch_kevent(c);
+	else
+		dispatch_ring(c);
 }
 
 /* Each run registers afresh, so only one contender's hooks are on the pipes. */
@@ -91,6 +149,10 @@ static void attach(struct chain *c, enum backend b)
 	} else if (b == B_KEVENT) {
 		c->qfd = kq_open();
 		kq_add_fds(c->qfd, c->rd, c->n, KEVENT_POLL_POLLIN, 0);
+	} else if (b == B_RING) {
+		c->qfd = kq_open();
+		bench_ring_setup(c->qfd, RING_ENTRIES, &c->rm);
+		kq_add_fds(c->qfd, c->rd, c->n, KEVENT_POLL_POLLIN, KEVENT_REQ_ET);
 	} else {
 		for (i = 0; i < c->n; i++) {
 			c->pfd[i].fd = c->rd[i];
@@ -117,6 +179,7 @@ static double round_us(struct chain *c, enum backend b, int active, int writes)
 		dispatch(c, b);
 	while (c->count != c->fired);
 	t0 = now_ns() - t0;
+	bench_ring_unmap(&c->rm);
 	if (b != B_POLL)
 		close(c->qfd);
 	return t0 / 1000.0;
@@ -144,12 +207,15 @@ static void bench_n(struct chain *c, int active)
 
 	for (r = 0; r < bench_runs; r++)
 		for (b = 0; b < B_COUNT; b++) {
+			if (b == B_RING && !bench_ring_supported())
+				continue;
 			w = writes_for(b, c->n);
 			samples_add(&runs[b], round_us(c, b, active, w) * scaled(1000) / w);
 		}
 	snprintf(params, sizeof(params), "n=%d,active=%d", c->n, active);
 	for (b = 0; b < B_COUNT; b++) {
-		report("pipes", backend_name[b], params, "us_per_round", &runs[b]);
+		if (runs[b].n)
+			report("pipes", backend_name[b], params, "us_per_round", &runs[b]);
 		samples_free(&runs[b]);
 	}
 }
@@ -158,6 +224,7 @@ static void chain_alloc(struct chain *c, int n)
 {
 	int i, maxfd = 2 * n + 64;
 
+	memset(c, 0, sizeof(*c));
 	c->n = n;
 	c->rd = calloc(n, sizeof(int));
 	c->wr = calloc(n, sizeof(int));

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -152,6 +153,15 @@ static void kevent_et_cycle(int kq, int fd, struct ukevent *out)
 	kevent_get_events_ns(kq, 0, 1, 0, out, 0);
 }
 
+/* The same on a queue with a ring: the write's wake-up writes the entry, read with no call. */
+static void kevent_ring_cycle(struct kevent_ring_map *map, int fd)
+{
+	eventfd_write(fd, 1);
+	if (kevent_ring_ready(map) != 1 || !(kevent_ring_entry_at(map, 0)->ret_data[0] & KEVENT_POLL_POLLIN))
+		fprintf(stderr, "insns: no ring entry for the write\n"), exit(1);
+	kevent_ring_advance(map, 1);
+}
+
 /* A user event triggered and collected. */
 static void kevent_user_cycle(int kq, struct ukevent *user, struct ukevent *out)
 {
@@ -222,6 +232,9 @@ int main(int argc, char **argv)
 	int epet = epoll_create1(0), kqet = open("/dev/kevent", O_RDWR);
 	/* One eventfd each: a write wakes only the queue measured. */
 	int epetfd = eventfd(0, 0), kqetfd = eventfd(0, 0);
+	/* The same on a queue with an event ring. */
+	int kqring = open("/dev/kevent", O_RDWR), ringfd = eventfd(0, 0), lonefd = eventfd(0, 0);
+	struct kevent_ring_map map;
 	/* A unix socket with a byte to read: kevent holds its socket, not its file. */
 	int epu = epoll_create1(0), kqu = open("/dev/kevent", O_RDWR), u[2];
 	int ept = epoll_create1(0), kqt = open("/dev/kevent", O_RDWR), t[2];
@@ -230,7 +243,7 @@ int main(int argc, char **argv)
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || epetfd < 0 || kqetfd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 ||
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || kqring < 0 || ringfd < 0 || lonefd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 ||
 	    pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
 		perror("insns: setting up");
 		return 1;
@@ -276,10 +289,16 @@ int main(int argc, char **argv)
 	user.req_flags = KEVENT_REQ_ET;
 	if (kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &uk) != 1 || kevent_ctl(kqet, KEVENT_CTL_ADD, 1, &user) != 1)
 		return perror("insns: ADD edge-triggered"), 1;
+	MEASURE("eventfd write, nothing watching", 1, eventfd_write(lonefd, 1));
 	MEASURE("eventfd write + epoll_wait, edge", 1, epoll_et_cycle(epet, epetfd, out));
 	MEASURE("eventfd write + kevent_get_events, edge", 1, kevent_et_cycle(kqet, kqetfd, kout));
 	MEASURE("KEVENT_CTL_READY + kevent_get_events, edge", 1,
 		kevent_user_cycle(kqet, &user, kout));
+	uk = poll_request(ringfd);
+	uk.req_flags = KEVENT_REQ_ET;
+	if (kevent_ring_setup(kqring, 64, &map) || kevent_ctl(kqring, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return perror("insns: a ring"), 1;
+	MEASURE("eventfd write + ring entry, edge", 1, kevent_ring_cycle(&map, ringfd));
 	user.req_flags = 0;
 	ev.events = EPOLLIN;
 	uk = poll_request(p[0]);
