@@ -10,14 +10,14 @@ use crate::sys::{
     file::FileUse,
     hrtimer::{impl_has_hr_timer, HrTimer},
     inode::InodeWatcher,
-    list::{impl_list_links, ListOwner},
+    list::{impl_list_links, ListArcTracker, ListOwner},
     poll::{HookSlot, PollCallback},
     rbtree::{impl_has_rb_links, RbItem, RbLinks},
 };
 use crate::watch::{Watch, OTHERS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{
-    list::{impl_list_arc_safe, AtomicTracker, ListLinks, TryNewListArc},
+    list::{impl_list_arc_safe, ListLinks, TryNewListArc},
     prelude::*,
     sync::{Arc, ArcBorrow, LockedBy},
 };
@@ -117,7 +117,7 @@ pub(crate) struct Request {
     #[pin]
     links: ListLinks,
     #[pin]
-    tracker: AtomicTracker,
+    tracker: ListArcTracker,
     /// The hrtimer of a source that uses one.
     #[pin]
     timer: HrTimer<Request>,
@@ -127,7 +127,7 @@ pub(crate) struct Request {
 }
 
 impl_list_arc_safe! {
-    impl ListArcSafe<0> for Request { tracked_by tracker: AtomicTracker; }
+    impl ListArcSafe<0> for Request { tracked_by tracker: ListArcTracker; }
 }
 impl_list_links!(Request, links);
 impl_has_hr_timer!(Request, timer, source::timer_fired);
@@ -184,7 +184,7 @@ impl Request {
                 reg_links <- RbLinks::new(),
                 watch_links <- RbLinks::new(),
                 links <- ListLinks::new(),
-                tracker <- AtomicTracker::new(),
+                tracker <- ListArcTracker::new(),
                 // Only a source that uses it sets up its hrtimer.
                 timer <- HrTimer::new(kind.timer_clock(uk)),
                 hook <- HookSlot::new(),
@@ -277,6 +277,13 @@ impl Request {
     pub(crate) fn set_payload(&self, _ready: &mut crate::queue::ReadyList, data: [u32; 2]) {
         self.payload[0].store(data[0], Ordering::Relaxed);
         self.payload[1].store(data[1], Ordering::Relaxed);
+    }
+
+    /// Whether it is on the ready list or held by a collector: every
+    /// `ListArc` of a request is made and let go of under the ready lock,
+    /// save those of dead requests (`Queue::queue_locked`, `Queue::requeue`).
+    pub(crate) fn is_in_line(&self, _ready: &mut crate::queue::ReadyList) -> bool {
+        self.tracker.is_taken()
     }
 
     pub(crate) fn kill(&self, _ready: &mut crate::queue::ReadyList) {

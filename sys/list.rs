@@ -21,8 +21,10 @@
 //! look at is always the first of the rest. Each step costs O(1) however
 //! far the scan has gone; `iter().skip(n)` would walk the `n` again.
 
+use core::marker::PhantomPinned;
+use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use kernel::list::{List, ListArc, ListItem};
+use kernel::list::{List, ListArc, ListArcSafe, ListItem, TryNewListArc};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -46,6 +48,69 @@ macro_rules! impl_list_links {
     };
 }
 pub(crate) use impl_list_links;
+
+/// Tracks whether an item's `ListArc` exists, as `kernel::list::AtomicTracker`
+/// does, and can also say so without trying to take it ([`Self::is_taken`]):
+/// a caller that only needs to know whether it could queue the item then
+/// costs no compare-and-swap, and no reference taken and dropped again.
+///
+/// # Invariants
+///
+/// `taken` is `true` exactly while a `ListArc` of the item exists, as
+/// `AtomicTracker`'s flag is.
+#[pin_data]
+pub(crate) struct ListArcTracker {
+    taken: AtomicBool,
+    /// Pinned, so that it is never moved into an `Arc` that has a
+    /// `ListArc` already (the invariant of `new`, as `AtomicTracker`'s).
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+impl ListArcTracker {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        // INVARIANT: a pin-initialiser cannot reach an existing `Arc`, so
+        // no `ListArc` of the item exists yet.
+        pin_init!(Self {
+            taken: AtomicBool::new(false),
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Whether a `ListArc` of the item exists. Exact for a caller that
+    /// holds the lock under which every `ListArc` of the item is made and
+    /// let go of; otherwise a moment's answer.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.taken.load(Ordering::Acquire)
+    }
+}
+
+impl ListArcSafe<0> for ListArcTracker {
+    unsafe fn on_create_list_arc_from_unique(self: Pin<&mut Self>) {
+        // SAFETY: `taken` is not structurally pinned.
+        let this = unsafe { Pin::into_inner_unchecked(self) };
+        // INVARIANT: a `ListArc` was just made.
+        *this.taken.get_mut() = true;
+    }
+
+    unsafe fn on_drop_list_arc(&self) {
+        // INVARIANT: the `ListArc` was just dropped. Release: what its
+        // holder did happens before the next `ListArc` is made.
+        self.taken.store(false, Ordering::Release);
+    }
+}
+
+// SAFETY: `try_new_list_arc` returns `true` only if it turned `taken` from
+// `false` to `true`: by the invariant no `ListArc` existed, and the next
+// caller sees `true` until the new one is dropped. Acquire pairs with the
+// release of the previous `ListArc`'s drop.
+unsafe impl TryNewListArc<0> for ListArcTracker {
+    fn try_new_list_arc(&self) -> bool {
+        self.taken
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+}
 
 /// Items that belong to one [`OwnedList`] for life.
 pub(crate) trait ListOwner {
