@@ -878,7 +878,7 @@ impl Queue {
             return false;
         }
         let event = req.event_with(KEVENT_RET_DONE | ev.ret_flags, ev.ret_data);
-        if ready.stage_ring(&[event]) == 0 {
+        if !ready.stage_one(&event) {
             // The ring is full: the event waits in line, coalesced as usual.
             return Self::queue_locked(ready, req);
         }

