@@ -228,8 +228,12 @@ def collection(rep, floor):
                          fmt(above(wr, base)) if w != "write-only" else "",
                          rep.cell("collect", w, p, "ns_per_event") if w != "write-only" else "",
                          fmt(tot[w]) if w != "write-only" else ""])
-        rows.append([str(b), "kevent-ring / epoll-edge", "", "", "",
-                     rfmt(ratio(tot["kevent-ring"], tot["epoll-edge"]))])
+        r = ratio(tot["kevent-ring"], tot["epoll-edge"])
+        rows.append([str(b), "kevent-ring / epoll-edge", "", "", "", rfmt(r)])
+        # The collection goals' bounds, for the ring's whole cost of an event.
+        want = 0.8 if b == 64 else 1.0
+        rep.goal(f"ring event from write to program, {b} per call: kevent-ring/epoll-edge "
+                 f"<= {want}", r, r is not None and r <= want)
     rep.table(["events per call", "contender", "writes", "of which wake-up", "collection",
                "writes + collection"], rows)
 
