@@ -9,16 +9,17 @@
  * kevent-ring: the same chains on a queue with an event ring (issue 15),
  * its requests edge-triggered, so each write's wake-up writes an entry
  * into the ring in the writer, and dispatching is reading the ring: no
- * system call but the reads and writes of the pipes. get-events with
- * KEVENT_GET_RING is called only when the ring is empty and the kernel
- * says events wait outside it (KEVENT_RING_BACKLOG), which a ring with
- * room for every byte in flight never does. A ring entry stands for a
- * wake-up, not for a byte, and entries that waited outside a full ring
- * are coalesced: so each entry reads what its pipe has (a short read
- * means the pipe is empty) and takes a step of the chain for each byte,
- * and an entry whose bytes an earlier entry read finds nothing.
+ * system call but the reads and writes of the pipes. A pipe wakes its
+ * readers at every write while it is polled, so entries and bytes match
+ * one to one, and each entry runs the others' callback (read a byte,
+ * write one). The ring has room for every entry a round can have unread
+ * (a byte in flight per chain, and the 64 a turn is reading); events that
+ * waited outside a full ring would be coalesced, entries and bytes would
+ * no longer match, so the round stops if the kernel says any did
+ * (KEVENT_RING_BACKLOG).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@
 enum backend { B_POLL, B_EPOLL, B_KEVENT, B_RING, B_COUNT };
 static const char *const backend_name[B_COUNT] = { "poll", "epoll", "kevent", "kevent-ring" };
 
-/* Room for an entry per byte in flight (at most 100 chains), and stale ones. */
+/* Room for an entry per byte in flight (at most 100 chains) and a turn's 64. */
 #define RING_ENTRIES 1024
 
 struct chain {
@@ -62,21 +63,6 @@ static void on_read(struct chain *c, int idx)
 	if (read(c->rd[idx], &ch, 1) == 1)
 		c->count++;
 	pass_on(c, idx);
-}
-
-/* A ring entry for pipe idx: each byte the pipe has is a step of its chain. */
-static void on_ring_entry(struct chain *c, int idx)
-{
-	char buf[64];
-	ssize_t i, got;
-
-	do {
-		got = read(c->rd[idx], buf, sizeof(buf));
-		for (i = 0; i < got; i++) {
-			c->count++;
-			pass_on(c, idx);
-		}
-	} while (got == sizeof(buf));
 }
 
 /* poll has to scan the whole set every time, as libevent's poll backend does. */
@@ -116,13 +102,12 @@ static void dispatch_ring(struct chain *c)
 	uint32_t h = bench_ring_head(r), tail = bench_ring_tail(r);
 	int n;
 
-	if (h == tail && bench_ring_flags(r) & KEVENT_RING_BACKLOG) {
-		if (bench_ring_get(c->qfd, 0, 64, 0) < 0)
-			die("kevent GET_RING");
-		tail = bench_ring_tail(r);
+	if (bench_ring_flags(r) & KEVENT_RING_BACKLOG) {
+		errno = EOVERFLOW;
+		die("kevent-ring pipes: events waited outside the ring (RING_ENTRIES too small)");
 	}
 	for (n = 0; h != tail && n < 64; h++, n++)
-		on_ring_entry(c, c->fd2idx[r->entries[h & r->mask].ptr]);
+		on_read(c, c->fd2idx[r->entries[h & r->mask].ptr]);
 	bench_ring_advance(r, h);
 }
 

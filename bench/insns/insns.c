@@ -296,9 +296,13 @@ int main(int argc, char **argv)
 		kevent_user_cycle(kqet, &user, kout));
 	uk = poll_request(ringfd);
 	uk.req_flags = KEVENT_REQ_ET;
-	if (kevent_ring_setup(kqring, 64, &map) || kevent_ctl(kqring, KEVENT_CTL_ADD, 1, &uk) != 1)
-		return perror("insns: a ring"), 1;
-	MEASURE("eventfd write + ring entry, edge", 1, kevent_ring_cycle(&map, ringfd));
+	/* A module from before the ring (bench/ab.sh of an old revision) has no row. */
+	if (kevent_ring_setup(kqring, 64, &map))
+		printf("# no ring (%s): no ring row\n", strerror(errno));
+	else if (kevent_ctl(kqring, KEVENT_CTL_ADD, 1, &uk) != 1)
+		return perror("insns: ADD on a ring"), 1;
+	else
+		MEASURE("eventfd write + ring entry, edge", 1, kevent_ring_cycle(&map, ringfd));
 	user.req_flags = 0;
 	ev.events = EPOLLIN;
 	uk = poll_request(p[0]);
