@@ -279,9 +279,11 @@ impl Request {
         self.payload[1].store(data[1], Ordering::Relaxed);
     }
 
-    /// Whether it is on the ready list or held by a collector: every
-    /// `ListArc` of a request is made and let go of under the ready lock,
-    /// save those of dead requests (`Queue::queue_locked`, `Queue::requeue`).
+    /// Whether it is on the ready list or held by a collector. Exact: every
+    /// `ListArc` of a request is made (`Queue::queue_locked`) and let go of
+    /// under the ready lock, save those of dead requests (`Queue::retire`
+    /// kills one under the lock, then lets go of its `ListArc`, as
+    /// `Queue::remove_delivered` does after it), which are never asked.
     pub(crate) fn is_in_line(&self, _ready: &mut crate::queue::ReadyList) -> bool {
         self.tracker.is_taken()
     }
