@@ -157,7 +157,8 @@ static void kevent_et_cycle(int kq, int fd, struct ukevent *out)
 static void kevent_ring_cycle(struct kevent_ring_map *map, int fd)
 {
 	eventfd_write(fd, 1);
-	if (kevent_ring_ready(map) != 1 || !(kevent_ring_entry_at(map, 0)->ret_data[0] & KEVENT_POLL_POLLIN))
+	if (kevent_ring_ready(map) != 1 ||
+	    !(kevent_ring_entry_at(map, 0)->ret_data[0] & KEVENT_POLL_POLLIN))
 		fprintf(stderr, "insns: no ring entry for the write\n"), exit(1);
 	kevent_ring_advance(map, 1);
 }
@@ -243,7 +244,8 @@ int main(int argc, char **argv)
 	struct ukevent user = { .type = KEVENT_USER };
 
 	if (ep0 < 0 || kq0 < 0 || kq1 < 0 || kq64 < 0 || kqr < 0 || efd < 0 || epet < 0 ||
-	    kqet < 0 || epetfd < 0 || kqetfd < 0 || kqring < 0 || ringfd < 0 || lonefd < 0 || epu < 0 || kqu < 0 || ept < 0 || kqt < 0 ||
+	    kqet < 0 || epetfd < 0 || kqetfd < 0 || kqring < 0 || ringfd < 0 || lonefd < 0 ||
+	    epu < 0 || kqu < 0 || ept < 0 || kqt < 0 ||
 	    pipe(p) || socketpair(AF_UNIX, SOCK_STREAM, 0, u) || write(u[1], "x", 1) != 1) {
 		perror("insns: setting up");
 		return 1;
