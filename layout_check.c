@@ -17,6 +17,7 @@
 
 #include "sys/inode.h"
 #include "sys/socket.h"
+#include "sys/wait.h"
 
 #define SIZE(sym, type) DEFINE(sym, sizeof(type))
 
@@ -76,6 +77,10 @@ void kevent_layout(void)
 	OFFSET(SOCKET_STATE_ERROR, kevent_socket_state, error);
 	OFFSET(SOCKET_STATE_SHUTDOWN, kevent_socket_state, shutdown);
 	OFFSET(SOCKET_STATE_LISTENING, kevent_socket_state, listening);
+
+	SIZE(WAITER_SIZE, struct kevent_waiter);
+	OFFSET(WAITER_ENTRY, kevent_waiter, entry);
+	OFFSET(WAITER_MIN_NR, kevent_waiter, min_nr);
 	DEFINE(RCV_SHUTDOWN_BITS, RCV_SHUTDOWN);
 	DEFINE(SEND_SHUTDOWN_BITS, SEND_SHUTDOWN);
 

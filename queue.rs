@@ -38,7 +38,7 @@ use crate::sys::{
     signal,
     spinlock_irq::{new_spinlock_irq, SpinLockIrq, SpinLockIrqBackend},
     uaccess::{StagedEvents, UkeventWriter},
-    wait::{new_wait_queue_head, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
+    wait::{new_wait_queue_head, PollWaking, WaitQueueHead, Wake, MAX_WAKE_DEPTH},
     work,
 };
 use crate::watch::{self, PendingWatch};
@@ -64,6 +64,14 @@ const POLL_READABLE: u32 = (crate::layout::EPOLLIN_BITS | crate::layout::EPOLLRD
 
 /// Events are collected in batches of this many between user copies.
 const BATCH: usize = 16;
+
+/// The most pollers that a source's wake-up of the queue wakes itself,
+/// under the source's locks, often with interrupts off. More are woken
+/// from the queue's work item, which one run does for any number of
+/// wake-ups: otherwise each of many requests on one file, made ready by
+/// one wake-up of that file, would walk all of the queue's pollers (many
+/// requests of another queue, say) in turn, with interrupts off.
+const INLINE_POLLERS: usize = 16;
 
 /// A request a collection took off the ready list, and what it comes to.
 struct Taken {
@@ -226,8 +234,9 @@ pub(crate) struct Queue {
     /// The queues this one watches and that watch it.
     nest: nest::Node,
     /// While this queue wakes its pollers: how many other queues' wake-ups
-    /// that runs inside (the lockdep subclass of its poller lock).
-    wake_depth: AtomicU32,
+    /// that runs inside (the lockdep subclass of its poller lock), and in
+    /// whose context.
+    waking: PollWaking,
 }
 
 /// The id of `Queue::closed_work` (`poll_work` is 0).
@@ -291,7 +300,7 @@ impl Queue {
                 closed_work <- new_work!("kevent_closed_work"),
                 list_id,
                 nest: node,
-                wake_depth: AtomicU32::new(0),
+                waking: PollWaking::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         );
@@ -309,10 +318,10 @@ impl Queue {
         &self.nest
     }
 
-    /// See `wake_depth`: 0 unless read inside this queue's wake-up of its
+    /// See `waking`: 0 unless read inside this queue's wake-up of its
     /// pollers, on the same CPU, under the poller lock.
     pub(crate) fn wake_depth(&self) -> u32 {
-        self.wake_depth.load(Ordering::Relaxed)
+        self.waking.depth()
     }
 
     /// The id of this queue's ready list, which its requests report.
@@ -694,7 +703,7 @@ impl Queue {
         let count = ready.available();
         drop(ready);
         kind.resume(&req, req.source.access_mut(reg));
-        self.wake(count);
+        self.wake(&req, count);
         Ok(())
     }
 
@@ -754,7 +763,7 @@ impl Queue {
     /// waiter that can use it. Any context; never sleeps.
     pub(crate) fn make_ready(&self, req: ArcBorrow<'_, Request>, n: u64) {
         if let Some((count, _)) = self.mark_ready(req, 0, |req, ready| req.add_pending(ready, n)) {
-            self.wake(count);
+            self.wake(&req, count);
         }
     }
 
@@ -766,7 +775,7 @@ impl Queue {
             req.add_pending(ready, 1);
         };
         if let Some((count, _)) = self.mark_ready(req, 0, mark) {
-            self.wake(count);
+            self.wake(&req, count);
         }
     }
 
@@ -779,7 +788,10 @@ impl Queue {
     /// one sees the readiness as soon as the wake-up returns. `depth` is
     /// how many queues' poller locks are held around this call (see
     /// `Watch::wake_depth`); `None` (the file is an epoll instance) or a
-    /// depth beyond lockdep's subclasses wakes them from a work item.
+    /// depth beyond lockdep's subclasses wakes them from a work item, as
+    /// do more than [`INLINE_POLLERS`] pollers and a wake-up that came
+    /// back to this queue from inside its own wake-up of its pollers (an
+    /// aio poll of the queue that signals an eventfd the queue watches).
     ///
     /// Nobody is woken for a request that was queued already: they were
     /// when it was. Besides saving work, this ends the ping-pong of a
@@ -804,23 +816,38 @@ impl Queue {
             return;
         };
         self.wake_waiter(count, sync);
-        if !self.pollers.is_active() {
-            return;
-        }
-        match depth {
-            Some(depth) if depth <= MAX_WAKE_DEPTH => self.wake_pollers_at(depth),
-            // Already queued: that run will see this readiness too.
-            _ => {
-                let _ = work::system().enqueue::<Arc<Queue>, 0>(self.clone());
-            }
-        }
+        self.wake_pollers_for_source(depth);
     }
 
     /// Wakes the pollers with the poller lock at lockdep subclass `depth`,
-    /// which wake-ups nested in this one read from `wake_depth`.
+    /// which wake-ups nested in this one read from `waking`. From the
+    /// queue's own contexts (its work item, the end of a collection), which
+    /// no wake-up of its pollers can be inside.
     fn wake_pollers_at(&self, depth: u32) {
         self.pollers
-            .wake_up_poll_nested(POLL_READABLE, depth, &self.wake_depth);
+            .wake_up_poll_nested(POLL_READABLE, depth, &self.waking, None);
+    }
+
+    /// Wakes the pollers for readiness a source brought, from the source's
+    /// context: itself if it may (see `make_ready_nested`), else from the
+    /// work item.
+    fn wake_pollers_for_source(self: &Arc<Self>, depth: Option<u32>) {
+        if !self.pollers.is_active() {
+            return;
+        }
+        let woken = match depth {
+            Some(depth) if depth <= MAX_WAKE_DEPTH => self.pollers.wake_up_poll_nested(
+                POLL_READABLE,
+                depth,
+                &self.waking,
+                Some(INLINE_POLLERS),
+            ),
+            _ => false,
+        };
+        if !woken {
+            // Already queued: that run will see this readiness too.
+            let _ = work::system().enqueue::<Arc<Queue>, 0>(self.clone());
+        }
     }
 
     /// Marks a live request pending with `mark` and queues it, or writes
@@ -923,11 +950,12 @@ impl Queue {
         }
     }
 
-    /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers.
-    fn wake(&self, count: usize) {
+    /// Wakes one waiter whose `min_nr` is at most `count`, and the pollers,
+    /// for `req` of this queue.
+    fn wake(&self, req: &Request, count: usize) {
         self.wake_next(count);
-        if count > 0 && self.pollers.is_active() {
-            self.wake_pollers_at(0);
+        if count > 0 {
+            req.queue.wake_pollers_for_source(Some(0));
         }
     }
 

@@ -4,8 +4,10 @@
  * edges, 5 queues, in whatever order a chain is built), the duplicate
  * check before them, a diamond that a check visiting each queue once
  * handles quickly, nested wake-ups that arrive synchronously (issue 11,
- * sections 3 and 5), and a queue that its watchers still find ready while
- * another thread collects from it (epoll's epoll47).
+ * sections 3 and 5), a queue that its watchers still find ready while
+ * another thread collects from it (epoll's epoll47), and wake-ups that
+ * the queue passes to its work item: many watchers, and a wake-up that
+ * comes back to the queue from inside its own (an aio poll).
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -14,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <linux/aio_abi.h>
 
 #include "kevent_test.h"
 #include "kselftest_harness.h"
@@ -566,6 +571,109 @@ TEST_F(nested, level_triggered_queue_stays_readable_during_a_collection)
 	EXPECT_EQ(0, idle_epoll);
 	EXPECT_EQ(0, idle_queue);
 	EXPECT_EQ(0, idle_collect);
+}
+
+/*
+ * Many requests on one pipe in q1, and many requests of q2 watching q1:
+ * one write makes each of q1's requests ready, and each would wake all of
+ * q1's pollers in turn, inside the pipe's wake-up with interrupts off (the
+ * square of the requests). Past a few pollers the queue wakes them from
+ * its work item, once: every request above still becomes ready.
+ */
+#define FAN 64
+
+TEST(many_watchers_of_a_queue_woken_from_its_work_item)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+	struct ukevent uk, ev[FAN];
+	int q1, q2, ep, p[2];
+	__u32 i;
+
+	q1 = open_queue();
+	if (q1 < 0 && errno == ENOENT)
+		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
+	ASSERT_GE(q1, 0);
+	q2 = open_queue();
+	ASSERT_GE(q2, 0);
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_GE(ep, 0);
+	for (i = 0; i < FAN; i++) {
+		uk = uk_make(KEVENT_POLL, p[0], 0, POLLIN, KEVENT_REQ_ET, i);
+		ASSERT_EQ(0, ctl1(q1, KEVENT_CTL_ADD, &uk)) TH_LOG("request %u on the pipe", i);
+		uk = uk_make(KEVENT_POLL, q1, 0, POLLIN, 0, i);
+		ASSERT_EQ(0, ctl1(q2, KEVENT_CTL_ADD, &uk)) TH_LOG("request %u on q1", i);
+	}
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, q1, &ee));
+	ASSERT_EQ(0, get_ns(q2, 0, FAN, 0, ev));
+
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	/* Every watch of q1 hears of it, if not at once. */
+	ASSERT_EQ(FAN, get_ns(q2, FAN, FAN, 5 * NSEC_PER_SEC, ev));
+	for (i = 0; i < FAN; i++)
+		ASSERT_EQ((__u32)q1, ev[i].id.raw[0]);
+	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 5000));
+	ASSERT_EQ(FAN, get_ns(q1, FAN, FAN, 0, ev));
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+	close(q2);
+	close(q1);
+}
+
+/*
+ * An aio poll of q whose completion signals an eventfd that q watches:
+ * waking q's pollers completes the poll, which signals the eventfd, whose
+ * wake-up makes q's request ready and wakes q's pollers again, from inside
+ * the first wake-up, under q's poller lock. Where aio completes such a
+ * poll at once (Linux 7.2), q must pass the second wake-up to its work
+ * item; taking the lock again would spin forever with interrupts off.
+ */
+TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+	struct timespec five_s = { .tv_sec = 5 };
+	struct iocb cb = { 0 }, *cbs[1] = { &cb };
+	aio_context_t ctx = 0;
+	struct io_event done;
+	struct ukevent uk, ev[4];
+	int q, efd, ep, n, i;
+
+	q = open_queue();
+	if (q < 0 && errno == ENOENT)
+		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
+	ASSERT_GE(q, 0);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_GE(efd, 0);
+	uk = uk_make(KEVENT_POLL, efd, 0, POLLIN, 0, 1);
+	ASSERT_EQ(0, ctl1(q, KEVENT_CTL_ADD, &uk));
+	uk = uk_user(2, 0);
+	ASSERT_EQ(0, ctl1(q, KEVENT_CTL_ADD, &uk));
+	/* Keeps q's pollers active when the eventfd's wake-up reaches q. */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, q, &ee));
+	ASSERT_EQ(0, syscall(__NR_io_setup, 4, &ctx));
+	cb.aio_lio_opcode = IOCB_CMD_POLL;
+	cb.aio_fildes = q;
+	cb.aio_buf = POLLIN;
+	cb.aio_flags = IOCB_FLAG_RESFD;
+	cb.aio_resfd = efd;
+	ASSERT_EQ(1, syscall(__NR_io_submit, ctx, 1, cbs));
+
+	ASSERT_EQ(0, user_ready(q, 2, 7));
+	ASSERT_EQ(1, syscall(__NR_io_getevents, ctx, 1, 1, &done, &five_s));
+	ASSERT_EQ(POLLIN, done.res & POLLIN);
+	/* The eventfd was signalled: both requests are ready. */
+	n = get_ns(q, 2, 4, 5 * NSEC_PER_SEC, ev);
+	ASSERT_EQ(2, n);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(i ? KEVENT_POLL : KEVENT_USER, ev[i].type) TH_LOG("event %d", i);
+	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 5000));
+	ASSERT_EQ(0, syscall(__NR_io_destroy, ctx));
+	close(ep);
+	close(efd);
+	close(q);
 }
 
 TEST_HARNESS_MAIN

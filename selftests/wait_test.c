@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kevent_get_events: min_nr, max_nr and timeout; O_NONBLOCK; signals;
- * several waiters; FIFO order; level, edge and one-shot user events;
+ * several waiters, in the order of what they need; FIFO order of events;
+ * level, edge and one-shot user events;
  * poll() and epoll on the queue fd; fdinfo; faults while copying out.
  */
 #define _GNU_SOURCE
@@ -404,6 +405,60 @@ TEST_F_TIMEOUT(q, two_waiters_no_event_lost_or_doubled, 120)
 TEST_F_TIMEOUT(q, eight_waiters_no_event_lost_or_doubled, 240)
 {
 	many_waiters(_metadata, self->fd, 8);
+}
+
+/*
+ * Sleepers are kept in the order of the events they need, and a wake-up
+ * looks at the first only: one needing 1 that went to sleep behind two
+ * needing 3 still takes the first event, and the six after it go three
+ * to each of the others, none lost to a wake-up that stopped short.
+ */
+struct needy {
+	int fd;
+	unsigned int min_nr;
+	atomic_int tid;
+	int result;
+};
+
+static void *wait_for_some(void *arg)
+{
+	struct needy *n = arg;
+	struct ukevent ev[4];
+
+	atomic_store(&n->tid, gettid());
+	n->result = get_ns(n->fd, n->min_nr, n->min_nr, 20 * NSEC_PER_SEC, ev);
+	return NULL;
+}
+
+static void start_needy(struct __test_metadata *_metadata, struct needy *n, pthread_t *t)
+{
+	ASSERT_EQ(0, pthread_create(t, NULL, wait_for_some, n));
+	while (!atomic_load(&n->tid))
+		usleep(1000);
+	ASSERT_TRUE(wait_in_ioctl(getpid(), atomic_load(&n->tid),
+				  (unsigned long)KEVENT_IOC_GET_EVENTS));
+}
+
+TEST_F(q, a_sleeper_needing_less_is_woken_past_those_needing_more)
+{
+	struct needy more[2] = { { .fd = self->fd, .min_nr = 3 }, { .fd = self->fd, .min_nr = 3 } };
+	struct needy less = { .fd = self->fd, .min_nr = 1 };
+	pthread_t t[2], t_less;
+	__u32 id;
+
+	add_users(_metadata, self->fd, 1, 7, KEVENT_REQ_ONESHOT);
+	start_needy(_metadata, &more[0], &t[0]);
+	start_needy(_metadata, &more[1], &t[1]);
+	start_needy(_metadata, &less, &t_less);
+	ASSERT_EQ(0, user_ready(self->fd, 1, 0));
+	pthread_join(t_less, NULL);
+	EXPECT_EQ(1, less.result);
+	for (id = 2; id <= 7; id++)
+		ASSERT_EQ(0, user_ready(self->fd, id, 0));
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	EXPECT_EQ(3, more[0].result);
+	EXPECT_EQ(3, more[1].result);
 }
 
 TEST_F(q, events_come_out_in_the_order_they_became_ready)

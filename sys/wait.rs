@@ -5,16 +5,19 @@
 //! Upstream has `CondVar` and `PollCondVar` (Linux 6.13) for this; neither
 //! sleeps on an hrtimer deadline nor lets a sleeper state how many events
 //! it needs, which is what get-events' `min_nr` and nanosecond timeout
-//! need. So this is a thin layer over `prepare_to_wait_exclusive`,
-//! `schedule_hrtimeout_range` and `__wake_up`, as `fs/eventpoll.c` uses them.
+//! need. So this is a thin layer over `schedule_hrtimeout_range` and
+//! `__wake_up`, as `fs/eventpoll.c` uses them, and over a
+//! `prepare_to_wait_exclusive` that keeps sleepers in `min_nr` order
+//! (`sys/wait.c`).
 
 use super::compat::Ktime;
 use super::lock_class::LockClassKey;
+use crate::layout;
 use core::{
     ffi::{c_int, c_uint, c_void},
-    mem::offset_of,
+    mem::{offset_of, size_of},
     ptr,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, AtomicUsize, Ordering},
 };
 use kernel::{
     bindings,
@@ -41,6 +44,45 @@ unsafe impl Sync for WaitQueueHead {}
 /// this are not made under the waker's lock (see `Queue::wake_pollers`).
 pub(crate) const MAX_WAKE_DEPTH: u32 = 7;
 
+/// What a wake-up of a head's pollers in progress tells the wake-ups that
+/// its callbacks make (see [`WaitQueueHead::wake_up_poll_nested`]).
+pub(crate) struct PollWaking {
+    /// The lockdep subclass the head's lock was taken at.
+    depth: AtomicU32,
+    /// The task whose context holds the head's lock (its `task_struct`'s
+    /// address), 0 while nobody does.
+    task: AtomicUsize,
+}
+
+impl PollWaking {
+    pub(crate) const fn new() -> Self {
+        Self {
+            depth: AtomicU32::new(0),
+            task: AtomicUsize::new(0),
+        }
+    }
+
+    /// The subclass of the wake-up in progress: 0 unless read inside it.
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Whether the caller runs inside the wake-up in progress: one of its
+    /// callbacks led back to the same head. The lock is held with
+    /// interrupts off, so only code called from inside that hold runs in
+    /// the holder's context on its CPU, and no other context can see its
+    /// own task here.
+    fn is_current(&self) -> bool {
+        self.task.load(Ordering::Relaxed) == current_task()
+    }
+}
+
+/// The calling context's task (in an interrupt, the task it interrupted).
+fn current_task() -> usize {
+    // SAFETY: `get_current()` only reads the current task pointer.
+    unsafe { bindings::get_current() as usize }
+}
+
 /// Creates a [`WaitQueueHead`] initialiser with a lockdep class of its own.
 macro_rules! new_wait_queue_head {
     ($name:literal) => {
@@ -62,11 +104,25 @@ pub(crate) enum Wake {
 }
 
 /// A sleeper on a [`WaitQueueHead`], woken only by a count of at least
-/// `min_nr` (see [`WaitQueueHead::wake_up_count`]).
+/// `min_nr` (see [`WaitQueueHead::wake_up_count`]): `struct kevent_waiter`.
 #[repr(C)]
 struct Waiter {
     entry: bindings::wait_queue_entry,
     min_nr: usize,
+}
+
+const _: () = {
+    assert!(size_of::<Waiter>() == layout::WAITER_SIZE);
+    assert!(offset_of!(Waiter, entry) == layout::WAITER_ENTRY);
+    assert!(offset_of!(Waiter, min_nr) == layout::WAITER_MIN_NR);
+};
+
+extern "C" {
+    fn kevent_prepare_to_wait_sorted(
+        wq_head: *mut bindings::wait_queue_head,
+        waiter: *mut Waiter,
+        state: c_int,
+    );
 }
 
 impl WaitQueueHead {
@@ -106,37 +162,60 @@ impl WaitQueueHead {
     /// with the lockdep subclass `depth`: the wake-up of a queue nested
     /// `depth` levels inside wake-ups of other queues' heads of the same
     /// class (epoll's `ep_poll_safewake`). `depth` must be at most
-    /// [`MAX_WAKE_DEPTH`]. While the lock is held, `depth_cell` holds
-    /// `depth`, for the wake-ups nested in this one to read.
-    pub(crate) fn wake_up_poll_nested(&self, mask: u32, depth: u32, depth_cell: &AtomicU32) {
+    /// [`MAX_WAKE_DEPTH`]. While the lock is held, `waking` says at which
+    /// depth and by whom, for the wake-ups nested in this one to read.
+    ///
+    /// With `limit`, nobody is woken (and `false` returned) if more than
+    /// `limit` pollers wait, so that the caller's share of the work is
+    /// bounded, or if the caller runs inside a wake-up of this same head
+    /// (whose lock it would wait for forever): the caller then wakes them
+    /// later, from a context of its own.
+    pub(crate) fn wake_up_poll_nested(
+        &self,
+        mask: u32,
+        depth: u32,
+        waking: &PollWaking,
+        limit: Option<usize>,
+    ) -> bool {
+        if waking.is_current() {
+            return false;
+        }
         let head = self.as_ptr();
         // SAFETY: The head is initialised; its lock, a `spinlock_t` that is
         // a `raw_spinlock_t` outside PREEMPT_RT (which `spinlock_irq.rs`
         // refuses), is taken as `spin_lock_irqsave_nested()` takes it and
         // released below, and `__wake_up_locked_key` is called with it
         // held, as it requires. The key is a mask cast to a pointer, as
-        // `wake_up_poll()` passes it.
+        // `wake_up_poll()` passes it. The list is walked under the lock,
+        // which every change of it takes.
         unsafe {
             let lock = ptr::addr_of_mut!((*head).lock).cast::<bindings::raw_spinlock_t>();
             #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
             let flags = bindings::_raw_spin_lock_irqsave_nested(lock, depth as c_int);
             #[cfg(not(CONFIG_DEBUG_LOCK_ALLOC))]
             let flags = bindings::_raw_spin_lock_irqsave(lock);
-            depth_cell.store(depth, Ordering::Relaxed);
+            if limit.is_some_and(|limit| longer_than(ptr::addr_of_mut!((*head).head), limit)) {
+                bindings::_raw_spin_unlock_irqrestore(lock, flags);
+                return false;
+            }
+            waking.depth.store(depth, Ordering::Relaxed);
+            waking.task.store(current_task(), Ordering::Relaxed);
             bindings::__wake_up_locked_key(
                 head,
                 bindings::TASK_NORMAL,
                 mask as usize as *mut c_void,
             );
-            depth_cell.store(0, Ordering::Relaxed);
+            waking.task.store(0, Ordering::Relaxed);
+            waking.depth.store(0, Ordering::Relaxed);
             bindings::_raw_spin_unlock_irqrestore(lock, flags);
         }
+        true
     }
 
-    /// Wakes the first exclusive sleeper whose `min_nr` is at most `count`
-    /// (and every non-exclusive one). Sleepers needing more are skipped
-    /// without being woken. `sync` tells the scheduler that the waker
-    /// will sleep soon (`WF_SYNC`, as `wake_up_sync()` does).
+    /// Wakes the first sleeper if its `min_nr` is at most `count`, else
+    /// nobody: sleepers are in `min_nr` order (see `wait_exclusive`), so
+    /// every other one needs as many or more. `sync` tells the scheduler
+    /// that the waker will sleep soon (`WF_SYNC`, as `wake_up_sync()` does).
     pub(crate) fn wake_up_count(&self, count: usize, sync: bool) {
         let head = self.as_ptr();
         let key = count as *mut c_void;
@@ -168,7 +247,9 @@ impl WaitQueueHead {
 
     /// Sleeps interruptibly as an exclusive waiter until woken by a count
     /// of at least `min_nr`, a signal, or `deadline` (absolute,
-    /// `CLOCK_MONOTONIC`; `None` waits forever).
+    /// `CLOCK_MONOTONIC`; `None` waits forever). The sleeper goes behind
+    /// those needing as many events or fewer and ahead of those needing
+    /// more.
     ///
     /// `guard` is the lock under which the caller found its condition
     /// false: it is released only after this task is on the queue, so a
@@ -186,15 +267,19 @@ impl WaitQueueHead {
             entry: unsafe { core::mem::zeroed() },
             min_nr,
         };
-        let entry = ptr::addr_of_mut!(waiter.entry);
-        // SAFETY: `entry` is valid and stays at this address (a local that
-        // is not moved) until `finish_wait` unlinks it below.
+        // Only used through these pointers from here on.
+        let waiter = ptr::addr_of_mut!(waiter);
+        // SAFETY: `waiter` points to the local above.
+        let entry = unsafe { ptr::addr_of_mut!((*waiter).entry) };
+        // SAFETY: `waiter` is valid and stays at this address (a local that
+        // is not moved) until `finish_wait` unlinks it below; every entry
+        // on this head is a `Waiter`, which the sorted insert reads.
         unsafe {
             bindings::init_wait_entry(entry, 0);
             (*entry).func = Some(waiter_wake);
-            bindings::prepare_to_wait_exclusive(
+            kevent_prepare_to_wait_sorted(
                 self.as_ptr(),
-                entry,
+                waiter,
                 bindings::TASK_INTERRUPTIBLE as c_int,
             );
         }
@@ -204,7 +289,7 @@ impl WaitQueueHead {
                 let mut expires = t.to_ns();
                 // SAFETY: `expires` is valid for the call; the mode makes it
                 // an absolute CLOCK_MONOTONIC time. The task state was set by
-                // `prepare_to_wait_exclusive`.
+                // `kevent_prepare_to_wait_sorted`.
                 unsafe {
                     bindings::schedule_hrtimeout_range(
                         &mut expires,
@@ -215,7 +300,7 @@ impl WaitQueueHead {
             }
             None => {
                 // SAFETY: The task state was set by
-                // `prepare_to_wait_exclusive`; a wake-up or signal ends it.
+                // `kevent_prepare_to_wait_sorted`; a wake-up or signal ends it.
                 unsafe { bindings::schedule() };
                 true
             }
@@ -252,11 +337,33 @@ unsafe extern "C" fn waiter_wake(
             .cast::<Waiter>()
     };
     if (key as usize) < waiter.min_nr {
-        // Not enough for this sleeper: leave it asleep, and since 0 does
-        // not count as an exclusive wake-up, `__wake_up` goes on to the next.
-        return 0;
+        // Not enough for this sleeper, nor for any after it (they are in
+        // `min_nr` order): a negative value ends `__wake_up`'s walk here.
+        return -1;
     }
     // SAFETY: Forwarded from our caller, as `autoremove_wake_function`
     // expects; it wakes the task and unlinks the entry.
     unsafe { bindings::autoremove_wake_function(entry, mode, flags, key) }
+}
+
+/// Whether the list at `list` has more than `limit` entries, looking at no
+/// more than `limit + 1` of them.
+///
+/// # Safety
+///
+/// `list` is a valid list head whose list does not change during the call
+/// (its lock is held).
+unsafe fn longer_than(list: *mut bindings::list_head, limit: usize) -> bool {
+    // SAFETY: The caller guarantees the list is valid and stable, so every
+    // `next` leads to a valid entry or back to the head.
+    unsafe {
+        let mut at = (*list).next;
+        for _ in 0..=limit {
+            if at == list {
+                return false;
+            }
+            at = (*at).next;
+        }
+    }
+    true
 }
