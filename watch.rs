@@ -294,20 +294,69 @@ impl Drop for PendingWatch<'_> {
     }
 }
 
-/// Takes a watch of `file` for an ADD (see [`WatchTable::watch`]).
+/// Takes a watch of `file` for an ADD: the file's watch, made if it has
+/// none, and whether it is new. The ADD's reference to the file is dropped
+/// if the file has a watch. A new watch is allocated without the table's
+/// mutex, which every user's ADD of a file, REMOVE and the sweep take: an
+/// allocation may wait for reclaim in the caller's memory cgroup, and only
+/// the caller is to wait for that.
 pub(crate) fn watch_file(
     table: &Mutex<WatchTable>,
     file: FileRef,
 ) -> Result<(PendingWatch<'_>, bool)> {
-    let (watch, new, first) = table.lock().watch(table, file)?;
-    Ok((
-        PendingWatch {
-            table,
-            watch: Some(watch),
-            first,
-        },
-        new,
-    ))
+    let socket = socket::held_socket(file.file());
+    let key = WatchKey {
+        uid: file.file().opener_uid(),
+        addr: socket
+            .as_ref()
+            .map_or(file.file().as_ptr() as usize, socket::HeldSocket::key),
+    };
+    let pending = |(watch, first)| PendingWatch {
+        table,
+        watch: Some(watch),
+        first,
+    };
+    let claimed = table.lock().enter(&key, None);
+    if let Some(claimed) = claimed {
+        return Ok((pending(claimed), false));
+    }
+    let queue = crate::device::queue_of(file.file());
+    let epoll = file.file().is_epoll();
+    let held = match socket {
+        None => Held::File(file),
+        // The ADD's reference goes: the hold keeps the socket.
+        Some(socket) => Held::Socket(SocketHold::new(socket)?),
+    };
+    // Not named `slot`, which 7.2's `pin_init!` binds itself.
+    let claimed = Slot {
+        first_claimed: true,
+        adders: 1,
+        ..Slot::default()
+    };
+    let made = Arc::pin_init(
+        pin_init!(Watch {
+            held,
+            key,
+            queue,
+            epoll,
+            requests: LockedBy::new(table, claimed),
+            links <- RbLinks::new(),
+        }),
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    let mut locked = table.lock();
+    match locked.enter(&key, Some(&made)) {
+        Some((watch, first)) if Arc::ptr_eq(&watch, &made) => Ok((pending((watch, first)), true)),
+        Some(claimed) => {
+            // Another ADD made the file's watch meanwhile: this one goes,
+            // and with it the file's reference, unlocked.
+            drop(locked);
+            drop(made);
+            Ok((pending(claimed), false))
+        }
+        // `enter` inserts what it is given where the key is vacant.
+        None => Err(EEXIST),
+    }
 }
 
 /// The requests of a closed file, taken out of the table by the sweep.
@@ -337,22 +386,13 @@ impl WatchTable {
         self.files.is_empty()
     }
 
-    /// The watch of `file` (a reference taken for the ADD), made if the
-    /// file has none; the ADD's reference is dropped if it has one. Counts
-    /// the caller as an adder; returns the watch, whether it is new, and
-    /// whether the slot's `first` is claimed for the caller. `lock` is the
-    /// mutex that `self` is locked from.
-    fn watch(
-        &mut self,
-        lock: &Mutex<WatchTable>,
-        file: FileRef,
-    ) -> Result<(Arc<Watch>, bool, bool)> {
-        let socket = socket::held_socket_key(file.file());
-        let key = WatchKey {
-            uid: file.file().opener_uid(),
-            addr: socket.unwrap_or(file.file().as_ptr() as usize),
-        };
-        let vacancy = match self.files.vacancy(&key) {
+    /// Claims the watch with `key` for an ADD, or, without one, puts
+    /// `made` (a new watch of that key, claimed for its ADD) in its place.
+    /// Counts the caller as an adder; returns the watch and whether the
+    /// slot's `first` is claimed for the caller, or `None` if neither was
+    /// there.
+    fn enter(&mut self, key: &WatchKey, made: Option<&Arc<Watch>>) -> Option<(Arc<Watch>, bool)> {
+        let vacancy = match self.files.vacancy(key) {
             Ok(vacancy) => vacancy,
             Err(found) => {
                 let watch = Arc::<Watch>::from(found);
@@ -360,38 +400,13 @@ impl WatchTable {
                 slot.adders += 1;
                 let first = !slot.first_claimed;
                 slot.first_claimed = true;
-                return Ok((watch, false, first));
+                return Some((watch, first));
             }
         };
-        let queue = crate::device::queue_of(file.file());
-        let epoll = file.file().is_epoll();
-        let held = match socket {
-            None => Held::File(file),
-            // The ADD's reference goes: the hold keeps the socket.
-            Some(_) => Held::Socket(SocketHold::new(file.file())?),
-        };
-        // Not named `slot`, which 7.2's `pin_init!` binds itself.
-        let claimed = Slot {
-            first_claimed: true,
-            adders: 1,
-            ..Slot::default()
-        };
-        let watch = Arc::pin_init(
-            pin_init!(Watch {
-                held,
-                key,
-                queue,
-                epoll,
-                requests: LockedBy::new(lock, claimed),
-                links <- RbLinks::new(),
-            }),
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        // The key was not there, and the watch is new.
-        if self.files.insert_at(vacancy, watch.clone()).is_err() {
-            return Err(EEXIST);
-        }
-        Ok((watch, true, true))
+        let made = made?;
+        // The key was vacant, so the insert cannot fail.
+        self.files.insert_at(vacancy, made.clone()).ok()?;
+        Some((made.clone(), true))
     }
 
     /// Records `req` as a request on the watch `pending` holds (call with

@@ -223,16 +223,15 @@ struct socket *kevent_held_socket_of(struct file *file)
 }
 
 /*
- * A hold on the socket behind file (see kevent_held_socket_of()), or NULL
- * without memory. May sleep.
+ * A hold on sock, which kevent_held_socket_of() found behind a file that
+ * the caller still holds, or NULL without memory. The socket is not looked
+ * up again: SMC's fallback may have handed the file to another socket
+ * since, and the one found is still alive. May sleep.
  */
-struct kevent_socket_hold *kevent_socket_hold(struct file *file)
+struct kevent_socket_hold *kevent_socket_hold(struct socket *sock)
 {
-	struct socket *sock = kevent_held_socket_of(file);
 	struct kevent_socket_hold *hold;
 
-	if (WARN_ON_ONCE(!sock))
-		return NULL;
 	hold = kmalloc(sizeof(*hold), GFP_KERNEL_ACCOUNT);
 	if (!hold)
 		return NULL;

@@ -30,7 +30,7 @@ struct socket;
 struct kevent_socket_hold;
 
 struct socket *kevent_held_socket_of(struct file *file);
-struct kevent_socket_hold *kevent_socket_hold(struct file *file);
+struct kevent_socket_hold *kevent_socket_hold(struct socket *sock);
 struct file *kevent_socket_hold_file(struct kevent_socket_hold *hold);
 bool kevent_socket_hold_released(const struct kevent_socket_hold *hold);
 void kevent_socket_hold_put(struct kevent_socket_hold *hold);

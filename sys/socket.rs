@@ -10,6 +10,7 @@
 use super::file::{File, FileRef};
 use crate::layout;
 use core::ffi::{c_int, c_void};
+use core::marker::PhantomData;
 use core::mem::{offset_of, size_of};
 use core::ptr::NonNull;
 use kernel::{error::Error, prelude::*};
@@ -49,7 +50,7 @@ extern "C" {
     fn kevent_socket_check(file: *mut c_void) -> c_int;
     fn kevent_socket_state(file: *mut c_void, direction: u32, st: *mut SocketState);
     fn kevent_held_socket_of(file: *mut c_void) -> *mut c_void;
-    fn kevent_socket_hold(file: *mut c_void) -> *mut c_void;
+    fn kevent_socket_hold(sock: *mut c_void) -> *mut c_void;
     fn kevent_socket_hold_file(hold: *mut c_void) -> *mut c_void;
     fn kevent_socket_hold_released(hold: *const c_void) -> bool;
     fn kevent_socket_hold_put(hold: *mut c_void);
@@ -82,14 +83,30 @@ pub(crate) fn state(file: &File, direction: u32) -> SocketState {
     st
 }
 
-/// The key of a watch of `file`, if it is a socket that a watch holds by
-/// a [`SocketHold`] (those whose figures are known, see [`check`]): the
-/// address of its `struct socket`, which the hold keeps after the file is
-/// gone.
-pub(crate) fn held_socket_key(file: &File) -> Option<usize> {
+/// The socket behind a file, if a watch holds it by a [`SocketHold`]
+/// (those whose figures are known, see [`check`]), for as long as the file
+/// is borrowed.
+pub(crate) struct HeldSocket<'a> {
+    sock: NonNull<c_void>,
+    _file: PhantomData<&'a File>,
+}
+
+impl HeldSocket<'_> {
+    /// The key of the file's watch: the address of its `struct socket`,
+    /// which the hold keeps after the file is gone.
+    pub(crate) fn key(&self) -> usize {
+        self.sock.as_ptr() as usize
+    }
+}
+
+/// The socket behind `file`, if a watch holds it by a [`SocketHold`].
+pub(crate) fn held_socket(file: &File) -> Option<HeldSocket<'_>> {
     // SAFETY: `file` is valid while borrowed (`File`'s invariant).
     let sock = unsafe { kevent_held_socket_of(file.as_ptr().cast()) };
-    (!sock.is_null()).then_some(sock as usize)
+    NonNull::new(sock.cast()).map(|sock| HeldSocket {
+        sock,
+        _file: PhantomData,
+    })
 }
 
 /// kevent's hold on a watched TCP, UDP or unix socket: its inode, not its
@@ -113,11 +130,13 @@ unsafe impl Send for SocketHold {}
 unsafe impl Sync for SocketHold {}
 
 impl SocketHold {
-    /// Holds the socket behind `file` (for which [`held_socket_key`]
-    /// is `Some`). May sleep.
-    pub(crate) fn new(file: &File) -> Result<Self> {
-        // SAFETY: `file` is valid while borrowed (`File`'s invariant).
-        let hold = unsafe { kevent_socket_hold(file.as_ptr().cast()) };
+    /// Holds `socket`, as found once: looked up again, the file could
+    /// name another socket by then (see `kevent_held_socket_of`). May
+    /// sleep.
+    pub(crate) fn new(socket: HeldSocket<'_>) -> Result<Self> {
+        // SAFETY: `socket` was found behind a file that is still borrowed,
+        // which keeps the socket alive.
+        let hold = unsafe { kevent_socket_hold(socket.sock.as_ptr()) };
         // INVARIANT: the hold made is now this value's.
         NonNull::new(hold).map(Self).ok_or(ENOMEM)
     }
