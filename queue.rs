@@ -245,9 +245,21 @@ const CLOSED_WORK: u64 = 1;
 /// The requests the sweep handed to a queue, until its work item takes
 /// them out.
 struct ClosedRequests {
-    requests: KVec<Arc<Request>>,
+    /// Grown as files close, without bound: large, it comes from vmalloc
+    /// rather than fail, which would leave the sweep waiting for this
+    /// queue (see `hand_closed`).
+    requests: KVVec<Arc<Request>>,
     /// The queue was released: it takes nothing more.
     released: bool,
+}
+
+impl ClosedRequests {
+    /// Takes every request handed over.
+    // `core::mem::take` where `KVVec` has a `Default` (7.2, not 6.12).
+    #[allow(clippy::mem_replace_with_default)]
+    fn take_all(&mut self) -> KVVec<Arc<Request>> {
+        core::mem::replace(&mut self.requests, KVVec::new())
+    }
 }
 
 impl_has_work! {
@@ -294,7 +306,7 @@ impl Queue {
                 pollers <- new_wait_queue_head!("kevent_pollers"),
                 poll_work <- new_work!("kevent_poll_work"),
                 closed <- new_mutex!(
-                    ClosedRequests { requests: KVec::new(), released: false },
+                    ClosedRequests { requests: KVVec::new(), released: false },
                     "kevent_closed"
                 ),
                 closed_work <- new_work!("kevent_closed_work"),
@@ -595,7 +607,7 @@ impl Queue {
 
     /// The queue's work item for the requests `hand_closed` handed over.
     fn take_out_closed(&self) {
-        let requests = core::mem::take(&mut self.closed.lock().requests);
+        let requests = self.closed.lock().take_all();
         for req in &requests {
             self.remove_closed(req);
         }
@@ -1567,8 +1579,15 @@ impl Queue {
     }
 
     /// A collected request that leaves the queue (one-shot, closed file).
+    /// It is still registered: the collector has held the registry since
+    /// it took the request off the ready list, and a request leaves the
+    /// registry (`retire`) before it leaves the list.
     fn remove_delivered(&self, reg: &mut Registry, item: ListArc<Request>) {
-        self.remove_exactly(reg, &item);
+        let removed = reg.requests.remove_item(&item);
+        debug_assert!(removed.is_some(), "a collected request was not registered");
+        if let Some(req) = removed {
+            self.retire(reg, req);
+        }
     }
 
     /// After collection, under the ready lock: the requests still (`keep`)
@@ -1677,7 +1696,7 @@ impl Queue {
         let handed = {
             let mut closed = self.closed.lock();
             closed.released = true;
-            core::mem::take(&mut closed.requests)
+            closed.take_all()
         };
         drop(handed);
         // Nothing can queue the work items any more; let pending runs
