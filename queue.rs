@@ -801,9 +801,9 @@ impl Queue {
     /// how many queues' poller locks are held around this call (see
     /// `Watch::wake_depth`); `None` (the file is an epoll instance) or a
     /// depth beyond lockdep's subclasses wakes them from a work item, as
-    /// do more than [`INLINE_POLLERS`] pollers and a wake-up that came
-    /// back to this queue from inside its own wake-up of its pollers (an
-    /// aio poll of the queue that signals an eventfd the queue watches).
+    /// do more than [`INLINE_POLLERS`] pollers and a wake-up of a file that
+    /// is not a queue arriving inside some queue's wake-up of its pollers
+    /// (an aio poll of a queue that signals an eventfd a queue watches).
     ///
     /// Nobody is woken for a request that was queued already: they were
     /// when it was. Besides saving work, this ends the ping-pong of a

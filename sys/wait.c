@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A queue's sleepers in get-events, kept in the order of the events they
- * need, so that a wake-up for a count looks at one of them at most.
+ * need, so that a wake-up for a count looks at one of them at most; and
+ * whether this CPU is inside a queue's wake-up of its pollers.
  */
+#include <linux/percpu.h>
 #include <linux/sched.h>
 
 #include "wait.h"
@@ -15,7 +17,9 @@
  * however many tasks wait, where a walk past every waiter needing more
  * could be made as long as a user has tasks, at each event, with
  * interrupts off. The search starts at the back, where a waiter needing
- * as many as the others (the common case) goes at once.
+ * as many as the others (the common case) goes at once; one going back to
+ * sleep ahead of many that need more walks past them, at its own cost,
+ * once per sleep.
  */
 void kevent_prepare_to_wait_sorted(struct wait_queue_head *wq_head, struct kevent_waiter *w,
 				   int state)
@@ -34,4 +38,34 @@ void kevent_prepare_to_wait_sorted(struct wait_queue_head *wq_head, struct keven
 	}
 	set_current_state(state);
 	spin_unlock_irqrestore(&wq_head->lock, flags);
+}
+
+/*
+ * How many queues' wake-ups of their pollers this CPU is inside. Each
+ * holds its queue's poller lock with interrupts off from enter to exit,
+ * so a count above 0 is the calling context's own: nothing else runs on
+ * the CPU meanwhile but what that wake-up calls.
+ */
+static DEFINE_PER_CPU(unsigned int, kevent_poll_wakes);
+
+/* Called with interrupts off, after taking a queue's poller lock. */
+void kevent_poll_wake_enter(void)
+{
+	__this_cpu_inc(kevent_poll_wakes);
+}
+
+/* Called with interrupts off, before releasing it. */
+void kevent_poll_wake_exit(void)
+{
+	__this_cpu_dec(kevent_poll_wakes);
+}
+
+/*
+ * Whether the caller runs inside a queue's wake-up of its pollers. A
+ * caller that is not reads 0 on whichever CPU it runs: a count above 0
+ * belongs to the context that runs there with interrupts off.
+ */
+bool kevent_in_poll_wake(void)
+{
+	return this_cpu_read(kevent_poll_wakes) != 0;
 }

@@ -17,7 +17,7 @@ use core::{
     ffi::{c_int, c_uint, c_void},
     mem::{offset_of, size_of},
     ptr,
-    sync::atomic::{AtomicU32, AtomicUsize, Ordering},
+    sync::atomic::{AtomicU32, Ordering},
 };
 use kernel::{
     bindings,
@@ -45,20 +45,16 @@ unsafe impl Sync for WaitQueueHead {}
 pub(crate) const MAX_WAKE_DEPTH: u32 = 7;
 
 /// What a wake-up of a head's pollers in progress tells the wake-ups that
-/// its callbacks make (see [`WaitQueueHead::wake_up_poll_nested`]).
+/// its callbacks make (see [`WaitQueueHead::wake_up_poll_nested`]): the
+/// lockdep subclass the head's lock was taken at.
 pub(crate) struct PollWaking {
-    /// The lockdep subclass the head's lock was taken at.
     depth: AtomicU32,
-    /// The task whose context holds the head's lock (its `task_struct`'s
-    /// address), 0 while nobody does.
-    task: AtomicUsize,
 }
 
 impl PollWaking {
     pub(crate) const fn new() -> Self {
         Self {
             depth: AtomicU32::new(0),
-            task: AtomicUsize::new(0),
         }
     }
 
@@ -66,21 +62,6 @@ impl PollWaking {
     pub(crate) fn depth(&self) -> u32 {
         self.depth.load(Ordering::Relaxed)
     }
-
-    /// Whether the caller runs inside the wake-up in progress: one of its
-    /// callbacks led back to the same head. The lock is held with
-    /// interrupts off, so only code called from inside that hold runs in
-    /// the holder's context on its CPU, and no other context can see its
-    /// own task here.
-    fn is_current(&self) -> bool {
-        self.task.load(Ordering::Relaxed) == current_task()
-    }
-}
-
-/// The calling context's task (in an interrupt, the task it interrupted).
-fn current_task() -> usize {
-    // SAFETY: `get_current()` only reads the current task pointer.
-    unsafe { bindings::get_current() as usize }
 }
 
 /// Creates a [`WaitQueueHead`] initialiser with a lockdep class of its own.
@@ -123,6 +104,9 @@ extern "C" {
         waiter: *mut Waiter,
         state: c_int,
     );
+    fn kevent_poll_wake_enter();
+    fn kevent_poll_wake_exit();
+    fn kevent_in_poll_wake() -> bool;
 }
 
 impl WaitQueueHead {
@@ -163,13 +147,17 @@ impl WaitQueueHead {
     /// `depth` levels inside wake-ups of other queues' heads of the same
     /// class (epoll's `ep_poll_safewake`). `depth` must be at most
     /// [`MAX_WAKE_DEPTH`]. While the lock is held, `waking` says at which
-    /// depth and by whom, for the wake-ups nested in this one to read.
+    /// depth, for the wake-ups nested in this one to read.
     ///
-    /// With `limit`, nobody is woken (and `false` returned) if more than
-    /// `limit` pollers wait, so that the caller's share of the work is
-    /// bounded, or if the caller runs inside a wake-up of this same head
-    /// (whose lock it would wait for forever): the caller then wakes them
-    /// later, from a context of its own.
+    /// With `limit` (a wake-up from a source), nobody is woken, and `false`
+    /// returned, if more than `limit` pollers wait, so that the caller's
+    /// share of the work is bounded, or if `depth` is 0 and the caller runs
+    /// inside some queue's wake-up of its pollers anyway. It got there
+    /// through a callback that is not a queue's (an aio poll of a queue
+    /// that signals an eventfd): lockdep does not know that nesting, and it
+    /// can lead back to a poller lock this context holds, this head's own
+    /// or one that a wake-up on another CPU, holding this head's, waits
+    /// for. The caller then wakes them later, from a context of its own.
     pub(crate) fn wake_up_poll_nested(
         &self,
         mask: u32,
@@ -177,7 +165,8 @@ impl WaitQueueHead {
         waking: &PollWaking,
         limit: Option<usize>,
     ) -> bool {
-        if waking.is_current() {
+        // SAFETY: `kevent_in_poll_wake` only reads this CPU's count.
+        if limit.is_some() && depth == 0 && unsafe { kevent_in_poll_wake() } {
             return false;
         }
         let head = self.as_ptr();
@@ -187,7 +176,8 @@ impl WaitQueueHead {
         // released below, and `__wake_up_locked_key` is called with it
         // held, as it requires. The key is a mask cast to a pointer, as
         // `wake_up_poll()` passes it. The list is walked under the lock,
-        // which every change of it takes.
+        // which every change of it takes. The CPU's count of poller
+        // wake-ups is changed with interrupts off, as `sys/wait.c` needs.
         unsafe {
             let lock = ptr::addr_of_mut!((*head).lock).cast::<bindings::raw_spinlock_t>();
             #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
@@ -199,13 +189,13 @@ impl WaitQueueHead {
                 return false;
             }
             waking.depth.store(depth, Ordering::Relaxed);
-            waking.task.store(current_task(), Ordering::Relaxed);
+            kevent_poll_wake_enter();
             bindings::__wake_up_locked_key(
                 head,
                 bindings::TASK_NORMAL,
                 mask as usize as *mut c_void,
             );
-            waking.task.store(0, Ordering::Relaxed);
+            kevent_poll_wake_exit();
             waking.depth.store(0, Ordering::Relaxed);
             bindings::_raw_spin_unlock_irqrestore(lock, flags);
         }
