@@ -234,8 +234,7 @@ pub(crate) struct Queue {
     /// The queues this one watches and that watch it.
     nest: nest::Node,
     /// While this queue wakes its pollers: how many other queues' wake-ups
-    /// that runs inside (the lockdep subclass of its poller lock), and in
-    /// whose context.
+    /// that runs inside (the lockdep subclass of its poller lock).
     waking: PollWaking,
 }
 

@@ -671,6 +671,7 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
 	struct aio_poll a;
 	struct ukevent uk, ev[4];
 	int q, efd, ep;
+	uint64_t n;
 
 	q = open_queue();
 	if (q < 0 && errno == ENOENT)
@@ -680,7 +681,7 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
 	ASSERT_GE(efd, 0);
 	uk = uk_make(KEVENT_POLL, efd, 0, POLLIN, 0, 1);
 	ASSERT_EQ(0, ctl1(q, KEVENT_CTL_ADD, &uk));
-	uk = uk_user(2, 0);
+	uk = uk_user(2, KEVENT_REQ_ET);
 	ASSERT_EQ(0, ctl1(q, KEVENT_CTL_ADD, &uk));
 	/* Keeps q's pollers active when the eventfd's wake-up reaches q. */
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -695,6 +696,19 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
 	ASSERT_EQ(KEVENT_USER, ev[0].type);
 	ASSERT_EQ(KEVENT_POLL, ev[1].type);
 	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 5000));
+	/*
+	 * Drained, then written: the eventfd's wake-up, under its lock, wakes
+	 * q's pollers, under theirs; the completion above must not have taken
+	 * them in the other order (lockdep reports the two orders at once).
+	 */
+	ASSERT_EQ(sizeof(n), read(efd, &n, sizeof(n)));
+	ASSERT_EQ(0, get_ns(q, 0, 4, 0, ev));
+	ASSERT_EQ(0, epoll_wait(ep, &ee, 1, 0));
+	n = 1;
+	ASSERT_EQ(sizeof(n), write(efd, &n, sizeof(n)));
+	ASSERT_EQ(1, epoll_wait(ep, &ee, 1, 5000));
+	ASSERT_EQ(1, get_ns(q, 1, 4, 5 * NSEC_PER_SEC, ev));
+	ASSERT_EQ((__u32)efd, ev[0].id.raw[0]);
 	close(ep);
 	close(efd);
 	close(q);

@@ -48,15 +48,36 @@ void kevent_prepare_to_wait_sorted(struct wait_queue_head *wq_head, struct keven
  */
 static DEFINE_PER_CPU(unsigned int, kevent_poll_wakes);
 
-/* Called with interrupts off, after taking a queue's poller lock. */
-void kevent_poll_wake_enter(void)
+/*
+ * Called with interrupts off, after taking a queue's poller lock. Until
+ * kevent_poll_wake_exit(), the task is also marked as inside an eventfd's
+ * wake-up (what eventfd_signal_mask() marks), so that a poller callback
+ * that would signal an eventfd defers the signal, as aio's poll and
+ * io_uring's do inside an eventfd's wake-up (eventfd_signal_allowed()).
+ * Signalled at once, the eventfd's lock would be taken inside this queue's
+ * poller lock, while a write to that eventfd, under the eventfd's lock,
+ * wakes a queue watching it, which takes the two in the other order: two
+ * CPUs could wait for each other for good, interrupts off. Returns the
+ * mark as it was, for kevent_poll_wake_exit().
+ */
+bool kevent_poll_wake_enter(void)
 {
+	bool in_eventfd = false;
+
 	__this_cpu_inc(kevent_poll_wakes);
+#ifdef CONFIG_EVENTFD
+	in_eventfd = current->in_eventfd;
+	current->in_eventfd = 1;
+#endif
+	return in_eventfd;
 }
 
-/* Called with interrupts off, before releasing it. */
-void kevent_poll_wake_exit(void)
+/* Called with interrupts off, before releasing the lock. */
+void kevent_poll_wake_exit(bool in_eventfd)
 {
+#ifdef CONFIG_EVENTFD
+	current->in_eventfd = in_eventfd;
+#endif
 	__this_cpu_dec(kevent_poll_wakes);
 }
 

@@ -13,8 +13,8 @@ struct kevent_waiter {
 
 void kevent_prepare_to_wait_sorted(struct wait_queue_head *wq_head, struct kevent_waiter *w,
 				   int state);
-void kevent_poll_wake_enter(void);
-void kevent_poll_wake_exit(void);
+bool kevent_poll_wake_enter(void);
+void kevent_poll_wake_exit(bool in_eventfd);
 bool kevent_in_poll_wake(void);
 
 #endif

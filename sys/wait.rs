@@ -104,8 +104,8 @@ extern "C" {
         waiter: *mut Waiter,
         state: c_int,
     );
-    fn kevent_poll_wake_enter();
-    fn kevent_poll_wake_exit();
+    fn kevent_poll_wake_enter() -> bool;
+    fn kevent_poll_wake_exit(in_eventfd: bool);
     fn kevent_in_poll_wake() -> bool;
 }
 
@@ -158,6 +158,9 @@ impl WaitQueueHead {
     /// can lead back to a poller lock this context holds, this head's own
     /// or one that a wake-up on another CPU, holding this head's, waits
     /// for. The caller then wakes them later, from a context of its own.
+    /// (Callbacks that would signal an eventfd, which is how aio and
+    /// io_uring get there, defer it: the task is marked as inside an
+    /// eventfd's wake-up meanwhile, see `sys/wait.c`.)
     pub(crate) fn wake_up_poll_nested(
         &self,
         mask: u32,
@@ -177,7 +180,8 @@ impl WaitQueueHead {
         // held, as it requires. The key is a mask cast to a pointer, as
         // `wake_up_poll()` passes it. The list is walked under the lock,
         // which every change of it takes. The CPU's count of poller
-        // wake-ups is changed with interrupts off, as `sys/wait.c` needs.
+        // wake-ups and the task's eventfd mark are changed with interrupts
+        // off and put back before the lock goes, as `sys/wait.c` needs.
         unsafe {
             let lock = ptr::addr_of_mut!((*head).lock).cast::<bindings::raw_spinlock_t>();
             #[cfg(CONFIG_DEBUG_LOCK_ALLOC)]
@@ -189,13 +193,13 @@ impl WaitQueueHead {
                 return false;
             }
             waking.depth.store(depth, Ordering::Relaxed);
-            kevent_poll_wake_enter();
+            let in_eventfd = kevent_poll_wake_enter();
             bindings::__wake_up_locked_key(
                 head,
                 bindings::TASK_NORMAL,
                 mask as usize as *mut c_void,
             );
-            kevent_poll_wake_exit();
+            kevent_poll_wake_exit(in_eventfd);
             waking.depth.store(0, Ordering::Relaxed);
             bindings::_raw_spin_unlock_irqrestore(lock, flags);
         }
