@@ -52,13 +52,14 @@ static DEFINE_PER_CPU(unsigned int, kevent_poll_wakes);
  * Called with interrupts off, after taking a queue's poller lock. Until
  * kevent_poll_wake_exit(), the task is also marked as inside an eventfd's
  * wake-up (what eventfd_signal_mask() marks), so that a poller callback
- * that would signal an eventfd defers the signal, as aio's poll and
- * io_uring's do inside an eventfd's wake-up (eventfd_signal_allowed()).
- * Signalled at once, the eventfd's lock would be taken inside this queue's
- * poller lock, while a write to that eventfd, under the eventfd's lock,
- * wakes a queue watching it, which takes the two in the other order: two
- * CPUs could wait for each other for good, interrupts off. Returns the
- * mark as it was, for kevent_poll_wake_exit().
+ * that would signal an eventfd defers the signal, as it must inside an
+ * eventfd's wake-up (eventfd_signal_allowed()). aio's poll on 7.2 is the
+ * one that looks (6.12's defers every such signal, io_uring's every one
+ * made inside a wake-up). Signalled at once, the eventfd's lock would be
+ * taken inside this queue's poller lock, while a write to that eventfd,
+ * under the eventfd's lock, wakes a queue watching it, which takes the
+ * two in the other order: two CPUs could wait for each other for good,
+ * interrupts off. Returns the mark as it was, for kevent_poll_wake_exit().
  */
 bool kevent_poll_wake_enter(void)
 {

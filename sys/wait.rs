@@ -158,9 +158,9 @@ impl WaitQueueHead {
     /// can lead back to a poller lock this context holds, this head's own
     /// or one that a wake-up on another CPU, holding this head's, waits
     /// for. The caller then wakes them later, from a context of its own.
-    /// (Callbacks that would signal an eventfd, which is how aio and
-    /// io_uring get there, defer it: the task is marked as inside an
-    /// eventfd's wake-up meanwhile, see `sys/wait.c`.)
+    /// (A callback that would signal an eventfd, which is how aio's poll
+    /// gets there, defers it: the task is marked as inside an eventfd's
+    /// wake-up meanwhile, see `sys/wait.c`.)
     pub(crate) fn wake_up_poll_nested(
         &self,
         mask: u32,
