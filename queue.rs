@@ -841,11 +841,16 @@ impl Queue {
 
     /// Wakes the pollers for readiness a source brought, from the source's
     /// context: itself if it may (see `make_ready_nested`), else from the
-    /// work item.
+    /// work item. Most queues have no pollers: inlined, that costs a test.
+    #[inline(always)]
     fn wake_pollers_for_source(self: &Arc<Self>, depth: Option<u32>) {
-        if !self.pollers.is_active() {
-            return;
+        if self.pollers.is_active() {
+            self.wake_pollers_from_source(depth);
         }
+    }
+
+    #[inline(never)]
+    fn wake_pollers_from_source(self: &Arc<Self>, depth: Option<u32>) {
         let woken = match depth {
             Some(depth) if depth <= MAX_WAKE_DEPTH => self.pollers.wake_up_poll_nested(
                 POLL_READABLE,

@@ -296,10 +296,15 @@ impl Drop for PendingWatch<'_> {
 
 /// Takes a watch of `file` for an ADD: the file's watch, made if it has
 /// none, and whether it is new. The ADD's reference to the file is dropped
-/// if the file has a watch. A new watch is allocated without the table's
-/// mutex, which every user's ADD of a file, REMOVE and the sweep take: an
-/// allocation may wait for reclaim in the caller's memory cgroup, and only
-/// the caller is to wait for that.
+/// if the file has a watch.
+///
+/// The new watch is made first, without the table's mutex, which every
+/// user's ADD of a file, REMOVE and the sweep take: an allocation may wait
+/// for reclaim in the caller's memory cgroup, and only the caller is to
+/// wait for that. A file that has a watch already (a second request on
+/// it) then costs an allocation for nothing; a new file, the common case,
+/// costs one hold of the mutex and one walk of the table, as it did when
+/// the watch was made under the mutex.
 pub(crate) fn watch_file(
     table: &Mutex<WatchTable>,
     file: FileRef,
@@ -311,15 +316,6 @@ pub(crate) fn watch_file(
             .as_ref()
             .map_or(file.file().as_ptr() as usize, socket::HeldSocket::key),
     };
-    let pending = |(watch, first)| PendingWatch {
-        table,
-        watch: Some(watch),
-        first,
-    };
-    let claimed = table.lock().enter(&key, None);
-    if let Some(claimed) = claimed {
-        return Ok((pending(claimed), false));
-    }
     let queue = crate::device::queue_of(file.file());
     let epoll = file.file().is_epoll();
     let held = match socket {
@@ -344,19 +340,20 @@ pub(crate) fn watch_file(
         }),
         GFP_KERNEL_ACCOUNT,
     )?;
-    let mut locked = table.lock();
-    match locked.enter(&key, Some(&made)) {
-        Some((watch, first)) if Arc::ptr_eq(&watch, &made) => Ok((pending((watch, first)), true)),
-        Some(claimed) => {
-            // Another ADD made the file's watch meanwhile: this one goes,
-            // and with it the file's reference, unlocked.
-            drop(locked);
-            drop(made);
-            Ok((pending(claimed), false))
-        }
-        // `enter` inserts what it is given where the key is vacant.
-        None => Err(EEXIST),
-    }
+    let entered = table.lock().enter(&key, &made);
+    let (watch, first) = entered.ok_or(EEXIST)?;
+    let new = Arc::ptr_eq(&watch, &made);
+    // Unless it went into the table, the new watch goes here, and with it
+    // the ADD's reference to the file, unlocked.
+    drop(made);
+    Ok((
+        PendingWatch {
+            table,
+            watch: Some(watch),
+            first,
+        },
+        new,
+    ))
 }
 
 /// The requests of a closed file, taken out of the table by the sweep.
@@ -389,9 +386,9 @@ impl WatchTable {
     /// Claims the watch with `key` for an ADD, or, without one, puts
     /// `made` (a new watch of that key, claimed for its ADD) in its place.
     /// Counts the caller as an adder; returns the watch and whether the
-    /// slot's `first` is claimed for the caller, or `None` if neither was
-    /// there.
-    fn enter(&mut self, key: &WatchKey, made: Option<&Arc<Watch>>) -> Option<(Arc<Watch>, bool)> {
+    /// slot's `first` is claimed for the caller (`None`: the insert failed,
+    /// which a vacant key rules out).
+    fn enter(&mut self, key: &WatchKey, made: &Arc<Watch>) -> Option<(Arc<Watch>, bool)> {
         let vacancy = match self.files.vacancy(key) {
             Ok(vacancy) => vacancy,
             Err(found) => {
@@ -403,8 +400,6 @@ impl WatchTable {
                 return Some((watch, first));
             }
         };
-        let made = made?;
-        // The key was vacant, so the insert cannot fail.
         self.files.insert_at(vacancy, made.clone()).ok()?;
         Some((made.clone(), true))
     }
