@@ -587,15 +587,12 @@ TEST(many_watchers_of_a_queue_woken_from_its_work_item)
 {
 	struct epoll_event ee = { .events = EPOLLIN };
 	struct ukevent uk, ev[FAN];
-	int q1, q2, ep, p[2];
+	int q[2], q1, q2, ep, p[2];
 	__u32 i;
 
-	q1 = open_queue();
-	if (q1 < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(q1, 0);
-	q2 = open_queue();
-	ASSERT_GE(q2, 0);
+	OPEN_QUEUES(q, 2);
+	q1 = q[0];
+	q2 = q[1];
 	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_GE(ep, 0);
@@ -618,8 +615,7 @@ TEST(many_watchers_of_a_queue_woken_from_its_work_item)
 	close(ep);
 	close(p[0]);
 	close(p[1]);
-	close(q2);
-	close(q1);
+	close_queues(q, 2);
 }
 
 /*
@@ -673,10 +669,7 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
 	int q, efd, ep;
 	uint64_t n;
 
-	q = open_queue();
-	if (q < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(q, 0);
+	OPEN_QUEUES(&q, 1);
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_GE(efd, 0);
 	uk = uk_make(KEVENT_POLL, efd, 0, POLLIN, 0, 1);
@@ -711,21 +704,18 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_it_watches)
 	ASSERT_EQ((__u32)efd, ev[0].id.raw[0]);
 	close(ep);
 	close(efd);
-	close(q);
+	close_queues(&q, 1);
 }
 
 TEST(aio_poll_of_a_queue_signalling_an_eventfd_another_queue_watches)
 {
 	struct aio_poll a;
 	struct ukevent uk, ev[4];
-	int q1, q3, efd;
+	int q[2], q1, q3, efd;
 
-	q1 = open_queue();
-	if (q1 < 0 && errno == ENOENT)
-		SKIP(return, KEVENT_DEVICE " is missing: is the module loaded?");
-	ASSERT_GE(q1, 0);
-	q3 = open_queue();
-	ASSERT_GE(q3, 0);
+	OPEN_QUEUES(q, 2);
+	q1 = q[0];
+	q3 = q[1];
 	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ASSERT_GE(efd, 0);
 	/* q1 watches q3 (q1's hook keeps q3's pollers active); q3 the eventfd. */
@@ -745,8 +735,7 @@ TEST(aio_poll_of_a_queue_signalling_an_eventfd_another_queue_watches)
 	ASSERT_EQ(KEVENT_USER, ev[0].type);
 	ASSERT_EQ((__u32)q3, ev[1].id.raw[0]);
 	close(efd);
-	close(q3);
-	close(q1);
+	close_queues(q, 2);
 }
 
 TEST_HARNESS_MAIN
